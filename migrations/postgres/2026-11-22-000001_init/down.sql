@@ -1,0 +1,13 @@
+DROP TABLE instance_secrets;
+DROP TABLE audit_log;
+DROP TABLE auth_tokens;
+DROP TABLE users;
+DROP TABLE response_counts;
+DROP TABLE answer_counts;
+DROP TABLE responses;
+DROP TABLE invitations;
+DROP TABLE wave_agencies;
+DROP TABLE wave_localities;
+DROP TABLE waves;
+DROP TABLE agencies;
+DROP TABLE localities;

@@ -1,0 +1,68 @@
+//! Settings from environment variables, each with a safe default (documented in README).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub pool_size: u32,
+    pub forms_dir: PathBuf,
+    /// Public address used in invitation links.
+    pub base_url: String,
+    /// Key for hashing invitation codes; generated and kept in the database when unset.
+    pub secret_key: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub token_ttl: Duration,
+    /// Use X-Forwarded-For for the client address (only behind a trusted proxy).
+    pub trust_proxy: bool,
+    pub rate_window: Duration,
+    /// Failed code look-ups a network prefix may make per window.
+    pub rate_failed_codes_per_prefix: u32,
+    /// Requests for one code per window.
+    pub rate_requests_per_code: u32,
+    /// Sign-in attempts per network prefix per window.
+    pub rate_logins_per_prefix: u32,
+    /// How often PostgreSQL answers are re-mixed (see README, anonymity).
+    pub mix_interval: Duration,
+    pub secure_cookies: bool,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| anyhow::anyhow!("{name}: cannot read \"{v}\"")),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let bind: SocketAddr = parsed("PHIEU_BIND", "127.0.0.1:8080".parse()?)?;
+        let base_url = var("PHIEU_BASE_URL").unwrap_or_else(|| format!("http://{bind}"));
+        Ok(Self {
+            bind,
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/phieu.db".into()),
+            pool_size: parsed("PHIEU_DB_POOL_SIZE", 8)?,
+            forms_dir: PathBuf::from(var("PHIEU_FORMS_DIR").unwrap_or_else(|| "survey_forms".into())),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            secret_key: var("PHIEU_SECRET_KEY"),
+            admin_email: var("PHIEU_ADMIN_EMAIL"),
+            admin_password: var("PHIEU_ADMIN_PASSWORD"),
+            token_ttl: Duration::from_secs(parsed("PHIEU_TOKEN_TTL_HOURS", 12u64)? * 3600),
+            trust_proxy: parsed("PHIEU_TRUST_PROXY", false)?,
+            rate_window: Duration::from_secs(parsed("PHIEU_RATE_WINDOW_SECS", 600u64)?),
+            rate_failed_codes_per_prefix: parsed("PHIEU_RATE_FAILED_CODES_PER_PREFIX", 30)?,
+            rate_requests_per_code: parsed("PHIEU_RATE_REQUESTS_PER_CODE", 60)?,
+            rate_logins_per_prefix: parsed("PHIEU_RATE_LOGINS_PER_PREFIX", 20)?,
+            mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?),
+            secure_cookies: parsed("PHIEU_SECURE_COOKIES", false)?,
+        })
+    }
+}

@@ -1,0 +1,800 @@
+//! Questionnaires as data: the model of a form file, its loader and its validation.
+//!
+//! Methodologies change by decision, not by release, so every question, option and index
+//! rule lives in `survey_forms/*.json`. The loader rejects anything it does not understand
+//! and reports each problem with the file and the JSON path.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Background,
+    Perception,
+    Satisfaction,
+    Rating,
+    Expectation,
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoiceOption {
+    pub code: String,
+    pub label: String,
+    /// "Không trả lời" style answers: stored, but outside every index denominator.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowIf {
+    pub item: String,
+    #[serde(rename = "in")]
+    pub codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemFile {
+    id: String,
+    section: String,
+    kind: ItemKind,
+    #[serde(default)]
+    dimension: Option<String>,
+    text: String,
+    #[serde(default)]
+    help: Option<String>,
+    #[serde(default)]
+    options: Option<Vec<ChoiceOption>>,
+    #[serde(default)]
+    scale: Option<String>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    max_choices: Option<usize>,
+    #[serde(default)]
+    show_if: Option<ShowIf>,
+    #[serde(default)]
+    max_length: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "rule", rename_all = "lowercase")]
+pub enum IndexRule {
+    /// Share of valid answers to `items` whose code is in `positive`, pooled over the items.
+    Share {
+        items: Vec<String>,
+        positive: Vec<String>,
+    },
+    /// Unweighted mean of other indices.
+    Mean { of: Vec<String> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexDefinition {
+    pub id: String,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    #[serde(flatten)]
+    pub rule: IndexRule,
+}
+
+/// Index as written in a file. A separate type because serde cannot combine a flattened
+/// rule with `deny_unknown_fields`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "rule", rename_all = "lowercase", deny_unknown_fields)]
+enum IndexFile {
+    Share {
+        id: String,
+        label: String,
+        #[serde(default)]
+        dimension: Option<String>,
+        items: Vec<String>,
+        positive: Vec<String>,
+    },
+    Mean {
+        id: String,
+        label: String,
+        #[serde(default)]
+        dimension: Option<String>,
+        of: Vec<String>,
+    },
+}
+
+impl From<IndexFile> for IndexDefinition {
+    fn from(file: IndexFile) -> Self {
+        match file {
+            IndexFile::Share { id, label, dimension, items, positive } => {
+                IndexDefinition { id, label: nfc(label), dimension, rule: IndexRule::Share { items, positive } }
+            }
+            IndexFile::Mean { id, label, dimension, of } => {
+                IndexDefinition { id, label: nfc(label), dimension, rule: IndexRule::Mean { of } }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormFile {
+    id: String,
+    version: String,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    scales: BTreeMap<String, Vec<ChoiceOption>>,
+    sections: Vec<Section>,
+    items: Vec<ItemFile>,
+    indices: Vec<IndexFile>,
+}
+
+/// One question as the rest of the program sees it: scales expanded, text NFC.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub id: String,
+    pub section: String,
+    pub kind: ItemKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    pub options: Vec<ChoiceOption>,
+    pub required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_choices: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub show_if: Option<ShowIf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+}
+
+pub const DEFAULT_TEXT_LENGTH: usize = 2000;
+
+impl Item {
+    pub fn is_text(&self) -> bool {
+        self.kind == ItemKind::Text
+    }
+    pub fn is_multiple(&self) -> bool {
+        self.max_choices.is_some()
+    }
+    pub fn option(&self, code: &str) -> Option<&ChoiceOption> {
+        self.options.iter().find(|o| o.code == code)
+    }
+    pub fn text_limit(&self) -> usize {
+        self.max_length.unwrap_or(DEFAULT_TEXT_LENGTH)
+    }
+}
+
+/// A validated questionnaire. Indices are kept in an order where every index comes after
+/// the indices it is computed from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Form {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub sections: Vec<Section>,
+    pub items: Vec<Item>,
+    pub indices: Vec<IndexDefinition>,
+    #[serde(skip)]
+    item_positions: HashMap<String, usize>,
+}
+
+impl Form {
+    pub fn item(&self, id: &str) -> Option<&Item> {
+        self.item_positions.get(id).map(|&i| &self.items[i])
+    }
+    pub fn items_in<'a>(&'a self, section: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
+        self.items.iter().filter(move |i| i.section == section)
+    }
+}
+
+/// The loaded questionnaires, by id.
+#[derive(Debug, Default)]
+pub struct FormRegistry(BTreeMap<String, std::sync::Arc<Form>>);
+
+impl FormRegistry {
+    pub fn new(forms: Vec<Form>) -> Self {
+        Self(forms.into_iter().map(|f| (f.id.clone(), std::sync::Arc::new(f))).collect())
+    }
+    pub fn get(&self, id: &str) -> Option<std::sync::Arc<Form>> {
+        self.0.get(id).cloned()
+    }
+    pub fn all(&self) -> impl Iterator<Item = &Form> {
+        self.0.values().map(|f| f.as_ref())
+    }
+}
+
+/// One problem in a form file, located by JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormError {
+    pub file: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for FormError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.path, self.message)
+    }
+}
+
+/// Reads one form file. `expected_id` is the file stem: a form's id names its file.
+pub fn parse_form(file: &str, json: &str, expected_id: Option<&str>) -> Result<Form, Vec<FormError>> {
+    let deserializer = &mut serde_json::Deserializer::from_str(json);
+    let raw: FormFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_string() } else { format!("$.{path}") };
+        vec![FormError {
+            file: file.to_string(),
+            path,
+            message: e.into_inner().to_string(),
+        }]
+    })?;
+    Validator::new(file).run(normalize(raw), expected_id)
+}
+
+/// Loads every `*.json` form in a directory except the schema, sorted by file name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Form>, Vec<FormError>> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| vec![io_error(dir, e)])?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.file_stem().is_some_and(|s| s != "schema"))
+        .collect();
+    entries.sort();
+    let mut forms = Vec::new();
+    let mut errors = Vec::new();
+    for path in entries {
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match parse_form(&name, &text, Some(&stem)) {
+                Ok(form) => forms.push(form),
+                Err(mut e) => errors.append(&mut e),
+            },
+            Err(e) => errors.push(io_error(&path, e)),
+        }
+    }
+    if errors.is_empty() { Ok(forms) } else { Err(errors) }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> FormError {
+    FormError {
+        file: path.display().to_string(),
+        path: "$".into(),
+        message: e.to_string(),
+    }
+}
+
+fn nfc(s: String) -> String {
+    s.nfc().collect()
+}
+
+fn normalize_options(options: Vec<ChoiceOption>) -> Vec<ChoiceOption> {
+    options
+        .into_iter()
+        .map(|o| ChoiceOption { label: nfc(o.label), ..o })
+        .collect()
+}
+
+fn normalize(mut raw: FormFile) -> FormFile {
+    raw.title = nfc(raw.title);
+    raw.description = raw.description.map(nfc);
+    raw.scales = raw.scales.into_iter().map(|(k, v)| (k, normalize_options(v))).collect();
+    for section in &mut raw.sections {
+        section.title = nfc(std::mem::take(&mut section.title));
+        section.description = section.description.take().map(nfc);
+    }
+    for item in &mut raw.items {
+        item.text = nfc(std::mem::take(&mut item.text));
+        item.help = item.help.take().map(nfc);
+        item.options = item.options.take().map(normalize_options);
+    }
+    raw
+}
+
+fn is_identifier(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+struct Validator {
+    file: String,
+    errors: Vec<FormError>,
+}
+
+impl Validator {
+    fn new(file: &str) -> Self {
+        Self { file: file.to_string(), errors: Vec::new() }
+    }
+
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FormError {
+            file: self.file.clone(),
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn check_identifier(&mut self, path: &str, id: &str) {
+        if !is_identifier(id) {
+            self.error(path, format!("\"{id}\" is not a valid id (lowercase letters, digits and _, starting with a letter)"));
+        }
+    }
+
+    fn check_options(&mut self, path: &str, options: &[ChoiceOption]) {
+        let mut seen = HashSet::new();
+        for (i, option) in options.iter().enumerate() {
+            if option.code.is_empty() {
+                self.error(format!("{path}[{i}].code"), "option code is empty");
+            }
+            if !seen.insert(option.code.as_str()) {
+                self.error(format!("{path}[{i}].code"), format!("duplicate option code \"{}\"", option.code));
+            }
+        }
+    }
+
+    fn run(mut self, raw: FormFile, expected_id: Option<&str>) -> Result<Form, Vec<FormError>> {
+        let form_id_ok = raw.id.starts_with(|c: char| c.is_ascii_lowercase())
+            && raw.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !form_id_ok {
+            self.error("$.id", format!("\"{}\" is not a valid form id (lowercase letters, digits and -)", raw.id));
+        }
+        if let Some(expected) = expected_id
+            && raw.id != expected
+        {
+            self.error("$.id", format!("form id \"{}\" must match its file name \"{expected}\"", raw.id));
+        }
+        for (name, options) in &raw.scales {
+            self.check_identifier(&format!("$.scales.{name}"), name);
+            self.check_options(&format!("$.scales.{name}"), options);
+        }
+
+        let mut section_ids = HashSet::new();
+        for (i, section) in raw.sections.iter().enumerate() {
+            self.check_identifier(&format!("$.sections[{i}].id"), &section.id);
+            if !section_ids.insert(section.id.clone()) {
+                self.error(format!("$.sections[{i}].id"), format!("duplicate section id \"{}\"", section.id));
+            }
+        }
+
+        let items = self.items(&raw, &section_ids);
+        let item_positions: HashMap<String, usize> =
+            items.iter().enumerate().map(|(i, item)| (item.id.clone(), i)).collect();
+        let indices = self.indices(raw.indices.into_iter().map(Into::into).collect(), &items, &item_positions);
+
+        if self.errors.is_empty() {
+            Ok(Form {
+                id: raw.id,
+                version: raw.version,
+                title: raw.title,
+                description: raw.description,
+                sections: raw.sections,
+                items,
+                indices,
+                item_positions,
+            })
+        } else {
+            Err(self.errors)
+        }
+    }
+
+    fn items(&mut self, raw: &FormFile, section_ids: &HashSet<String>) -> Vec<Item> {
+        let mut items: Vec<Item> = Vec::with_capacity(raw.items.len());
+        let mut positions: HashMap<&str, usize> = HashMap::new();
+        for (i, file_item) in raw.items.iter().enumerate() {
+            let path = format!("$.items[{i}]");
+            self.check_identifier(&format!("{path}.id"), &file_item.id);
+            if positions.contains_key(file_item.id.as_str()) {
+                self.error(format!("{path}.id"), format!("duplicate item id \"{}\"", file_item.id));
+            }
+            if !section_ids.contains(&file_item.section) {
+                self.error(format!("{path}.section"), format!("section \"{}\" is not defined", file_item.section));
+            }
+            let options = self.item_options(&path, file_item, &raw.scales);
+            if let Some(max) = file_item.max_choices
+                && (max == 0 || max > options.len())
+            {
+                self.error(
+                    format!("{path}.max_choices"),
+                    format!("max_choices must be between 1 and the number of options ({})", options.len()),
+                );
+            }
+            if file_item.max_length.is_some() && file_item.kind != ItemKind::Text {
+                self.error(format!("{path}.max_length"), "max_length applies to text items only");
+            }
+            if let Some(show_if) = &file_item.show_if {
+                self.check_show_if(&path, file_item, show_if, &positions, &items);
+            }
+            positions.entry(file_item.id.as_str()).or_insert(i);
+            items.push(Item {
+                id: file_item.id.clone(),
+                section: file_item.section.clone(),
+                kind: file_item.kind,
+                dimension: file_item.dimension.clone(),
+                text: file_item.text.clone(),
+                help: file_item.help.clone(),
+                options,
+                required: file_item.required,
+                max_choices: file_item.max_choices,
+                show_if: file_item.show_if.clone(),
+                max_length: file_item.max_length,
+            });
+        }
+        items
+    }
+
+    fn item_options(
+        &mut self,
+        path: &str,
+        item: &ItemFile,
+        scales: &BTreeMap<String, Vec<ChoiceOption>>,
+    ) -> Vec<ChoiceOption> {
+        match (&item.options, &item.scale, item.kind) {
+            (None, None, ItemKind::Text) => Vec::new(),
+            (Some(_), _, ItemKind::Text) | (_, Some(_), ItemKind::Text) => {
+                self.error(path.to_string(), "a text item has neither options nor scale");
+                Vec::new()
+            }
+            (Some(_), Some(_), _) => {
+                self.error(path.to_string(), "give either options or scale, not both");
+                Vec::new()
+            }
+            (None, None, _) => {
+                self.error(path.to_string(), "a choice item needs options or a scale");
+                Vec::new()
+            }
+            (Some(options), None, _) => {
+                let options_path = format!("{path}.options");
+                self.check_options(&options_path, options);
+                if options.is_empty() {
+                    self.error(options_path, "a choice item needs at least one option");
+                }
+                options.clone()
+            }
+            (None, Some(scale), _) => match scales.get(scale) {
+                Some(options) => options.clone(),
+                None => {
+                    self.error(format!("{path}.scale"), format!("scale \"{scale}\" is not defined"));
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    fn check_show_if(
+        &mut self,
+        path: &str,
+        item: &ItemFile,
+        show_if: &ShowIf,
+        earlier: &HashMap<&str, usize>,
+        items: &[Item],
+    ) {
+        let path = format!("{path}.show_if");
+        if show_if.item == item.id {
+            self.error(format!("{path}.item"), "an item cannot depend on itself");
+            return;
+        }
+        let Some(&target) = earlier.get(show_if.item.as_str()) else {
+            self.error(
+                format!("{path}.item"),
+                format!("\"{}\" is not an earlier item: show_if may only look back", show_if.item),
+            );
+            return;
+        };
+        let target = &items[target];
+        if target.is_text() {
+            self.error(format!("{path}.item"), format!("\"{}\" is a text item and has no codes", target.id));
+            return;
+        }
+        if show_if.codes.is_empty() {
+            self.error(format!("{path}.in"), "list at least one code");
+        }
+        for (i, code) in show_if.codes.iter().enumerate() {
+            if target.option(code).is_none() {
+                self.error(
+                    format!("{path}.in[{i}]"),
+                    format!("\"{code}\" is not an option code of item \"{}\"", target.id),
+                );
+            }
+        }
+    }
+
+    fn indices(
+        &mut self,
+        indices: Vec<IndexDefinition>,
+        items: &[Item],
+        item_positions: &HashMap<String, usize>,
+    ) -> Vec<IndexDefinition> {
+        let mut positions: HashMap<String, usize> = HashMap::new();
+        for (i, index) in indices.iter().enumerate() {
+            let path = format!("$.indices[{i}]");
+            self.check_identifier(&format!("{path}.id"), &index.id);
+            if positions.insert(index.id.clone(), i).is_some() {
+                self.error(format!("{path}.id"), format!("duplicate index id \"{}\"", index.id));
+            }
+        }
+        if !positions.contains_key("sipas") {
+            self.error("$.indices", "no index has id \"sipas\"");
+        }
+        for (i, index) in indices.iter().enumerate() {
+            let path = format!("$.indices[{i}]");
+            match &index.rule {
+                IndexRule::Share { items: ids, positive } => {
+                    if ids.is_empty() {
+                        self.error(format!("{path}.items"), "list at least one item");
+                    }
+                    if positive.is_empty() {
+                        self.error(format!("{path}.positive"), "list at least one positive code");
+                    }
+                    for (j, id) in ids.iter().enumerate() {
+                        let Some(item) = item_positions.get(id).map(|&p| &items[p]) else {
+                            self.error(format!("{path}.items[{j}]"), format!("item \"{id}\" is not defined"));
+                            continue;
+                        };
+                        if item.is_text() {
+                            self.error(format!("{path}.items[{j}]"), format!("\"{id}\" is a text item"));
+                            continue;
+                        }
+                        for (k, code) in positive.iter().enumerate() {
+                            if item.option(code).is_none() {
+                                self.error(
+                                    format!("{path}.positive[{k}]"),
+                                    format!("\"{code}\" is not an option code of item \"{id}\""),
+                                );
+                            }
+                        }
+                    }
+                }
+                IndexRule::Mean { of } => {
+                    if of.is_empty() {
+                        self.error(format!("{path}.of"), "list at least one index");
+                    }
+                    for (j, id) in of.iter().enumerate() {
+                        if !positions.contains_key(id) {
+                            self.error(format!("{path}.of[{j}]"), format!("index \"{id}\" is not defined"));
+                        }
+                    }
+                }
+            }
+        }
+        self.dependency_order(indices, &positions)
+    }
+
+    /// Orders indices so that each follows its parts; reports any cycle by its path.
+    fn dependency_order(
+        &mut self,
+        indices: Vec<IndexDefinition>,
+        positions: &HashMap<String, usize>,
+    ) -> Vec<IndexDefinition> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Visiting,
+            Done,
+        }
+        fn visit(
+            i: usize,
+            indices: &[IndexDefinition],
+            positions: &HashMap<String, usize>,
+            marks: &mut [Mark],
+            order: &mut Vec<usize>,
+            trail: &mut Vec<String>,
+        ) -> Result<(), Vec<String>> {
+            match marks[i] {
+                Mark::Done => return Ok(()),
+                Mark::Visiting => {
+                    let start = trail.iter().position(|id| *id == indices[i].id).unwrap_or(0);
+                    let mut cycle = trail[start..].to_vec();
+                    cycle.push(indices[i].id.clone());
+                    return Err(cycle);
+                }
+                Mark::New => {}
+            }
+            marks[i] = Mark::Visiting;
+            trail.push(indices[i].id.clone());
+            if let IndexRule::Mean { of } = &indices[i].rule {
+                for id in of {
+                    if let Some(&j) = positions.get(id) {
+                        visit(j, indices, positions, marks, order, trail)?;
+                    }
+                }
+            }
+            trail.pop();
+            marks[i] = Mark::Done;
+            order.push(i);
+            Ok(())
+        }
+
+        let mut marks = vec![Mark::New; indices.len()];
+        let mut order = Vec::with_capacity(indices.len());
+        for i in 0..indices.len() {
+            let mut trail = Vec::new();
+            if let Err(cycle) = visit(i, &indices, positions, &mut marks, &mut order, &mut trail) {
+                self.error(format!("$.indices[{i}].of"), format!("cyclic index definition: {}", cycle.join(" → ")));
+                return indices;
+            }
+        }
+        let mut slots: Vec<Option<IndexDefinition>> = indices.into_iter().map(Some).collect();
+        order.into_iter().filter_map(|i| slots[i].take()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn minimal() -> Value {
+        json!({
+            "id": "mini", "version": "1", "title": "Phiếu thử",
+            "scales": {"sat": [
+                {"code": "1", "label": "Không hài lòng"},
+                {"code": "5", "label": "Hài lòng"},
+                {"code": "0", "label": "Không trả lời", "missing": true}
+            ]},
+            "sections": [{"id": "s", "title": "Phần một"}],
+            "items": [
+                {"id": "type", "section": "s", "kind": "background", "text": "Loại",
+                 "options": [{"code": "1", "label": "Cá nhân"}, {"code": "2", "label": "Tổ chức"}], "required": true},
+                {"id": "org", "section": "s", "kind": "text", "text": "Tên tổ chức",
+                 "show_if": {"item": "type", "in": ["2"]}},
+                {"id": "sat", "section": "s", "kind": "satisfaction", "text": "Hài lòng?", "scale": "sat", "required": true}
+            ],
+            "indices": [
+                {"id": "sipas", "label": "SIPAS", "rule": "mean", "of": ["sat"]},
+                {"id": "sat", "label": "Hài lòng", "rule": "share", "items": ["sat"], "positive": ["5"]}
+            ]
+        })
+    }
+
+    fn errors_of(value: Value) -> Vec<String> {
+        match parse_form("mini.json", &value.to_string(), Some("mini")) {
+            Ok(_) => vec![],
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn assert_rejected(value: Value, expected: &str) {
+        let errors = errors_of(value);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "expected an error containing {expected:?}, got {errors:?}"
+        );
+    }
+
+    #[test]
+    fn minimal_form_loads_with_scales_expanded_and_indices_ordered() {
+        let form = parse_form("mini.json", &minimal().to_string(), Some("mini")).unwrap();
+        assert_eq!(form.item("sat").unwrap().options.len(), 3);
+        let order: Vec<_> = form.indices.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(order, ["sat", "sipas"]);
+    }
+
+    #[test]
+    fn text_is_normalised_to_nfc() {
+        let mut form = minimal();
+        form["title"] = json!("Phie\u{302}\u{301}u"); // decomposed "Phiếu"
+        let form = parse_form("mini.json", &form.to_string(), Some("mini")).unwrap();
+        assert_eq!(form.title, "Phiếu");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_path() {
+        let mut form = minimal();
+        form["items"][2]["colour"] = json!("red");
+        assert_rejected(form, "mini.json: $.items[2].colour: unknown field `colour`");
+    }
+
+    #[test]
+    fn duplicate_item_id_is_rejected() {
+        let mut form = minimal();
+        form["items"][2]["id"] = json!("type");
+        assert_rejected(form, "$.items[2].id: duplicate item id \"type\"");
+    }
+
+    #[test]
+    fn duplicate_option_code_is_rejected() {
+        let mut form = minimal();
+        form["items"][0]["options"][1]["code"] = json!("1");
+        assert_rejected(form, "$.items[0].options[1].code: duplicate option code \"1\"");
+    }
+
+    #[test]
+    fn duplicate_index_id_is_rejected() {
+        let mut form = minimal();
+        form["indices"][0]["id"] = json!("sat");
+        assert_rejected(form, "$.indices[1].id: duplicate index id \"sat\"");
+    }
+
+    #[test]
+    fn undefined_option_code_in_index_is_rejected() {
+        let mut form = minimal();
+        form["indices"][1]["positive"] = json!(["4"]);
+        assert_rejected(form, "$.indices[1].positive[0]: \"4\" is not an option code of item \"sat\"");
+    }
+
+    #[test]
+    fn undefined_option_code_in_show_if_is_rejected() {
+        let mut form = minimal();
+        form["items"][1]["show_if"]["in"] = json!(["9"]);
+        assert_rejected(form, "$.items[1].show_if.in[0]: \"9\" is not an option code of item \"type\"");
+    }
+
+    #[test]
+    fn show_if_pointing_at_a_later_item_is_rejected() {
+        let mut form = minimal();
+        form["items"][1]["show_if"] = json!({"item": "sat", "in": ["5"]});
+        assert_rejected(form, "$.items[1].show_if.item: \"sat\" is not an earlier item");
+    }
+
+    #[test]
+    fn cyclic_index_definition_is_rejected() {
+        let mut form = minimal();
+        form["indices"][1] = json!({"id": "sat", "label": "x", "rule": "mean", "of": ["sipas"]});
+        assert_rejected(form, "cyclic index definition: sipas → sat → sipas");
+    }
+
+    #[test]
+    fn undefined_references_are_rejected() {
+        let mut form = minimal();
+        form["items"][2]["scale"] = json!("nope");
+        form["items"][0]["section"] = json!("elsewhere");
+        form["indices"][0]["of"] = json!(["ghost"]);
+        let errors = errors_of(form).join("\n");
+        assert!(errors.contains("$.items[2].scale: scale \"nope\" is not defined"), "{errors}");
+        assert!(errors.contains("$.items[0].section: section \"elsewhere\" is not defined"), "{errors}");
+        assert!(errors.contains("$.indices[0].of[0]: index \"ghost\" is not defined"), "{errors}");
+    }
+
+    #[test]
+    fn form_without_sipas_index_is_rejected() {
+        let mut form = minimal();
+        form["indices"][0]["id"] = json!("total");
+        assert_rejected(form, "$.indices: no index has id \"sipas\"");
+    }
+
+    #[test]
+    fn max_choices_beyond_options_is_rejected() {
+        let mut form = minimal();
+        form["items"][0]["max_choices"] = json!(5);
+        assert_rejected(form, "$.items[0].max_choices: max_choices must be between 1 and the number of options (2)");
+    }
+
+    #[test]
+    fn form_id_must_match_file_name() {
+        let mut form = minimal();
+        form["id"] = json!("other");
+        assert_rejected(form, "$.id: form id \"other\" must match its file name \"mini\"");
+    }
+
+    #[test]
+    fn shipped_forms_load_cleanly() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("survey_forms");
+        let forms = load_dir(&dir).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+        let ids: Vec<_> = forms.iter().map(|f| f.id.as_str()).collect();
+        assert!(ids.contains(&"sipas-2017") && ids.contains(&"sipas-2023"), "{ids:?}");
+    }
+}

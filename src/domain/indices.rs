@@ -1,0 +1,200 @@
+//! Turning answer counts into the indices a form declares.
+
+use crate::domain::answers::ANSWERED;
+use crate::domain::form::{Form, IndexRule};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Counts for one group of answers: `(item, code) → n`, with `(item, ANSWERED)` holding the
+/// number of answers to the item that were not "không trả lời".
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counts(HashMap<(String, String), u64>);
+
+impl Counts {
+    pub fn add(&mut self, item: &str, code: &str, n: u64) {
+        *self.0.entry((item.to_string(), code.to_string())).or_default() += n;
+    }
+    pub fn merge(&mut self, other: &Counts) {
+        for ((item, code), n) in &other.0 {
+            self.add(item, code, *n);
+        }
+    }
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u64)> {
+        self.0.iter().map(|((i, c), n)| (i.as_str(), c.as_str(), *n))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexValue {
+    pub id: String,
+    pub label: String,
+    /// Percentage, unrounded; `None` when no valid answer stands behind it.
+    pub value: Option<f64>,
+    /// Valid answers behind the figure (for a mean: the smallest n of its parts).
+    pub n: u64,
+    /// 95% Wilson interval for shares, so that small groups are read with care.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci_low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci_high: Option<f64>,
+}
+
+pub fn compute(form: &Form, counts: &Counts) -> Vec<IndexValue> {
+    let lookup = CountLookup::new(counts);
+    let mut done: HashMap<&str, IndexValue> = HashMap::new();
+    // `form.indices` is in dependency order, so every part is computed before its mean.
+    for index in &form.indices {
+        let value = match &index.rule {
+            IndexRule::Share { items, positive } => {
+                let valid: u64 = items.iter().map(|i| lookup.get(i, ANSWERED)).sum();
+                let hits: u64 = items
+                    .iter()
+                    .flat_map(|i| positive.iter().map(move |c| (i, c)))
+                    .map(|(i, c)| lookup.get(i, c))
+                    .sum();
+                share(&index.id, &index.label, hits, valid)
+            }
+            IndexRule::Mean { of } => {
+                let parts: Vec<&IndexValue> = of.iter().filter_map(|id| done.get(id.as_str())).collect();
+                let values: Option<Vec<f64>> = parts.iter().map(|p| p.value).collect();
+                IndexValue {
+                    id: index.id.clone(),
+                    label: index.label.clone(),
+                    value: values.map(|v| v.iter().sum::<f64>() / v.len() as f64),
+                    n: parts.iter().map(|p| p.n).min().unwrap_or(0),
+                    ci_low: None,
+                    ci_high: None,
+                }
+            }
+        };
+        done.insert(index.id.as_str(), value);
+    }
+    form.indices.iter().map(|i| done.remove(i.id.as_str()).expect("computed")).collect()
+}
+
+fn share(id: &str, label: &str, hits: u64, valid: u64) -> IndexValue {
+    let (value, ci_low, ci_high) = if valid == 0 {
+        (None, None, None)
+    } else {
+        let (low, high) = wilson_interval(hits, valid);
+        (Some(100.0 * hits as f64 / valid as f64), Some(low), Some(high))
+    };
+    IndexValue { id: id.into(), label: label.into(), value, n: valid, ci_low, ci_high }
+}
+
+/// 95% Wilson score interval in percent.
+pub fn wilson_interval(hits: u64, n: u64) -> (f64, f64) {
+    let z = 1.959_963_984_540_054_f64;
+    let n_f = n as f64;
+    let p = hits as f64 / n_f;
+    let denominator = 1.0 + z * z / n_f;
+    let centre = (p + z * z / (2.0 * n_f)) / denominator;
+    let margin = z * ((p * (1.0 - p) / n_f) + z * z / (4.0 * n_f * n_f)).sqrt() / denominator;
+    (100.0 * (centre - margin).max(0.0), 100.0 * (centre + margin).min(1.0))
+}
+
+/// Counts indexed by item for the lookups `compute` makes.
+struct CountLookup<'a>(HashMap<&'a str, HashMap<&'a str, u64>>);
+
+impl<'a> CountLookup<'a> {
+    fn new(counts: &'a Counts) -> Self {
+        let mut by_item: HashMap<&str, HashMap<&str, u64>> = HashMap::new();
+        for (item, code, n) in counts.entries() {
+            *by_item.entry(item).or_default().entry(code).or_default() += n;
+        }
+        Self(by_item)
+    }
+    fn get(&self, item: &str, code: &str) -> u64 {
+        self.0.get(item).and_then(|c| c.get(code)).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::form::parse_form;
+    use serde_json::json;
+
+    fn form() -> Form {
+        let sat = json!([{"code": "1", "label": "1"}, {"code": "2", "label": "2"}, {"code": "3", "label": "3"},
+                         {"code": "4", "label": "4"}, {"code": "5", "label": "5"},
+                         {"code": "0", "label": "Không trả lời", "missing": true}]);
+        let json = json!({
+            "id": "t", "version": "1", "title": "T",
+            "scales": {"sat": sat},
+            "sections": [{"id": "s", "title": "S"}],
+            "items": [
+                {"id": "a", "section": "s", "kind": "satisfaction", "text": "A", "scale": "sat"},
+                {"id": "b", "section": "s", "kind": "satisfaction", "text": "B", "scale": "sat"},
+                {"id": "w", "section": "s", "kind": "expectation", "text": "W", "max_choices": 2,
+                 "options": [{"code": "x", "label": "X"}, {"code": "y", "label": "Y"}]}
+            ],
+            "indices": [
+                {"id": "sipas", "label": "SIPAS", "rule": "mean", "of": ["a", "b"]},
+                {"id": "a", "label": "A", "rule": "share", "items": ["a"], "positive": ["4", "5"]},
+                {"id": "b", "label": "B", "rule": "share", "items": ["b"], "positive": ["4", "5"]},
+                {"id": "pooled", "label": "A+B", "rule": "share", "items": ["a", "b"], "positive": ["5"]},
+                {"id": "wish_x", "label": "X", "rule": "share", "items": ["w"], "positive": ["x"]}
+            ]
+        });
+        parse_form("t.json", &json.to_string(), None).unwrap()
+    }
+
+    fn value(values: &[IndexValue], id: &str) -> (Option<f64>, u64) {
+        let v = values.iter().find(|v| v.id == id).unwrap();
+        (v.value, v.n)
+    }
+
+    #[test]
+    fn hand_computed_shares_and_mean() {
+        // Item a: 10 answers, 3 at level 4 and 4 at level 5, 2 "không trả lời" besides.
+        // Item b: 4 answers, 1 at level 5.
+        let mut counts = Counts::default();
+        counts.add("a", "4", 3);
+        counts.add("a", "5", 4);
+        counts.add("a", "2", 3);
+        counts.add("a", "0", 2);
+        counts.add("a", ANSWERED, 10);
+        counts.add("b", "5", 1);
+        counts.add("b", "1", 3);
+        counts.add("b", ANSWERED, 4);
+        let values = compute(&form(), &counts);
+        assert_eq!(value(&values, "a"), (Some(70.0), 10));
+        assert_eq!(value(&values, "b"), (Some(25.0), 4));
+        assert_eq!(value(&values, "sipas"), (Some(47.5), 4));
+        // Pooled: 5 answers at level 5 out of 14 valid.
+        let (pooled, n) = value(&values, "pooled");
+        assert_eq!(n, 14);
+        assert!((pooled.unwrap() - 500.0 / 14.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn multi_select_share_is_per_respondent_who_answered() {
+        let mut counts = Counts::default();
+        counts.add("w", "x", 3);
+        counts.add("w", "y", 4);
+        counts.add("w", ANSWERED, 5);
+        assert_eq!(value(&compute(&form(), &counts), "wish_x"), (Some(60.0), 5));
+    }
+
+    #[test]
+    fn index_without_valid_answers_has_no_value_and_neither_has_its_mean() {
+        let mut counts = Counts::default();
+        counts.add("a", "5", 1);
+        counts.add("a", ANSWERED, 1);
+        let values = compute(&form(), &counts);
+        assert_eq!(value(&values, "b"), (None, 0));
+        assert_eq!(value(&values, "sipas"), (None, 0));
+    }
+
+    #[test]
+    fn wilson_interval_matches_hand_computed_cases() {
+        // No hits in 10: the upper bound has the closed form z²/(n+z²) = 27.75%.
+        let (low, high) = wilson_interval(0, 10);
+        assert_eq!(low, 0.0);
+        assert!((high - 27.75).abs() < 0.01, "{high}");
+        // 81 of 263, worked by hand: 25.53% .. 36.62%.
+        let (low, high) = wilson_interval(81, 263);
+        assert!((low - 25.53).abs() < 0.01 && (high - 36.62).abs() < 0.01, "{low} {high}");
+    }
+}

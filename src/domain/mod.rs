@@ -1,0 +1,9 @@
+//! Pure survey logic: no HTTP, no SQL, no clocks.
+
+pub mod account;
+pub mod answers;
+pub mod code;
+pub mod form;
+pub mod indices;
+pub mod locality;
+pub mod wave;

@@ -1,0 +1,6 @@
+//! phieu: survey collection for SIPAS and PAR INDEX.
+
+pub mod config;
+pub mod domain;
+pub mod service;
+pub mod storage;

@@ -1,0 +1,78 @@
+//! A citizen (or an enumerator typing a paper form) answers with an invitation code.
+
+use super::Survey;
+use crate::domain::answers::{self, ItemErrors};
+use crate::domain::code::InvitationCode;
+use crate::domain::form::Form;
+use crate::domain::wave::accepts_answers;
+use crate::storage::StorageError;
+use crate::storage::invitations::InvitationTarget;
+use crate::storage::responses::{SubmitOutcome, Submission};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("unknown invitation code")]
+    UnknownCode,
+    #[error("the wave is not taking answers")]
+    WaveClosed,
+    #[error("this invitation was already answered")]
+    AlreadyAnswered,
+    #[error("the answers do not fit the form")]
+    Invalid(ItemErrors),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub struct OpenInvitation {
+    pub target: InvitationTarget,
+    pub form: Arc<Form>,
+}
+
+impl Survey {
+    /// The invitation behind a code, if it may still be answered.
+    pub async fn open_invitation(&self, code: &InvitationCode) -> Result<OpenInvitation, AnswerError> {
+        let hash = self.hasher.hash(code);
+        let target = self
+            .db
+            .run(move |db| db.invitation_target(&hash))
+            .await?
+            .ok_or(AnswerError::UnknownCode)?;
+        let today = chrono::Utc::now().date_naive();
+        if !accepts_answers(target.wave_status, target.opens_on, target.closes_on, today) {
+            return Err(AnswerError::WaveClosed);
+        }
+        if target.used {
+            return Err(AnswerError::AlreadyAnswered);
+        }
+        let form = self
+            .forms
+            .get(&target.form_id)
+            .ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {}", target.form_id)))?;
+        Ok(OpenInvitation { target, form })
+    }
+
+    /// Validates and stores an answer; the invitation is used up in the same transaction.
+    pub async fn answer(&self, code: &InvitationCode, given: &BTreeMap<String, Vec<String>>) -> Result<(), AnswerError> {
+        let OpenInvitation { target, form } = self.open_invitation(code).await?;
+        let valid = answers::validate(&form, given).map_err(AnswerError::Invalid)?;
+        let tallies = answers::tallies(&form, &valid)
+            .into_iter()
+            .map(|(item, code)| (item.to_string(), code.to_string()))
+            .collect();
+        let submission = Submission {
+            code_hash: self.hasher.hash(code),
+            wave_id: target.wave_id,
+            locality_code: target.locality_code,
+            agency_code: target.agency_code,
+            answers_json: valid.to_json(),
+            tallies,
+        };
+        match self.writer.submit(submission).await? {
+            SubmitOutcome::Stored => Ok(()),
+            SubmitOutcome::AlreadyAnswered => Err(AnswerError::AlreadyAnswered),
+            SubmitOutcome::WaveNotOpen => Err(AnswerError::WaveClosed),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Invitations: a keyed hash of the code, where it belongs, and whether it was used.
+
+use super::schema::{invitations, waves};
+use super::{Database, StorageError, StorageResult, with_conn};
+use crate::domain::wave::WaveStatus;
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+/// What answering needs to know about an invitation; nothing about the person.
+#[derive(Debug, Clone)]
+pub struct InvitationTarget {
+    pub wave_id: String,
+    pub form_id: String,
+    pub wave_status: WaveStatus,
+    pub opens_on: Option<NaiveDate>,
+    pub closes_on: Option<NaiveDate>,
+    pub locality_code: String,
+    pub agency_code: String,
+    pub used: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = invitations)]
+struct NewInvitation<'a> {
+    code_hash: &'a str,
+    wave_id: &'a str,
+    locality_code: &'a str,
+    agency_code: &'a str,
+    used: bool,
+}
+
+impl Database {
+    pub fn insert_invitations(&self, wave_id: &str, locality_code: &str, agency_code: &str, code_hashes: &[String]) -> StorageResult<()> {
+        let rows: Vec<NewInvitation> = code_hashes
+            .iter()
+            .map(|h| NewInvitation { code_hash: h, wave_id, locality_code, agency_code, used: false })
+            .collect();
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            for chunk in rows.chunks(500) {
+                diesel::insert_into(invitations::table).values(chunk).execute(c)?;
+            }
+            Ok(())
+        }))
+    }
+
+    pub fn invitation_target(&self, code_hash: &str) -> StorageResult<Option<InvitationTarget>> {
+        type Row = (String, String, String, Option<String>, Option<String>, String, String, bool);
+        let row: Option<Row> = with_conn!(self, c => invitations::table
+            .inner_join(waves::table.on(waves::id.eq(invitations::wave_id)))
+            .filter(invitations::code_hash.eq(code_hash))
+            .select((waves::id, waves::form_id, waves::status, waves::opens_on, waves::closes_on,
+                     invitations::locality_code, invitations::agency_code, invitations::used))
+            .first(c)
+            .optional()?);
+        let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used)) = row else {
+            return Ok(None);
+        };
+        let date = |s: Option<String>| {
+            s.map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| StorageError::Corrupt(e.to_string())))
+                .transpose()
+        };
+        Ok(Some(InvitationTarget {
+            wave_status: WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(status.clone()))?,
+            wave_id,
+            form_id,
+            opens_on: date(opens_on)?,
+            closes_on: date(closes_on)?,
+            locality_code,
+            agency_code,
+            used,
+        }))
+    }
+
+    /// Invitations issued and used, for the response-rate line on the results page.
+    pub fn invitation_totals(&self, wave_id: &str, agency_code: Option<&str>) -> StorageResult<(i64, i64)> {
+        with_conn!(self, c => {
+            let mut issued = invitations::table.filter(invitations::wave_id.eq(wave_id)).into_boxed();
+            let mut used = invitations::table.filter(invitations::wave_id.eq(wave_id)).filter(invitations::used.eq(true)).into_boxed();
+            if let Some(agency) = agency_code {
+                issued = issued.filter(invitations::agency_code.eq(agency));
+                used = used.filter(invitations::agency_code.eq(agency));
+            }
+            Ok((issued.count().get_result(c)?, used.count().get_result(c)?))
+        })
+    }
+}

@@ -1,0 +1,129 @@
+//! Localities and agencies.
+
+use super::schema::{agencies, localities};
+use super::{Database, StorageResult, with_conn};
+use crate::domain::locality::Locality;
+use diesel::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Agency {
+    pub code: String,
+    pub name: String,
+    pub locality_code: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Created,
+    Updated,
+    /// The parent (or the agency's locality) does not exist.
+    UnknownParent,
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = localities, treat_none_as_null = true)]
+struct LocalityRow<'a> {
+    code: &'a str,
+    name: &'a str,
+    level: &'a str,
+    parent_code: Option<&'a str>,
+}
+
+impl<'a> From<&'a Locality> for LocalityRow<'a> {
+    fn from(l: &'a Locality) -> Self {
+        Self { code: &l.code, name: &l.name, level: &l.level, parent_code: l.parent_code.as_deref() }
+    }
+}
+
+impl Database {
+    /// Creates or renames localities, in order, all or nothing. Parents must come first
+    /// (or already exist).
+    pub fn save_localities(&self, batch: &[Locality]) -> StorageResult<Result<Vec<SaveOutcome>, (usize, SaveOutcome)>> {
+        with_conn!(self, c => {
+            let mut failed = None;
+            let outcome = c.transaction::<_, diesel::result::Error, _>(|c| {
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for (i, locality) in batch.iter().enumerate() {
+                    if let Some(parent) = &locality.parent_code {
+                        let exists: i64 = localities::table.filter(localities::code.eq(parent)).count().get_result(c)?;
+                        if exists == 0 {
+                            failed = Some((i, SaveOutcome::UnknownParent));
+                            return Err(diesel::result::Error::RollbackTransaction);
+                        }
+                    }
+                    let row = LocalityRow::from(locality);
+                    let updated = diesel::update(localities::table.find(&locality.code)).set(&row).execute(c)?;
+                    if updated == 0 {
+                        diesel::insert_into(localities::table).values(&row).execute(c)?;
+                        outcomes.push(SaveOutcome::Created);
+                    } else {
+                        outcomes.push(SaveOutcome::Updated);
+                    }
+                }
+                Ok(outcomes)
+            });
+            match (outcome, failed) {
+                (Ok(outcomes), _) => Ok(Ok(outcomes)),
+                (Err(diesel::result::Error::RollbackTransaction), Some(failure)) => Ok(Err(failure)),
+                (Err(e), _) => Err(e.into()),
+            }
+        })
+    }
+
+    pub fn all_localities(&self) -> StorageResult<Vec<Locality>> {
+        let rows: Vec<(String, String, String, Option<String>)> = with_conn!(self, c => localities::table
+            .select((localities::code, localities::name, localities::level, localities::parent_code))
+            .order(localities::code)
+            .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code })
+            .collect())
+    }
+
+    pub fn locality(&self, code: &str) -> StorageResult<Option<Locality>> {
+        let row: Option<(String, String, String, Option<String>)> = with_conn!(self, c => localities::table
+            .find(code)
+            .select((localities::code, localities::name, localities::level, localities::parent_code))
+            .first(c)
+            .optional()?);
+        Ok(row.map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code }))
+    }
+
+    pub fn save_agency(&self, agency: &Agency) -> StorageResult<SaveOutcome> {
+        with_conn!(self, c => c.transaction::<_, super::StorageError, _>(|c| {
+            let locality_exists: i64 = localities::table.filter(localities::code.eq(&agency.locality_code)).count().get_result(c)?;
+            if locality_exists == 0 {
+                return Ok(SaveOutcome::UnknownParent);
+            }
+            let updated = diesel::update(agencies::table.find(&agency.code))
+                .set((agencies::name.eq(&agency.name), agencies::locality_code.eq(&agency.locality_code)))
+                .execute(c)?;
+            if updated > 0 {
+                return Ok(SaveOutcome::Updated);
+            }
+            diesel::insert_into(agencies::table)
+                .values((agencies::code.eq(&agency.code), agencies::name.eq(&agency.name), agencies::locality_code.eq(&agency.locality_code)))
+                .execute(c)?;
+            Ok(SaveOutcome::Created)
+        }))
+    }
+
+    pub fn agency(&self, code: &str) -> StorageResult<Option<Agency>> {
+        let row: Option<(String, String, String)> = with_conn!(self, c => agencies::table
+            .find(code)
+            .select((agencies::code, agencies::name, agencies::locality_code))
+            .first(c)
+            .optional()?);
+        Ok(row.map(|(code, name, locality_code)| Agency { code, name, locality_code }))
+    }
+
+    pub fn all_agencies(&self) -> StorageResult<Vec<Agency>> {
+        let rows: Vec<(String, String, String)> = with_conn!(self, c => agencies::table
+            .select((agencies::code, agencies::name, agencies::locality_code))
+            .order(agencies::code)
+            .load(c)?);
+        Ok(rows.into_iter().map(|(code, name, locality_code)| Agency { code, name, locality_code }).collect())
+    }
+}

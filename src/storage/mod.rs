@@ -1,0 +1,169 @@
+//! Everything that touches the database. One code path serves SQLite and PostgreSQL: each
+//! query is written once with diesel's DSL and compiled for both connection types by
+//! `with_conn!`.
+
+pub mod accounts;
+pub mod audit;
+pub mod invitations;
+pub mod localities;
+pub mod responses;
+pub mod results;
+pub mod schema;
+pub mod waves;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool as R2d2Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::path::Path;
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database connection: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database query: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database connection: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("database migration: {0}")]
+    Migration(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+#[derive(Clone)]
+pub enum Pool {
+    Sqlite(R2d2Pool<ConnectionManager<SqliteConnection>>),
+    Postgres(R2d2Pool<ConnectionManager<PgConnection>>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `$body` with `$c` bound to a pooled connection of whichever backend is configured.
+/// The body is compiled once per backend, so it may use any diesel DSL both support.
+macro_rules! with_conn {
+    ($db:expr, $c:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::storage::Pool::Sqlite(pool) => {
+                let $c = &mut *pool.get()?;
+                $body
+            }
+            $crate::storage::Pool::Postgres(pool) => {
+                let $c = &mut *pool.get()?;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) pool: Pool,
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        // WAL lets readers run beside the writer; secure_delete overwrites deleted content
+        // so that erased personal data does not linger in free pages.
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Database {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    /// `postgres://` and `postgresql://` URLs select PostgreSQL; anything else is a SQLite
+    /// path, optionally prefixed with `sqlite://`.
+    pub fn connect(url: &str, pool_size: u32) -> StorageResult<Self> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let manager = ConnectionManager::<PgConnection>::new(url);
+            let pool = R2d2Pool::builder()
+                .max_size(pool_size)
+                .connection_timeout(Duration::from_secs(10))
+                .build(manager)?;
+            let conn = &mut pool.get()?;
+            // Several service instances may start together: one migrates, the others wait.
+            conn.batch_execute("SELECT pg_advisory_lock(724713)")?;
+            let result = conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+            conn.batch_execute("SELECT pg_advisory_unlock(724713)")?;
+            result.map_err(|e| StorageError::Migration(e.to_string()))?;
+            Pool::Postgres(pool)
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            if let Some(parent) = Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| StorageError::Migration(e.to_string()))?;
+            }
+            let manager = ConnectionManager::<SqliteConnection>::new(path);
+            let pool = R2d2Pool::builder()
+                .max_size(pool_size)
+                .connection_timeout(Duration::from_secs(10))
+                .connection_customizer(Box::new(SqlitePragmas))
+                .build(manager)?;
+            pool.get()?
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| StorageError::Migration(e.to_string()))?;
+            Pool::Sqlite(pool)
+        };
+        Ok(Self { pool })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs blocking database work off the async executor.
+    pub async fn run<T, F>(&self, work: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> StorageResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
+    pub fn ping(&self) -> StorageResult<()> {
+        with_conn!(self, c => c.batch_execute("SELECT 1")?);
+        Ok(())
+    }
+
+    /// A per-installation secret, created on first use and shared by every instance that
+    /// uses this database.
+    pub fn instance_secret(&self, name: &str, generate: impl FnOnce() -> String) -> StorageResult<String> {
+        use schema::instance_secrets as s;
+        let fresh = generate();
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let existing: Option<String> = s::table.find(name).select(s::value).first(c).optional()?;
+            if let Some(value) = existing {
+                return Ok(value);
+            }
+            diesel::insert_into(s::table).values((s::name.eq(name), s::value.eq(&fresh))).execute(c)?;
+            Ok(fresh)
+        }))
+    }
+}

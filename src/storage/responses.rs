@@ -1,0 +1,264 @@
+//! Storing answers: one writer thread commits submissions in batches.
+//!
+//! Each batch is one transaction that uses up the invitations, inserts the anonymised
+//! answers in random order and bumps the result counters. Batching is what lets one SQLite
+//! file take thousands of answers a second, and on PostgreSQL it also means the answers of
+//! a batch share one transaction id.
+
+use super::schema::{answer_counts, invitations, response_counts, responses, waves};
+use super::{Backend, Database, StorageError, StorageResult, with_conn};
+use crate::domain::wave::WaveStatus;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use rand::seq::SliceRandom;
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
+
+/// An answer ready to store: already validated, holding nothing about the person.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub code_hash: String,
+    pub wave_id: String,
+    pub locality_code: String,
+    pub agency_code: String,
+    pub answers_json: String,
+    pub tallies: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    Stored,
+    AlreadyAnswered,
+    WaveNotOpen,
+}
+
+type Reply = oneshot::Sender<StorageResult<SubmitOutcome>>;
+
+const MAX_BATCH: usize = 512;
+
+#[derive(Clone)]
+pub struct ResponseWriter {
+    queue: mpsc::Sender<(Submission, Reply)>,
+}
+
+impl ResponseWriter {
+    /// Starts the writer thread; it ends when the last `ResponseWriter` clone is dropped.
+    pub fn start(db: Database) -> Self {
+        let (queue, mut inbox) = mpsc::channel::<(Submission, Reply)>(MAX_BATCH * 8);
+        std::thread::Builder::new()
+            .name("response-writer".into())
+            .spawn(move || {
+                while let Some(first) = inbox.blocking_recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match inbox.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    commit(&db, batch);
+                }
+            })
+            .expect("spawn response writer");
+        Self { queue }
+    }
+
+    pub async fn submit(&self, submission: Submission) -> StorageResult<SubmitOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((submission, reply))
+            .await
+            .map_err(|_| StorageError::Task("response writer stopped".into()))?;
+        answer.await.map_err(|_| StorageError::Task("response writer dropped a submission".into()))?
+    }
+}
+
+fn commit(db: &Database, batch: Vec<(Submission, Reply)>) {
+    let (submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    match db.write_batch(&submissions) {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        // One bad submission must not sink the others: retry each on its own.
+        Err(_) if submissions.len() > 1 => {
+            for (submission, reply) in submissions.into_iter().zip(replies) {
+                let result = db.write_batch(std::slice::from_ref(&submission)).map(|o| o[0]);
+                let _ = reply.send(result);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "storing an answer failed");
+            for reply in replies {
+                let _ = reply.send(Err(StorageError::Task("storing the answer failed".into())));
+            }
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = responses)]
+struct NewResponse<'a> {
+    id: String,
+    wave_id: &'a str,
+    locality_code: &'a str,
+    agency_code: &'a str,
+    submitted_on: &'a str,
+    answers: &'a str,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = answer_counts)]
+struct CountRow<'a> {
+    wave_id: &'a str,
+    locality_code: &'a str,
+    agency_code: &'a str,
+    item_id: &'a str,
+    option_code: &'a str,
+    n: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = response_counts)]
+struct TotalRow<'a> {
+    wave_id: &'a str,
+    locality_code: &'a str,
+    agency_code: &'a str,
+    n: i64,
+}
+
+/// Counter increments of a set of answers, summed so each counter row is written once.
+#[derive(Default)]
+struct CounterDeltas<'a> {
+    items: HashMap<(&'a str, &'a str, &'a str, &'a str, &'a str), i64>,
+    totals: HashMap<(&'a str, &'a str, &'a str), i64>,
+}
+
+impl<'a> CounterDeltas<'a> {
+    fn add(&mut self, s: &'a Submission) {
+        *self.totals.entry((&s.wave_id, &s.locality_code, &s.agency_code)).or_default() += 1;
+        for (item, code) in &s.tallies {
+            *self.items.entry((&s.wave_id, &s.locality_code, &s.agency_code, item, code)).or_default() += 1;
+        }
+    }
+    fn item_rows(&self) -> Vec<CountRow<'a>> {
+        self.items
+            .iter()
+            .map(|(&(wave_id, locality_code, agency_code, item_id, option_code), &n)| CountRow {
+                wave_id, locality_code, agency_code, item_id, option_code, n,
+            })
+            .collect()
+    }
+    fn total_rows(&self) -> Vec<TotalRow<'a>> {
+        self.totals
+            .iter()
+            .map(|(&(wave_id, locality_code, agency_code), &n)| TotalRow { wave_id, locality_code, agency_code, n })
+            .collect()
+    }
+}
+
+impl Database {
+    fn write_batch(&self, batch: &[Submission]) -> StorageResult<Vec<SubmitOutcome>> {
+        let today = Utc::now().date_naive().to_string();
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let mut outcomes = Vec::with_capacity(batch.len());
+            let mut stored = Vec::with_capacity(batch.len());
+            let mut deltas = CounterDeltas::default();
+            for s in batch {
+                let open_waves = waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id);
+                let used = diesel::update(
+                    invitations::table
+                        .filter(invitations::code_hash.eq(&s.code_hash))
+                        .filter(invitations::used.eq(false))
+                        .filter(invitations::wave_id.eq_any(open_waves)),
+                )
+                .set(invitations::used.eq(true))
+                .execute(c)?;
+                if used == 1 {
+                    deltas.add(s);
+                    stored.push(NewResponse {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        wave_id: &s.wave_id,
+                        locality_code: &s.locality_code,
+                        agency_code: &s.agency_code,
+                        submitted_on: &today,
+                        answers: &s.answers_json,
+                    });
+                    outcomes.push(SubmitOutcome::Stored);
+                } else {
+                    let already: Option<bool> = invitations::table
+                        .find(&s.code_hash)
+                        .select(invitations::used)
+                        .first(c)
+                        .optional()?;
+                    outcomes.push(if already == Some(true) { SubmitOutcome::AlreadyAnswered } else { SubmitOutcome::WaveNotOpen });
+                }
+            }
+            stored.shuffle(&mut rand::thread_rng());
+            for chunk in stored.chunks(200) {
+                diesel::insert_into(responses::table).values(chunk).execute(c)?;
+            }
+            // Row by row: SQLite cannot combine a multi-row insert with ON CONFLICT.
+            for row in deltas.item_rows() {
+                diesel::insert_into(answer_counts::table)
+                    .values(&row)
+                    .on_conflict((answer_counts::wave_id, answer_counts::locality_code, answer_counts::agency_code, answer_counts::item_id, answer_counts::option_code))
+                    .do_update()
+                    .set(answer_counts::n.eq(answer_counts::n + excluded(answer_counts::n)))
+                    .execute(c)?;
+            }
+            for row in deltas.total_rows() {
+                diesel::insert_into(response_counts::table)
+                    .values(&row)
+                    .on_conflict((response_counts::wave_id, response_counts::locality_code, response_counts::agency_code))
+                    .do_update()
+                    .set(response_counts::n.eq(response_counts::n + excluded(response_counts::n)))
+                    .execute(c)?;
+            }
+            Ok(outcomes)
+        }))
+    }
+
+    /// Raw answers of a wave with where they belong, for the recount.
+    pub fn raw_answers(&self, wave_id: &str) -> StorageResult<Vec<(String, String, String)>> {
+        Ok(with_conn!(self, c => responses::table
+            .filter(responses::wave_id.eq(wave_id))
+            .select((responses::locality_code, responses::agency_code, responses::answers))
+            .load(c)?))
+    }
+
+    /// On PostgreSQL, erases what transaction ids and heap order say about answers: every
+    /// used invitation of the wave gets one new transaction id (so none shares an id with
+    /// its answer any more) and the answers are rewritten in random-id order. SQLite keeps
+    /// neither transaction ids nor insertion order (WITHOUT ROWID tables), so there it does
+    /// nothing.
+    pub fn mix_wave(&self, wave_id: &str) -> StorageResult<()> {
+        let crate::storage::Pool::Postgres(pool) = &self.pool else { return Ok(()) };
+        let c = &mut *pool.get()?;
+        c.transaction::<_, StorageError, _>(|c| {
+            diesel::sql_query("UPDATE invitations SET used = TRUE WHERE wave_id = $1 AND used")
+                .bind::<diesel::sql_types::Text, _>(wave_id)
+                .execute(c)?;
+            diesel::sql_query(
+                "WITH moved AS (DELETE FROM responses WHERE wave_id = $1 RETURNING *) \
+                 INSERT INTO responses SELECT * FROM moved ORDER BY id",
+            )
+            .bind::<diesel::sql_types::Text, _>(wave_id)
+            .execute(c)?;
+            Ok(())
+        })
+    }
+
+    /// Open waves with answers, for the mixing job.
+    pub fn waves_to_mix(&self) -> StorageResult<Vec<String>> {
+        if self.backend() != Backend::Postgres {
+            return Ok(Vec::new());
+        }
+        Ok(with_conn!(self, c => waves::table
+            .filter(waves::status.eq(WaveStatus::Open.as_str()))
+            .select(waves::id)
+            .load(c)?))
+    }
+}

@@ -1,0 +1,128 @@
+//! Table definitions shared by the SQLite and PostgreSQL migrations (column types chosen to
+//! mean the same on both).
+
+diesel::table! {
+    localities (code) {
+        code -> Text,
+        name -> Text,
+        level -> Text,
+        parent_code -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    agencies (code) {
+        code -> Text,
+        name -> Text,
+        locality_code -> Text,
+    }
+}
+
+diesel::table! {
+    waves (id) {
+        id -> Text,
+        name -> Text,
+        form_id -> Text,
+        status -> Text,
+        opens_on -> Nullable<Text>,
+        closes_on -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    wave_localities (wave_id, locality_code) {
+        wave_id -> Text,
+        locality_code -> Text,
+    }
+}
+
+diesel::table! {
+    wave_agencies (wave_id, agency_code) {
+        wave_id -> Text,
+        agency_code -> Text,
+    }
+}
+
+diesel::table! {
+    invitations (code_hash) {
+        code_hash -> Text,
+        wave_id -> Text,
+        locality_code -> Text,
+        agency_code -> Text,
+        used -> Bool,
+    }
+}
+
+diesel::table! {
+    responses (id) {
+        id -> Text,
+        wave_id -> Text,
+        locality_code -> Text,
+        agency_code -> Text,
+        submitted_on -> Text,
+        answers -> Text,
+    }
+}
+
+diesel::table! {
+    answer_counts (wave_id, locality_code, agency_code, item_id, option_code) {
+        wave_id -> Text,
+        locality_code -> Text,
+        agency_code -> Text,
+        item_id -> Text,
+        option_code -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    response_counts (wave_id, locality_code, agency_code) {
+        wave_id -> Text,
+        locality_code -> Text,
+        agency_code -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        agency_code -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    auth_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        kind -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_id -> Text,
+        action -> Text,
+        target -> Text,
+    }
+}
+
+diesel::table! {
+    instance_secrets (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    localities, agencies, waves, wave_localities, wave_agencies, invitations, responses,
+    answer_counts, response_counts, users, auth_tokens, audit_log, instance_secrets,
+);

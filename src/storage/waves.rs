@@ -1,0 +1,138 @@
+//! Survey waves and what they cover.
+
+use super::schema::{wave_agencies, wave_localities, waves};
+use super::{Database, StorageError, StorageResult, with_conn};
+use crate::domain::wave::WaveStatus;
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Wave {
+    pub id: String,
+    pub name: String,
+    pub form_id: String,
+    pub status: WaveStatus,
+    pub opens_on: Option<NaiveDate>,
+    pub closes_on: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+    pub localities: Vec<String>,
+    pub agencies: Vec<String>,
+}
+
+pub struct NewWave<'a> {
+    pub name: &'a str,
+    pub form_id: &'a str,
+    pub opens_on: Option<NaiveDate>,
+    pub closes_on: Option<NaiveDate>,
+    pub localities: &'a [String],
+    pub agencies: &'a [String],
+}
+
+type WaveRow = (String, String, String, String, Option<String>, Option<String>, NaiveDateTime);
+
+fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> {
+    s.map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| StorageError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> StorageResult<Wave> {
+    let (id, name, form_id, status, opens_on, closes_on, created_at) = row;
+    let status = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("wave status {status}")))?;
+    Ok(Wave {
+        id,
+        name,
+        form_id,
+        status,
+        opens_on: parse_date(opens_on)?,
+        closes_on: parse_date(closes_on)?,
+        created_at,
+        localities,
+        agencies,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum TransitionOutcome {
+    Done(WaveStatus),
+    NotFound,
+    NotAllowed(WaveStatus),
+}
+
+impl Database {
+    pub fn create_wave(&self, new: &NewWave) -> StorageResult<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now().naive_utc();
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            diesel::insert_into(waves::table)
+                .values((
+                    waves::id.eq(&id),
+                    waves::name.eq(new.name),
+                    waves::form_id.eq(new.form_id),
+                    waves::status.eq(WaveStatus::Draft.as_str()),
+                    waves::opens_on.eq(new.opens_on.map(|d| d.to_string())),
+                    waves::closes_on.eq(new.closes_on.map(|d| d.to_string())),
+                    waves::created_at.eq(now),
+                ))
+                .execute(c)?;
+            for code in new.localities {
+                diesel::insert_into(wave_localities::table)
+                    .values((wave_localities::wave_id.eq(&id), wave_localities::locality_code.eq(code)))
+                    .execute(c)?;
+            }
+            for code in new.agencies {
+                diesel::insert_into(wave_agencies::table)
+                    .values((wave_agencies::wave_id.eq(&id), wave_agencies::agency_code.eq(code)))
+                    .execute(c)?;
+            }
+            Ok(())
+        }))?;
+        Ok(id)
+    }
+
+    pub fn wave(&self, id: &str) -> StorageResult<Option<Wave>> {
+        with_conn!(self, c => {
+            let row: Option<WaveRow> = waves::table
+                .find(id)
+                .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at))
+                .first(c)
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let localities = wave_localities::table
+                .filter(wave_localities::wave_id.eq(id))
+                .select(wave_localities::locality_code)
+                .order(wave_localities::locality_code)
+                .load(c)?;
+            let agencies = wave_agencies::table
+                .filter(wave_agencies::wave_id.eq(id))
+                .select(wave_agencies::agency_code)
+                .order(wave_agencies::agency_code)
+                .load(c)?;
+            to_wave(row, localities, agencies).map(Some)
+        })
+    }
+
+    pub fn waves(&self) -> StorageResult<Vec<Wave>> {
+        let rows: Vec<WaveRow> = with_conn!(self, c => waves::table
+            .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at))
+            .order(waves::created_at.desc())
+            .load(c)?);
+        rows.into_iter().map(|r| to_wave(r, Vec::new(), Vec::new())).collect()
+    }
+
+    pub fn transition_wave(&self, id: &str, next: WaveStatus) -> StorageResult<TransitionOutcome> {
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let status: Option<String> = waves::table.find(id).select(waves::status).first(c).optional()?;
+            let Some(status) = status else { return Ok(TransitionOutcome::NotFound) };
+            let current = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(status.clone()))?;
+            if !current.can_become(next) {
+                return Ok(TransitionOutcome::NotAllowed(current));
+            }
+            // Guarded by the old status so two officials clicking at once cannot both win.
+            let changed = diesel::update(waves::table.find(id).filter(waves::status.eq(current.as_str())))
+                .set(waves::status.eq(next.as_str()))
+                .execute(c)?;
+            Ok(if changed == 1 { TransitionOutcome::Done(next) } else { TransitionOutcome::NotAllowed(current) })
+        }))
+    }
+}
