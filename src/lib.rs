@@ -3,4 +3,7 @@
 pub mod config;
 pub mod domain;
 pub mod service;
+pub mod startup;
 pub mod storage;
+pub mod telemetry;
+pub mod web;

@@ -1,1 +1,123 @@
-fn main() {}
+//! The `phieu` command: serve, demo, forms check, localities import.
+
+use phieu::config::Settings;
+use phieu::domain::form;
+use phieu::startup::{Application, ensure_administrator, open_survey};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "phieu — khảo sát SIPAS / PAR INDEX
+
+usage:
+  phieu serve [--demo]          run the service (--demo: fill an empty database with a demo province)
+  phieu demo                    fill an empty database with the demo province, then exit
+  phieu forms check [DIR]       validate form files (default: survey_forms/)
+  phieu localities import FILE  import localities from a code,name,level,parent_code CSV
+
+configuration: environment variables, see README.md";
+
+fn main() -> ExitCode {
+    phieu::telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match words.as_slice() {
+        ["serve"] => serve(false),
+        ["serve", "--demo"] | ["--demo", "serve"] => serve(true),
+        ["demo"] => run_async(demo_only()),
+        ["forms", "check"] => forms_check(PathBuf::from("survey_forms")),
+        ["forms", "check", dir] => forms_check(PathBuf::from(dir)),
+        ["localities", "import", file] => import_localities(PathBuf::from(file)),
+        ["help"] | ["--help"] | ["-h"] => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            Ok(ExitCode::from(2))
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("phieu: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run_async<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(future: F) -> anyhow::Result<ExitCode> {
+    actix_web::rt::System::new().block_on(future)
+}
+
+fn serve(demo: bool) -> anyhow::Result<ExitCode> {
+    run_async(async move {
+        let settings = Settings::from_env()?;
+        let app = Application::build(settings.clone()).await?;
+        if demo {
+            report_demo(phieu::service::demo::seed(&app.survey, 400, 300).await?, &settings);
+        }
+        println!("phieu: http://{}/ (cán bộ: /dang-nhap)", settings.bind.ip().to_string() + ":" + &app.port().to_string());
+        app.run_until_stopped().await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn demo_only() -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_env()?;
+    let survey = open_survey(&settings)?;
+    ensure_administrator(&survey, &settings)?;
+    report_demo(phieu::service::demo::seed(&survey, 400, 300).await?, &settings);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_demo(summary: Option<phieu::service::demo::DemoSummary>, settings: &Settings) {
+    match summary {
+        None => println!("demo: the database already has waves; nothing added"),
+        Some(s) => {
+            println!("demo: Bắc Ninh, {} answers stored; results: {}/quan-ly/dot/{}", s.answered, settings.base_url, s.wave_id);
+            for (code, url) in s.sample_links {
+                println!("demo: try invitation {code} at {url}");
+            }
+        }
+    }
+}
+
+fn forms_check(dir: PathBuf) -> anyhow::Result<ExitCode> {
+    match form::load_dir(&dir) {
+        Ok(forms) => {
+            for f in &forms {
+                println!("ok  {} v{}: {} items, {} indices", f.id, f.version, f.items.len(), f.indices.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}", e);
+            }
+            eprintln!("{} error(s)", errors.len());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn import_localities(file: PathBuf) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&file)?;
+    let localities = match phieu::domain::locality::parse_csv(&text) {
+        Ok(rows) => rows,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}:{}: {}", file.display(), e.line, e.reason);
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let settings = Settings::from_env()?;
+    let survey = open_survey(&settings)?;
+    match survey.db.save_localities(&localities)? {
+        Ok(outcomes) => {
+            println!("imported {} localities", outcomes.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((i, _)) => {
+            eprintln!("{}: the parent of {} is unknown", file.display(), localities[i].code);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -203,6 +203,25 @@ impl Form {
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.item_positions.get(id).map(|&i| &self.items[i])
     }
+    /// The indices a summary table leads with: SIPAS, the indices it averages, and theirs
+    /// one level further (factors for 2017; areas and sub-areas for 2023).
+    pub fn headline_indices(&self) -> Vec<&IndexDefinition> {
+        let by_id: HashMap<&str, &IndexDefinition> = self.indices.iter().map(|i| (i.id.as_str(), i)).collect();
+        let mut wanted: Vec<&str> = vec!["sipas"];
+        let mut frontier: Vec<&str> = vec!["sipas"];
+        for _ in 0..2 {
+            let mut next = Vec::new();
+            for id in frontier {
+                if let Some(IndexDefinition { rule: IndexRule::Mean { of }, .. }) = by_id.get(id) {
+                    next.extend(of.iter().map(String::as_str));
+                }
+            }
+            wanted.extend(&next);
+            frontier = next;
+        }
+        self.indices.iter().filter(|i| wanted.contains(&i.id.as_str())).collect()
+    }
+
     pub fn items_in<'a>(&'a self, section: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
         self.items.iter().filter(move |i| i.section == section)
     }
@@ -691,6 +710,8 @@ mod tests {
         assert_eq!(form.item("sat").unwrap().options.len(), 3);
         let order: Vec<_> = form.indices.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(order, ["sat", "sipas"]);
+        let headline: Vec<_> = form.headline_indices().iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(headline, ["sat", "sipas"]);
     }
 
     #[test]

@@ -57,6 +57,81 @@ impl Locality {
     }
 }
 
+/// A rejected line of a locality list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LineError {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Reads a `code,name,level,parent_code` CSV (header required, UTF-8, optional BOM) and
+/// orders it so every parent precedes its children. All lines are checked; any error
+/// rejects the whole list.
+pub fn parse_csv(text: &str) -> Result<Vec<Locality>, Vec<LineError>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let error = |line: usize, reason: String| LineError { line, reason };
+    let headers = reader.headers().map_err(|e| vec![error(1, e.to_string())])?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(code), Some(name), Some(level)) = (column("code"), column("name"), column("level")) else {
+        return Err(vec![error(1, "cần các cột code, name, level, parent_code".into())]);
+    };
+    let parent = column("parent_code");
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                errors.push(error(line, e.to_string()));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let field = |i: usize| record.get(i).unwrap_or("");
+        match Locality::parse(field(code), field(name), field(level), parent.map(field)) {
+            Ok(locality) => {
+                if let Some(first) = seen.insert(locality.code.clone(), line) {
+                    errors.push(error(line, format!("mã “{}” đã có ở dòng {first}", locality.code)));
+                } else {
+                    rows.push((line, locality));
+                }
+            }
+            Err(e) => errors.push(error(line, e.to_string())),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(parents_first(rows))
+}
+
+/// Stable order in which each locality follows its parent when the parent is in the list.
+fn parents_first(rows: Vec<(usize, Locality)>) -> Vec<Locality> {
+    let index: HashMap<String, usize> = rows.iter().enumerate().map(|(i, (_, l))| (l.code.clone(), i)).collect();
+    let depth = |mut i: usize| {
+        let mut d = 0;
+        while let Some(&p) = rows[i].1.parent_code.as_ref().and_then(|p| index.get(p)) {
+            d += 1;
+            i = p;
+            if d > rows.len() {
+                break;
+            }
+        }
+        d
+    };
+    let depths: Vec<usize> = (0..rows.len()).map(depth).collect();
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| depths[i]);
+    let mut slots: Vec<Option<Locality>> = rows.into_iter().map(|(_, l)| Some(l)).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
 pub struct LocalityTree {
     by_code: HashMap<String, Locality>,
 }
@@ -146,6 +221,22 @@ mod tests {
         assert!(t.is_within("09190", "27"));
         assert!(!t.is_within("09999", "256"));
         assert_eq!(t.descendants_at_level("27", "commune"), ["09190", "09999"]);
+    }
+
+    #[test]
+    fn csv_is_read_with_bom_and_children_before_parents_are_reordered() {
+        let text = "\u{feff}code,name,level,parent_code\n00001,Phường Phúc Xá,commune,001\n\n001,Quận Ba Đình,district,01\n01,Thành phố Hà Nội,province,\n";
+        let codes: Vec<_> = parse_csv(text).unwrap().into_iter().map(|l| l.code).collect();
+        assert_eq!(codes, ["01", "001", "00001"]);
+    }
+
+    #[test]
+    fn csv_errors_name_their_line() {
+        let text = "code,name,level,parent_code\n01,Hà Nội,province,\n01,Trùng,province,\nx y,Sai,commune,01\n";
+        let errors = parse_csv(text).unwrap_err();
+        assert_eq!(errors[0].line, 3);
+        assert!(errors[0].reason.contains("đã có ở dòng 2"), "{errors:?}");
+        assert_eq!(errors[1].line, 4);
     }
 
     #[test]

@@ -53,19 +53,20 @@ impl Survey {
         Ok(OpenInvitation { target, form })
     }
 
-    /// Validates and stores an answer; the invitation is used up in the same transaction.
-    pub async fn answer(&self, code: &InvitationCode, given: &BTreeMap<String, Vec<String>>) -> Result<(), AnswerError> {
-        let OpenInvitation { target, form } = self.open_invitation(code).await?;
-        let valid = answers::validate(&form, given).map_err(AnswerError::Invalid)?;
-        let tallies = answers::tallies(&form, &valid)
+    /// Validates and stores an answer to an invitation found open by `open_invitation`;
+    /// the invitation is used up in the same transaction, so a race still stores one answer.
+    pub async fn answer(&self, code: &InvitationCode, open: &OpenInvitation, given: &BTreeMap<String, Vec<String>>) -> Result<(), AnswerError> {
+        let OpenInvitation { target, form } = open;
+        let valid = answers::validate(form, given).map_err(AnswerError::Invalid)?;
+        let tallies = answers::tallies(form, &valid)
             .into_iter()
             .map(|(item, code)| (item.to_string(), code.to_string()))
             .collect();
         let submission = Submission {
             code_hash: self.hasher.hash(code),
-            wave_id: target.wave_id,
-            locality_code: target.locality_code,
-            agency_code: target.agency_code,
+            wave_id: target.wave_id.clone(),
+            locality_code: target.locality_code.clone(),
+            agency_code: target.agency_code.clone(),
             answers_json: valid.to_json(),
             tallies,
         };

@@ -1,0 +1,152 @@
+//! Builds the application from settings: database, forms, state, middleware, routes, jobs.
+
+use crate::config::Settings;
+use crate::domain::account::{EmailAddress, NewPassword, Role};
+use crate::domain::code::CodeHasher;
+use crate::domain::form::{self, FormRegistry};
+use crate::service::Survey;
+use crate::storage::Database;
+use crate::storage::accounts::NewUser;
+use crate::storage::responses::ResponseWriter;
+use crate::web::ratelimit::RateLimiter;
+use crate::web::templates::Templates;
+use crate::web::{self, AppState};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+use rand::RngCore;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub survey: Survey,
+}
+
+/// Opens the database and loads the forms: everything but HTTP, shared by `serve` and the
+/// other commands.
+pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
+    let forms = form::load_dir(&settings.forms_dir).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("survey forms in {} are invalid:\n{}", settings.forms_dir.display(), lines.join("\n"))
+    })?;
+    let db = Database::connect(&settings.database_url, settings.pool_size).context("opening the database")?;
+    let key = match &settings.secret_key {
+        Some(key) => key.clone(),
+        None => db.instance_secret("code_hmac_key", || {
+            let mut bytes = [0u8; 32];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            hex::encode(bytes)
+        })?,
+    };
+    Ok(Survey {
+        writer: ResponseWriter::start(db.clone()),
+        db,
+        forms: Arc::new(FormRegistry::new(forms)),
+        hasher: CodeHasher::new(key.as_bytes()),
+        base_url: settings.base_url.clone().into(),
+    })
+}
+
+/// On first start, an administrator from PHIEU_ADMIN_EMAIL / PHIEU_ADMIN_PASSWORD, or with a
+/// generated password printed once.
+pub fn ensure_administrator(survey: &Survey, settings: &Settings) -> anyhow::Result<()> {
+    if survey.db.count_users()? > 0 {
+        return Ok(());
+    }
+    let email = EmailAddress::parse(settings.admin_email.as_deref().unwrap_or("admin@phieu.local"))
+        .map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_EMAIL: {e}"))?;
+    let (password, generated) = match &settings.admin_password {
+        Some(p) => (NewPassword::parse(p).map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_PASSWORD: {e}"))?, false),
+        None => {
+            let mut bytes = [0u8; 12];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            (NewPassword::parse(&hex::encode(bytes)).expect("24 characters"), true)
+        }
+    };
+    let hash = web::auth::hash_password(password.expose());
+    survey.db.create_user(&NewUser { email: email.as_str(), password_hash: &hash, role: Role::Administrator, agency_code: None })?;
+    if generated {
+        // Printed, not logged: shown once to whoever started the service.
+        println!("Tài khoản quản trị / administrator: {}  mật khẩu / password: {}", email.as_str(), password.expose());
+    }
+    Ok(())
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let survey = {
+            let s = settings.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Survey> {
+                let survey = open_survey(&s)?;
+                ensure_administrator(&survey, &s)?;
+                Ok(survey)
+            })
+            .await??
+        };
+        let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = actix_web::web::Data::new(AppState {
+            survey: survey.clone(),
+            settings: settings.clone(),
+            limiter: RateLimiter::new(settings.rate_window),
+            templates: Templates::load(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("Referrer-Policy", "no-referrer"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+                        )),
+                )
+                .wrap(from_fn(crate::telemetry::log_request))
+                .app_data(state.clone())
+                .app_data(web::api::json_config())
+                .app_data(actix_web::web::PayloadConfig::new(4 * 1024 * 1024))
+                .configure(web::routes)
+        })
+        .listen(listener)?
+        .run();
+        spawn_jobs(survey.clone(), settings.clone());
+        Ok(Self { port, server, survey })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Background work inside `serve`: mixing PostgreSQL answers and dropping expired tokens.
+fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(settings.mix_interval);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let result = survey
+                .db
+                .run(|db| {
+                    for wave in db.waves_to_mix()? {
+                        db.mix_wave(&wave)?;
+                    }
+                    db.delete_expired_tokens().map(|_| ())
+                })
+                .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, "background job failed");
+            }
+        }
+    });
+}

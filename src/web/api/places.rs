@@ -1,0 +1,115 @@
+//! Localities and agencies.
+
+use crate::domain::account::Role;
+use crate::domain::locality::{self, Locality};
+use crate::storage::localities::{Agency, SaveOutcome};
+use crate::web::AppState;
+use crate::web::auth::{ApiUser, require};
+use crate::web::error::ApiError;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use unicode_normalization::UnicodeNormalization;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/localities", web::post().to(create_locality))
+        .route("/localities", web::get().to(list_localities))
+        .route("/localities/import", web::post().to(import_localities))
+        .route("/agencies", web::post().to(create_agency))
+        .route("/agencies", web::get().to(list_agencies));
+}
+
+const ALL_OFFICIALS: &[Role] = &[Role::Administrator, Role::AgencyOfficer, Role::Enumerator, Role::Analyst];
+
+#[derive(Deserialize)]
+struct NewLocality {
+    code: String,
+    name: String,
+    level: String,
+    parent_code: Option<String>,
+}
+
+fn invalid(field: &str, message: impl ToString) -> ApiError {
+    ApiError::Invalid(BTreeMap::from([(field.to_string(), message.to_string())]))
+}
+
+fn created_status(outcome: &SaveOutcome) -> actix_web::http::StatusCode {
+    match outcome {
+        SaveOutcome::Created => actix_web::http::StatusCode::CREATED,
+        _ => actix_web::http::StatusCode::OK,
+    }
+}
+
+async fn create_locality(state: web::Data<AppState>, user: ApiUser, body: web::Json<NewLocality>) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let locality = Locality::parse(&body.code, &body.name, &body.level, body.parent_code.as_deref()).map_err(|e| invalid("locality", e))?;
+    let code = locality.code.clone();
+    let saved = state.survey.db.run(move |db| db.save_localities(std::slice::from_ref(&locality))).await?;
+    let outcome = saved
+        .map_err(|_| invalid("parent_code", "Địa bàn cấp trên chưa có trong hệ thống."))?
+        .remove(0);
+    state.audit(&user.0, "locality.save", &code).await?;
+    Ok(HttpResponse::build(created_status(&outcome)).json(json!({"code": code})))
+}
+
+async fn list_localities(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
+    require(&user.0, ALL_OFFICIALS)?;
+    let localities = state.survey.db.run(|db| db.all_localities()).await?;
+    Ok(HttpResponse::Ok().json(json!({"localities": localities})))
+}
+
+/// A whole list at once (`code,name,level,parent_code`), all or nothing.
+async fn import_localities(state: web::Data<AppState>, user: ApiUser, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("Tệp phải được mã hóa UTF-8.".into()))?;
+    let localities = match locality::parse_csv(text) {
+        Ok(rows) => rows,
+        Err(errors) => {
+            return Ok(HttpResponse::UnprocessableEntity().json(json!({"error": "invalid", "message": "Danh sách có dòng không hợp lệ; chưa nhập dòng nào.", "lines": errors})));
+        }
+    };
+    let count = localities.len();
+    let saved = state.survey.db.run(move |db| db.save_localities(&localities)).await?;
+    match saved {
+        Ok(outcomes) => {
+            let created = outcomes.iter().filter(|o| **o == SaveOutcome::Created).count();
+            state.audit(&user.0, "locality.import", &format!("{count} rows")).await?;
+            Ok(HttpResponse::Ok().json(json!({"rows": count, "created": created, "updated": count - created})))
+        }
+        Err((position, _)) => Ok(HttpResponse::UnprocessableEntity().json(json!({
+            "error": "invalid",
+            "message": "Danh sách có dòng không hợp lệ; chưa nhập dòng nào.",
+            "lines": [{"line": serde_json::Value::Null, "row": position + 1, "reason": "địa bàn cấp trên chưa có trong hệ thống"}]
+        }))),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewAgency {
+    code: String,
+    name: String,
+    locality_code: String,
+}
+
+async fn create_agency(state: web::Data<AppState>, user: ApiUser, body: web::Json<NewAgency>) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let code = locality::parse_code(&body.code).map_err(|e| invalid("code", e))?;
+    let name: String = body.name.trim().nfc().collect();
+    if name.is_empty() {
+        return Err(invalid("name", "Tên cơ quan không được để trống."));
+    }
+    let agency = Agency { code: code.clone(), name, locality_code: body.locality_code.trim().to_string() };
+    let outcome = state.survey.db.run(move |db| db.save_agency(&agency)).await?;
+    if outcome == SaveOutcome::UnknownParent {
+        return Err(invalid("locality_code", "Địa bàn của cơ quan chưa có trong hệ thống."));
+    }
+    state.audit(&user.0, "agency.save", &code).await?;
+    Ok(HttpResponse::build(created_status(&outcome)).json(json!({"code": code})))
+}
+
+async fn list_agencies(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
+    require(&user.0, ALL_OFFICIALS)?;
+    let agencies = state.survey.db.run(|db| db.all_agencies()).await?;
+    Ok(HttpResponse::Ok().json(json!({"agencies": agencies})))
+}

@@ -1,0 +1,244 @@
+//! Waves: creation, opening and closing, invitations and results.
+
+use crate::domain::account::Role;
+use crate::domain::locality::LocalityTree;
+use crate::domain::wave::WaveStatus;
+use crate::service::invitations::MAX_INVITATIONS_PER_REQUEST;
+use crate::service::results::{ResultsQuery, verify_counters, wave_results};
+use crate::storage::waves::{NewWave, TransitionOutcome, Wave};
+use crate::web::AppState;
+use crate::web::auth::{ApiUser, require, require_agency_access};
+use crate::web::error::ApiError;
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use unicode_normalization::UnicodeNormalization;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/waves", web::post().to(create))
+        .route("/waves", web::get().to(list))
+        .route("/waves/{id}", web::get().to(show))
+        .route("/waves/{id}/open", web::post().to(open))
+        .route("/waves/{id}/close", web::post().to(close))
+        .route("/waves/{id}/invitations", web::post().to(invite))
+        .route("/waves/{id}/results", web::get().to(results))
+        .route("/waves/{id}/verify", web::get().to(verify));
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::Invalid(BTreeMap::from([(field.to_string(), message.to_string())]))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateWave {
+    name: String,
+    form_id: String,
+    #[serde(default)]
+    localities: Vec<String>,
+    #[serde(default)]
+    agencies: Vec<String>,
+    opens_on: Option<NaiveDate>,
+    closes_on: Option<NaiveDate>,
+}
+
+async fn create(state: web::Data<AppState>, user: ApiUser, body: web::Json<CreateWave>) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let body = body.into_inner();
+    let name: String = body.name.trim().nfc().collect();
+    if name.is_empty() {
+        return Err(invalid("name", "Tên đợt khảo sát không được để trống."));
+    }
+    if state.survey.forms.get(&body.form_id).is_none() {
+        return Err(invalid("form_id", "Không có bộ phiếu này."));
+    }
+    if let (Some(from), Some(to)) = (body.opens_on, body.closes_on)
+        && to < from
+    {
+        return Err(invalid("closes_on", "Ngày kết thúc phải sau ngày bắt đầu."));
+    }
+    let (localities, agencies) = (body.localities.clone(), body.agencies.clone());
+    let (known_localities, known_agencies) = state
+        .survey
+        .db
+        .run(move |db| {
+            let l = localities.iter().map(|c| db.locality(c).map(|x| x.is_some())).collect::<Result<Vec<_>, _>>()?;
+            let a = agencies.iter().map(|c| db.agency(c).map(|x| x.is_some())).collect::<Result<Vec<_>, _>>()?;
+            Ok((l, a))
+        })
+        .await?;
+    if let Some(i) = known_localities.iter().position(|k| !k) {
+        return Err(invalid("localities", &format!("Địa bàn “{}” chưa có trong hệ thống.", body.localities[i])));
+    }
+    if let Some(i) = known_agencies.iter().position(|k| !k) {
+        return Err(invalid("agencies", &format!("Cơ quan “{}” chưa có trong hệ thống.", body.agencies[i])));
+    }
+    let id = state
+        .survey
+        .db
+        .run(move |db| {
+            db.create_wave(&NewWave {
+                name: &name,
+                form_id: &body.form_id,
+                opens_on: body.opens_on,
+                closes_on: body.closes_on,
+                localities: &body.localities,
+                agencies: &body.agencies,
+            })
+        })
+        .await?;
+    state.audit(&user.0, "wave.create", &id).await?;
+    Ok(HttpResponse::Created().json(json!({"id": id, "status": WaveStatus::Draft})))
+}
+
+async fn list(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator, Role::AgencyOfficer, Role::Analyst, Role::Enumerator])?;
+    let waves = state.survey.db.run(|db| db.waves()).await?;
+    Ok(HttpResponse::Ok().json(json!({"waves": waves})))
+}
+
+pub async fn find_wave(state: &AppState, id: &str) -> Result<Wave, ApiError> {
+    let id_owned = id.to_string();
+    state
+        .survey
+        .db
+        .run(move |db| db.wave(&id_owned))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Không tìm thấy đợt khảo sát.".into()))
+}
+
+async fn show(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator, Role::AgencyOfficer, Role::Analyst, Role::Enumerator])?;
+    Ok(HttpResponse::Ok().json(find_wave(&state, &path).await?))
+}
+
+async fn open(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    transition(&state, &user, &path, WaveStatus::Open).await
+}
+
+async fn close(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    transition(&state, &user, &path, WaveStatus::Closed).await
+}
+
+async fn transition(state: &AppState, user: &ApiUser, id: &str, next: WaveStatus) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    match state.change_wave_status(&user.0, id, next).await? {
+        TransitionOutcome::Done(status) => Ok(HttpResponse::Ok().json(json!({"id": id, "status": status}))),
+        TransitionOutcome::NotFound => Err(ApiError::NotFound("Không tìm thấy đợt khảo sát.".into())),
+        TransitionOutcome::NotAllowed(current) => Err(ApiError::Conflict(format!(
+            "Đợt khảo sát đang ở trạng thái “{}”, không chuyển sang “{}” được.",
+            current.label(),
+            next.label()
+        ))),
+    }
+}
+
+impl AppState {
+    /// Opens or closes a wave; closing also mixes its answers (see `Database::mix_wave`).
+    pub async fn change_wave_status(&self, user: &crate::storage::accounts::User, id: &str, next: WaveStatus) -> Result<TransitionOutcome, ApiError> {
+        let wave_id = id.to_string();
+        let outcome = self.survey.db.run(move |db| db.transition_wave(&wave_id, next)).await?;
+        if let TransitionOutcome::Done(status) = outcome {
+            self.audit(user, &format!("wave.{}", status.as_str()), id).await?;
+            if status == WaveStatus::Closed {
+                let wave_id = id.to_string();
+                self.survey.db.run(move |db| db.mix_wave(&wave_id)).await?;
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteRequest {
+    count: usize,
+    locality_code: String,
+    agency_code: Option<String>,
+}
+
+async fn invite(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>, body: web::Json<InviteRequest>) -> Result<HttpResponse, ApiError> {
+    let agency_code = body.agency_code.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
+    require(&user.0, &[Role::Administrator, Role::AgencyOfficer])?;
+    require_agency_access(&user.0, agency_code.as_deref())?;
+    if body.count == 0 || body.count > MAX_INVITATIONS_PER_REQUEST {
+        return Err(invalid("count", &format!("Số thư mời phải từ 1 đến {MAX_INVITATIONS_PER_REQUEST}.")));
+    }
+    let wave = find_wave(&state, &path).await?;
+    if wave.status == WaveStatus::Closed {
+        return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
+    }
+    let locality_code = body.locality_code.trim().to_string();
+    let (agency_code_q, locality_q) = (agency_code.clone(), locality_code.clone());
+    let (tree, agency) = state
+        .survey
+        .db
+        .run(move |db| {
+            let agency = match &agency_code_q {
+                Some(code) => db.agency(code)?,
+                None => None,
+            };
+            Ok((LocalityTree::new(db.all_localities()?), agency))
+        })
+        .await?;
+    if tree.get(&locality_q).is_none() {
+        return Err(invalid("locality_code", "Địa bàn chưa có trong hệ thống."));
+    }
+    if !wave.localities.is_empty() && !wave.localities.iter().any(|root| tree.is_within(&locality_code, root)) {
+        return Err(invalid("locality_code", "Địa bàn này không thuộc phạm vi của đợt khảo sát."));
+    }
+    if let Some(code) = &agency_code {
+        if agency.is_none() {
+            return Err(invalid("agency_code", "Cơ quan chưa có trong hệ thống."));
+        }
+        if !wave.agencies.is_empty() && !wave.agencies.contains(code) {
+            return Err(invalid("agency_code", "Cơ quan này không thuộc phạm vi của đợt khảo sát."));
+        }
+    }
+    let invitations = state.survey.issue_invitations(&wave.id, &locality_code, agency_code.as_deref(), body.count).await?;
+    state
+        .audit(&user.0, "invitations.issue", &format!("wave={} locality={} agency={} count={}", wave.id, locality_code, agency_code.as_deref().unwrap_or("-"), body.count))
+        .await?;
+    Ok(HttpResponse::Created().json(json!({"invitations": invitations})))
+}
+
+#[derive(Deserialize)]
+pub struct ResultsParams {
+    pub level: Option<String>,
+    pub by: Option<String>,
+}
+
+impl ResultsParams {
+    /// The query an official may run: an agency officer sees only its own agency.
+    pub fn query_for(&self, user: &crate::storage::accounts::User, wave: &Wave) -> Result<ResultsQuery, ApiError> {
+        require(user, &[Role::Administrator, Role::AgencyOfficer, Role::Analyst])?;
+        let agency_scope = match user.role {
+            Role::AgencyOfficer => Some(user.agency_code.clone().ok_or_else(|| ApiError::Forbidden("Tài khoản chưa gắn với cơ quan.".into()))?),
+            _ => None,
+        };
+        Ok(ResultsQuery {
+            level: self.level.clone().filter(|l| !l.is_empty()),
+            by_agency: self.by.as_deref() == Some("agency"),
+            agency_scope,
+            covered: wave.localities.clone(),
+        })
+    }
+}
+
+async fn results(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>, params: web::Query<ResultsParams>) -> Result<HttpResponse, ApiError> {
+    let wave = find_wave(&state, &path).await?;
+    let query = params.query_for(&user.0, &wave)?;
+    let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
+    let results = state.survey.db.run(move |db| wave_results(db, &form, &wave.id, &query)).await?;
+    Ok(HttpResponse::Ok().json(results))
+}
+
+async fn verify(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let wave = find_wave(&state, &path).await?;
+    let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
+    let verification = state.survey.db.run(move |db| verify_counters(db, &form, &wave.id)).await?;
+    Ok(HttpResponse::Ok().json(verification))
+}

@@ -1,0 +1,95 @@
+//! Errors of the JSON API, each with a status and a message an integrator can act on.
+
+use crate::service::answering::AnswerError;
+use crate::storage::StorageError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    Unauthorized,
+    Forbidden(String),
+    NotFound(String),
+    Conflict(String),
+    Gone(String),
+    Invalid(BTreeMap<String, String>),
+    TooManyRequests,
+    Internal,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::BadRequest(m) | ApiError::Forbidden(m) | ApiError::NotFound(m) | ApiError::Conflict(m) | ApiError::Gone(m) => {
+                f.write_str(m)
+            }
+            ApiError::Unauthorized => f.write_str("Cần đăng nhập: gửi Authorization: Bearer <token>."),
+            ApiError::Invalid(_) => f.write_str("Câu trả lời chưa hợp lệ."),
+            ApiError::TooManyRequests => f.write_str("Quá nhiều yêu cầu, vui lòng thử lại sau."),
+            ApiError::Internal => f.write_str("Lỗi máy chủ, vui lòng thử lại sau."),
+        }
+    }
+}
+
+impl ApiError {
+    fn kind(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Gone(_) => "gone",
+            ApiError::Invalid(_) => "invalid",
+            ApiError::TooManyRequests => "too_many_requests",
+            ApiError::Internal => "internal",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut body = json!({"error": self.kind(), "message": self.to_string()});
+        if let ApiError::Invalid(errors) = self {
+            body["errors"] = json!(errors);
+        }
+        HttpResponse::build(self.status_code()).json(body)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        tracing::error!(%error, "storage failure");
+        ApiError::Internal
+    }
+}
+
+impl From<AnswerError> for ApiError {
+    fn from(error: AnswerError) -> Self {
+        match error {
+            AnswerError::UnknownCode => ApiError::NotFound("Không tìm thấy mã mời này.".into()),
+            AnswerError::WaveClosed => ApiError::Gone("Đợt khảo sát đã kết thúc hoặc chưa mở.".into()),
+            AnswerError::AlreadyAnswered => ApiError::Conflict("Mã mời này đã được dùng để trả lời.".into()),
+            AnswerError::Invalid(errors) => ApiError::Invalid(errors),
+            AnswerError::Storage(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! HTML templates, compiled into the binary so `phieu` runs from any directory.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use minijinja::Environment;
+use serde::Serialize;
+
+pub struct Templates(Environment<'static>);
+
+impl Templates {
+    pub fn load() -> Self {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("message.html", include_str!("templates/message.html")),
+            ("code_entry.html", include_str!("templates/code_entry.html")),
+            ("questionnaire.html", include_str!("templates/questionnaire.html")),
+            ("login.html", include_str!("templates/login.html")),
+            ("dashboard.html", include_str!("templates/dashboard.html")),
+            ("results.html", include_str!("templates/results.html")),
+        ] {
+            env.add_template(name, source).expect("template parses");
+        }
+        Self(env)
+    }
+
+    pub fn render(&self, name: &str, context: impl Serialize) -> String {
+        self.0
+            .get_template(name)
+            .and_then(|t| t.render(context))
+            .unwrap_or_else(|e| panic!("template {name} failed: {e:#}"))
+    }
+
+    pub fn page(&self, status: StatusCode, name: &str, context: impl Serialize) -> HttpResponse {
+        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(self.render(name, context))
+    }
+}
+
+pub const SITE_CSS: &str = include_str!("static/site.css");
+pub const FORM_JS: &str = include_str!("static/form.js");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn every_template_renders_and_escapes_html() {
+        let templates = Templates::load();
+        let html = templates.render(
+            "message.html",
+            context! { title => "<b>Tiêu đề</b>", paragraphs => vec!["Đoạn"], csrf => "x" },
+        );
+        assert!(html.contains("&lt;b&gt;Tiêu đề&lt;/b&gt;"));
+        assert!(html.contains("lang=\"vi\""));
+    }
+}
