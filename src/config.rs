@@ -10,7 +10,7 @@ pub struct Settings {
     pub database_url: String,
     pub pool_size: u32,
     pub forms_dir: PathBuf,
-    /// Public address used in invitation links.
+    /// Public address used in invitation links; empty means the bound address.
     pub base_url: String,
     /// Key for hashing invitation codes; generated and kept in the database when unset.
     pub secret_key: Option<String>,
@@ -45,7 +45,7 @@ fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
         let bind: SocketAddr = parsed("PHIEU_BIND", "127.0.0.1:8080".parse()?)?;
-        let base_url = var("PHIEU_BASE_URL").unwrap_or_else(|| format!("http://{bind}"));
+        let base_url = var("PHIEU_BASE_URL").unwrap_or_default();
         Ok(Self {
             bind,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/phieu.db".into()),

@@ -51,27 +51,30 @@ fn serve(demo: bool) -> anyhow::Result<ExitCode> {
         let settings = Settings::from_env()?;
         let app = Application::build(settings.clone()).await?;
         if demo {
-            report_demo(phieu::service::demo::seed(&app.survey, 400, 300).await?, &settings);
+            report_demo(phieu::service::demo::seed(&app.survey, 400, 300).await?);
         }
-        println!("phieu: http://{}/ (cán bộ: /dang-nhap)", settings.bind.ip().to_string() + ":" + &app.port().to_string());
+        println!("phieu: http://{}:{}/ (cán bộ: /dang-nhap)", settings.bind.ip(), app.port());
         app.run_until_stopped().await?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
 async fn demo_only() -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_env()?;
+    let mut settings = Settings::from_env()?;
+    if settings.base_url.is_empty() {
+        settings.base_url = format!("http://{}", settings.bind);
+    }
     let survey = open_survey(&settings)?;
     ensure_administrator(&survey, &settings)?;
-    report_demo(phieu::service::demo::seed(&survey, 400, 300).await?, &settings);
+    report_demo(phieu::service::demo::seed(&survey, 400, 300).await?);
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_demo(summary: Option<phieu::service::demo::DemoSummary>, settings: &Settings) {
+fn report_demo(summary: Option<phieu::service::demo::DemoSummary>) {
     match summary {
         None => println!("demo: the database already has waves; nothing added"),
         Some(s) => {
-            println!("demo: Bắc Ninh, {} answers stored; results: {}/quan-ly/dot/{}", s.answered, settings.base_url, s.wave_id);
+            println!("demo: Bắc Ninh, {} answers stored; results: /quan-ly/dot/{}", s.answered, s.wave_id);
             for (code, url) in s.sample_links {
                 println!("demo: try invitation {code} at {url}");
             }

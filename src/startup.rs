@@ -76,7 +76,12 @@ pub fn ensure_administrator(survey: &Survey, settings: &Settings) -> anyhow::Res
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        if settings.base_url.is_empty() {
+            settings.base_url = format!("http://{}:{port}", settings.bind.ip());
+        }
         let settings = Arc::new(settings);
         let survey = {
             let s = settings.clone();
@@ -87,8 +92,6 @@ impl Application {
             })
             .await??
         };
-        let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
-        let port = listener.local_addr()?.port();
         let state = actix_web::web::Data::new(AppState {
             survey: survey.clone(),
             settings: settings.clone(),

@@ -1,0 +1,292 @@
+//! Spawns the real service on a random port over a fresh database, and builds test data
+//! through the public API.
+
+#![allow(dead_code)] // shared with the benchmark, which uses only part of it
+
+use phieu::config::Settings;
+use phieu::startup::Application;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const ADMIN_EMAIL: &str = "admin@test.phieu";
+pub const ADMIN_PASSWORD: &str = "mat-khau-quan-tri-1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a behaviour test once per backend: `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await {
+                    super::$name(app).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub api: reqwest::Client,
+    pub admin_token: String,
+    pub backend: Backend,
+    pub database_url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Directory(PathBuf),
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Directory(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::PostgresDatabase { admin_url, name } => {
+                use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+                if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a missing outside program fails the run (CI) or is skipped loudly (a laptop).
+pub fn required(variable: &str) -> bool {
+    std::env::var(variable).is_ok_and(|v| v == "1" || v == "true")
+}
+
+pub fn skip(what: &str, variable: &str, hint: &str) -> Option<TestApp> {
+    if required(variable) {
+        panic!("{what} is required ({variable}=1) but {hint}");
+    }
+    // Written to the real stderr: the test harness captures eprintln! of passing tests,
+    // and a skip must be seen.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\nSKIPPED: {what}: {hint} (set {variable}=1 to make this a failure)");
+    None
+}
+
+pub fn test_settings(database_url: String) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url,
+        pool_size: 8,
+        forms_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("survey_forms"),
+        base_url: String::new(),
+        secret_key: None,
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        token_ttl: Duration::from_secs(3600),
+        trust_proxy: false,
+        rate_window: Duration::from_secs(600),
+        rate_failed_codes_per_prefix: 1000,
+        rate_requests_per_code: 1000,
+        rate_logins_per_prefix: 1000,
+        mix_interval: Duration::from_secs(3600),
+        secure_cookies: false,
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let (database_url, cleanup) = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("phieu-test-{unique}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            (format!("sqlite://{}", dir.join("phieu.db").display()), Cleanup::Directory(dir))
+        }
+        Backend::Postgres => {
+            let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+                return skip("PostgreSQL tests", "PHIEU_REQUIRE_POSTGRES", "TEST_DATABASE_URL is not set");
+            };
+            let name = format!("phieu_test_{unique}");
+            let created = tokio::task::spawn_blocking({
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                move || {
+                    use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+                    let mut conn = PgConnection::establish(&admin_url)?;
+                    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn)?;
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+                }
+            })
+            .await
+            .unwrap();
+            if let Err(e) = created {
+                return skip("PostgreSQL tests", "PHIEU_REQUIRE_POSTGRES", &format!("cannot create a database at TEST_DATABASE_URL: {e}"));
+            }
+            let base = admin_url.split('?').next().unwrap();
+            let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+            (url, Cleanup::PostgresDatabase { admin_url, name })
+        }
+    };
+    let mut settings = test_settings(database_url.clone());
+    adjust(&mut settings);
+    let app = Application::build(settings).await.expect("application starts");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    let address = format!("http://127.0.0.1:{port}");
+    let api = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut test_app = TestApp { address, port, api, admin_token: String::new(), backend, database_url, cleanup };
+    test_app.admin_token = test_app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    Some(test_app)
+}
+
+pub struct Invitation {
+    pub code: String,
+    pub url: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn token_for(&self, email: &str, password: &str) -> String {
+        let response = self.api.post(self.url("/api/v1/auth/token")).json(&json!({"email": email, "password": password})).send().await.unwrap();
+        assert_eq!(response.status(), 200, "sign-in of {email}");
+        response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.api.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.api.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.post_as(&self.admin_token, path, body).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get_as(&self.admin_token, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// Province 01 with districts 001 (communes 00001, 00002) and 002 (commune 00003);
+    /// agencies AG1 in district 001 and AG2 in district 002.
+    pub async fn seed_places(&self) {
+        let places = [
+            ("01", "Tỉnh Thử Nghiệm", "province", None),
+            ("001", "Huyện Một", "district", Some("01")),
+            ("002", "Huyện Hai", "district", Some("01")),
+            ("00001", "Xã Một Một", "commune", Some("001")),
+            ("00002", "Xã Một Hai", "commune", Some("001")),
+            ("00003", "Xã Hai Một", "commune", Some("002")),
+        ];
+        for (code, name, level, parent) in places {
+            let r = self.post("/api/v1/localities", &json!({"code": code, "name": name, "level": level, "parent_code": parent})).await;
+            assert_eq!(r.status(), 201, "locality {code}");
+        }
+        for (code, name, locality) in [("AG1", "Bộ phận Một cửa huyện Một", "001"), ("AG2", "Bộ phận Một cửa huyện Hai", "002")] {
+            let r = self.post("/api/v1/agencies", &json!({"code": code, "name": name, "locality_code": locality})).await;
+            assert_eq!(r.status(), 201, "agency {code}");
+        }
+    }
+
+    /// A wave on `form_id`, opened.
+    pub async fn open_wave(&self, form_id: &str) -> String {
+        let response = self.post("/api/v1/waves", &json!({"name": "Đợt thử", "form_id": form_id})).await;
+        assert_eq!(response.status(), 201);
+        let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        assert_eq!(self.post(&format!("/api/v1/waves/{id}/open"), &json!({})).await.status(), 200);
+        id
+    }
+
+    pub async fn invite(&self, wave: &str, locality: &str, agency: Option<&str>, count: usize) -> Vec<Invitation> {
+        let response = self
+            .post(&format!("/api/v1/waves/{wave}/invitations"), &json!({"count": count, "locality_code": locality, "agency_code": agency}))
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        body["invitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| Invitation { code: i["code"].as_str().unwrap().into(), url: i["url"].as_str().unwrap().into() })
+            .collect()
+    }
+
+    pub async fn form(&self, form_id: &str) -> Value {
+        self.get_json(&format!("/api/v1/forms/{form_id}")).await
+    }
+
+    pub async fn answer(&self, code: &str, answers: &Value) -> reqwest::Response {
+        self.api.post(self.url("/api/v1/responses")).json(&json!({"code": code, "answers": answers})).send().await.unwrap()
+    }
+
+    /// Creates an official and returns their bearer token.
+    pub async fn official(&self, role: &str, agency: Option<&str>) -> String {
+        let email = format!("{}@test.phieu", uuid::Uuid::new_v4().simple());
+        let password = "mat-khau-can-bo-1";
+        let r = self.post("/api/v1/users", &json!({"email": email, "password": password, "role": role, "agency_code": agency})).await;
+        assert_eq!(r.status(), 201, "create {role}");
+        self.token_for(&email, password).await
+    }
+}
+
+/// A complete, valid answer to `form`: every shown choice item gets `pick(item)` or its
+/// first non-missing option; required texts get a sentence.
+pub fn complete_answers(form: &Value, pick: impl Fn(&Value) -> Option<Value>) -> Value {
+    let mut answers = serde_json::Map::new();
+    for item in form["items"].as_array().unwrap() {
+        if let Some(rule) = item.get("show_if") {
+            let chosen = answers.get(rule["item"].as_str().unwrap());
+            let wanted: Vec<&str> = rule["in"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+            let shown = match chosen {
+                Some(Value::String(s)) => wanted.contains(&s.as_str()),
+                Some(Value::Array(a)) => a.iter().any(|c| wanted.contains(&c.as_str().unwrap())),
+                _ => false,
+            };
+            if !shown {
+                continue;
+            }
+        }
+        let id = item["id"].as_str().unwrap().to_string();
+        if let Some(value) = pick(item) {
+            answers.insert(id, value);
+            continue;
+        }
+        if item["kind"] == "text" {
+            if item["required"] == true {
+                answers.insert(id, json!("Ý kiến của người dân"));
+            }
+            continue;
+        }
+        let first = item["options"].as_array().unwrap().iter().find(|o| o.get("missing").is_none()).unwrap()["code"].clone();
+        answers.insert(id, if item.get("max_choices").is_some() { json!([first]) } else { first });
+    }
+    Value::Object(answers)
+}
+
+/// Every satisfaction item at `level`; the rest as `complete_answers` chooses.
+pub fn satisfied_at(form: &Value, level: &str) -> Value {
+    let level = level.to_string();
+    complete_answers(form, move |item| (item["kind"] == "satisfaction").then(|| json!(level.clone())))
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real server over real SQLite and PostgreSQL databases.
+
+mod helpers;
+
+mod access;
+mod anonymity;
+mod browser;
+mod citizen;
+mod process;
+mod responses;
+mod results;
+mod setup;
