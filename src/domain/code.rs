@@ -125,7 +125,8 @@ impl CodeHasher {
 
     pub fn hash(&self, code: &InvitationCode) -> String {
         use hmac::{Hmac, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(code.as_str().as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
@@ -175,7 +176,10 @@ mod tests {
     fn wrong_length_is_reported_with_counts() {
         assert_eq!(
             InvitationCode::parse("ABC"),
-            Err(CodeError::WrongLength { expected: 13, found: 3 })
+            Err(CodeError::WrongLength {
+                expected: 13,
+                found: 3
+            })
         );
     }
 
@@ -193,7 +197,9 @@ mod tests {
             (0..10_000).map(|_| InvitationCode::generate()).collect();
         assert_eq!(codes.len(), 10_000);
         assert!(
-            codes.iter().any(|c| c.as_str().starts_with(|ch: char| ch > 'F')),
+            codes
+                .iter()
+                .any(|c| c.as_str().starts_with(|ch: char| ch > 'F')),
             "the first symbol uses the top bits too"
         );
     }

@@ -31,12 +31,23 @@ pub fn parse_code(code: &str) -> Result<String, LocalityError> {
     let code = code.trim();
     let ok = !code.is_empty()
         && code.len() <= 32
-        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok { Ok(code.to_string()) } else { Err(LocalityError::InvalidCode(code.into())) }
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(code.to_string())
+    } else {
+        Err(LocalityError::InvalidCode(code.into()))
+    }
 }
 
 impl Locality {
-    pub fn parse(code: &str, name: &str, level: &str, parent_code: Option<&str>) -> Result<Self, LocalityError> {
+    pub fn parse(
+        code: &str,
+        name: &str,
+        level: &str,
+        parent_code: Option<&str>,
+    ) -> Result<Self, LocalityError> {
         let code = parse_code(code)?;
         let name: String = name.trim().nfc().collect();
         if name.is_empty() {
@@ -53,7 +64,12 @@ impl Locality {
         if parent_code.as_deref() == Some(code.as_str()) {
             return Err(LocalityError::OwnParent);
         }
-        Ok(Self { code, name, level: level.to_string(), parent_code })
+        Ok(Self {
+            code,
+            name,
+            level: level.to_string(),
+            parent_code,
+        })
     }
 }
 
@@ -65,16 +81,26 @@ pub struct LineError {
 }
 
 /// Reads a `code,name,level,parent_code` CSV (header required, UTF-8, optional BOM) and
-/// orders it so every parent precedes its children. All lines are checked; any error
-/// rejects the whole list.
-pub fn parse_csv(text: &str) -> Result<Vec<Locality>, Vec<LineError>> {
+/// orders it so every parent precedes its children, each with its line number. All lines
+/// are checked; any error rejects the whole list.
+pub fn parse_csv(text: &str) -> Result<Vec<(usize, Locality)>, Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let error = |line: usize, reason: String| LineError { line, reason };
-    let headers = reader.headers().map_err(|e| vec![error(1, e.to_string())])?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| vec![error(1, e.to_string())])?
+        .clone();
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(code), Some(name), Some(level)) = (column("code"), column("name"), column("level")) else {
-        return Err(vec![error(1, "cần các cột code, name, level, parent_code".into())]);
+    let (Some(code), Some(name), Some(level)) = (column("code"), column("name"), column("level"))
+    else {
+        return Err(vec![error(
+            1,
+            "cần các cột code, name, level, parent_code".into(),
+        )]);
     };
     let parent = column("parent_code");
     let mut rows = Vec::new();
@@ -89,7 +115,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<Locality>, Vec<LineError>> {
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(0, |p| line_at(text, p.byte() as usize));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -97,7 +125,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<Locality>, Vec<LineError>> {
         match Locality::parse(field(code), field(name), field(level), parent.map(field)) {
             Ok(locality) => {
                 if let Some(first) = seen.insert(locality.code.clone(), line) {
-                    errors.push(error(line, format!("mã “{}” đã có ở dòng {first}", locality.code)));
+                    errors.push(error(
+                        line,
+                        format!("mã “{}” đã có ở dòng {first}", locality.code),
+                    ));
                 } else {
                     rows.push((line, locality));
                 }
@@ -111,9 +142,28 @@ pub fn parse_csv(text: &str) -> Result<Vec<Locality>, Vec<LineError>> {
     Ok(parents_first(rows))
 }
 
+/// The line where the record starting at `byte` begins; the reader's own count is one short
+/// after blank lines, and officials look for the line their spreadsheet shows.
+fn line_at(text: &str, byte: usize) -> usize {
+    let before = text.get(..byte).unwrap_or(text);
+    let mut line = 1 + before.matches('\n').count();
+    for c in text.get(byte..).unwrap_or("").chars() {
+        match c {
+            '\n' => line += 1,
+            '\r' => {}
+            _ => break,
+        }
+    }
+    line
+}
+
 /// Stable order in which each locality follows its parent when the parent is in the list.
-fn parents_first(rows: Vec<(usize, Locality)>) -> Vec<Locality> {
-    let index: HashMap<String, usize> = rows.iter().enumerate().map(|(i, (_, l))| (l.code.clone(), i)).collect();
+fn parents_first(rows: Vec<(usize, Locality)>) -> Vec<(usize, Locality)> {
+    let index: HashMap<String, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (_, l))| (l.code.clone(), i))
+        .collect();
     let depth = |mut i: usize| {
         let mut d = 0;
         while let Some(&p) = rows[i].1.parent_code.as_ref().and_then(|p| index.get(p)) {
@@ -128,7 +178,7 @@ fn parents_first(rows: Vec<(usize, Locality)>) -> Vec<Locality> {
     let depths: Vec<usize> = (0..rows.len()).map(depth).collect();
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&i| depths[i]);
-    let mut slots: Vec<Option<Locality>> = rows.into_iter().map(|(_, l)| Some(l)).collect();
+    let mut slots: Vec<Option<(usize, Locality)>> = rows.into_iter().map(Some).collect();
     order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
@@ -138,7 +188,12 @@ pub struct LocalityTree {
 
 impl LocalityTree {
     pub fn new(localities: impl IntoIterator<Item = Locality>) -> Self {
-        Self { by_code: localities.into_iter().map(|l| (l.code.clone(), l)).collect() }
+        Self {
+            by_code: localities
+                .into_iter()
+                .map(|l| (l.code.clone(), l))
+                .collect(),
+        }
     }
 
     pub fn get(&self, code: &str) -> Option<&Locality> {
@@ -155,7 +210,10 @@ impl LocalityTree {
             if locality.level == level {
                 return Some(locality);
             }
-            current = locality.parent_code.as_deref().and_then(|p| self.by_code.get(p));
+            current = locality
+                .parent_code
+                .as_deref()
+                .and_then(|p| self.by_code.get(p));
         }
         None
     }
@@ -202,9 +260,15 @@ mod tests {
     #[test]
     fn commune_rolls_up_to_its_district_and_province() {
         let t = tree();
-        assert_eq!(t.ancestor_at_level("09190", "district").unwrap().code, "256");
+        assert_eq!(
+            t.ancestor_at_level("09190", "district").unwrap().code,
+            "256"
+        );
         assert_eq!(t.ancestor_at_level("09190", "province").unwrap().code, "27");
-        assert_eq!(t.ancestor_at_level("09190", "commune").unwrap().code, "09190");
+        assert_eq!(
+            t.ancestor_at_level("09190", "commune").unwrap().code,
+            "09190"
+        );
     }
 
     #[test]
@@ -226,8 +290,19 @@ mod tests {
     #[test]
     fn csv_is_read_with_bom_and_children_before_parents_are_reordered() {
         let text = "\u{feff}code,name,level,parent_code\n00001,Phường Phúc Xá,commune,001\n\n001,Quận Ba Đình,district,01\n01,Thành phố Hà Nội,province,\n";
-        let codes: Vec<_> = parse_csv(text).unwrap().into_iter().map(|l| l.code).collect();
-        assert_eq!(codes, ["01", "001", "00001"]);
+        let rows: Vec<_> = parse_csv(text)
+            .unwrap()
+            .into_iter()
+            .map(|(line, l)| (line, l.code))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (5, "01".to_string()),
+                (4, "001".into()),
+                (2, "00001".into())
+            ]
+        );
     }
 
     #[test]
@@ -241,9 +316,21 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_input_with_reasons() {
-        assert_eq!(Locality::parse("a b", "X", "province", None), Err(LocalityError::InvalidCode("a b".into())));
-        assert_eq!(Locality::parse("1", " ", "province", None), Err(LocalityError::EmptyName));
-        assert_eq!(Locality::parse("1", "X", "Tỉnh", None), Err(LocalityError::InvalidLevel("Tỉnh".into())));
-        assert_eq!(Locality::parse("1", "X", "province", Some("1")), Err(LocalityError::OwnParent));
+        assert_eq!(
+            Locality::parse("a b", "X", "province", None),
+            Err(LocalityError::InvalidCode("a b".into()))
+        );
+        assert_eq!(
+            Locality::parse("1", " ", "province", None),
+            Err(LocalityError::EmptyName)
+        );
+        assert_eq!(
+            Locality::parse("1", "X", "Tỉnh", None),
+            Err(LocalityError::InvalidLevel("Tỉnh".into()))
+        );
+        assert_eq!(
+            Locality::parse("1", "X", "province", Some("1")),
+            Err(LocalityError::OwnParent)
+        );
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::form::Form;
 use crate::domain::wave::accepts_answers;
 use crate::storage::StorageError;
 use crate::storage::invitations::InvitationTarget;
-use crate::storage::responses::{SubmitOutcome, Submission};
+use crate::storage::responses::{Submission, SubmitOutcome};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -32,7 +32,10 @@ pub struct OpenInvitation {
 
 impl Survey {
     /// The invitation behind a code, if it may still be answered.
-    pub async fn open_invitation(&self, code: &InvitationCode) -> Result<OpenInvitation, AnswerError> {
+    pub async fn open_invitation(
+        &self,
+        code: &InvitationCode,
+    ) -> Result<OpenInvitation, AnswerError> {
         let hash = self.hasher.hash(code);
         let target = self
             .db
@@ -46,16 +49,20 @@ impl Survey {
         if target.used {
             return Err(AnswerError::AlreadyAnswered);
         }
-        let form = self
-            .forms
-            .get(&target.form_id)
-            .ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {}", target.form_id)))?;
+        let form = self.forms.get(&target.form_id).ok_or_else(|| {
+            StorageError::Corrupt(format!("wave uses unknown form {}", target.form_id))
+        })?;
         Ok(OpenInvitation { target, form })
     }
 
     /// Validates and stores an answer to an invitation found open by `open_invitation`;
     /// the invitation is used up in the same transaction, so a race still stores one answer.
-    pub async fn answer(&self, code: &InvitationCode, open: &OpenInvitation, given: &BTreeMap<String, Vec<String>>) -> Result<(), AnswerError> {
+    pub async fn answer(
+        &self,
+        code: &InvitationCode,
+        open: &OpenInvitation,
+        given: &BTreeMap<String, Vec<String>>,
+    ) -> Result<(), AnswerError> {
         let OpenInvitation { target, form } = open;
         let valid = answers::validate(form, given).map_err(AnswerError::Invalid)?;
         let tallies = answers::tallies(form, &valid)

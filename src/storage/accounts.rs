@@ -36,8 +36,13 @@ impl TokenKind {
 }
 
 fn to_user((id, role, agency_code): (String, String, Option<String>)) -> StorageResult<User> {
-    let role = Role::parse(&role).ok_or_else(|| super::StorageError::Corrupt(format!("unknown role {role}")))?;
-    Ok(User { id, role, agency_code })
+    let role = Role::parse(&role)
+        .ok_or_else(|| super::StorageError::Corrupt(format!("unknown role {role}")))?;
+    Ok(User {
+        id,
+        role,
+        agency_code,
+    })
 }
 
 impl Database {
@@ -76,10 +81,17 @@ impl Database {
             .select((users::id, users::role, users::agency_code, users::password_hash))
             .first(c)
             .optional()?);
-        row.map(|(id, role, agency, hash)| Ok((to_user((id, role, agency))?, hash))).transpose()
+        row.map(|(id, role, agency, hash)| Ok((to_user((id, role, agency))?, hash)))
+            .transpose()
     }
 
-    pub fn store_token(&self, token_hash: &str, user_id: &str, kind: TokenKind, expires_at: NaiveDateTime) -> StorageResult<()> {
+    pub fn store_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        kind: TokenKind,
+        expires_at: NaiveDateTime,
+    ) -> StorageResult<()> {
         with_conn!(self, c => diesel::insert_into(auth_tokens::table)
             .values((
                 auth_tokens::token_hash.eq(token_hash),
@@ -111,6 +123,8 @@ impl Database {
 
     pub fn delete_expired_tokens(&self) -> StorageResult<usize> {
         let now = Utc::now().naive_utc();
-        Ok(with_conn!(self, c => diesel::delete(auth_tokens::table.filter(auth_tokens::expires_at.le(now))).execute(c)?))
+        Ok(
+            with_conn!(self, c => diesel::delete(auth_tokens::table.filter(auth_tokens::expires_at.le(now))).execute(c)?),
+        )
     }
 }

@@ -112,7 +112,8 @@ impl Database {
             if let Some(parent) = Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|e| StorageError::Migration(e.to_string()))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StorageError::Migration(e.to_string()))?;
             }
             let manager = ConnectionManager::<SqliteConnection>::new(path);
             let pool = R2d2Pool::builder()
@@ -154,7 +155,11 @@ impl Database {
 
     /// A per-installation secret, created on first use and shared by every instance that
     /// uses this database.
-    pub fn instance_secret(&self, name: &str, generate: impl FnOnce() -> String) -> StorageResult<String> {
+    pub fn instance_secret(
+        &self,
+        name: &str,
+        generate: impl FnOnce() -> String,
+    ) -> StorageResult<String> {
         use schema::instance_secrets as s;
         let fresh = generate();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {

@@ -12,7 +12,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use rand::seq::SliceRandom;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// An answer ready to store: already validated, holding nothing about the person.
@@ -70,7 +70,9 @@ impl ResponseWriter {
             .send((submission, reply))
             .await
             .map_err(|_| StorageError::Task("response writer stopped".into()))?;
-        answer.await.map_err(|_| StorageError::Task("response writer dropped a submission".into()))?
+        answer
+            .await
+            .map_err(|_| StorageError::Task("response writer dropped a submission".into()))?
     }
 }
 
@@ -82,17 +84,23 @@ fn commit(db: &Database, batch: Vec<(Submission, Reply)>) {
                 let _ = reply.send(Ok(outcome));
             }
         }
-        // One bad submission must not sink the others: retry each on its own.
-        Err(_) if submissions.len() > 1 => {
-            for (submission, reply) in submissions.into_iter().zip(replies) {
-                let result = db.write_batch(std::slice::from_ref(&submission)).map(|o| o[0]);
-                let _ = reply.send(result);
-            }
-        }
+        // One bad submission must not sink the others, and a passing conflict (another
+        // instance, a busy file) must not lose an answer: retry each on its own, a few times.
         Err(error) => {
-            tracing::error!(%error, "storing an answer failed");
-            for reply in replies {
-                let _ = reply.send(Err(StorageError::Task("storing the answer failed".into())));
+            tracing::warn!(%error, size = submissions.len(), "batch failed; retrying one by one");
+            for (submission, reply) in submissions.into_iter().zip(replies) {
+                let mut result = db.write_batch(std::slice::from_ref(&submission));
+                for attempt in 1..=3 {
+                    if result.is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                    result = db.write_batch(std::slice::from_ref(&submission));
+                }
+                if let Err(error) = &result {
+                    tracing::error!(%error, "storing an answer failed");
+                }
+                let _ = reply.send(result.map(|outcomes| outcomes[0]));
             }
         }
     }
@@ -129,32 +137,52 @@ struct TotalRow<'a> {
     n: i64,
 }
 
-/// Counter increments of a set of answers, summed so each counter row is written once.
+/// Counter increments of a set of answers, summed so each counter row is written once, and
+/// kept sorted: every writer locks counter rows in the same order, so instances sharing a
+/// PostgreSQL database cannot deadlock.
 #[derive(Default)]
 struct CounterDeltas<'a> {
-    items: HashMap<(&'a str, &'a str, &'a str, &'a str, &'a str), i64>,
-    totals: HashMap<(&'a str, &'a str, &'a str), i64>,
+    items: BTreeMap<(&'a str, &'a str, &'a str, &'a str, &'a str), i64>,
+    totals: BTreeMap<(&'a str, &'a str, &'a str), i64>,
 }
 
 impl<'a> CounterDeltas<'a> {
     fn add(&mut self, s: &'a Submission) {
-        *self.totals.entry((&s.wave_id, &s.locality_code, &s.agency_code)).or_default() += 1;
+        *self
+            .totals
+            .entry((&s.wave_id, &s.locality_code, &s.agency_code))
+            .or_default() += 1;
         for (item, code) in &s.tallies {
-            *self.items.entry((&s.wave_id, &s.locality_code, &s.agency_code, item, code)).or_default() += 1;
+            *self
+                .items
+                .entry((&s.wave_id, &s.locality_code, &s.agency_code, item, code))
+                .or_default() += 1;
         }
     }
     fn item_rows(&self) -> Vec<CountRow<'a>> {
         self.items
             .iter()
-            .map(|(&(wave_id, locality_code, agency_code, item_id, option_code), &n)| CountRow {
-                wave_id, locality_code, agency_code, item_id, option_code, n,
-            })
+            .map(
+                |(&(wave_id, locality_code, agency_code, item_id, option_code), &n)| CountRow {
+                    wave_id,
+                    locality_code,
+                    agency_code,
+                    item_id,
+                    option_code,
+                    n,
+                },
+            )
             .collect()
     }
     fn total_rows(&self) -> Vec<TotalRow<'a>> {
         self.totals
             .iter()
-            .map(|(&(wave_id, locality_code, agency_code), &n)| TotalRow { wave_id, locality_code, agency_code, n })
+            .map(|(&(wave_id, locality_code, agency_code), &n)| TotalRow {
+                wave_id,
+                locality_code,
+                agency_code,
+                n,
+            })
             .collect()
     }
 }
@@ -163,10 +191,14 @@ impl Database {
     fn write_batch(&self, batch: &[Submission]) -> StorageResult<Vec<SubmitOutcome>> {
         let today = Utc::now().date_naive().to_string();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
-            let mut outcomes = Vec::with_capacity(batch.len());
+            let mut outcomes = vec![SubmitOutcome::WaveNotOpen; batch.len()];
+            // Invitations are locked in code-hash order for the same reason as the counters.
+            let mut order: Vec<usize> = (0..batch.len()).collect();
+            order.sort_by(|&a, &b| batch[a].code_hash.cmp(&batch[b].code_hash));
             let mut stored = Vec::with_capacity(batch.len());
             let mut deltas = CounterDeltas::default();
-            for s in batch {
+            for index in order {
+                let s = &batch[index];
                 let open_waves = waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id);
                 let used = diesel::update(
                     invitations::table
@@ -186,14 +218,16 @@ impl Database {
                         submitted_on: &today,
                         answers: &s.answers_json,
                     });
-                    outcomes.push(SubmitOutcome::Stored);
+                    outcomes[index] = SubmitOutcome::Stored;
                 } else {
                     let already: Option<bool> = invitations::table
                         .find(&s.code_hash)
                         .select(invitations::used)
                         .first(c)
                         .optional()?;
-                    outcomes.push(if already == Some(true) { SubmitOutcome::AlreadyAnswered } else { SubmitOutcome::WaveNotOpen });
+                    if already == Some(true) {
+                        outcomes[index] = SubmitOutcome::AlreadyAnswered;
+                    }
                 }
             }
             stored.shuffle(&mut rand::thread_rng());
@@ -235,7 +269,9 @@ impl Database {
     /// neither transaction ids nor insertion order (WITHOUT ROWID tables), so there it does
     /// nothing.
     pub fn mix_wave(&self, wave_id: &str) -> StorageResult<()> {
-        let crate::storage::Pool::Postgres(pool) = &self.pool else { return Ok(()) };
+        let crate::storage::Pool::Postgres(pool) = &self.pool else {
+            return Ok(());
+        };
         let c = &mut *pool.get()?;
         c.transaction::<_, StorageError, _>(|c| {
             diesel::sql_query("UPDATE invitations SET used = TRUE WHERE wave_id = $1 AND used")

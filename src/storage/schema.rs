@@ -123,6 +123,17 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
-    localities, agencies, waves, wave_localities, wave_agencies, invitations, responses,
-    answer_counts, response_counts, users, auth_tokens, audit_log, instance_secrets,
+    localities,
+    agencies,
+    waves,
+    wave_localities,
+    wave_agencies,
+    invitations,
+    responses,
+    answer_counts,
+    response_counts,
+    users,
+    auth_tokens,
+    audit_log,
+    instance_secrets,
 );

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const ELEMENT: &str = "element-6066-11e4-a52f-4a6dd6e0c87f";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 struct Driver {
     process: Child,
@@ -25,19 +25,37 @@ impl Drop for Driver {
 fn find_program(names: &[&str]) -> Option<String> {
     let path = std::env::var("PATH").unwrap_or_default();
     names.iter().find_map(|name| {
-        path.split(':').map(|dir| format!("{dir}/{name}")).find(|candidate| std::path::Path::new(candidate).exists())
+        path.split(':')
+            .map(|dir| format!("{dir}/{name}"))
+            .find(|candidate| std::path::Path::new(candidate).exists())
     })
 }
 
 impl Driver {
     async fn start() -> Option<Driver> {
         let hint = "install Debian's chromium and chromium-driver";
-        let (Some(chromedriver), Some(chromium)) = (find_program(&["chromedriver"]), find_program(&["chromium", "chromium-browser"])) else {
-            crate::helpers::skip("browser test", "PHIEU_REQUIRE_BROWSER", &format!("chromium or chromedriver not found: {hint}"));
+        let (Some(chromedriver), Some(chromium)) = (
+            find_program(&["chromedriver"]),
+            find_program(&["chromium", "chromium-browser"]),
+        ) else {
+            crate::helpers::skip(
+                "browser test",
+                "PHIEU_REQUIRE_BROWSER",
+                &format!("chromium or chromedriver not found: {hint}"),
+            );
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let process = Command::new(chromedriver).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         for _ in 0..100 {
@@ -46,16 +64,33 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = std::env::temp_dir().join(format!("phieu-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let profile =
+            std::env::temp_dir().join(format!("phieu-chromium-{}", uuid::Uuid::new_v4().simple()));
         let capabilities = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": chromium,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--window-size=412,915", format!("--user-data-dir={}", profile.display())]
         }}}});
-        let created: Value = http.post(format!("{base}/session")).json(&capabilities).send().await.unwrap().json().await.unwrap();
-        let session = created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
-        Some(Driver { process, http, session, base })
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_string();
+        Some(Driver {
+            process,
+            http,
+            session,
+            base,
+        })
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -72,40 +107,77 @@ impl Driver {
     }
 
     async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
     }
 
     async fn find(&self, css: &str) -> String {
-        let found = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
-        found[ELEMENT].as_str().unwrap().to_string()
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("{css}: {found}"))
+            .to_string()
     }
 
     async fn click(&self, css: &str) {
         let element = self.find(css).await;
         // Scroll into view first: a phone-sized window shows one question at a time.
         self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": "arguments[0].scrollIntoView({block:'center'})", "args": [{ELEMENT: element}]}))).await;
-        self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     async fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({"text": text}))).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
     }
 
     async fn text_of(&self, css: &str) -> String {
         let element = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None).await.as_str().unwrap().to_string()
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
     }
 
     async fn is_displayed(&self, css: &str) -> bool {
         let element = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{element}/displayed"), None).await.as_bool().unwrap()
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/displayed"),
+            None,
+        )
+        .await
+        .as_bool()
+        .unwrap()
     }
 
     async fn screenshot(&self, name: &str) {
         let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
         use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
         std::fs::write(dir.join(name), bytes).unwrap();
     }
@@ -113,7 +185,9 @@ impl Driver {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizen_answers_sipas_in_headless_chromium() {
-    let Some(driver) = Driver::start().await else { return };
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
     let app: TestApp = spawn_app(Backend::Sqlite).await.unwrap();
     app.seed_places().await;
     let wave = app.open_wave("sipas-2017").await;
@@ -121,7 +195,10 @@ async fn citizen_answers_sipas_in_headless_chromium() {
     let form = app.form("sipas-2017").await;
 
     driver.goto(&invitation.url).await;
-    assert!(driver.text_of("h1").await.contains("PHIẾU") || driver.text_of("h1").await.to_lowercase().contains("phiếu"));
+    assert!(
+        driver.text_of("h1").await.contains("PHIẾU")
+            || driver.text_of("h1").await.to_lowercase().contains("phiếu")
+    );
     // JavaScript hides the follow-up question until "Khác" is chosen.
     assert!(!driver.is_displayed("#q-expectations_other").await);
     driver.screenshot("questionnaire-top.png").await;
@@ -129,9 +206,20 @@ async fn citizen_answers_sipas_in_headless_chromium() {
     // Submit once half-filled: the page comes back with the answers kept.
     driver.click("input[name=respondent_type][value='1']").await;
     driver.click("#submit").await;
-    assert!(driver.text_of("#error-summary").await.contains("Phiếu chưa gửi được"));
+    assert!(
+        driver
+            .text_of("#error-summary")
+            .await
+            .contains("Phiếu chưa gửi được")
+    );
     let kept = driver.find("input[name=respondent_type][value='1']").await;
-    let checked = driver.call(reqwest::Method::GET, &format!("/element/{kept}/selected"), None).await;
+    let checked = driver
+        .call(
+            reqwest::Method::GET,
+            &format!("/element/{kept}/selected"),
+            None,
+        )
+        .await;
     assert_eq!(checked, json!(true), "answer kept after the error");
 
     for item in form["items"].as_array().unwrap() {
@@ -139,13 +227,31 @@ async fn citizen_answers_sipas_in_headless_chromium() {
         if item["kind"] == "text" || item.get("show_if").is_some() || id == "respondent_type" {
             continue;
         }
-        let code = if item["kind"] == "satisfaction" { "4".to_string() } else { item["options"][0]["code"].as_str().unwrap().to_string() };
-        driver.click(&format!("input[name={id}][value='{code}']")).await;
+        let code = if item["kind"] == "satisfaction" {
+            "4".to_string()
+        } else {
+            item["options"][0]["code"].as_str().unwrap().to_string()
+        };
+        driver
+            .click(&format!("input[name={id}][value='{code}']"))
+            .await;
     }
-    driver.click("input[name=expectations][value='other']").await;
-    assert!(driver.is_displayed("#q-expectations_other").await, "follow-up shown once “Khác” is chosen");
-    driver.type_into("textarea[name=expectations_other]", "Thêm chỗ để xe").await;
-    driver.type_into("textarea[name=comment]", "Cán bộ hướng dẫn tận tình, chu đáo.").await;
+    driver
+        .click("input[name=expectations][value='other']")
+        .await;
+    assert!(
+        driver.is_displayed("#q-expectations_other").await,
+        "follow-up shown once “Khác” is chosen"
+    );
+    driver
+        .type_into("textarea[name=expectations_other]", "Thêm chỗ để xe")
+        .await;
+    driver
+        .type_into(
+            "textarea[name=comment]",
+            "Cán bộ hướng dẫn tận tình, chu đáo.",
+        )
+        .await;
     driver.click("#submit").await;
     let heading = driver.text_of("h1").await;
     driver.screenshot("thank-you.png").await;
@@ -153,6 +259,11 @@ async fn citizen_answers_sipas_in_headless_chromium() {
 
     let results = app.get_json(&format!("/api/v1/waves/{wave}/results")).await;
     assert_eq!(results["overall"]["responses"], 1);
-    let sipas = results["overall"]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "sipas").unwrap();
+    let sipas = results["overall"]["indices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "sipas")
+        .unwrap();
     assert_eq!(sipas["value"], 100.0);
 }

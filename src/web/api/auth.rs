@@ -18,30 +18,52 @@ struct Credentials {
     password: String,
 }
 
-async fn issue_token(state: web::Data<AppState>, req: HttpRequest, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
+async fn issue_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
     let user = state.sign_in(&req, &body.email, &body.password).await?;
     let (token, hash) = new_token();
     let expires = chrono::Utc::now().naive_utc() + state.settings.token_ttl;
     let user_id = user.id.clone();
-    state.survey.db.run(move |db| db.store_token(&hash, &user_id, TokenKind::Api, expires)).await?;
-    Ok(HttpResponse::Ok().json(json!({"token": token, "expires_at": expires.and_utc().to_rfc3339()})))
+    state
+        .survey
+        .db
+        .run(move |db| db.store_token(&hash, &user_id, TokenKind::Api, expires))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"token": token, "expires_at": expires.and_utc().to_rfc3339()})))
 }
 
 impl AppState {
     /// Checks credentials with a per-network limit on attempts; the same message for an
     /// unknown email and a wrong password, so accounts cannot be enumerated.
-    pub async fn sign_in(&self, req: &HttpRequest, email: &str, password: &str) -> Result<crate::storage::accounts::User, ApiError> {
+    pub async fn sign_in(
+        &self,
+        req: &HttpRequest,
+        email: &str,
+        password: &str,
+    ) -> Result<crate::storage::accounts::User, ApiError> {
         let key = format!("login:{}", client_network(req, self.settings.trust_proxy));
         if !self.limiter.hit(&key, self.settings.rate_logins_per_prefix) {
             return Err(ApiError::TooManyRequests);
         }
         let refused = || ApiError::Unauthorized;
         let email = EmailAddress::parse(email).map_err(|_| refused())?;
-        let found = self.survey.db.run(move |db| db.user_credentials(email.as_str())).await?;
+        let found = self
+            .survey
+            .db
+            .run(move |db| db.user_credentials(email.as_str()))
+            .await?;
         let password = password.to_string();
-        let valid = tokio::task::spawn_blocking(move || found.filter(|(_, hash)| verify_password(&password, hash)).map(|(user, _)| user))
-            .await
-            .map_err(|_| ApiError::Internal)?;
+        let valid = tokio::task::spawn_blocking(move || {
+            found
+                .filter(|(_, hash)| verify_password(&password, hash))
+                .map(|(user, _)| user)
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?;
         valid.ok_or_else(refused)
     }
 }

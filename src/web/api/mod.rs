@@ -23,7 +23,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// A JSON body that failed to parse becomes a 400 with serde's explanation.
 pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(4 * 1024 * 1024).error_handler(|err, _| {
-        super::error::ApiError::BadRequest(format!("Dữ liệu JSON không hợp lệ: {err}")).into()
-    })
+    web::JsonConfig::default()
+        .limit(4 * 1024 * 1024)
+        .error_handler(|err, _| {
+            super::error::ApiError::BadRequest(format!("Dữ liệu JSON không hợp lệ: {err}")).into()
+        })
 }

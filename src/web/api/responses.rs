@@ -1,10 +1,8 @@
 //! Answers sent as JSON: by integrations and by enumerators typing in paper forms.
 
 use crate::domain::code::InvitationCode;
-use crate::service::answering::AnswerError;
 use crate::web::AppState;
 use crate::web::error::ApiError;
-use crate::web::ratelimit::client_network;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -38,14 +36,16 @@ fn as_strings(value: &Value) -> Option<Vec<String>> {
     }
 }
 
-async fn submit(state: web::Data<AppState>, req: HttpRequest, body: web::Json<ResponseBody>) -> Result<HttpResponse, ApiError> {
-    let code = InvitationCode::parse(&body.code).map_err(|e| ApiError::Invalid(BTreeMap::from([("code".to_string(), e.to_string())])))?;
-    let failures = format!("failed:{}", client_network(&req, state.settings.trust_proxy));
-    if state.limiter.exhausted(&failures, state.settings.rate_failed_codes_per_prefix)
-        || !state.limiter.hit(&format!("code:{}", state.survey.hasher.hash(&code)), state.settings.rate_requests_per_code)
-    {
-        return Err(ApiError::TooManyRequests);
-    }
+async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<ResponseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let code = InvitationCode::parse(&body.code)
+        .map_err(|e| ApiError::Invalid(BTreeMap::from([("code".to_string(), e.to_string())])))?;
+    let failures = state
+        .admit_code(&req, &code)
+        .ok_or(ApiError::TooManyRequests)?;
     let mut given = BTreeMap::new();
     let mut shape_errors = BTreeMap::new();
     for (item, value) in &body.answers {
@@ -54,15 +54,18 @@ async fn submit(state: web::Data<AppState>, req: HttpRequest, body: web::Json<Re
                 given.insert(item.clone(), values);
             }
             None => {
-                shape_errors.insert(item.clone(), "Câu trả lời phải là mã, danh sách mã hoặc văn bản.".to_string());
+                shape_errors.insert(
+                    item.clone(),
+                    "Câu trả lời phải là mã, danh sách mã hoặc văn bản.".to_string(),
+                );
             }
         }
     }
-    let open = state.survey.open_invitation(&code).await.inspect_err(|e| {
-        if matches!(e, AnswerError::UnknownCode) {
-            state.limiter.hit(&failures, state.settings.rate_failed_codes_per_prefix);
-        }
-    })?;
+    let open = state
+        .survey
+        .open_invitation(&code)
+        .await
+        .inspect_err(|e| state.note_code_failure(&failures, e))?;
     if !shape_errors.is_empty() {
         return Err(ApiError::Invalid(shape_errors));
     }

@@ -4,7 +4,6 @@ mod view;
 
 use super::AppState;
 use super::auth::{CSRF_FIELD, csrf_cookie, csrf_token, csrf_valid};
-use super::ratelimit::client_network;
 use crate::domain::code::InvitationCode;
 use crate::service::answering::{AnswerError, OpenInvitation};
 use actix_web::http::StatusCode;
@@ -24,12 +23,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn form_fields(body: &[u8]) -> BTreeMap<String, Vec<String>> {
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (key, value) in form_urlencoded::parse(body) {
-        fields.entry(key.into_owned()).or_default().push(value.into_owned());
+        fields
+            .entry(key.into_owned())
+            .or_default()
+            .push(value.into_owned());
     }
     fields
 }
 
-fn message(state: &AppState, req: &HttpRequest, status: StatusCode, title: &str, paragraphs: &[&str]) -> HttpResponse {
+fn message(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    title: &str,
+    paragraphs: &[&str],
+) -> HttpResponse {
     let csrf = csrf_token(req);
     let mut response = state.templates.page(
         status,
@@ -41,46 +49,52 @@ fn message(state: &AppState, req: &HttpRequest, status: StatusCode, title: &str,
 }
 
 fn too_many(state: &AppState, req: &HttpRequest) -> HttpResponse {
-    message(state, req, StatusCode::TOO_MANY_REQUESTS, "Tạm thời chưa thể mở phiếu", &[
-        "Có quá nhiều lần nhập mã không đúng từ mạng của Ông/Bà. Vui lòng thử lại sau ít phút.",
-    ])
+    message(
+        state,
+        req,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Tạm thời chưa thể mở phiếu",
+        &["Có quá nhiều lần nhập mã không đúng từ mạng của Ông/Bà. Vui lòng thử lại sau ít phút."],
+    )
 }
 
 fn answer_error_page(state: &AppState, req: &HttpRequest, error: &AnswerError) -> HttpResponse {
     match error {
-        AnswerError::UnknownCode => message(state, req, StatusCode::NOT_FOUND, "Không tìm thấy phiếu khảo sát", &[
-            "Mã khảo sát này không có trong hệ thống. Vui lòng kiểm tra lại mã in trong thư mời.",
-        ]),
-        AnswerError::WaveClosed => message(state, req, StatusCode::GONE, "Đợt khảo sát đã kết thúc", &[
-            "Đợt khảo sát này không còn nhận câu trả lời. Xin cảm ơn Ông/Bà đã quan tâm.",
-        ]),
-        AnswerError::AlreadyAnswered => message(state, req, StatusCode::CONFLICT, "Phiếu này đã được trả lời", &[
-            "Câu trả lời cho mã khảo sát này đã được ghi nhận trước đó. Mỗi thư mời chỉ trả lời được một lần.",
-            "Xin cảm ơn Ông/Bà đã tham gia khảo sát.",
-        ]),
-        AnswerError::Invalid(_) | AnswerError::Storage(_) => message(state, req, StatusCode::INTERNAL_SERVER_ERROR, "Có lỗi xảy ra", &[
-            "Hệ thống chưa lưu được phiếu. Vui lòng bấm quay lại và gửi lại sau ít phút; câu trả lời của Ông/Bà chưa bị mất trên trang trước.",
-        ]),
-    }
-}
-
-/// Rate limits around a code look-up: a network that guessed wrong too often is paused,
-/// and each code can be requested only so often.
-fn admit(state: &AppState, req: &HttpRequest, code: &InvitationCode) -> Result<String, HttpResponse> {
-    let network = client_network(req, state.settings.trust_proxy);
-    let failures = format!("failed:{network}");
-    if state.limiter.exhausted(&failures, state.settings.rate_failed_codes_per_prefix) {
-        return Err(too_many(state, req));
-    }
-    if !state.limiter.hit(&format!("code:{}", state.survey.hasher.hash(code)), state.settings.rate_requests_per_code) {
-        return Err(too_many(state, req));
-    }
-    Ok(failures)
-}
-
-fn note_failure(state: &AppState, failures_key: &str, error: &AnswerError) {
-    if matches!(error, AnswerError::UnknownCode) {
-        state.limiter.hit(failures_key, state.settings.rate_failed_codes_per_prefix);
+        AnswerError::UnknownCode => message(
+            state,
+            req,
+            StatusCode::NOT_FOUND,
+            "Không tìm thấy phiếu khảo sát",
+            &[
+                "Mã khảo sát này không có trong hệ thống. Vui lòng kiểm tra lại mã in trong thư mời.",
+            ],
+        ),
+        AnswerError::WaveClosed => message(
+            state,
+            req,
+            StatusCode::GONE,
+            "Đợt khảo sát đã kết thúc",
+            &["Đợt khảo sát này không còn nhận câu trả lời. Xin cảm ơn Ông/Bà đã quan tâm."],
+        ),
+        AnswerError::AlreadyAnswered => message(
+            state,
+            req,
+            StatusCode::CONFLICT,
+            "Phiếu này đã được trả lời",
+            &[
+                "Câu trả lời cho mã khảo sát này đã được ghi nhận trước đó. Mỗi thư mời chỉ trả lời được một lần.",
+                "Xin cảm ơn Ông/Bà đã tham gia khảo sát.",
+            ],
+        ),
+        AnswerError::Invalid(_) | AnswerError::Storage(_) => message(
+            state,
+            req,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Có lỗi xảy ra",
+            &[
+                "Hệ thống chưa lưu được phiếu. Vui lòng bấm quay lại và gửi lại sau ít phút; câu trả lời của Ông/Bà chưa bị mất trên trang trước.",
+            ],
+        ),
     }
 }
 
@@ -88,34 +102,63 @@ async fn code_entry_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRe
     render_code_entry(&state, &req, StatusCode::OK, "", None)
 }
 
-fn render_code_entry(state: &AppState, req: &HttpRequest, status: StatusCode, value: &str, error: Option<String>) -> HttpResponse {
+fn render_code_entry(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    value: &str,
+    error: Option<String>,
+) -> HttpResponse {
     let csrf = csrf_token(req);
-    let mut response = state.templates.page(status, "code_entry.html", context! { title => "Nhập mã khảo sát", csrf, value, error });
+    let mut response = state.templates.page(
+        status,
+        "code_entry.html",
+        context! { title => "Nhập mã khảo sát", csrf, value, error },
+    );
     let _ = response.add_cookie(&csrf_cookie(&csrf, state.settings.secure_cookies));
     response
 }
 
-async fn enter_code(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn enter_code(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let fields = form_fields(&body);
     let first = |k: &str| fields.get(k).and_then(|v| v.first()).map(String::as_str);
     if !csrf_valid(&req, first(CSRF_FIELD)) {
-        return render_code_entry(&state, &req, StatusCode::FORBIDDEN, "", Some("Phiên làm việc đã hết hạn, vui lòng nhập lại mã.".into()));
+        return render_code_entry(
+            &state,
+            &req,
+            StatusCode::FORBIDDEN,
+            "",
+            Some("Phiên làm việc đã hết hạn, vui lòng nhập lại mã.".into()),
+        );
     }
     let typed = first("code").unwrap_or_default();
     let code = match InvitationCode::parse(typed) {
         Ok(code) => code,
-        Err(e) => return render_code_entry(&state, &req, StatusCode::UNPROCESSABLE_ENTITY, typed, Some(e.to_string())),
+        Err(e) => {
+            return render_code_entry(
+                &state,
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                typed,
+                Some(e.to_string()),
+            );
+        }
     };
-    let failures = match admit(&state, &req, &code) {
-        Ok(key) => key,
-        Err(response) => return response,
+    let Some(failures) = state.admit_code(&req, &code) else {
+        return too_many(&state, &req);
     };
     match state.survey.open_invitation(&code).await {
-        Ok(_) | Err(AnswerError::AlreadyAnswered) | Err(AnswerError::WaveClosed) => HttpResponse::SeeOther()
-            .insert_header(("Location", format!("/s/{}", code.as_str())))
-            .finish(),
+        Ok(_) | Err(AnswerError::AlreadyAnswered) | Err(AnswerError::WaveClosed) => {
+            HttpResponse::SeeOther()
+                .insert_header(("Location", format!("/s/{}", code.as_str())))
+                .finish()
+        }
         Err(error) => {
-            note_failure(&state, &failures, &error);
+            state.note_code_failure(&failures, &error);
             match error {
                 AnswerError::UnknownCode => render_code_entry(
                     &state,
@@ -130,21 +173,38 @@ async fn enter_code(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     }
 }
 
-async fn questionnaire(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+async fn questionnaire(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
     let Ok(code) = InvitationCode::parse(&path) else {
         return answer_error_page(&state, &req, &AnswerError::UnknownCode);
     };
-    let failures = match admit(&state, &req, &code) {
-        Ok(key) => key,
-        Err(response) => return response,
+    let Some(failures) = state.admit_code(&req, &code) else {
+        return too_many(&state, &req);
     };
     match state.survey.open_invitation(&code).await {
-        Ok(open) => render_form(&state, &req, &code, &open, &BTreeMap::new(), &BTreeMap::new(), StatusCode::OK),
-        Err(AnswerError::AlreadyAnswered) => message(&state, &req, StatusCode::OK, "Phiếu này đã được trả lời", &[
-            "Câu trả lời cho mã khảo sát này đã được ghi nhận. Xin cảm ơn Ông/Bà đã tham gia khảo sát.",
-        ]),
+        Ok(open) => render_form(
+            &state,
+            &req,
+            &code,
+            &open,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            StatusCode::OK,
+        ),
+        Err(AnswerError::AlreadyAnswered) => message(
+            &state,
+            &req,
+            StatusCode::OK,
+            "Phiếu này đã được trả lời",
+            &[
+                "Câu trả lời cho mã khảo sát này đã được ghi nhận. Xin cảm ơn Ông/Bà đã tham gia khảo sát.",
+            ],
+        ),
         Err(error) => {
-            note_failure(&state, &failures, &error);
+            state.note_code_failure(&failures, &error);
             answer_error_page(&state, &req, &error)
         }
     }
@@ -178,38 +238,72 @@ fn render_form(
     response
 }
 
-async fn submit(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
+async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
     let Ok(code) = InvitationCode::parse(&path) else {
         return answer_error_page(&state, &req, &AnswerError::UnknownCode);
     };
-    let failures = match admit(&state, &req, &code) {
-        Ok(key) => key,
-        Err(response) => return response,
+    let Some(failures) = state.admit_code(&req, &code) else {
+        return too_many(&state, &req);
     };
     let mut given = form_fields(&body);
     let csrf = given.remove(CSRF_FIELD);
     let open = match state.survey.open_invitation(&code).await {
         Ok(open) => open,
         Err(error) => {
-            note_failure(&state, &failures, &error);
+            state.note_code_failure(&failures, &error);
             return answer_error_page(&state, &req, &error);
         }
     };
-    if !csrf_valid(&req, csrf.as_ref().and_then(|v| v.first()).map(String::as_str)) {
+    if !csrf_valid(
+        &req,
+        csrf.as_ref().and_then(|v| v.first()).map(String::as_str),
+    ) {
         // Keep what was typed: show the form again with a fresh token instead of losing it.
-        let errors = BTreeMap::from([(String::new(), "Phiên làm việc đã hết hạn. Vui lòng kiểm tra và bấm “Gửi phiếu” lại.".to_string())]);
-        return render_form(&state, &req, &code, &open, &given, &errors, StatusCode::FORBIDDEN);
+        let errors = BTreeMap::from([(
+            String::new(),
+            "Phiên làm việc đã hết hạn. Vui lòng kiểm tra và bấm “Gửi phiếu” lại.".to_string(),
+        )]);
+        return render_form(
+            &state,
+            &req,
+            &code,
+            &open,
+            &given,
+            &errors,
+            StatusCode::FORBIDDEN,
+        );
     }
     match state.survey.answer(&code, &open, &given).await {
-        Ok(()) => HttpResponse::SeeOther().insert_header(("Location", "/cam-on")).finish(),
-        Err(AnswerError::Invalid(errors)) => render_form(&state, &req, &code, &open, &given, &errors, StatusCode::UNPROCESSABLE_ENTITY),
+        Ok(()) => HttpResponse::SeeOther()
+            .insert_header(("Location", "/cam-on"))
+            .finish(),
+        Err(AnswerError::Invalid(errors)) => render_form(
+            &state,
+            &req,
+            &code,
+            &open,
+            &given,
+            &errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(error) => answer_error_page(&state, &req, &error),
     }
 }
 
 async fn thank_you(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    message(&state, &req, StatusCode::OK, "Cảm ơn Ông/Bà đã trả lời phiếu khảo sát", &[
-        "Câu trả lời của Ông/Bà đã được ghi nhận. Phiếu được lưu ẩn danh và chỉ dùng để tổng hợp số liệu chung.",
-        "Ý kiến của Ông/Bà giúp cơ quan nhà nước phục vụ người dân tốt hơn.",
-    ])
+    message(
+        &state,
+        &req,
+        StatusCode::OK,
+        "Cảm ơn Ông/Bà đã trả lời phiếu khảo sát",
+        &[
+            "Câu trả lời của Ông/Bà đã được ghi nhận. Phiếu được lưu ẩn danh và chỉ dùng để tổng hợp số liệu chung.",
+            "Ý kiến của Ông/Bà giúp cơ quan nhà nước phục vụ người dân tốt hơn.",
+        ],
+    )
 }

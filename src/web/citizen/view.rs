@@ -65,11 +65,24 @@ fn condition(item: &Item, form: &Form, numbers: &HashMap<&str, usize>) -> Option
     ))
 }
 
-pub fn questionnaire(form: &Form, given: &BTreeMap<String, Vec<String>>, errors: &BTreeMap<String, String>) -> QuestionnaireView {
-    let numbers: HashMap<&str, usize> = form.items.iter().enumerate().map(|(i, item)| (item.id.as_str(), i + 1)).collect();
+pub fn questionnaire(
+    form: &Form,
+    given: &BTreeMap<String, Vec<String>>,
+    errors: &BTreeMap<String, String>,
+) -> QuestionnaireView {
+    let numbers: HashMap<&str, usize> = form
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (item.id.as_str(), i + 1))
+        .collect();
     let mut error_links: Vec<ErrorLink> = Vec::new();
     if let Some(general) = errors.get("") {
-        error_links.push(ErrorLink { id: "submit".into(), number: 0, message: general.clone() });
+        error_links.push(ErrorLink {
+            id: "submit".into(),
+            number: 0,
+            message: general.clone(),
+        });
     }
     let sections = form
         .sections
@@ -84,7 +97,11 @@ pub fn questionnaire(form: &Form, given: &BTreeMap<String, Vec<String>>, errors:
                     let number = numbers[item.id.as_str()];
                     let error = errors.get(&item.id).cloned();
                     if let Some(message) = &error {
-                        error_links.push(ErrorLink { id: item.id.clone(), number, message: message.clone() });
+                        error_links.push(ErrorLink {
+                            id: item.id.clone(),
+                            number,
+                            message: message.clone(),
+                        });
                     }
                     QuestionView {
                         id: item.id.clone(),
@@ -99,9 +116,17 @@ pub fn questionnaire(form: &Form, given: &BTreeMap<String, Vec<String>>, errors:
                         options: item
                             .options
                             .iter()
-                            .map(|o| OptionView { code: o.code.clone(), label: o.label.clone(), checked: values.contains(&o.code) })
+                            .map(|o| OptionView {
+                                code: o.code.clone(),
+                                label: o.label.clone(),
+                                checked: values.contains(&o.code),
+                            })
                             .collect(),
-                        text_value: if item.is_text() { values.join("\n") } else { String::new() },
+                        text_value: if item.is_text() {
+                            values.join("\n")
+                        } else {
+                            String::new()
+                        },
                         error,
                         condition: condition(item, form, &numbers),
                         show_if: item.show_if.clone(),
@@ -111,5 +136,8 @@ pub fn questionnaire(form: &Form, given: &BTreeMap<String, Vec<String>>, errors:
         })
         .collect();
     error_links.sort_by_key(|e| e.number);
-    QuestionnaireView { sections, errors: error_links }
+    QuestionnaireView {
+        sections,
+        errors: error_links,
+    }
 }

@@ -2,7 +2,10 @@
 
 use super::AppState;
 use super::api::waves::{ResultsParams, find_wave};
-use super::auth::{CSRF_FIELD, PageUser, csrf_cookie, csrf_token, csrf_valid, new_token, session_cookie, token_hash};
+use super::auth::{
+    CSRF_FIELD, PageUser, csrf_cookie, csrf_token, csrf_valid, new_token, session_cookie,
+    token_hash,
+};
 use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
@@ -32,10 +35,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 const MIN_SHOWN_N: u64 = 5;
 
 fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header(("Location", to.to_string())).finish()
+    HttpResponse::SeeOther()
+        .insert_header(("Location", to.to_string()))
+        .finish()
 }
 
-fn page(state: &AppState, req: &HttpRequest, status: StatusCode, name: &str, ctx: minijinja::Value) -> HttpResponse {
+fn page(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    name: &str,
+    ctx: minijinja::Value,
+) -> HttpResponse {
     let csrf = csrf_token(req);
     let ctx = context! { csrf => csrf.clone(), signed_in => req.cookie(super::auth::SESSION_COOKIE).is_some(), ..ctx };
     let mut response = state.templates.page(status, name, ctx);
@@ -44,37 +55,83 @@ fn page(state: &AppState, req: &HttpRequest, status: StatusCode, name: &str, ctx
 }
 
 async fn login_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    page(&state, &req, StatusCode::OK, "login.html", context! { title => "Đăng nhập", email => "" })
+    page(
+        &state,
+        &req,
+        StatusCode::OK,
+        "login.html",
+        context! { title => "Đăng nhập", email => "" },
+    )
 }
 
 async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let fields = form_fields(&body);
-    let first = |k: &str| fields.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
+    let first = |k: &str| {
+        fields
+            .get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
     let email = first("email");
-    let retry = |status, error: &str| page(&state, &req, status, "login.html", context! { title => "Đăng nhập", email => email.clone(), error });
+    let retry = |status, error: &str| {
+        page(
+            &state,
+            &req,
+            status,
+            "login.html",
+            context! { title => "Đăng nhập", email => email.clone(), error },
+        )
+    };
     if !csrf_valid(&req, Some(&first(CSRF_FIELD))) {
-        return retry(StatusCode::FORBIDDEN, "Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.");
+        return retry(
+            StatusCode::FORBIDDEN,
+            "Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.",
+        );
     }
     let user = match state.sign_in(&req, &email, &first("password")).await {
         Ok(user) => user,
-        Err(ApiError::TooManyRequests) => return retry(StatusCode::TOO_MANY_REQUESTS, "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau."),
+        Err(ApiError::TooManyRequests) => {
+            return retry(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau.",
+            );
+        }
         Err(_) => return retry(StatusCode::UNAUTHORIZED, "Email hoặc mật khẩu không đúng."),
     };
     let (token, hash) = new_token();
     let expires = chrono::Utc::now().naive_utc() + state.settings.token_ttl;
     let user_id = user.id.clone();
-    if state.survey.db.run(move |db| db.store_token(&hash, &user_id, TokenKind::Session, expires)).await.is_err() {
-        return retry(StatusCode::INTERNAL_SERVER_ERROR, "Lỗi máy chủ, vui lòng thử lại.");
+    if state
+        .survey
+        .db
+        .run(move |db| db.store_token(&hash, &user_id, TokenKind::Session, expires))
+        .await
+        .is_err()
+    {
+        return retry(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Lỗi máy chủ, vui lòng thử lại.",
+        );
     }
     let mut response = redirect("/quan-ly");
-    let _ = response.add_cookie(&session_cookie(&token, state.settings.secure_cookies, state.settings.token_ttl));
+    let _ = response.add_cookie(&session_cookie(
+        &token,
+        state.settings.secure_cookies,
+        state.settings.token_ttl,
+    ));
     response
 }
 
 async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let fields = form_fields(&body);
-    if csrf_valid(&req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str))
-        && let Some(cookie) = req.cookie(super::auth::SESSION_COOKIE)
+    if csrf_valid(
+        &req,
+        fields
+            .get(CSRF_FIELD)
+            .and_then(|v| v.first())
+            .map(String::as_str),
+    ) && let Some(cookie) = req.cookie(super::auth::SESSION_COOKIE)
     {
         let hash = token_hash(cookie.value());
         let _ = state.survey.db.run(move |db| db.revoke_token(&hash)).await;
@@ -87,8 +144,14 @@ async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
     response
 }
 
-async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: Option<PageUser>) -> HttpResponse {
-    let Some(PageUser(user)) = user else { return redirect("/dang-nhap") };
+async fn dashboard(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Option<PageUser>,
+) -> HttpResponse {
+    let Some(PageUser(user)) = user else {
+        return redirect("/dang-nhap");
+    };
     let waves = match state.survey.db.run(|db| db.waves()).await {
         Ok(waves) => waves,
         Err(_) => return HttpResponse::InternalServerError().finish(),
@@ -97,44 +160,100 @@ async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: Option<Pa
         .iter()
         .map(|w| context! { id => w.id, name => w.name, form_id => w.form_id, status => w.status, status_label => w.status.label() })
         .collect();
-    let forms: Vec<_> = state.survey.forms.all().map(|f| context! { id => f.id, title => f.title }).collect();
-    let notice = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.get("ok").cloned())
-        .map(|_| "Đã lưu thay đổi.");
-    page(&state, &req, StatusCode::OK, "dashboard.html", context! {
-        title => "Các đợt khảo sát", waves, forms, notice, is_admin => user.role == Role::Administrator,
-    })
+    let forms: Vec<_> = state
+        .survey
+        .forms
+        .all()
+        .map(|f| context! { id => f.id, title => f.title })
+        .collect();
+    let notice =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("ok").cloned())
+            .map(|_| "Đã lưu thay đổi.");
+    page(
+        &state,
+        &req,
+        StatusCode::OK,
+        "dashboard.html",
+        context! {
+            title => "Các đợt khảo sát", waves, forms, notice, is_admin => user.role == Role::Administrator,
+        },
+    )
 }
 
 /// Page forms: CSRF-checked, administrators only.
-async fn admin_form(req: &HttpRequest, body: &[u8], user: Option<PageUser>) -> Result<(crate::storage::accounts::User, std::collections::BTreeMap<String, Vec<String>>), HttpResponse> {
-    let Some(PageUser(user)) = user else { return Err(redirect("/dang-nhap")) };
+async fn admin_form(
+    req: &HttpRequest,
+    body: &[u8],
+    user: Option<PageUser>,
+) -> Result<
+    (
+        crate::storage::accounts::User,
+        std::collections::BTreeMap<String, Vec<String>>,
+    ),
+    HttpResponse,
+> {
+    let Some(PageUser(user)) = user else {
+        return Err(redirect("/dang-nhap"));
+    };
     let fields = form_fields(body);
-    if !csrf_valid(req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str)) {
-        return Err(HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body("Phiên làm việc đã hết hạn, vui lòng tải lại trang."));
+    if !csrf_valid(
+        req,
+        fields
+            .get(CSRF_FIELD)
+            .and_then(|v| v.first())
+            .map(String::as_str),
+    ) {
+        return Err(HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("Phiên làm việc đã hết hạn, vui lòng tải lại trang."));
     }
     if user.role != Role::Administrator {
-        return Err(HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body("Tài khoản không có quyền thực hiện thao tác này."));
+        return Err(HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("Tài khoản không có quyền thực hiện thao tác này."));
     }
     Ok((user, fields))
 }
 
-async fn create_wave(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes, user: Option<PageUser>) -> HttpResponse {
+async fn create_wave(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+    user: Option<PageUser>,
+) -> HttpResponse {
     let (user, fields) = match admin_form(&req, &body, user).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
-    let first = |k: &str| fields.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
+    let first = |k: &str| {
+        fields
+            .get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
     let name: String = first("name").trim().nfc().collect();
     let form_id = first("form_id");
     if name.is_empty() || state.survey.forms.get(&form_id).is_none() {
-        return HttpResponse::UnprocessableEntity().content_type("text/plain; charset=utf-8").body("Cần tên đợt và một bộ phiếu hợp lệ.");
+        return HttpResponse::UnprocessableEntity()
+            .content_type("text/plain; charset=utf-8")
+            .body("Cần tên đợt và một bộ phiếu hợp lệ.");
     }
     let created = state
         .survey
         .db
-        .run(move |db| db.create_wave(&NewWave { name: &name, form_id: &form_id, opens_on: None, closes_on: None, localities: &[], agencies: &[] }))
+        .run(move |db| {
+            db.create_wave(&NewWave {
+                name: &name,
+                form_id: &form_id,
+                opens_on: None,
+                closes_on: None,
+                localities: &[],
+                agencies: &[],
+            })
+        })
         .await;
     match created {
         Ok(id) => {
@@ -145,15 +264,34 @@ async fn create_wave(state: web::Data<AppState>, req: HttpRequest, body: web::By
     }
 }
 
-async fn open_wave(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, body: web::Bytes, user: Option<PageUser>) -> HttpResponse {
+async fn open_wave(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    user: Option<PageUser>,
+) -> HttpResponse {
     change_status(&state, &req, &path, &body, user, WaveStatus::Open).await
 }
 
-async fn close_wave(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, body: web::Bytes, user: Option<PageUser>) -> HttpResponse {
+async fn close_wave(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    user: Option<PageUser>,
+) -> HttpResponse {
     change_status(&state, &req, &path, &body, user, WaveStatus::Closed).await
 }
 
-async fn change_status(state: &AppState, req: &HttpRequest, id: &str, body: &[u8], user: Option<PageUser>, next: WaveStatus) -> HttpResponse {
+async fn change_status(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+    body: &[u8],
+    user: Option<PageUser>,
+    next: WaveStatus,
+) -> HttpResponse {
     let (user, _) = match admin_form(req, body, user).await {
         Ok(ok) => ok,
         Err(response) => return response,
@@ -175,16 +313,28 @@ async fn results_page(
     params: web::Query<ResultsParams>,
     user: Option<PageUser>,
 ) -> HttpResponse {
-    let Some(PageUser(user)) = user else { return redirect("/dang-nhap") };
+    let Some(PageUser(user)) = user else {
+        return redirect("/dang-nhap");
+    };
     let wave = match find_wave(&state, &path).await {
         Ok(w) => w,
-        Err(_) => return HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("Không tìm thấy đợt khảo sát."),
+        Err(_) => {
+            return HttpResponse::NotFound()
+                .content_type("text/plain; charset=utf-8")
+                .body("Không tìm thấy đợt khảo sát.");
+        }
     };
     let query = match params.query_for(&user, &wave) {
         Ok(q) => q,
-        Err(_) => return HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body("Tài khoản không có quyền xem kết quả."),
+        Err(_) => {
+            return HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body("Tài khoản không có quyền xem kết quả.");
+        }
     };
-    let Some(form) = state.survey.forms.get(&wave.form_id) else { return HttpResponse::InternalServerError().finish() };
+    let Some(form) = state.survey.forms.get(&wave.form_id) else {
+        return HttpResponse::InternalServerError().finish();
+    };
     let (wave_id, scope) = (wave.id.clone(), query.agency_scope.clone());
     let (form_q, query_q) = (form.clone(), query.clone());
     let loaded = state
@@ -192,12 +342,15 @@ async fn results_page(
         .db
         .run(move |db| {
             let results = wave_results(db, &form_q, &wave_id, &query_q)?;
-            let levels: BTreeSet<String> = db.all_localities()?.into_iter().map(|l| l.level).collect();
+            let levels: BTreeSet<String> =
+                db.all_localities()?.into_iter().map(|l| l.level).collect();
             let totals = db.invitation_totals(&wave_id, scope.as_deref())?;
             Ok((results, levels, totals))
         })
         .await;
-    let Ok((results, levels, (issued, used))) = loaded else { return HttpResponse::InternalServerError().finish() };
+    let Ok((results, levels, (issued, used))) = loaded else {
+        return HttpResponse::InternalServerError().finish();
+    };
     let shown = form.headline_indices();
     let headers: Vec<&str> = shown.iter().map(|i| i.label.as_str()).collect();
     let row = |name: String, responses: u64, indices: &[crate::domain::indices::IndexValue]| {
@@ -207,13 +360,23 @@ async fn results_page(
                 let v = indices.iter().find(|v| v.id == def.id);
                 let n = v.map_or(0, |v| v.n);
                 let value = v.and_then(|v| v.value).filter(|_| n >= MIN_SHOWN_N);
-                let ci = v.and_then(|v| Some(format!("{}–{}", one_decimal(v.ci_low?), one_decimal(v.ci_high?))));
+                let ci = v.and_then(|v| {
+                    Some(format!(
+                        "{}–{}",
+                        one_decimal(v.ci_low?),
+                        one_decimal(v.ci_high?)
+                    ))
+                });
                 context! { shown => value.is_some(), value => value.map(one_decimal), n, ci }
             })
             .collect();
         context! { name, responses, cells }
     };
-    let mut rows = vec![row("Toàn đợt".to_string(), results.overall.responses, &results.overall.indices)];
+    let mut rows = vec![row(
+        "Toàn đợt".to_string(),
+        results.overall.responses,
+        &results.overall.indices,
+    )];
     for g in &results.groups {
         let name = match (&g.locality, &g.agency) {
             (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
@@ -223,15 +386,25 @@ async fn results_page(
         };
         rows.push(row(name, g.responses, &g.indices));
     }
-    let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
-    page(&state, &req, StatusCode::OK, "results.html", context! {
-        title => format!("Kết quả: {}", wave.name),
-        wave => context! { id => wave.id, name => wave.name, form_id => wave.form_id },
-        status_label => wave.status.label(),
-        responses => results.overall.responses,
-        issued, rate, levels, headers, rows,
-        level => query.level.unwrap_or_default(),
-        by_agency => query.by_agency,
-        min_n => MIN_SHOWN_N,
-    })
+    let rate = if issued > 0 {
+        one_decimal(100.0 * used as f64 / issued as f64)
+    } else {
+        String::new()
+    };
+    page(
+        &state,
+        &req,
+        StatusCode::OK,
+        "results.html",
+        context! {
+            title => format!("Kết quả: {}", wave.name),
+            wave => context! { id => wave.id, name => wave.name, form_id => wave.form_id },
+            status_label => wave.status.label(),
+            responses => results.overall.responses,
+            issued, rate, levels, headers, rows,
+            level => query.level.unwrap_or_default(),
+            by_agency => query.by_agency,
+            min_n => MIN_SHOWN_N,
+        },
+    )
 }
