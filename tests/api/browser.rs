@@ -93,17 +93,55 @@ impl Driver {
         })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut request = self.http.request(method, url);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response: Value = request.send().await.unwrap().json().await.unwrap();
-        if response["value"].get("error").is_some() {
-            panic!("WebDriver {path}: {}", response["value"]);
+        match response["value"].get("error") {
+            Some(_) => Err(response["value"].clone()),
+            None => Ok(response["value"].clone()),
         }
-        response["value"].clone()
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|error| panic!("WebDriver {path}: {error}"))
+    }
+
+    /// After a click that navigates, the old page may still answer for a moment: poll.
+    async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            let found = self
+                .try_call(
+                    reqwest::Method::POST,
+                    "/element",
+                    Some(json!({"using": "css selector", "value": css})),
+                )
+                .await;
+            if let Ok(element) = found
+                && let Some(id) = element[ELEMENT].as_str()
+                && let Ok(text) = self
+                    .try_call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+                    .await
+            {
+                last = text.as_str().unwrap_or_default().to_string();
+                if last.contains(needle) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never showed {needle:?}; last text: {last:?}")
     }
 
     async fn goto(&self, url: &str) {
@@ -195,10 +233,8 @@ async fn citizen_answers_sipas_in_headless_chromium() {
     let form = app.form("sipas-2017").await;
 
     driver.goto(&invitation.url).await;
-    assert!(
-        driver.text_of("h1").await.contains("PHIẾU")
-            || driver.text_of("h1").await.to_lowercase().contains("phiếu")
-    );
+    let title = driver.text_of("h1").await;
+    assert!(title.to_lowercase().contains("phiếu"), "{title}");
     // JavaScript hides the follow-up question until "Khác" is chosen.
     assert!(!driver.is_displayed("#q-expectations_other").await);
     driver.screenshot("questionnaire-top.png").await;
@@ -208,7 +244,7 @@ async fn citizen_answers_sipas_in_headless_chromium() {
     driver.click("#submit").await;
     assert!(
         driver
-            .text_of("#error-summary")
+            .wait_for_text("#error-summary", "Phiếu chưa gửi được")
             .await
             .contains("Phiếu chưa gửi được")
     );
@@ -253,7 +289,7 @@ async fn citizen_answers_sipas_in_headless_chromium() {
         )
         .await;
     driver.click("#submit").await;
-    let heading = driver.text_of("h1").await;
+    let heading = driver.wait_for_text("h1", "Cảm ơn").await;
     driver.screenshot("thank-you.png").await;
     assert!(heading.contains("Cảm ơn Ông/Bà"), "{heading}");
 
