@@ -16,10 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -51,32 +48,25 @@ async fn run(backend: Backend, answers: usize, concurrency: usize) {
     while issued < answers {
         let batch = (answers - issued).min(5_000);
         let slot = (issued / 5_000) % 3;
-        codes.extend(
-            app.invite(&wave, communes[slot], Some(agencies[slot]), batch)
-                .await
-                .into_iter()
-                .map(|i| i.code),
-        );
+        codes.extend(app.invite(&wave, communes[slot], Some(agencies[slot]), batch).await.into_iter().map(|i| i.code));
         issued += batch;
     }
     let bodies: Arc<Vec<String>> = Arc::new(
         codes
             .iter()
             .enumerate()
-            .map(|(i, code)| json!({"code": code, "answers": satisfied_at(&form, ["3", "4", "5", "4", "2"][i % 5])}).to_string())
+            .map(|(i, code)| {
+                json!({"code": code, "answers": satisfied_at(&form, ["3", "4", "5", "4", "2"][i % 5])}).to_string()
+            })
             .collect(),
     );
     let next = Arc::new(AtomicUsize::new(0));
     let url = app.url("/api/v1/responses");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (bodies, next, url, client) =
-                (bodies.clone(), next.clone(), url.clone(), client.clone());
+            let (bodies, next, url, client) = (bodies.clone(), next.clone(), url.clone(), client.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut failures = 0usize;
@@ -111,11 +101,7 @@ async fn run(backend: Backend, answers: usize, concurrency: usize) {
     let elapsed = started.elapsed();
     latencies.sort();
     let results_started = Instant::now();
-    let results = app
-        .get_json(&format!(
-            "/api/v1/waves/{wave}/results?level=commune&by=agency"
-        ))
-        .await;
+    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune&by=agency")).await;
     let results_ms = results_started.elapsed().as_secs_f64() * 1000.0;
     let verify: Value = app.get_json(&format!("/api/v1/waves/{wave}/verify")).await;
     println!(

@@ -38,10 +38,7 @@ fn var(name: &str) -> Option<String> {
 fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     match var(name) {
         None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name}: cannot read \"{v}\"")),
+        Some(v) => v.trim().parse().map_err(|_| anyhow::anyhow!("{name}: cannot read \"{v}\"")),
     }
 }
 
@@ -53,9 +50,7 @@ impl Settings {
             bind,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/phieu.db".into()),
             pool_size: parsed("PHIEU_DB_POOL_SIZE", 8)?,
-            forms_dir: PathBuf::from(
-                var("PHIEU_FORMS_DIR").unwrap_or_else(|| "survey_forms".into()),
-            ),
+            forms_dir: PathBuf::from(var("PHIEU_FORMS_DIR").unwrap_or_else(|| "survey_forms".into())),
             base_url: base_url.trim_end_matches('/').to_string(),
             secret_key: var("PHIEU_SECRET_KEY"),
             admin_email: var("PHIEU_ADMIN_EMAIL"),

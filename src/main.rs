@@ -42,9 +42,7 @@ fn main() -> ExitCode {
     })
 }
 
-fn run_async<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
-    future: F,
-) -> anyhow::Result<ExitCode> {
+fn run_async<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(future: F) -> anyhow::Result<ExitCode> {
     actix_web::rt::System::new().block_on(future)
 }
 
@@ -55,11 +53,7 @@ fn serve(demo: bool) -> anyhow::Result<ExitCode> {
         if demo {
             report_demo(phieu::service::demo::seed(&app.survey, 400, 300).await?);
         }
-        println!(
-            "phieu: http://{}:{}/ (cán bộ: /dang-nhap)",
-            settings.bind.ip(),
-            app.port()
-        );
+        println!("phieu: http://{}:{}/ (cán bộ: /dang-nhap)", settings.bind.ip(), app.port());
         app.run_until_stopped().await?;
         Ok(ExitCode::SUCCESS)
     })
@@ -80,10 +74,7 @@ fn report_demo(summary: Option<phieu::service::demo::DemoSummary>) {
     match summary {
         None => println!("demo: the database already has waves; nothing added"),
         Some(s) => {
-            println!(
-                "demo: Bắc Ninh, {} answers stored; results: /quan-ly/dot/{}",
-                s.answered, s.wave_id
-            );
+            println!("demo: Bắc Ninh, {} answers stored; results: /quan-ly/dot/{}", s.answered, s.wave_id);
             for (code, url) in s.sample_links {
                 println!("demo: try invitation {code} at {url}");
             }
@@ -95,13 +86,7 @@ fn forms_check(dir: PathBuf) -> anyhow::Result<ExitCode> {
     match form::load_dir(&dir) {
         Ok(forms) => {
             for f in &forms {
-                println!(
-                    "ok  {} v{}: {} items, {} indices",
-                    f.id,
-                    f.version,
-                    f.items.len(),
-                    f.indices.len()
-                );
+                println!("ok  {} v{}: {} items, {} indices", f.id, f.version, f.items.len(), f.indices.len());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -135,12 +120,7 @@ fn import_localities(file: PathBuf) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err((i, _)) => {
-            eprintln!(
-                "{}:{}: the parent of {} is unknown",
-                file.display(),
-                lines[i],
-                localities[i].code
-            );
+            eprintln!("{}:{}: the parent of {} is unknown", file.display(), lines[i], localities[i].code);
             Ok(ExitCode::FAILURE)
         }
     }

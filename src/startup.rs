@@ -30,14 +30,9 @@ pub struct Application {
 pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
     let forms = form::load_dir(&settings.forms_dir).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!(
-            "survey forms in {} are invalid:\n{}",
-            settings.forms_dir.display(),
-            lines.join("\n")
-        )
+        anyhow::anyhow!("survey forms in {} are invalid:\n{}", settings.forms_dir.display(), lines.join("\n"))
     })?;
-    let db = Database::connect(&settings.database_url, settings.pool_size)
-        .context("opening the database")?;
+    let db = Database::connect(&settings.database_url, settings.pool_size).context("opening the database")?;
     let key = match &settings.secret_key {
         Some(key) => key.clone(),
         None => db.instance_secret("code_hmac_key", || {
@@ -61,49 +56,37 @@ pub fn ensure_administrator(survey: &Survey, settings: &Settings) -> anyhow::Res
     if survey.db.count_users()? > 0 {
         return Ok(());
     }
-    let email = EmailAddress::parse(
-        settings
-            .admin_email
-            .as_deref()
-            .unwrap_or("admin@phieu.local"),
-    )
-    .map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_EMAIL: {e}"))?;
+    let email = EmailAddress::parse(settings.admin_email.as_deref().unwrap_or("admin@phieu.local"))
+        .map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_EMAIL: {e}"))?;
     let (password, generated) = match &settings.admin_password {
-        Some(p) => (
-            NewPassword::parse(p).map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_PASSWORD: {e}"))?,
-            false,
-        ),
+        Some(p) => (NewPassword::parse(p).map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_PASSWORD: {e}"))?, false),
         None => {
             let mut bytes = [0u8; 12];
             rand::thread_rng().fill_bytes(&mut bytes);
-            (
-                NewPassword::parse(&hex::encode(bytes)).expect("24 characters"),
-                true,
-            )
+            (NewPassword::parse(&hex::encode(bytes)).expect("24 characters"), true)
         }
     };
     let hash = web::auth::hash_password(password.expose());
-    survey.db.create_user(&NewUser {
-        email: email.as_str(),
-        password_hash: &hash,
-        role: Role::Administrator,
-        agency_code: None,
-    })?;
-    if generated {
+    let created = survey
+        .db
+        .create_user(&NewUser {
+            email: email.as_str(),
+            password_hash: &hash,
+            role: Role::Administrator,
+            agency_code: None,
+        })?
+        .is_some();
+    // Another instance starting at the same moment may have created it: then say nothing.
+    if generated && created {
         // Printed, not logged: shown once to whoever started the service.
-        println!(
-            "Tài khoản quản trị / administrator: {}  mật khẩu / password: {}",
-            email.as_str(),
-            password.expose()
-        );
+        println!("Tài khoản quản trị / administrator: {}  mật khẩu / password: {}", email.as_str(), password.expose());
     }
     Ok(())
 }
 
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.bind)
-            .with_context(|| format!("binding {}", settings.bind))?;
+        let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         if settings.base_url.is_empty() {
             settings.base_url = format!("http://{}:{port}", settings.bind.ip());
@@ -145,11 +128,7 @@ impl Application {
         .listen(listener)?
         .run();
         spawn_jobs(survey.clone(), settings.clone());
-        Ok(Self {
-            port,
-            server,
-            survey,
-        })
+        Ok(Self { port, server, survey })
     }
 
     pub fn port(&self) -> u16 {

@@ -17,6 +17,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [Role::Administrator, Role::AgencyOfficer, Role::Enumerator, Role::Analyst];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Administrator => "administrator",
@@ -26,14 +28,7 @@ impl Role {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Role::Administrator,
-            Role::AgencyOfficer,
-            Role::Enumerator,
-            Role::Analyst,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -67,11 +62,7 @@ impl EmailAddress {
             && email.len() <= 254
             && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             && !domain.contains('@');
-        if valid {
-            Ok(Self(email))
-        } else {
-            Err(CredentialError::InvalidEmail)
-        }
+        if valid { Ok(Self(email)) } else { Err(CredentialError::InvalidEmail) }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -107,18 +98,9 @@ mod tests {
 
     #[test]
     fn email_is_lowercased_and_checked() {
-        assert_eq!(
-            EmailAddress::parse(" Can.Bo@NoiVu.gov.vn ")
-                .unwrap()
-                .as_str(),
-            "can.bo@noivu.gov.vn"
-        );
+        assert_eq!(EmailAddress::parse(" Can.Bo@NoiVu.gov.vn ").unwrap().as_str(), "can.bo@noivu.gov.vn");
         for bad in ["", "no-at", "a@b", "a@.vn", "a b@c.vn", "a@b@c.vn"] {
-            assert_eq!(
-                EmailAddress::parse(bad),
-                Err(CredentialError::InvalidEmail),
-                "{bad}"
-            );
+            assert_eq!(EmailAddress::parse(bad), Err(CredentialError::InvalidEmail), "{bad}");
         }
     }
 
@@ -130,12 +112,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip_through_their_names() {
-        for role in [
-            Role::Administrator,
-            Role::AgencyOfficer,
-            Role::Enumerator,
-            Role::Analyst,
-        ] {
+        for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("root"), None);

@@ -69,10 +69,7 @@ pub type ItemErrors = BTreeMap<String, String>;
 /// `(item, ANSWERED)` once per item answered with at least one non-missing code.
 pub const ANSWERED: &str = "*";
 
-pub fn validate(
-    form: &Form,
-    given: &BTreeMap<String, Vec<String>>,
-) -> Result<ValidAnswers, ItemErrors> {
+pub fn validate(form: &Form, given: &BTreeMap<String, Vec<String>>) -> Result<ValidAnswers, ItemErrors> {
     let mut errors = ItemErrors::new();
     for id in given.keys() {
         if form.item(id).is_none() {
@@ -86,12 +83,7 @@ pub fn validate(
         }
         let values: Vec<&str> = given
             .get(&item.id)
-            .map(|v| {
-                v.iter()
-                    .map(|s| s.trim())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
+            .map(|v| v.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect())
             .unwrap_or_default();
         match check_item(item, &values) {
             Ok(Some(value)) => {
@@ -106,19 +98,15 @@ pub fn validate(
             }
         }
     }
-    if errors.is_empty() {
-        Ok(ValidAnswers(valid))
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(ValidAnswers(valid)) } else { Err(errors) }
 }
 
 fn is_shown(item: &Item, answered: &BTreeMap<String, AnswerValue>) -> bool {
     match &item.show_if {
         None => true,
-        Some(rule) => answered
-            .get(&rule.item)
-            .is_some_and(|answer| answer.codes().iter().any(|c| rule.codes.contains(c))),
+        Some(rule) => {
+            answered.get(&rule.item).is_some_and(|answer| answer.codes().iter().any(|c| rule.codes.contains(c)))
+        }
     }
 }
 
@@ -130,10 +118,7 @@ fn check_item(item: &Item, values: &[&str]) -> Result<Option<AnswerValue>, Strin
         let text: String = values.join("\n").nfc().collect();
         let length = text.chars().count();
         if length > item.text_limit() {
-            return Err(format!(
-                "Câu trả lời dài {length} ký tự, vượt quá giới hạn {} ký tự.",
-                item.text_limit()
-            ));
+            return Err(format!("Câu trả lời dài {length} ký tự, vượt quá giới hạn {} ký tự.", item.text_limit()));
         }
         return Ok(Some(AnswerValue::Text(text)));
     }
@@ -147,17 +132,10 @@ fn check_item(item: &Item, values: &[&str]) -> Result<Option<AnswerValue>, Strin
         None => Ok(Some(AnswerValue::Choice(values[0].to_string()))),
         Some(max) => {
             // Keep the form's option order so equal answers serialise equally.
-            let codes: Vec<String> = item
-                .options
-                .iter()
-                .filter(|o| values.contains(&o.code.as_str()))
-                .map(|o| o.code.clone())
-                .collect();
+            let codes: Vec<String> =
+                item.options.iter().filter(|o| values.contains(&o.code.as_str())).map(|o| o.code.clone()).collect();
             if codes.len() > max {
-                Err(format!(
-                    "Chọn tối đa {max} phương án (bạn đã chọn {}).",
-                    codes.len()
-                ))
+                Err(format!("Chọn tối đa {max} phương án (bạn đã chọn {}).", codes.len()))
             } else {
                 Ok(Some(AnswerValue::Choices(codes)))
             }
@@ -175,9 +153,7 @@ pub fn tallies<'a>(form: &'a Form, answers: &'a ValidAnswers) -> Vec<(&'a str, &
         for code in codes {
             out.push((id.as_str(), code.as_str()));
         }
-        let any_valid = codes
-            .iter()
-            .any(|c| item.option(c).is_some_and(|o| !o.missing));
+        let any_valid = codes.iter().any(|c| item.option(c).is_some_and(|o| !o.missing));
         if any_valid {
             out.push((id.as_str(), ANSWERED));
         }
@@ -212,10 +188,7 @@ mod tests {
     }
 
     fn given(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
     }
 
     #[test]
@@ -226,8 +199,7 @@ mod tests {
 
     #[test]
     fn hidden_question_is_neither_required_nor_kept() {
-        let answers =
-            validate(&form(), &given(&[("type", &["1"]), ("org", &["Công ty"])])).unwrap();
+        let answers = validate(&form(), &given(&[("type", &["1"]), ("org", &["Công ty"])])).unwrap();
         assert_eq!(answers.get("org"), None);
     }
 
@@ -240,74 +212,38 @@ mod tests {
     #[test]
     fn unknown_code_and_unknown_item_are_rejected() {
         let errors = validate(&form(), &given(&[("type", &["7"]), ("ghost", &["1"])])).unwrap_err();
-        assert_eq!(
-            errors.get("type").unwrap(),
-            "Lựa chọn “7” không có trong câu hỏi này."
-        );
+        assert_eq!(errors.get("type").unwrap(), "Lựa chọn “7” không có trong câu hỏi này.");
         assert!(errors.contains_key("ghost"));
     }
 
     #[test]
     fn single_choice_rejects_two_codes_and_multi_choice_enforces_its_maximum() {
-        let errors = validate(
-            &form(),
-            &given(&[("type", &["1", "2"]), ("wish", &["a", "b", "c"])]),
-        )
-        .unwrap_err();
+        let errors = validate(&form(), &given(&[("type", &["1", "2"]), ("wish", &["a", "b", "c"])])).unwrap_err();
         assert!(errors.get("type").unwrap().contains("một phương án"));
         assert!(errors.get("wish").unwrap().contains("tối đa 2"));
     }
 
     #[test]
     fn text_over_its_limit_is_rejected_and_text_is_nfc() {
-        let errors = validate(
-            &form(),
-            &given(&[("type", &["2"]), ("org", &["12345678901"])]),
-        )
-        .unwrap_err();
+        let errors = validate(&form(), &given(&[("type", &["2"]), ("org", &["12345678901"])])).unwrap_err();
         assert!(errors.get("org").unwrap().contains("11 ký tự"));
-        let ok = validate(
-            &form(),
-            &given(&[("type", &["2"]), ("org", &["Phie\u{302}\u{301}u"])]),
-        )
-        .unwrap();
+        let ok = validate(&form(), &given(&[("type", &["2"]), ("org", &["Phie\u{302}\u{301}u"])])).unwrap();
         assert_eq!(ok.get("org"), Some(&AnswerValue::Text("Phiếu".into())));
     }
 
     #[test]
     fn stored_answers_read_back_equal() {
         let f = form();
-        let answers = validate(
-            &f,
-            &given(&[("type", &["2"]), ("org", &["1"]), ("wish", &["a"])]),
-        )
-        .unwrap();
-        assert_eq!(
-            ValidAnswers::from_stored(&f, &answers.to_json()).unwrap(),
-            answers
-        );
+        let answers = validate(&f, &given(&[("type", &["2"]), ("org", &["1"]), ("wish", &["a"])])).unwrap();
+        assert_eq!(ValidAnswers::from_stored(&f, &answers.to_json()).unwrap(), answers);
     }
 
     #[test]
     fn tallies_count_codes_and_only_non_missing_answers_as_answered() {
         let f = form();
-        let answers = validate(
-            &f,
-            &given(&[("type", &["1"]), ("sat", &["0"]), ("wish", &["c", "a"])]),
-        )
-        .unwrap();
+        let answers = validate(&f, &given(&[("type", &["1"]), ("sat", &["0"]), ("wish", &["c", "a"])])).unwrap();
         let mut t = tallies(&f, &answers);
         t.sort();
-        assert_eq!(
-            t,
-            [
-                ("sat", "0"),
-                ("type", "*"),
-                ("type", "1"),
-                ("wish", "*"),
-                ("wish", "a"),
-                ("wish", "c")
-            ]
-        );
+        assert_eq!(t, [("sat", "0"), ("type", "*"), ("type", "1"), ("wish", "*"), ("wish", "a"), ("wish", "c")]);
     }
 }

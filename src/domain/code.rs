@@ -58,20 +58,15 @@ impl InvitationCode {
             })
             .collect();
         if symbols.len() != DATA_SYMBOLS + 1 {
-            return Err(CodeError::WrongLength {
-                expected: DATA_SYMBOLS + 1,
-                found: symbols.len(),
-            });
+            return Err(CodeError::WrongLength { expected: DATA_SYMBOLS + 1, found: symbols.len() });
         }
         let mut value: u64 = 0;
         for &symbol in &symbols[..DATA_SYMBOLS] {
             value = (value << 5) | data_value(symbol)? as u64;
         }
         let check = symbols[DATA_SYMBOLS];
-        let check_value = CHECK_ALPHABET
-            .iter()
-            .position(|&s| s as char == check)
-            .ok_or(CodeError::InvalidSymbol(check))?;
+        let check_value =
+            CHECK_ALPHABET.iter().position(|&s| s as char == check).ok_or(CodeError::InvalidSymbol(check))?;
         if value % 37 != check_value as u64 {
             return Err(CodeError::CheckFailed);
         }
@@ -97,11 +92,7 @@ impl InvitationCode {
 }
 
 fn data_value(symbol: char) -> Result<u8, CodeError> {
-    ALPHABET
-        .iter()
-        .position(|&s| s as char == symbol)
-        .map(|p| p as u8)
-        .ok_or(CodeError::InvalidSymbol(symbol))
+    ALPHABET.iter().position(|&s| s as char == symbol).map(|p| p as u8).ok_or(CodeError::InvalidSymbol(symbol))
 }
 
 /// Never print a code by accident: logs and panics show only that it exists.
@@ -125,8 +116,7 @@ impl CodeHasher {
 
     pub fn hash(&self, code: &InvitationCode) -> String {
         use hmac::{Hmac, Mac};
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(code.as_str().as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
@@ -149,16 +139,8 @@ mod tests {
     #[test]
     fn parsing_tolerates_case_spaces_dashes_and_look_alike_letters() {
         let code = InvitationCode::from_value(0x0123_4567_89ab_cdef >> 4);
-        let typed = code
-            .as_str()
-            .to_lowercase()
-            .replace('1', "l")
-            .replace('0', "O");
-        let spaced: String = typed
-            .chars()
-            .flat_map(|c| [c, ' '])
-            .collect::<String>()
-            .replacen(' ', " - ", 2);
+        let typed = code.as_str().to_lowercase().replace('1', "l").replace('0', "O");
+        let spaced: String = typed.chars().flat_map(|c| [c, ' ']).collect::<String>().replacen(' ', " - ", 2);
         assert_eq!(InvitationCode::parse(&spaced).unwrap(), code);
     }
 
@@ -174,41 +156,26 @@ mod tests {
 
     #[test]
     fn wrong_length_is_reported_with_counts() {
-        assert_eq!(
-            InvitationCode::parse("ABC"),
-            Err(CodeError::WrongLength {
-                expected: 13,
-                found: 3
-            })
-        );
+        assert_eq!(InvitationCode::parse("ABC"), Err(CodeError::WrongLength { expected: 13, found: 3 }));
     }
 
     #[test]
     fn symbol_outside_the_alphabet_is_named() {
-        assert_eq!(
-            InvitationCode::parse("K7QM3XD9PT2U0"),
-            Err(CodeError::InvalidSymbol('U'))
-        );
+        assert_eq!(InvitationCode::parse("K7QM3XD9PT2U0"), Err(CodeError::InvalidSymbol('U')));
     }
 
     #[test]
     fn codes_carry_at_least_sixty_random_bits() {
-        let codes: std::collections::HashSet<_> =
-            (0..10_000).map(|_| InvitationCode::generate()).collect();
+        let codes: std::collections::HashSet<_> = (0..10_000).map(|_| InvitationCode::generate()).collect();
         assert_eq!(codes.len(), 10_000);
         assert!(
-            codes
-                .iter()
-                .any(|c| c.as_str().starts_with(|ch: char| ch > 'F')),
+            codes.iter().any(|c| c.as_str().starts_with(|ch: char| ch > 'F')),
             "the first symbol uses the top bits too"
         );
     }
 
     fn substitute(code: &str, position: usize, symbol: char) -> String {
-        code.chars()
-            .enumerate()
-            .map(|(i, c)| if i == position { symbol } else { c })
-            .collect()
+        code.chars().enumerate().map(|(i, c)| if i == position { symbol } else { c }).collect()
     }
 
     proptest! {

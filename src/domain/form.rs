@@ -77,10 +77,7 @@ struct ItemFile {
 #[serde(tag = "rule", rename_all = "lowercase")]
 pub enum IndexRule {
     /// Share of valid answers to `items` whose code is in `positive`, pooled over the items.
-    Share {
-        items: Vec<String>,
-        positive: Vec<String>,
-    },
+    Share { items: Vec<String>, positive: Vec<String> },
     /// Unweighted mean of other indices.
     Mean { of: Vec<String> },
 }
@@ -120,29 +117,12 @@ enum IndexFile {
 impl From<IndexFile> for IndexDefinition {
     fn from(file: IndexFile) -> Self {
         match file {
-            IndexFile::Share {
-                id,
-                label,
-                dimension,
-                items,
-                positive,
-            } => IndexDefinition {
-                id,
-                label: nfc(label),
-                dimension,
-                rule: IndexRule::Share { items, positive },
-            },
-            IndexFile::Mean {
-                id,
-                label,
-                dimension,
-                of,
-            } => IndexDefinition {
-                id,
-                label: nfc(label),
-                dimension,
-                rule: IndexRule::Mean { of },
-            },
+            IndexFile::Share { id, label, dimension, items, positive } => {
+                IndexDefinition { id, label: nfc(label), dimension, rule: IndexRule::Share { items, positive } }
+            }
+            IndexFile::Mean { id, label, dimension, of } => {
+                IndexDefinition { id, label: nfc(label), dimension, rule: IndexRule::Mean { of } }
+            }
         }
     }
 }
@@ -223,28 +203,20 @@ impl Form {
     /// The indices a summary table leads with: SIPAS, the indices it averages, and theirs
     /// one level further (factors for 2017; areas and sub-areas for 2023).
     pub fn headline_indices(&self) -> Vec<&IndexDefinition> {
-        let by_id: HashMap<&str, &IndexDefinition> =
-            self.indices.iter().map(|i| (i.id.as_str(), i)).collect();
+        let by_id: HashMap<&str, &IndexDefinition> = self.indices.iter().map(|i| (i.id.as_str(), i)).collect();
         let mut wanted: Vec<&str> = vec!["sipas"];
         let mut frontier: Vec<&str> = vec!["sipas"];
         for _ in 0..2 {
             let mut next = Vec::new();
             for id in frontier {
-                if let Some(IndexDefinition {
-                    rule: IndexRule::Mean { of },
-                    ..
-                }) = by_id.get(id)
-                {
+                if let Some(IndexDefinition { rule: IndexRule::Mean { of }, .. }) = by_id.get(id) {
                     next.extend(of.iter().map(String::as_str));
                 }
             }
             wanted.extend(&next);
             frontier = next;
         }
-        self.indices
-            .iter()
-            .filter(|i| wanted.contains(&i.id.as_str()))
-            .collect()
+        self.indices.iter().filter(|i| wanted.contains(&i.id.as_str())).collect()
     }
 
     pub fn items_in<'a>(&'a self, section: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
@@ -258,12 +230,7 @@ pub struct FormRegistry(BTreeMap<String, std::sync::Arc<Form>>);
 
 impl FormRegistry {
     pub fn new(forms: Vec<Form>) -> Self {
-        Self(
-            forms
-                .into_iter()
-                .map(|f| (f.id.clone(), std::sync::Arc::new(f)))
-                .collect(),
-        )
+        Self(forms.into_iter().map(|f| (f.id.clone(), std::sync::Arc::new(f))).collect())
     }
     pub fn get(&self, id: &str) -> Option<std::sync::Arc<Form>> {
         self.0.get(id).cloned()
@@ -288,24 +255,12 @@ impl fmt::Display for FormError {
 }
 
 /// Reads one form file. `expected_id` is the file stem: a form's id names its file.
-pub fn parse_form(
-    file: &str,
-    json: &str,
-    expected_id: Option<&str>,
-) -> Result<Form, Vec<FormError>> {
+pub fn parse_form(file: &str, json: &str, expected_id: Option<&str>) -> Result<Form, Vec<FormError>> {
     let deserializer = &mut serde_json::Deserializer::from_str(json);
     let raw: FormFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." {
-            "$".to_string()
-        } else {
-            format!("$.{path}")
-        };
-        vec![FormError {
-            file: file.to_string(),
-            path,
-            message: e.into_inner().to_string(),
-        }]
+        let path = if path == "." { "$".to_string() } else { format!("$.{path}") };
+        vec![FormError { file: file.to_string(), path, message: e.into_inner().to_string() }]
     })?;
     Validator::new(file).run(normalize(raw), expected_id)
 }
@@ -323,16 +278,8 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, Vec<FormError>> {
     let mut forms = Vec::new();
     let mut errors = Vec::new();
     for path in entries {
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        let stem = path
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
         match std::fs::read_to_string(&path) {
             Ok(text) => match parse_form(&name, &text, Some(&stem)) {
                 Ok(form) => forms.push(form),
@@ -341,19 +288,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, Vec<FormError>> {
             Err(e) => errors.push(io_error(&path, e)),
         }
     }
-    if errors.is_empty() {
-        Ok(forms)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(forms) } else { Err(errors) }
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> FormError {
-    FormError {
-        file: path.display().to_string(),
-        path: "$".into(),
-        message: e.to_string(),
-    }
+    FormError { file: path.display().to_string(), path: "$".into(), message: e.to_string() }
 }
 
 fn nfc(s: String) -> String {
@@ -361,23 +300,13 @@ fn nfc(s: String) -> String {
 }
 
 fn normalize_options(options: Vec<ChoiceOption>) -> Vec<ChoiceOption> {
-    options
-        .into_iter()
-        .map(|o| ChoiceOption {
-            label: nfc(o.label),
-            ..o
-        })
-        .collect()
+    options.into_iter().map(|o| ChoiceOption { label: nfc(o.label), ..o }).collect()
 }
 
 fn normalize(mut raw: FormFile) -> FormFile {
     raw.title = nfc(raw.title);
     raw.description = raw.description.map(nfc);
-    raw.scales = raw
-        .scales
-        .into_iter()
-        .map(|(k, v)| (k, normalize_options(v)))
-        .collect();
+    raw.scales = raw.scales.into_iter().map(|(k, v)| (k, normalize_options(v))).collect();
     for section in &mut raw.sections {
         section.title = nfc(std::mem::take(&mut section.title));
         section.description = section.description.take().map(nfc);
@@ -403,23 +332,19 @@ struct Validator {
 
 impl Validator {
     fn new(file: &str) -> Self {
-        Self {
-            file: file.to_string(),
-            errors: Vec::new(),
-        }
+        Self { file: file.to_string(), errors: Vec::new() }
     }
 
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FormError {
-            file: self.file.clone(),
-            path: path.into(),
-            message: message.into(),
-        });
+        self.errors.push(FormError { file: self.file.clone(), path: path.into(), message: message.into() });
     }
 
     fn check_identifier(&mut self, path: &str, id: &str) {
         if !is_identifier(id) {
-            self.error(path, format!("\"{id}\" is not a valid id (lowercase letters, digits and _, starting with a letter)"));
+            self.error(
+                path,
+                format!("\"{id}\" is not a valid id (lowercase letters, digits and _, starting with a letter)"),
+            );
         }
     }
 
@@ -430,39 +355,21 @@ impl Validator {
                 self.error(format!("{path}[{i}].code"), "option code is empty");
             }
             if !seen.insert(option.code.as_str()) {
-                self.error(
-                    format!("{path}[{i}].code"),
-                    format!("duplicate option code \"{}\"", option.code),
-                );
+                self.error(format!("{path}[{i}].code"), format!("duplicate option code \"{}\"", option.code));
             }
         }
     }
 
     fn run(mut self, raw: FormFile, expected_id: Option<&str>) -> Result<Form, Vec<FormError>> {
         let form_id_ok = raw.id.starts_with(|c: char| c.is_ascii_lowercase())
-            && raw
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && raw.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !form_id_ok {
-            self.error(
-                "$.id",
-                format!(
-                    "\"{}\" is not a valid form id (lowercase letters, digits and -)",
-                    raw.id
-                ),
-            );
+            self.error("$.id", format!("\"{}\" is not a valid form id (lowercase letters, digits and -)", raw.id));
         }
         if let Some(expected) = expected_id
             && raw.id != expected
         {
-            self.error(
-                "$.id",
-                format!(
-                    "form id \"{}\" must match its file name \"{expected}\"",
-                    raw.id
-                ),
-            );
+            self.error("$.id", format!("form id \"{}\" must match its file name \"{expected}\"", raw.id));
         }
         for (name, options) in &raw.scales {
             self.check_identifier(&format!("$.scales.{name}"), name);
@@ -473,24 +380,14 @@ impl Validator {
         for (i, section) in raw.sections.iter().enumerate() {
             self.check_identifier(&format!("$.sections[{i}].id"), &section.id);
             if !section_ids.insert(section.id.clone()) {
-                self.error(
-                    format!("$.sections[{i}].id"),
-                    format!("duplicate section id \"{}\"", section.id),
-                );
+                self.error(format!("$.sections[{i}].id"), format!("duplicate section id \"{}\"", section.id));
             }
         }
 
         let items = self.items(&raw, &section_ids);
-        let item_positions: HashMap<String, usize> = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| (item.id.clone(), i))
-            .collect();
-        let indices = self.indices(
-            raw.indices.into_iter().map(Into::into).collect(),
-            &items,
-            &item_positions,
-        );
+        let item_positions: HashMap<String, usize> =
+            items.iter().enumerate().map(|(i, item)| (item.id.clone(), i)).collect();
+        let indices = self.indices(raw.indices.into_iter().map(Into::into).collect(), &items, &item_positions);
 
         if self.errors.is_empty() {
             Ok(Form {
@@ -515,16 +412,10 @@ impl Validator {
             let path = format!("$.items[{i}]");
             self.check_identifier(&format!("{path}.id"), &file_item.id);
             if positions.contains_key(file_item.id.as_str()) {
-                self.error(
-                    format!("{path}.id"),
-                    format!("duplicate item id \"{}\"", file_item.id),
-                );
+                self.error(format!("{path}.id"), format!("duplicate item id \"{}\"", file_item.id));
             }
             if !section_ids.contains(&file_item.section) {
-                self.error(
-                    format!("{path}.section"),
-                    format!("section \"{}\" is not defined", file_item.section),
-                );
+                self.error(format!("{path}.section"), format!("section \"{}\" is not defined", file_item.section));
             }
             let options = self.item_options(&path, file_item, &raw.scales);
             if let Some(max) = file_item.max_choices
@@ -532,17 +423,11 @@ impl Validator {
             {
                 self.error(
                     format!("{path}.max_choices"),
-                    format!(
-                        "max_choices must be between 1 and the number of options ({})",
-                        options.len()
-                    ),
+                    format!("max_choices must be between 1 and the number of options ({})", options.len()),
                 );
             }
             if file_item.max_length.is_some() && file_item.kind != ItemKind::Text {
-                self.error(
-                    format!("{path}.max_length"),
-                    "max_length applies to text items only",
-                );
+                self.error(format!("{path}.max_length"), "max_length applies to text items only");
             }
             if let Some(show_if) = &file_item.show_if {
                 self.check_show_if(&path, file_item, show_if, &positions, &items);
@@ -574,10 +459,7 @@ impl Validator {
         match (&item.options, &item.scale, item.kind) {
             (None, None, ItemKind::Text) => Vec::new(),
             (Some(_), _, ItemKind::Text) | (_, Some(_), ItemKind::Text) => {
-                self.error(
-                    path.to_string(),
-                    "a text item has neither options nor scale",
-                );
+                self.error(path.to_string(), "a text item has neither options nor scale");
                 Vec::new()
             }
             (Some(_), Some(_), _) => {
@@ -599,10 +481,7 @@ impl Validator {
             (None, Some(scale), _) => match scales.get(scale) {
                 Some(options) => options.clone(),
                 None => {
-                    self.error(
-                        format!("{path}.scale"),
-                        format!("scale \"{scale}\" is not defined"),
-                    );
+                    self.error(format!("{path}.scale"), format!("scale \"{scale}\" is not defined"));
                     Vec::new()
                 }
             },
@@ -625,19 +504,13 @@ impl Validator {
         let Some(&target) = earlier.get(show_if.item.as_str()) else {
             self.error(
                 format!("{path}.item"),
-                format!(
-                    "\"{}\" is not an earlier item: show_if may only look back",
-                    show_if.item
-                ),
+                format!("\"{}\" is not an earlier item: show_if may only look back", show_if.item),
             );
             return;
         };
         let target = &items[target];
         if target.is_text() {
-            self.error(
-                format!("{path}.item"),
-                format!("\"{}\" is a text item and has no codes", target.id),
-            );
+            self.error(format!("{path}.item"), format!("\"{}\" is a text item and has no codes", target.id));
             return;
         }
         if show_if.codes.is_empty() {
@@ -664,10 +537,7 @@ impl Validator {
             let path = format!("$.indices[{i}]");
             self.check_identifier(&format!("{path}.id"), &index.id);
             if positions.insert(index.id.clone(), i).is_some() {
-                self.error(
-                    format!("{path}.id"),
-                    format!("duplicate index id \"{}\"", index.id),
-                );
+                self.error(format!("{path}.id"), format!("duplicate index id \"{}\"", index.id));
             }
         }
         if !positions.contains_key("sipas") {
@@ -676,32 +546,20 @@ impl Validator {
         for (i, index) in indices.iter().enumerate() {
             let path = format!("$.indices[{i}]");
             match &index.rule {
-                IndexRule::Share {
-                    items: ids,
-                    positive,
-                } => {
+                IndexRule::Share { items: ids, positive } => {
                     if ids.is_empty() {
                         self.error(format!("{path}.items"), "list at least one item");
                     }
                     if positive.is_empty() {
-                        self.error(
-                            format!("{path}.positive"),
-                            "list at least one positive code",
-                        );
+                        self.error(format!("{path}.positive"), "list at least one positive code");
                     }
                     for (j, id) in ids.iter().enumerate() {
                         let Some(item) = item_positions.get(id).map(|&p| &items[p]) else {
-                            self.error(
-                                format!("{path}.items[{j}]"),
-                                format!("item \"{id}\" is not defined"),
-                            );
+                            self.error(format!("{path}.items[{j}]"), format!("item \"{id}\" is not defined"));
                             continue;
                         };
                         if item.is_text() {
-                            self.error(
-                                format!("{path}.items[{j}]"),
-                                format!("\"{id}\" is a text item"),
-                            );
+                            self.error(format!("{path}.items[{j}]"), format!("\"{id}\" is a text item"));
                             continue;
                         }
                         for (k, code) in positive.iter().enumerate() {
@@ -720,10 +578,7 @@ impl Validator {
                     }
                     for (j, id) in of.iter().enumerate() {
                         if !positions.contains_key(id) {
-                            self.error(
-                                format!("{path}.of[{j}]"),
-                                format!("index \"{id}\" is not defined"),
-                            );
+                            self.error(format!("{path}.of[{j}]"), format!("index \"{id}\" is not defined"));
                         }
                     }
                 }
@@ -755,10 +610,7 @@ impl Validator {
             match marks[i] {
                 Mark::Done => return Ok(()),
                 Mark::Visiting => {
-                    let start = trail
-                        .iter()
-                        .position(|id| *id == indices[i].id)
-                        .unwrap_or(0);
+                    let start = trail.iter().position(|id| *id == indices[i].id).unwrap_or(0);
                     let mut cycle = trail[start..].to_vec();
                     cycle.push(indices[i].id.clone());
                     return Err(cycle);
@@ -785,10 +637,7 @@ impl Validator {
         for i in 0..indices.len() {
             let mut trail = Vec::new();
             if let Err(cycle) = visit(i, &indices, positions, &mut marks, &mut order, &mut trail) {
-                self.error(
-                    format!("$.indices[{i}].of"),
-                    format!("cyclic index definition: {}", cycle.join(" → ")),
-                );
+                self.error(format!("$.indices[{i}].of"), format!("cyclic index definition: {}", cycle.join(" → ")));
                 return indices;
             }
         }
@@ -846,11 +695,7 @@ mod tests {
         assert_eq!(form.item("sat").unwrap().options.len(), 3);
         let order: Vec<_> = form.indices.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(order, ["sat", "sipas"]);
-        let headline: Vec<_> = form
-            .headline_indices()
-            .iter()
-            .map(|i| i.id.as_str())
-            .collect();
+        let headline: Vec<_> = form.headline_indices().iter().map(|i| i.id.as_str()).collect();
         assert_eq!(headline, ["sat", "sipas"]);
     }
 
@@ -880,10 +725,7 @@ mod tests {
     fn duplicate_option_code_is_rejected() {
         let mut form = minimal();
         form["items"][0]["options"][1]["code"] = json!("1");
-        assert_rejected(
-            form,
-            "$.items[0].options[1].code: duplicate option code \"1\"",
-        );
+        assert_rejected(form, "$.items[0].options[1].code: duplicate option code \"1\"");
     }
 
     #[test]
@@ -897,30 +739,21 @@ mod tests {
     fn undefined_option_code_in_index_is_rejected() {
         let mut form = minimal();
         form["indices"][1]["positive"] = json!(["4"]);
-        assert_rejected(
-            form,
-            "$.indices[1].positive[0]: \"4\" is not an option code of item \"sat\"",
-        );
+        assert_rejected(form, "$.indices[1].positive[0]: \"4\" is not an option code of item \"sat\"");
     }
 
     #[test]
     fn undefined_option_code_in_show_if_is_rejected() {
         let mut form = minimal();
         form["items"][1]["show_if"]["in"] = json!(["9"]);
-        assert_rejected(
-            form,
-            "$.items[1].show_if.in[0]: \"9\" is not an option code of item \"type\"",
-        );
+        assert_rejected(form, "$.items[1].show_if.in[0]: \"9\" is not an option code of item \"type\"");
     }
 
     #[test]
     fn show_if_pointing_at_a_later_item_is_rejected() {
         let mut form = minimal();
         form["items"][1]["show_if"] = json!({"item": "sat", "in": ["5"]});
-        assert_rejected(
-            form,
-            "$.items[1].show_if.item: \"sat\" is not an earlier item",
-        );
+        assert_rejected(form, "$.items[1].show_if.item: \"sat\" is not an earlier item");
     }
 
     #[test]
@@ -937,18 +770,9 @@ mod tests {
         form["items"][0]["section"] = json!("elsewhere");
         form["indices"][0]["of"] = json!(["ghost"]);
         let errors = errors_of(form).join("\n");
-        assert!(
-            errors.contains("$.items[2].scale: scale \"nope\" is not defined"),
-            "{errors}"
-        );
-        assert!(
-            errors.contains("$.items[0].section: section \"elsewhere\" is not defined"),
-            "{errors}"
-        );
-        assert!(
-            errors.contains("$.indices[0].of[0]: index \"ghost\" is not defined"),
-            "{errors}"
-        );
+        assert!(errors.contains("$.items[2].scale: scale \"nope\" is not defined"), "{errors}");
+        assert!(errors.contains("$.items[0].section: section \"elsewhere\" is not defined"), "{errors}");
+        assert!(errors.contains("$.indices[0].of[0]: index \"ghost\" is not defined"), "{errors}");
     }
 
     #[test]
@@ -962,38 +786,22 @@ mod tests {
     fn max_choices_beyond_options_is_rejected() {
         let mut form = minimal();
         form["items"][0]["max_choices"] = json!(5);
-        assert_rejected(
-            form,
-            "$.items[0].max_choices: max_choices must be between 1 and the number of options (2)",
-        );
+        assert_rejected(form, "$.items[0].max_choices: max_choices must be between 1 and the number of options (2)");
     }
 
     #[test]
     fn form_id_must_match_file_name() {
         let mut form = minimal();
         form["id"] = json!("other");
-        assert_rejected(
-            form,
-            "$.id: form id \"other\" must match its file name \"mini\"",
-        );
+        assert_rejected(form, "$.id: form id \"other\" must match its file name \"mini\"");
     }
 
     #[test]
     fn shipped_forms_load_cleanly() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("survey_forms");
-        let forms = load_dir(&dir).unwrap_or_else(|e| {
-            panic!(
-                "{}",
-                e.iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        });
+        let forms = load_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
         let ids: Vec<_> = forms.iter().map(|f| f.id.as_str()).collect();
-        assert!(
-            ids.contains(&"sipas-2017") && ids.contains(&"sipas-2023"),
-            "{ids:?}"
-        );
+        assert!(ids.contains(&"sipas-2017") && ids.contains(&"sipas-2023"), "{ids:?}");
     }
 }

@@ -12,10 +12,7 @@ pub struct Counts(HashMap<(String, String), u64>);
 
 impl Counts {
     pub fn add(&mut self, item: &str, code: &str, n: u64) {
-        *self
-            .0
-            .entry((item.to_string(), code.to_string()))
-            .or_default() += n;
+        *self.0.entry((item.to_string(), code.to_string())).or_default() += n;
     }
     pub fn merge(&mut self, other: &Counts) {
         for ((item, code), n) in &other.0 {
@@ -23,9 +20,7 @@ impl Counts {
         }
     }
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u64)> {
-        self.0
-            .iter()
-            .map(|((i, c), n)| (i.as_str(), c.as_str(), *n))
+        self.0.iter().map(|((i, c), n)| (i.as_str(), c.as_str(), *n))
     }
 }
 
@@ -60,8 +55,7 @@ pub fn compute(form: &Form, counts: &Counts) -> Vec<IndexValue> {
                 share(&index.id, &index.label, hits, valid)
             }
             IndexRule::Mean { of } => {
-                let parts: Vec<&IndexValue> =
-                    of.iter().filter_map(|id| done.get(id.as_str())).collect();
+                let parts: Vec<&IndexValue> = of.iter().filter_map(|id| done.get(id.as_str())).collect();
                 let values: Option<Vec<f64>> = parts.iter().map(|p| p.value).collect();
                 IndexValue {
                     id: index.id.clone(),
@@ -75,10 +69,7 @@ pub fn compute(form: &Form, counts: &Counts) -> Vec<IndexValue> {
         };
         done.insert(index.id.as_str(), value);
     }
-    form.indices
-        .iter()
-        .map(|i| done.remove(i.id.as_str()).expect("computed"))
-        .collect()
+    form.indices.iter().map(|i| done.remove(i.id.as_str()).expect("computed")).collect()
 }
 
 fn share(id: &str, label: &str, hits: u64, valid: u64) -> IndexValue {
@@ -86,20 +77,9 @@ fn share(id: &str, label: &str, hits: u64, valid: u64) -> IndexValue {
         (None, None, None)
     } else {
         let (low, high) = wilson_interval(hits, valid);
-        (
-            Some(100.0 * hits as f64 / valid as f64),
-            Some(low),
-            Some(high),
-        )
+        (Some(100.0 * hits as f64 / valid as f64), Some(low), Some(high))
     };
-    IndexValue {
-        id: id.into(),
-        label: label.into(),
-        value,
-        n: valid,
-        ci_low,
-        ci_high,
-    }
+    IndexValue { id: id.into(), label: label.into(), value, n: valid, ci_low, ci_high }
 }
 
 /// 95% Wilson score interval in percent.
@@ -110,10 +90,7 @@ pub fn wilson_interval(hits: u64, n: u64) -> (f64, f64) {
     let denominator = 1.0 + z * z / n_f;
     let centre = (p + z * z / (2.0 * n_f)) / denominator;
     let margin = z * ((p * (1.0 - p) / n_f) + z * z / (4.0 * n_f * n_f)).sqrt() / denominator;
-    (
-        100.0 * (centre - margin).max(0.0),
-        100.0 * (centre + margin).min(1.0),
-    )
+    (100.0 * (centre - margin).max(0.0), 100.0 * (centre + margin).min(1.0))
 }
 
 /// Counts indexed by item for the lookups `compute` makes.
@@ -128,11 +105,7 @@ impl<'a> CountLookup<'a> {
         Self(by_item)
     }
     fn get(&self, item: &str, code: &str) -> u64 {
-        self.0
-            .get(item)
-            .and_then(|c| c.get(code))
-            .copied()
-            .unwrap_or(0)
+        self.0.get(item).and_then(|c| c.get(code)).copied().unwrap_or(0)
     }
 }
 
@@ -222,9 +195,6 @@ mod tests {
         assert!((high - 27.75).abs() < 0.01, "{high}");
         // 81 of 263, worked by hand: 25.53% .. 36.62%.
         let (low, high) = wilson_interval(81, 263);
-        assert!(
-            (low - 25.53).abs() < 0.01 && (high - 36.62).abs() < 0.01,
-            "{low} {high}"
-        );
+        assert!((low - 25.53).abs() < 0.01 && (high - 36.62).abs() < 0.01, "{low} {high}");
     }
 }

@@ -29,25 +29,13 @@ pub enum LocalityError {
 /// Official codes are zero-padded digits; other schemes may use letters, so accept a safe set.
 pub fn parse_code(code: &str) -> Result<String, LocalityError> {
     let code = code.trim();
-    let ok = !code.is_empty()
-        && code.len() <= 32
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(code.to_string())
-    } else {
-        Err(LocalityError::InvalidCode(code.into()))
-    }
+    let ok =
+        !code.is_empty() && code.len() <= 32 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok { Ok(code.to_string()) } else { Err(LocalityError::InvalidCode(code.into())) }
 }
 
 impl Locality {
-    pub fn parse(
-        code: &str,
-        name: &str,
-        level: &str,
-        parent_code: Option<&str>,
-    ) -> Result<Self, LocalityError> {
+    pub fn parse(code: &str, name: &str, level: &str, parent_code: Option<&str>) -> Result<Self, LocalityError> {
         let code = parse_code(code)?;
         let name: String = name.trim().nfc().collect();
         if name.is_empty() {
@@ -64,12 +52,7 @@ impl Locality {
         if parent_code.as_deref() == Some(code.as_str()) {
             return Err(LocalityError::OwnParent);
         }
-        Ok(Self {
-            code,
-            name,
-            level: level.to_string(),
-            parent_code,
-        })
+        Ok(Self { code, name, level: level.to_string(), parent_code })
     }
 }
 
@@ -85,22 +68,12 @@ pub struct LineError {
 /// are checked; any error rejects the whole list.
 pub fn parse_csv(text: &str) -> Result<Vec<(usize, Locality)>, Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let error = |line: usize, reason: String| LineError { line, reason };
-    let headers = reader
-        .headers()
-        .map_err(|e| vec![error(1, e.to_string())])?
-        .clone();
+    let headers = reader.headers().map_err(|e| vec![error(1, e.to_string())])?.clone();
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(code), Some(name), Some(level)) = (column("code"), column("name"), column("level"))
-    else {
-        return Err(vec![error(
-            1,
-            "cần các cột code, name, level, parent_code".into(),
-        )]);
+    let (Some(code), Some(name), Some(level)) = (column("code"), column("name"), column("level")) else {
+        return Err(vec![error(1, "cần các cột code, name, level, parent_code".into())]);
     };
     let parent = column("parent_code");
     let mut rows = Vec::new();
@@ -115,9 +88,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, Locality)>, Vec<LineError>> {
                 continue;
             }
         };
-        let line = record
-            .position()
-            .map_or(0, |p| line_at(text, p.byte() as usize));
+        let line = record.position().map_or(0, |p| line_at(text, p.byte() as usize));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -125,10 +96,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, Locality)>, Vec<LineError>> {
         match Locality::parse(field(code), field(name), field(level), parent.map(field)) {
             Ok(locality) => {
                 if let Some(first) = seen.insert(locality.code.clone(), line) {
-                    errors.push(error(
-                        line,
-                        format!("mã “{}” đã có ở dòng {first}", locality.code),
-                    ));
+                    errors.push(error(line, format!("mã “{}” đã có ở dòng {first}", locality.code)));
                 } else {
                     rows.push((line, locality));
                 }
@@ -159,11 +127,7 @@ fn line_at(text: &str, byte: usize) -> usize {
 
 /// Stable order in which each locality follows its parent when the parent is in the list.
 fn parents_first(rows: Vec<(usize, Locality)>) -> Vec<(usize, Locality)> {
-    let index: HashMap<String, usize> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, (_, l))| (l.code.clone(), i))
-        .collect();
+    let index: HashMap<String, usize> = rows.iter().enumerate().map(|(i, (_, l))| (l.code.clone(), i)).collect();
     let depth = |mut i: usize| {
         let mut d = 0;
         while let Some(&p) = rows[i].1.parent_code.as_ref().and_then(|p| index.get(p)) {
@@ -188,12 +152,7 @@ pub struct LocalityTree {
 
 impl LocalityTree {
     pub fn new(localities: impl IntoIterator<Item = Locality>) -> Self {
-        Self {
-            by_code: localities
-                .into_iter()
-                .map(|l| (l.code.clone(), l))
-                .collect(),
-        }
+        Self { by_code: localities.into_iter().map(|l| (l.code.clone(), l)).collect() }
     }
 
     pub fn get(&self, code: &str) -> Option<&Locality> {
@@ -210,10 +169,7 @@ impl LocalityTree {
             if locality.level == level {
                 return Some(locality);
             }
-            current = locality
-                .parent_code
-                .as_deref()
-                .and_then(|p| self.by_code.get(p));
+            current = locality.parent_code.as_deref().and_then(|p| self.by_code.get(p));
         }
         None
     }
@@ -260,15 +216,9 @@ mod tests {
     #[test]
     fn commune_rolls_up_to_its_district_and_province() {
         let t = tree();
-        assert_eq!(
-            t.ancestor_at_level("09190", "district").unwrap().code,
-            "256"
-        );
+        assert_eq!(t.ancestor_at_level("09190", "district").unwrap().code, "256");
         assert_eq!(t.ancestor_at_level("09190", "province").unwrap().code, "27");
-        assert_eq!(
-            t.ancestor_at_level("09190", "commune").unwrap().code,
-            "09190"
-        );
+        assert_eq!(t.ancestor_at_level("09190", "commune").unwrap().code, "09190");
     }
 
     #[test]
@@ -290,19 +240,8 @@ mod tests {
     #[test]
     fn csv_is_read_with_bom_and_children_before_parents_are_reordered() {
         let text = "\u{feff}code,name,level,parent_code\n00001,Phường Phúc Xá,commune,001\n\n001,Quận Ba Đình,district,01\n01,Thành phố Hà Nội,province,\n";
-        let rows: Vec<_> = parse_csv(text)
-            .unwrap()
-            .into_iter()
-            .map(|(line, l)| (line, l.code))
-            .collect();
-        assert_eq!(
-            rows,
-            [
-                (5, "01".to_string()),
-                (4, "001".into()),
-                (2, "00001".into())
-            ]
-        );
+        let rows: Vec<_> = parse_csv(text).unwrap().into_iter().map(|(line, l)| (line, l.code)).collect();
+        assert_eq!(rows, [(5, "01".to_string()), (4, "001".into()), (2, "00001".into())]);
     }
 
     #[test]
@@ -316,21 +255,9 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_input_with_reasons() {
-        assert_eq!(
-            Locality::parse("a b", "X", "province", None),
-            Err(LocalityError::InvalidCode("a b".into()))
-        );
-        assert_eq!(
-            Locality::parse("1", " ", "province", None),
-            Err(LocalityError::EmptyName)
-        );
-        assert_eq!(
-            Locality::parse("1", "X", "Tỉnh", None),
-            Err(LocalityError::InvalidLevel("Tỉnh".into()))
-        );
-        assert_eq!(
-            Locality::parse("1", "X", "province", Some("1")),
-            Err(LocalityError::OwnParent)
-        );
+        assert_eq!(Locality::parse("a b", "X", "province", None), Err(LocalityError::InvalidCode("a b".into())));
+        assert_eq!(Locality::parse("1", " ", "province", None), Err(LocalityError::EmptyName));
+        assert_eq!(Locality::parse("1", "X", "Tỉnh", None), Err(LocalityError::InvalidLevel("Tỉnh".into())));
+        assert_eq!(Locality::parse("1", "X", "province", Some("1")), Err(LocalityError::OwnParent));
     }
 }

@@ -20,9 +20,7 @@ impl WaveStatus {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [WaveStatus::Draft, WaveStatus::Open, WaveStatus::Closed]
-            .into_iter()
-            .find(|w| w.as_str() == s)
+        [WaveStatus::Draft, WaveStatus::Open, WaveStatus::Closed].into_iter().find(|w| w.as_str() == s)
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -33,10 +31,7 @@ impl WaveStatus {
     }
     /// The only moves allowed: a closed wave stays closed, so its results stay fixed.
     pub fn can_become(self, next: WaveStatus) -> bool {
-        matches!(
-            (self, next),
-            (WaveStatus::Draft, WaveStatus::Open) | (WaveStatus::Open, WaveStatus::Closed)
-        )
+        matches!((self, next), (WaveStatus::Draft, WaveStatus::Open) | (WaveStatus::Open, WaveStatus::Closed))
     }
 }
 
@@ -47,9 +42,7 @@ pub fn accepts_answers(
     closes_on: Option<NaiveDate>,
     today: NaiveDate,
 ) -> bool {
-    status == WaveStatus::Open
-        && opens_on.is_none_or(|d| d <= today)
-        && closes_on.is_none_or(|d| today <= d)
+    status == WaveStatus::Open && opens_on.is_none_or(|d| d <= today) && closes_on.is_none_or(|d| today <= d)
 }
 
 #[cfg(test)]
@@ -69,24 +62,9 @@ mod tests {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let today = d("2026-11-22");
         assert!(accepts_answers(WaveStatus::Open, None, None, today));
-        assert!(accepts_answers(
-            WaveStatus::Open,
-            Some(today),
-            Some(today),
-            today
-        ));
-        assert!(!accepts_answers(
-            WaveStatus::Open,
-            None,
-            Some(d("2026-11-21")),
-            today
-        ));
-        assert!(!accepts_answers(
-            WaveStatus::Open,
-            Some(d("2026-11-23")),
-            None,
-            today
-        ));
+        assert!(accepts_answers(WaveStatus::Open, Some(today), Some(today), today));
+        assert!(!accepts_answers(WaveStatus::Open, None, Some(d("2026-11-21")), today));
+        assert!(!accepts_answers(WaveStatus::Open, Some(d("2026-11-23")), None, today));
         assert!(!accepts_answers(WaveStatus::Draft, None, None, today));
     }
 }

@@ -32,16 +32,9 @@ pub struct OpenInvitation {
 
 impl Survey {
     /// The invitation behind a code, if it may still be answered.
-    pub async fn open_invitation(
-        &self,
-        code: &InvitationCode,
-    ) -> Result<OpenInvitation, AnswerError> {
+    pub async fn open_invitation(&self, code: &InvitationCode) -> Result<OpenInvitation, AnswerError> {
         let hash = self.hasher.hash(code);
-        let target = self
-            .db
-            .run(move |db| db.invitation_target(&hash))
-            .await?
-            .ok_or(AnswerError::UnknownCode)?;
+        let target = self.db.run(move |db| db.invitation_target(&hash)).await?.ok_or(AnswerError::UnknownCode)?;
         let today = chrono::Utc::now().date_naive();
         if !accepts_answers(target.wave_status, target.opens_on, target.closes_on, today) {
             return Err(AnswerError::WaveClosed);
@@ -49,9 +42,10 @@ impl Survey {
         if target.used {
             return Err(AnswerError::AlreadyAnswered);
         }
-        let form = self.forms.get(&target.form_id).ok_or_else(|| {
-            StorageError::Corrupt(format!("wave uses unknown form {}", target.form_id))
-        })?;
+        let form = self
+            .forms
+            .get(&target.form_id)
+            .ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {}", target.form_id)))?;
         Ok(OpenInvitation { target, form })
     }
 

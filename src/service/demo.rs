@@ -24,31 +24,15 @@ pub struct DemoSummary {
 }
 
 /// Fills an empty database; does nothing (returns `None`) when a wave already exists.
-pub async fn seed(
-    survey: &Survey,
-    invitations: usize,
-    answers: usize,
-) -> anyhow::Result<Option<DemoSummary>> {
-    let form = survey
-        .forms
-        .get(FORM)
-        .ok_or_else(|| anyhow::anyhow!("the demo needs the {FORM} form"))?;
+pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow::Result<Option<DemoSummary>> {
+    let form = survey.forms.get(FORM).ok_or_else(|| anyhow::anyhow!("the demo needs the {FORM} form"))?;
     if !survey.db.run(|db| db.waves()).await?.is_empty() {
         return Ok(None);
     }
-    let localities =
-        locality::parse_csv(LOCALITIES).map_err(|e| anyhow::anyhow!("demo localities: {e:?}"))?;
+    let localities = locality::parse_csv(LOCALITIES).map_err(|e| anyhow::anyhow!("demo localities: {e:?}"))?;
     let localities: Vec<_> = localities.into_iter().map(|(_, l)| l).collect();
-    let districts: Vec<_> = localities
-        .iter()
-        .filter(|l| l.level == "district")
-        .cloned()
-        .collect();
-    let communes: Vec<_> = localities
-        .iter()
-        .filter(|l| l.level == "commune")
-        .cloned()
-        .collect();
+    let districts: Vec<_> = localities.iter().filter(|l| l.level == "district").cloned().collect();
+    let communes: Vec<_> = localities.iter().filter(|l| l.level == "commune").cloned().collect();
     let mut agencies: Vec<Agency> = districts
         .iter()
         .map(|d| Agency {
@@ -90,9 +74,7 @@ pub async fn seed(
     chosen.shuffle(&mut rand::thread_rng());
     for commune in chosen.iter().take(invitations.div_ceil(per_commune)) {
         let agency = format!("MC{}", commune.parent_code.clone().unwrap_or_default());
-        let batch = survey
-            .issue_invitations(&wave_id, &commune.code, Some(&agency), per_commune)
-            .await?;
+        let batch = survey.issue_invitations(&wave_id, &commune.code, Some(&agency), per_commune).await?;
         let mood = rand::thread_rng().gen_range(-1..=1);
         issued.extend(batch.into_iter().map(|i| (i, mood)));
     }
@@ -100,22 +82,11 @@ pub async fn seed(
     for (invitation, mood) in issued.iter().take(answers) {
         let code = crate::domain::code::InvitationCode::parse(&invitation.code)?;
         let open = survey.open_invitation(&code).await?;
-        survey
-            .answer(&code, &open, &synthetic_answers(&form, *mood))
-            .await?;
+        survey.answer(&code, &open, &synthetic_answers(&form, *mood)).await?;
         answered += 1;
     }
-    let sample_links = issued
-        .iter()
-        .skip(answers)
-        .take(3)
-        .map(|(i, _)| (i.code.clone(), i.url.clone()))
-        .collect();
-    Ok(Some(DemoSummary {
-        wave_id,
-        answered,
-        sample_links,
-    }))
+    let sample_links = issued.iter().skip(answers).take(3).map(|(i, _)| (i.code.clone(), i.url.clone())).collect();
+    Ok(Some(DemoSummary { wave_id, answered, sample_links }))
 }
 
 /// Plausible answers: satisfaction leaning towards "hài lòng", shifted by a district mood.
@@ -124,9 +95,7 @@ pub fn synthetic_answers(form: &Form, mood: i32) -> BTreeMap<String, Vec<String>
     let mut given: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for item in &form.items {
         if let Some(rule) = &item.show_if {
-            let shown = given
-                .get(&rule.item)
-                .is_some_and(|codes| codes.iter().any(|c| rule.codes.contains(c)));
+            let shown = given.get(&rule.item).is_some_and(|codes| codes.iter().any(|c| rule.codes.contains(c)));
             if !shown {
                 continue;
             }
@@ -143,12 +112,7 @@ fn synthetic_answer(item: &Item, mood: i32, rng: &mut impl Rng) -> Option<Vec<St
         return (item.required || rng.gen_bool(0.1))
             .then(|| vec!["Mong cơ quan tiếp tục cải thiện chất lượng phục vụ.".to_string()]);
     }
-    let valid: Vec<&str> = item
-        .options
-        .iter()
-        .filter(|o| !o.missing)
-        .map(|o| o.code.as_str())
-        .collect();
+    let valid: Vec<&str> = item.options.iter().filter(|o| !o.missing).map(|o| o.code.as_str()).collect();
     if let Some(max) = item.max_choices {
         let mut codes = valid.clone();
         codes.retain(|c| *c != "other");
@@ -156,8 +120,7 @@ fn synthetic_answer(item: &Item, mood: i32, rng: &mut impl Rng) -> Option<Vec<St
         let take = rng.gen_range(1..=max.min(codes.len()).max(1));
         return Some(codes.into_iter().take(take).map(String::from).collect());
     }
-    let is_five_level =
-        ["1", "2", "3", "4", "5"].iter().all(|c| valid.contains(c)) && valid.len() == 5;
+    let is_five_level = ["1", "2", "3", "4", "5"].iter().all(|c| valid.contains(c)) && valid.len() == 5;
     let code = if is_five_level {
         let weights = [4 - mood, 8 - mood, 18, 45 + 2 * mood, 25 + 3 * mood];
         let roll = rng.gen_range(0..weights.iter().sum::<i32>());
@@ -183,9 +146,7 @@ mod tests {
 
     #[test]
     fn synthetic_answers_always_satisfy_the_shipped_forms() {
-        let forms =
-            load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("survey_forms"))
-                .unwrap();
+        let forms = load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("survey_forms")).unwrap();
         for form in &forms {
             for mood in [-1, 0, 1] {
                 for _ in 0..50 {

@@ -24,14 +24,9 @@ impl Survey {
     ) -> Result<Vec<IssuedInvitation>, StorageError> {
         let codes: Vec<InvitationCode> = (0..count).map(|_| InvitationCode::generate()).collect();
         let hashes: Vec<String> = codes.iter().map(|c| self.hasher.hash(c)).collect();
-        let (wave, locality, agency) = (
-            wave_id.to_string(),
-            locality_code.to_string(),
-            agency_code.unwrap_or("").to_string(),
-        );
-        self.db
-            .run(move |db| db.insert_invitations(&wave, &locality, &agency, &hashes))
-            .await?;
+        let (wave, locality, agency) =
+            (wave_id.to_string(), locality_code.to_string(), agency_code.unwrap_or("").to_string());
+        self.db.run(move |db| db.insert_invitations(&wave, &locality, &agency, &hashes)).await?;
         Ok(codes
             .into_iter()
             .map(|code| IssuedInvitation {

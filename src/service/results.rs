@@ -61,29 +61,17 @@ struct Tally {
     responses: u64,
 }
 
-pub fn wave_results(
-    db: &Database,
-    form: &Form,
-    wave_id: &str,
-    query: &ResultsQuery,
-) -> StorageResult<WaveResults> {
+pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQuery) -> StorageResult<WaveResults> {
     let scope = query.agency_scope.as_deref();
     let tree = LocalityTree::new(db.all_localities()?);
-    let agency_names: HashMap<String, String> = db
-        .all_agencies()?
-        .into_iter()
-        .map(|a| (a.code, a.name))
-        .collect();
+    let agency_names: HashMap<String, String> = db.all_agencies()?.into_iter().map(|a| (a.code, a.name)).collect();
     let grouping = query.level.is_some() || query.by_agency;
     let key_of = |locality: &str, agency: &str| -> Option<GroupKey> {
         let locality = match &query.level {
             Some(level) => Some(tree.ancestor_at_level(locality, level)?.code.clone()),
             None => None,
         };
-        let agency = query
-            .by_agency
-            .then(|| agency.to_string())
-            .filter(|a| !a.is_empty());
+        let agency = query.by_agency.then(|| agency.to_string()).filter(|a| !a.is_empty());
         Some((locality, agency))
     };
 
@@ -100,11 +88,7 @@ pub fn wave_results(
         let n = row.n as u64;
         overall.counts.add(&row.item_id, &row.option_code, n);
         if grouping && let Some(key) = key_of(&row.locality_code, &row.agency_code) {
-            groups
-                .entry(key)
-                .or_default()
-                .counts
-                .add(&row.item_id, &row.option_code, n);
+            groups.entry(key).or_default().counts.add(&row.item_id, &row.option_code, n);
         }
     }
     for (locality, agency, n) in db.response_counters(wave_id, scope)? {
@@ -117,26 +101,18 @@ pub fn wave_results(
     let groups = groups
         .into_iter()
         .map(|((locality, agency), tally)| GroupResult {
-            locality: locality
-                .and_then(|code| tree.get(&code))
-                .map(|l| LocalityRef {
-                    code: l.code.clone(),
-                    name: l.name.clone(),
-                    level: l.level.clone(),
-                }),
-            agency: agency.map(|code| AgencyRef {
-                name: agency_names.get(&code).cloned().unwrap_or_default(),
-                code,
+            locality: locality.and_then(|code| tree.get(&code)).map(|l| LocalityRef {
+                code: l.code.clone(),
+                name: l.name.clone(),
+                level: l.level.clone(),
             }),
+            agency: agency.map(|code| AgencyRef { name: agency_names.get(&code).cloned().unwrap_or_default(), code }),
             responses: tally.responses,
             indices: indices::compute(form, &tally.counts),
         })
         .collect();
     Ok(WaveResults {
-        overall: Overall {
-            responses: overall.responses,
-            indices: indices::compute(form, &overall.counts),
-        },
+        overall: Overall { responses: overall.responses, indices: indices::compute(form, &overall.counts) },
         groups,
     })
 }
@@ -164,42 +140,22 @@ pub fn verify_counters(db: &Database, form: &Form, wave_id: &str) -> StorageResu
     let rows = db.raw_answers(wave_id)?;
     let responses_stored = rows.len() as u64;
     for (locality, agency, json) in rows {
-        let valid = ValidAnswers::from_stored(form, &json)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let valid = ValidAnswers::from_stored(form, &json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
         for (item, code) in answers::tallies(form, &valid) {
-            *raw.entry((locality.clone(), agency.clone(), item.into(), code.into()))
-                .or_default() += 1;
+            *raw.entry((locality.clone(), agency.clone(), item.into(), code.into())).or_default() += 1;
         }
     }
     let mut live: BTreeMap<(String, String, String, String), u64> = BTreeMap::new();
     for row in db.answer_counters(wave_id, None)? {
-        live.insert(
-            (
-                row.locality_code,
-                row.agency_code,
-                row.item_id,
-                row.option_code,
-            ),
-            row.n as u64,
-        );
+        live.insert((row.locality_code, row.agency_code, row.item_id, row.option_code), row.n as u64);
     }
-    let responses_counted = db
-        .response_counters(wave_id, None)?
-        .iter()
-        .map(|r| r.2 as u64)
-        .sum();
+    let responses_counted = db.response_counters(wave_id, None)?.iter().map(|r| r.2 as u64).sum();
     let mut differences = Vec::new();
     let keys: std::collections::BTreeSet<_> = raw.keys().chain(live.keys()).cloned().collect();
     for key in keys {
-        let (a, b) = (
-            live.get(&key).copied().unwrap_or(0),
-            raw.get(&key).copied().unwrap_or(0),
-        );
+        let (a, b) = (live.get(&key).copied().unwrap_or(0), raw.get(&key).copied().unwrap_or(0));
         if a != b && differences.len() < 20 {
-            differences.push(format!(
-                "{}/{} {}={}: counters {a}, raw {b}",
-                key.0, key.1, key.2, key.3
-            ));
+            differences.push(format!("{}/{} {}={}: counters {a}, raw {b}", key.0, key.1, key.2, key.3));
         }
     }
     Ok(Verification {

@@ -36,13 +36,8 @@ impl TokenKind {
 }
 
 fn to_user((id, role, agency_code): (String, String, Option<String>)) -> StorageResult<User> {
-    let role = Role::parse(&role)
-        .ok_or_else(|| super::StorageError::Corrupt(format!("unknown role {role}")))?;
-    Ok(User {
-        id,
-        role,
-        agency_code,
-    })
+    let role = Role::parse(&role).ok_or_else(|| super::StorageError::Corrupt(format!("unknown role {role}")))?;
+    Ok(User { id, role, agency_code })
 }
 
 impl Database {
@@ -50,28 +45,27 @@ impl Database {
         Ok(with_conn!(self, c => users::table.count().get_result(c)?))
     }
 
-    /// `None` when the email is taken.
+    /// `None` when the email is taken, including by a concurrent insert (the unique index
+    /// decides, so two instances starting on an empty database cannot both fail).
     pub fn create_user(&self, new: &NewUser) -> StorageResult<Option<String>> {
+        use diesel::result::{DatabaseErrorKind, Error};
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
-        let inserted = with_conn!(self, c => c.transaction::<_, super::StorageError, _>(|c| {
-            let taken: i64 = users::table.filter(users::email.eq(new.email)).count().get_result(c)?;
-            if taken > 0 {
-                return Ok(false);
-            }
-            diesel::insert_into(users::table)
-                .values((
-                    users::id.eq(&id),
-                    users::email.eq(new.email),
-                    users::password_hash.eq(new.password_hash),
-                    users::role.eq(new.role.as_str()),
-                    users::agency_code.eq(new.agency_code),
-                    users::created_at.eq(now),
-                ))
-                .execute(c)?;
-            Ok(true)
-        }))?;
-        Ok(inserted.then_some(id))
+        let inserted = with_conn!(self, c => diesel::insert_into(users::table)
+            .values((
+                users::id.eq(&id),
+                users::email.eq(new.email),
+                users::password_hash.eq(new.password_hash),
+                users::role.eq(new.role.as_str()),
+                users::agency_code.eq(new.agency_code),
+                users::created_at.eq(now),
+            ))
+            .execute(c));
+        match inserted {
+            Ok(_) => Ok(Some(id)),
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The user and their password hash, for signing in.
@@ -81,8 +75,7 @@ impl Database {
             .select((users::id, users::role, users::agency_code, users::password_hash))
             .first(c)
             .optional()?);
-        row.map(|(id, role, agency, hash)| Ok((to_user((id, role, agency))?, hash)))
-            .transpose()
+        row.map(|(id, role, agency, hash)| Ok((to_user((id, role, agency))?, hash))).transpose()
     }
 
     pub fn store_token(

@@ -1,6 +1,7 @@
 //! Invitations: a keyed hash of the code, where it belongs, and whether it was used.
 
 use super::schema::{invitations, waves};
+use super::waves::parse_date;
 use super::{Database, StorageError, StorageResult, with_conn};
 use crate::domain::wave::WaveStatus;
 use chrono::NaiveDate;
@@ -39,13 +40,7 @@ impl Database {
     ) -> StorageResult<()> {
         let rows: Vec<NewInvitation> = code_hashes
             .iter()
-            .map(|h| NewInvitation {
-                code_hash: h,
-                wave_id,
-                locality_code,
-                agency_code,
-                used: false,
-            })
+            .map(|h| NewInvitation { code_hash: h, wave_id, locality_code, agency_code, used: false })
             .collect();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             for chunk in rows.chunks(500) {
@@ -56,16 +51,7 @@ impl Database {
     }
 
     pub fn invitation_target(&self, code_hash: &str) -> StorageResult<Option<InvitationTarget>> {
-        type Row = (
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-            String,
-            bool,
-        );
+        type Row = (String, String, String, Option<String>, Option<String>, String, String, bool);
         let row: Option<Row> = with_conn!(self, c => invitations::table
             .inner_join(waves::table.on(waves::id.eq(invitations::wave_id)))
             .filter(invitations::code_hash.eq(code_hash))
@@ -73,25 +59,15 @@ impl Database {
                      invitations::locality_code, invitations::agency_code, invitations::used))
             .first(c)
             .optional()?);
-        let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used)) =
-            row
-        else {
+        let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used)) = row else {
             return Ok(None);
         };
-        let date = |s: Option<String>| {
-            s.map(|s| {
-                NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                    .map_err(|e| StorageError::Corrupt(e.to_string()))
-            })
-            .transpose()
-        };
         Ok(Some(InvitationTarget {
-            wave_status: WaveStatus::parse(&status)
-                .ok_or_else(|| StorageError::Corrupt(status.clone()))?,
+            wave_status: WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(status.clone()))?,
             wave_id,
             form_id,
-            opens_on: date(opens_on)?,
-            closes_on: date(closes_on)?,
+            opens_on: parse_date(opens_on)?,
+            closes_on: parse_date(closes_on)?,
             locality_code,
             agency_code,
             used,
@@ -99,11 +75,7 @@ impl Database {
     }
 
     /// Invitations issued and used, for the response-rate line on the results page.
-    pub fn invitation_totals(
-        &self,
-        wave_id: &str,
-        agency_code: Option<&str>,
-    ) -> StorageResult<(i64, i64)> {
+    pub fn invitation_totals(&self, wave_id: &str, agency_code: Option<&str>) -> StorageResult<(i64, i64)> {
         with_conn!(self, c => {
             let mut issued = invitations::table.filter(invitations::wave_id.eq(wave_id)).into_boxed();
             let mut used = invitations::table.filter(invitations::wave_id.eq(wave_id)).filter(invitations::used.eq(true)).into_boxed();

@@ -32,22 +32,14 @@ struct LocalityRow<'a> {
 
 impl<'a> From<&'a Locality> for LocalityRow<'a> {
     fn from(l: &'a Locality) -> Self {
-        Self {
-            code: &l.code,
-            name: &l.name,
-            level: &l.level,
-            parent_code: l.parent_code.as_deref(),
-        }
+        Self { code: &l.code, name: &l.name, level: &l.level, parent_code: l.parent_code.as_deref() }
     }
 }
 
 impl Database {
     /// Creates or renames localities, in order, all or nothing. Parents must come first
     /// (or already exist).
-    pub fn save_localities(
-        &self,
-        batch: &[Locality],
-    ) -> StorageResult<Result<Vec<SaveOutcome>, (usize, SaveOutcome)>> {
+    pub fn save_localities(&self, batch: &[Locality]) -> StorageResult<Result<Vec<SaveOutcome>, (usize, SaveOutcome)>> {
         with_conn!(self, c => {
             let mut failed = None;
             let outcome = c.transaction::<_, diesel::result::Error, _>(|c| {
@@ -86,12 +78,7 @@ impl Database {
             .load(c)?);
         Ok(rows
             .into_iter()
-            .map(|(code, name, level, parent_code)| Locality {
-                code,
-                name,
-                level,
-                parent_code,
-            })
+            .map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code })
             .collect())
     }
 
@@ -101,12 +88,7 @@ impl Database {
             .select((localities::code, localities::name, localities::level, localities::parent_code))
             .first(c)
             .optional()?);
-        Ok(row.map(|(code, name, level, parent_code)| Locality {
-            code,
-            name,
-            level,
-            parent_code,
-        }))
+        Ok(row.map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code }))
     }
 
     pub fn save_agency(&self, agency: &Agency) -> StorageResult<SaveOutcome> {
@@ -134,11 +116,7 @@ impl Database {
             .select((agencies::code, agencies::name, agencies::locality_code))
             .first(c)
             .optional()?);
-        Ok(row.map(|(code, name, locality_code)| Agency {
-            code,
-            name,
-            locality_code,
-        }))
+        Ok(row.map(|(code, name, locality_code)| Agency { code, name, locality_code }))
     }
 
     pub fn all_agencies(&self) -> StorageResult<Vec<Agency>> {
@@ -146,13 +124,6 @@ impl Database {
             .select((agencies::code, agencies::name, agencies::locality_code))
             .order(agencies::code)
             .load(c)?);
-        Ok(rows
-            .into_iter()
-            .map(|(code, name, locality_code)| Agency {
-                code,
-                name,
-                locality_code,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|(code, name, locality_code)| Agency { code, name, locality_code }).collect())
     }
 }

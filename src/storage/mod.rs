@@ -96,10 +96,8 @@ impl Database {
     pub fn connect(url: &str, pool_size: u32) -> StorageResult<Self> {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let manager = ConnectionManager::<PgConnection>::new(url);
-            let pool = R2d2Pool::builder()
-                .max_size(pool_size)
-                .connection_timeout(Duration::from_secs(10))
-                .build(manager)?;
+            let pool =
+                R2d2Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
             let conn = &mut pool.get()?;
             // Several service instances may start together: one migrates, the others wait.
             conn.batch_execute("SELECT pg_advisory_lock(724713)")?;
@@ -112,8 +110,7 @@ impl Database {
             if let Some(parent) = Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StorageError::Migration(e.to_string()))?;
+                std::fs::create_dir_all(parent).map_err(|e| StorageError::Migration(e.to_string()))?;
             }
             let manager = ConnectionManager::<SqliteConnection>::new(path);
             let pool = R2d2Pool::builder()
@@ -143,9 +140,7 @@ impl Database {
         F: FnOnce(&Database) -> StorageResult<T> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || work(&db))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || work(&db)).await.map_err(|e| StorageError::Task(e.to_string()))?
     }
 
     pub fn ping(&self) -> StorageResult<()> {
@@ -155,11 +150,7 @@ impl Database {
 
     /// A per-installation secret, created on first use and shared by every instance that
     /// uses this database.
-    pub fn instance_secret(
-        &self,
-        name: &str,
-        generate: impl FnOnce() -> String,
-    ) -> StorageResult<String> {
+    pub fn instance_secret(&self, name: &str, generate: impl FnOnce() -> String) -> StorageResult<String> {
         use schema::instance_secrets as s;
         let fresh = generate();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {

@@ -66,13 +66,8 @@ impl ResponseWriter {
 
     pub async fn submit(&self, submission: Submission) -> StorageResult<SubmitOutcome> {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((submission, reply))
-            .await
-            .map_err(|_| StorageError::Task("response writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StorageError::Task("response writer dropped a submission".into()))?
+        self.queue.send((submission, reply)).await.map_err(|_| StorageError::Task("response writer stopped".into()))?;
+        answer.await.map_err(|_| StorageError::Task("response writer dropped a submission".into()))?
     }
 }
 
@@ -148,41 +143,28 @@ struct CounterDeltas<'a> {
 
 impl<'a> CounterDeltas<'a> {
     fn add(&mut self, s: &'a Submission) {
-        *self
-            .totals
-            .entry((&s.wave_id, &s.locality_code, &s.agency_code))
-            .or_default() += 1;
+        *self.totals.entry((&s.wave_id, &s.locality_code, &s.agency_code)).or_default() += 1;
         for (item, code) in &s.tallies {
-            *self
-                .items
-                .entry((&s.wave_id, &s.locality_code, &s.agency_code, item, code))
-                .or_default() += 1;
+            *self.items.entry((&s.wave_id, &s.locality_code, &s.agency_code, item, code)).or_default() += 1;
         }
     }
     fn item_rows(&self) -> Vec<CountRow<'a>> {
         self.items
             .iter()
-            .map(
-                |(&(wave_id, locality_code, agency_code, item_id, option_code), &n)| CountRow {
-                    wave_id,
-                    locality_code,
-                    agency_code,
-                    item_id,
-                    option_code,
-                    n,
-                },
-            )
+            .map(|(&(wave_id, locality_code, agency_code, item_id, option_code), &n)| CountRow {
+                wave_id,
+                locality_code,
+                agency_code,
+                item_id,
+                option_code,
+                n,
+            })
             .collect()
     }
     fn total_rows(&self) -> Vec<TotalRow<'a>> {
         self.totals
             .iter()
-            .map(|(&(wave_id, locality_code, agency_code), &n)| TotalRow {
-                wave_id,
-                locality_code,
-                agency_code,
-                n,
-            })
+            .map(|(&(wave_id, locality_code, agency_code), &n)| TotalRow { wave_id, locality_code, agency_code, n })
             .collect()
     }
 }

@@ -15,11 +15,7 @@ pub struct CounterRow {
 
 impl Database {
     /// Every counter of a wave, optionally only one agency's.
-    pub fn answer_counters(
-        &self,
-        wave_id: &str,
-        agency: Option<&str>,
-    ) -> StorageResult<Vec<CounterRow>> {
+    pub fn answer_counters(&self, wave_id: &str, agency: Option<&str>) -> StorageResult<Vec<CounterRow>> {
         let rows: Vec<(String, String, String, String, i64)> = with_conn!(self, c => {
             let mut query = answer_counts::table
                 .filter(answer_counts::wave_id.eq(wave_id))
@@ -32,24 +28,18 @@ impl Database {
         });
         Ok(rows
             .into_iter()
-            .map(
-                |(locality_code, agency_code, item_id, option_code, n)| CounterRow {
-                    locality_code,
-                    agency_code,
-                    item_id,
-                    option_code,
-                    n,
-                },
-            )
+            .map(|(locality_code, agency_code, item_id, option_code, n)| CounterRow {
+                locality_code,
+                agency_code,
+                item_id,
+                option_code,
+                n,
+            })
             .collect())
     }
 
     /// Number of answers per (leaf locality, agency).
-    pub fn response_counters(
-        &self,
-        wave_id: &str,
-        agency: Option<&str>,
-    ) -> StorageResult<Vec<(String, String, i64)>> {
+    pub fn response_counters(&self, wave_id: &str, agency: Option<&str>) -> StorageResult<Vec<(String, String, i64)>> {
         Ok(with_conn!(self, c => {
             let mut query = response_counts::table
                 .filter(response_counts::wave_id.eq(wave_id))

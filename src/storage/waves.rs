@@ -29,27 +29,16 @@ pub struct NewWave<'a> {
     pub agencies: &'a [String],
 }
 
-type WaveRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    NaiveDateTime,
-);
+type WaveRow = (String, String, String, String, Option<String>, Option<String>, NaiveDateTime);
 
-fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> {
-    s.map(|s| {
-        NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| StorageError::Corrupt(e.to_string()))
-    })
-    .transpose()
+/// Dates are stored as ISO text so both backends compare them alike.
+pub(super) fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> {
+    s.map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| StorageError::Corrupt(e.to_string()))).transpose()
 }
 
 fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> StorageResult<Wave> {
     let (id, name, form_id, status, opens_on, closes_on, created_at) = row;
-    let status = WaveStatus::parse(&status)
-        .ok_or_else(|| StorageError::Corrupt(format!("wave status {status}")))?;
+    let status = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("wave status {status}")))?;
     Ok(Wave {
         id,
         name,
@@ -128,9 +117,7 @@ impl Database {
             .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at))
             .order(waves::created_at.desc())
             .load(c)?);
-        rows.into_iter()
-            .map(|r| to_wave(r, Vec::new(), Vec::new()))
-            .collect()
+        rows.into_iter().map(|r| to_wave(r, Vec::new(), Vec::new())).collect()
     }
 
     pub fn transition_wave(&self, id: &str, next: WaveStatus) -> StorageResult<TransitionOutcome> {

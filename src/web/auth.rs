@@ -21,18 +21,11 @@ pub const CSRF_FIELD: &str = "_csrf";
 
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 hashing")
-        .to_string()
+    Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashing").to_string()
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// A fresh random token and the hash under which it is stored.
@@ -54,25 +47,14 @@ pub struct ApiUser(pub User);
 /// An official signed in on the pages with a session cookie.
 pub struct PageUser(pub User);
 
-async fn authenticate(
-    state: web::Data<AppState>,
-    token: Option<String>,
-    kind: TokenKind,
-) -> Result<User, ApiError> {
+async fn authenticate(state: web::Data<AppState>, token: Option<String>, kind: TokenKind) -> Result<User, ApiError> {
     let token = token.ok_or(ApiError::Unauthorized)?;
     let hash = token_hash(&token);
-    state
-        .survey
-        .db
-        .run(move |db| db.user_by_token(&hash, kind))
-        .await?
-        .ok_or(ApiError::Unauthorized)
+    state.survey.db.run(move |db| db.user_by_token(&hash, kind)).await?.ok_or(ApiError::Unauthorized)
 }
 
 fn state(req: &HttpRequest) -> web::Data<AppState> {
-    req.app_data::<web::Data<AppState>>()
-        .expect("app state registered")
-        .clone()
+    req.app_data::<web::Data<AppState>>().expect("app state registered").clone()
 }
 
 impl FromRequest for ApiUser {
@@ -87,11 +69,7 @@ impl FromRequest for ApiUser {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(|t| t.trim().to_string());
         let state = state(req);
-        Box::pin(async move {
-            authenticate(state, token, TokenKind::Api)
-                .await
-                .map(ApiUser)
-        })
+        Box::pin(async move { authenticate(state, token, TokenKind::Api).await.map(ApiUser) })
     }
 }
 
@@ -102,11 +80,7 @@ impl FromRequest for PageUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
         let state = state(req);
-        Box::pin(async move {
-            authenticate(state, token, TokenKind::Session)
-                .await
-                .map(PageUser)
-        })
+        Box::pin(async move { authenticate(state, token, TokenKind::Session).await.map(PageUser) })
     }
 }
 
@@ -114,9 +88,7 @@ pub fn require(user: &User, allowed: &[Role]) -> Result<(), ApiError> {
     if allowed.contains(&user.role) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
-            "Tài khoản không có quyền thực hiện thao tác này.".into(),
-        ))
+        Err(ApiError::Forbidden("Tài khoản không có quyền thực hiện thao tác này.".into()))
     }
 }
 
@@ -124,23 +96,14 @@ pub fn require(user: &User, allowed: &[Role]) -> Result<(), ApiError> {
 pub fn require_agency_access(user: &User, agency_code: Option<&str>) -> Result<(), ApiError> {
     match user.role {
         Role::Administrator => Ok(()),
-        Role::AgencyOfficer
-            if agency_code.is_some() && agency_code == user.agency_code.as_deref() =>
-        {
-            Ok(())
-        }
-        _ => Err(ApiError::Forbidden(
-            "Tài khoản chỉ được thao tác trên dữ liệu của cơ quan mình.".into(),
-        )),
+        Role::AgencyOfficer if agency_code.is_some() && agency_code == user.agency_code.as_deref() => Ok(()),
+        _ => Err(ApiError::Forbidden("Tài khoản chỉ được thao tác trên dữ liệu của cơ quan mình.".into())),
     }
 }
 
 /// The double-submit CSRF token: the cookie's value, or a new one to set.
 pub fn csrf_token(req: &HttpRequest) -> String {
-    req.cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| v.len() == 64)
-        .unwrap_or_else(|| new_token().0)
+    req.cookie(CSRF_COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() == 64).unwrap_or_else(|| new_token().0)
 }
 
 pub fn csrf_cookie(token: &str, secure: bool) -> Cookie<'static> {
@@ -157,9 +120,7 @@ pub fn csrf_valid(req: &HttpRequest, submitted: Option<&str>) -> bool {
     match (req.cookie(CSRF_COOKIE), submitted) {
         (Some(cookie), Some(field)) => {
             let (a, b) = (cookie.value().as_bytes(), field.as_bytes());
-            a.len() == 64
-                && a.len() == b.len()
-                && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+            a.len() == 64 && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
         }
         _ => false,
     }
@@ -171,9 +132,7 @@ pub fn session_cookie(token: &str, secure: bool, max_age: std::time::Duration) -
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
-        .max_age(actix_web::cookie::time::Duration::seconds(
-            max_age.as_secs() as i64,
-        ))
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age.as_secs() as i64))
         .finish()
 }
 

@@ -29,9 +29,7 @@ impl fmt::Display for ApiError {
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
             | ApiError::Gone(m) => f.write_str(m),
-            ApiError::Unauthorized => {
-                f.write_str("Cần đăng nhập: gửi Authorization: Bearer <token>.")
-            }
+            ApiError::Unauthorized => f.write_str("Cần đăng nhập: gửi Authorization: Bearer <token>."),
             ApiError::Invalid(_) => f.write_str("Câu trả lời chưa hợp lệ."),
             ApiError::TooManyRequests => f.write_str("Quá nhiều yêu cầu, vui lòng thử lại sau."),
             ApiError::Internal => f.write_str("Lỗi máy chủ, vui lòng thử lại sau."),
@@ -90,12 +88,8 @@ impl From<AnswerError> for ApiError {
     fn from(error: AnswerError) -> Self {
         match error {
             AnswerError::UnknownCode => ApiError::NotFound("Không tìm thấy mã mời này.".into()),
-            AnswerError::WaveClosed => {
-                ApiError::Gone("Đợt khảo sát đã kết thúc hoặc chưa mở.".into())
-            }
-            AnswerError::AlreadyAnswered => {
-                ApiError::Conflict("Mã mời này đã được dùng để trả lời.".into())
-            }
+            AnswerError::WaveClosed => ApiError::Gone("Đợt khảo sát đã kết thúc hoặc chưa mở.".into()),
+            AnswerError::AlreadyAnswered => ApiError::Conflict("Mã mời này đã được dùng để trả lời.".into()),
             AnswerError::Invalid(errors) => ApiError::Invalid(errors),
             AnswerError::Storage(e) => e.into(),
         }

@@ -29,10 +29,7 @@ impl AppState {
     /// Records an official's action: who, what, on what — never answers or personal data.
     pub async fn audit(&self, user: &User, action: &str, target: &str) -> Result<(), ApiError> {
         let (actor, action, target) = (user.id.clone(), action.to_string(), target.to_string());
-        self.survey
-            .db
-            .run(move |db| db.audit(&actor, &action, &target))
-            .await?;
+        self.survey.db.run(move |db| db.audit(&actor, &action, &target)).await?;
         Ok(())
     }
 }
@@ -46,40 +43,23 @@ impl AppState {
         req: &actix_web::HttpRequest,
         code: &crate::domain::code::InvitationCode,
     ) -> Option<String> {
-        let failures = format!(
-            "failed:{}",
-            ratelimit::client_network(req, self.settings.trust_proxy)
-        );
-        let paused = self
-            .limiter
-            .exhausted(&failures, self.settings.rate_failed_codes_per_prefix);
+        let failures = format!("failed:{}", ratelimit::client_network(req, self.settings.trust_proxy));
+        let paused = self.limiter.exhausted(&failures, self.settings.rate_failed_codes_per_prefix);
         let code_key = format!("code:{}", self.survey.hasher.hash(code));
-        (!paused
-            && self
-                .limiter
-                .hit(&code_key, self.settings.rate_requests_per_code))
-        .then_some(failures)
+        (!paused && self.limiter.hit(&code_key, self.settings.rate_requests_per_code)).then_some(failures)
     }
 
     /// Counts a look-up of a code that does not exist against the client's network.
-    pub fn note_code_failure(
-        &self,
-        failures: &str,
-        error: &crate::service::answering::AnswerError,
-    ) {
+    pub fn note_code_failure(&self, failures: &str, error: &crate::service::answering::AnswerError) {
         if matches!(error, crate::service::answering::AnswerError::UnknownCode) {
-            self.limiter
-                .hit(failures, self.settings.rate_failed_codes_per_prefix);
+            self.limiter.hit(failures, self.settings.rate_failed_codes_per_prefix);
         }
     }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
-        .route(
-            "/static/site.css",
-            web::get().to(|| async { asset("text/css; charset=utf-8", templates::SITE_CSS) }),
-        )
+        .route("/static/site.css", web::get().to(|| async { asset("text/css; charset=utf-8", templates::SITE_CSS) }))
         .route(
             "/static/form.js",
             web::get().to(|| async { asset("text/javascript; charset=utf-8", templates::FORM_JS) }),
@@ -90,20 +70,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn asset(content_type: &str, body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(body)
+    HttpResponse::Ok().content_type(content_type).insert_header(("Cache-Control", "public, max-age=3600")).body(body)
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let backend = format!("{:?}", state.survey.db.backend()).to_lowercase();
     match state.survey.db.run(|db| db.ping()).await {
-        Ok(()) => HttpResponse::Ok()
-            .json(json!({"status": "ok", "database": {"status": "ok", "backend": backend}})),
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "ok", "database": {"status": "ok", "backend": backend}})),
         Err(error) => {
             tracing::error!(%error, "health check failed");
-            HttpResponse::ServiceUnavailable().json(json!({"status": "error", "database": {"status": "unavailable", "backend": backend}}))
+            HttpResponse::ServiceUnavailable()
+                .json(json!({"status": "error", "database": {"status": "unavailable", "backend": backend}}))
         }
     }
 }

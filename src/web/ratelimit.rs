@@ -19,10 +19,7 @@ const PRUNE_AT: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(window: Duration) -> Self {
-        Self {
-            window,
-            slots: Mutex::new(HashMap::new()),
-        }
+        Self { window, slots: Mutex::new(HashMap::new()) }
     }
 
     /// Counts one event for `key`; false when that exceeds `limit` in the current window.
@@ -43,25 +40,17 @@ impl RateLimiter {
     /// Whether `key` already used up `limit` in the current window (without counting).
     pub fn exhausted(&self, key: &str, limit: u32) -> bool {
         let slots = self.slots.lock().expect("rate limiter lock");
-        slots
-            .get(key)
-            .is_some_and(|(start, count)| start.elapsed() < self.window && *count >= limit)
+        slots.get(key).is_some_and(|(start, count)| start.elapsed() < self.window && *count >= limit)
     }
 }
 
 /// The client's network: its IPv4 address or its IPv6 /64.
 pub fn client_network(req: &HttpRequest, trust_proxy: bool) -> String {
     let info = req.connection_info();
-    let address = if trust_proxy {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
-    };
-    match address.and_then(|a| {
-        a.parse::<IpAddr>()
-            .ok()
-            .or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
-    }) {
+    let address = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
+    match address
+        .and_then(|a| a.parse::<IpAddr>().ok().or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())))
+    {
         Some(IpAddr::V4(v4)) => format!("v4:{v4}"),
         Some(IpAddr::V6(v6)) => {
             let s = v6.segments();

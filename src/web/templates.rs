@@ -14,10 +14,7 @@ impl Templates {
             ("base.html", include_str!("templates/base.html")),
             ("message.html", include_str!("templates/message.html")),
             ("code_entry.html", include_str!("templates/code_entry.html")),
-            (
-                "questionnaire.html",
-                include_str!("templates/questionnaire.html"),
-            ),
+            ("questionnaire.html", include_str!("templates/questionnaire.html")),
             ("login.html", include_str!("templates/login.html")),
             ("dashboard.html", include_str!("templates/dashboard.html")),
             ("results.html", include_str!("templates/results.html")),
@@ -35,9 +32,7 @@ impl Templates {
     }
 
     pub fn page(&self, status: StatusCode, name: &str, context: impl Serialize) -> HttpResponse {
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(self.render(name, context))
+        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(self.render(name, context))
     }
 }
 
@@ -52,14 +47,9 @@ mod tests {
     #[test]
     fn every_template_renders_and_escapes_html() {
         let templates = Templates::load();
-        let html = templates.render(
-            "message.html",
-            context! { title => "<b>Tiêu đề</b>", paragraphs => vec!["Đoạn"], csrf => "x" },
-        );
-        assert!(
-            html.contains("&lt;b&gt;Tiêu đề&lt;") && !html.contains("<b>"),
-            "{html}"
-        );
+        let html = templates
+            .render("message.html", context! { title => "<b>Tiêu đề</b>", paragraphs => vec!["Đoạn"], csrf => "x" });
+        assert!(html.contains("&lt;b&gt;Tiêu đề&lt;") && !html.contains("<b>"), "{html}");
         assert!(html.contains("lang=\"vi\""));
     }
 }

@@ -33,16 +33,8 @@ async fn wrong_password_gets_no_token(app: TestApp) {
 
 async fn officials_endpoints_require_a_token(app: TestApp) {
     for path in ["/api/v1/waves", "/api/v1/localities", "/api/v1/audit"] {
-        assert_eq!(
-            app.api.get(app.url(path)).send().await.unwrap().status(),
-            401,
-            "{path}"
-        );
-        assert_eq!(
-            app.get_as("not-a-token", path).await.status(),
-            401,
-            "{path}"
-        );
+        assert_eq!(app.api.get(app.url(path)).send().await.unwrap().status(), 401, "{path}");
+        assert_eq!(app.get_as("not-a-token", path).await.status(), 401, "{path}");
     }
     let create = app
         .api
@@ -58,18 +50,9 @@ async fn agency_officer_cannot_read_or_change_another_agencys_data(app: TestApp)
     app.seed_places().await;
     let wave = app.open_wave("sipas-2017").await;
     let form = app.form("sipas-2017").await;
-    for (commune, agency, level) in [
-        ("00001", "AG1", "5"),
-        ("00003", "AG2", "1"),
-        ("00003", "AG2", "1"),
-    ] {
+    for (commune, agency, level) in [("00001", "AG1", "5"), ("00003", "AG2", "1"), ("00003", "AG2", "1")] {
         let invitation = app.invite(&wave, commune, Some(agency), 1).await.remove(0);
-        assert_eq!(
-            app.answer(&invitation.code, &satisfied_at(&form, level))
-                .await
-                .status(),
-            201
-        );
+        assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, level)).await.status(), 201);
     }
     let officer = app.official("agency_officer", Some("AG1")).await;
     let own = app
@@ -89,53 +72,28 @@ async fn agency_officer_cannot_read_or_change_another_agencys_data(app: TestApp)
         .await;
     assert_eq!(other.status(), 403);
     let unscoped = app
-        .post_as(
-            &officer,
-            &format!("/api/v1/waves/{wave}/invitations"),
-            &json!({"count": 2, "locality_code": "00001"}),
-        )
+        .post_as(&officer, &format!("/api/v1/waves/{wave}/invitations"), &json!({"count": 2, "locality_code": "00001"}))
         .await;
     assert_eq!(unscoped.status(), 403);
     let results: Value = app
-        .get_as(
-            &officer,
-            &format!("/api/v1/waves/{wave}/results?level=district&by=agency"),
-        )
+        .get_as(&officer, &format!("/api/v1/waves/{wave}/results?level=district&by=agency"))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        results["overall"]["responses"], 1,
-        "only AG1's answer: {results}"
-    );
-    let agencies: Vec<&Value> = results["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| &g["agency"]["code"])
-        .collect();
+    assert_eq!(results["overall"]["responses"], 1, "only AG1's answer: {results}");
+    let agencies: Vec<&Value> = results["groups"].as_array().unwrap().iter().map(|g| &g["agency"]["code"]).collect();
     assert_eq!(agencies, [&json!("AG1")]);
     for (path, body) in [
         (format!("/api/v1/waves/{wave}/close"), json!({})),
-        (
-            "/api/v1/waves".to_string(),
-            json!({"name": "x", "form_id": "sipas-2017"}),
-        ),
-        (
-            "/api/v1/agencies".to_string(),
-            json!({"code": "AG9", "name": "x", "locality_code": "001"}),
-        ),
+        ("/api/v1/waves".to_string(), json!({"name": "x", "form_id": "sipas-2017"})),
+        ("/api/v1/agencies".to_string(), json!({"code": "AG9", "name": "x", "locality_code": "001"})),
         (
             "/api/v1/users".to_string(),
             json!({"email": "x@y.vn", "password": "mat-khau-dai-du", "role": "administrator"}),
         ),
     ] {
-        assert_eq!(
-            app.post_as(&officer, &path, &body).await.status(),
-            403,
-            "{path}"
-        );
+        assert_eq!(app.post_as(&officer, &path, &body).await.status(), 403, "{path}");
     }
 }
 
@@ -143,30 +101,13 @@ async fn analyst_reads_results_but_changes_nothing(app: TestApp) {
     app.seed_places().await;
     let wave = app.open_wave("sipas-2017").await;
     let analyst = app.official("analyst", None).await;
-    assert_eq!(
-        app.get_as(
-            &analyst,
-            &format!("/api/v1/waves/{wave}/results?level=province")
-        )
-        .await
-        .status(),
-        200
-    );
+    assert_eq!(app.get_as(&analyst, &format!("/api/v1/waves/{wave}/results?level=province")).await.status(), 200);
     let invite = app
-        .post_as(
-            &analyst,
-            &format!("/api/v1/waves/{wave}/invitations"),
-            &json!({"count": 1, "locality_code": "00001"}),
-        )
+        .post_as(&analyst, &format!("/api/v1/waves/{wave}/invitations"), &json!({"count": 1, "locality_code": "00001"}))
         .await;
     assert_eq!(invite.status(), 403);
     let enumerator = app.official("enumerator", None).await;
-    assert_eq!(
-        app.get_as(&enumerator, &format!("/api/v1/waves/{wave}/results"))
-            .await
-            .status(),
-        403
-    );
+    assert_eq!(app.get_as(&enumerator, &format!("/api/v1/waves/{wave}/results")).await.status(), 403);
 }
 
 async fn every_state_change_is_audited_without_personal_data(app: TestApp) {
@@ -178,43 +119,19 @@ async fn every_state_change_is_audited_without_personal_data(app: TestApp) {
     assert_eq!(r.status(), 201);
     let answer = satisfied_at(&app.form("sipas-2017").await, "5");
     assert_eq!(app.answer(&invitation.code, &answer).await.status(), 201);
-    assert_eq!(
-        app.post(&format!("/api/v1/waves/{wave}/close"), &json!({}))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
 
     let log = app.get_json("/api/v1/audit?limit=1000").await;
     let entries = log["entries"].as_array().unwrap();
-    let actions: Vec<&str> = entries
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    for expected in [
-        "locality.save",
-        "agency.save",
-        "wave.create",
-        "wave.open",
-        "invitations.issue",
-        "user.create",
-        "wave.closed",
-    ] {
-        assert!(
-            actions.contains(&expected),
-            "{expected} missing from {actions:?}"
-        );
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for expected in
+        ["locality.save", "agency.save", "wave.create", "wave.open", "invitations.issue", "user.create", "wave.closed"]
+    {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
-    assert!(
-        entries
-            .iter()
-            .all(|e| e["at"].is_string() && e["actor_id"].is_string())
-    );
+    assert!(entries.iter().all(|e| e["at"].is_string() && e["actor_id"].is_string()));
     let text = log.to_string();
     assert!(!text.contains(officer_email), "no emails in the audit log");
-    assert!(
-        !text.contains(&invitation.code) && !text.contains(&invitation.code.replace('-', "")),
-        "no codes"
-    );
+    assert!(!text.contains(&invitation.code) && !text.contains(&invitation.code.replace('-', "")), "no codes");
     assert!(!text.contains("Ý kiến"), "no answers");
 }

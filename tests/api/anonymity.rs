@@ -20,13 +20,11 @@ fn column(app: &TestApp, sql: &str) -> Vec<String> {
     let cells: Vec<Cell> = match app.backend {
         Backend::Sqlite => {
             let path = app.database_url.strip_prefix("sqlite://").unwrap();
-            diesel::sql_query(sql)
-                .load(&mut SqliteConnection::establish(path).unwrap())
-                .unwrap()
+            diesel::sql_query(sql).load(&mut SqliteConnection::establish(path).unwrap()).unwrap()
         }
-        Backend::Postgres => diesel::sql_query(sql)
-            .load(&mut PgConnection::establish(&app.database_url).unwrap())
-            .unwrap(),
+        Backend::Postgres => {
+            diesel::sql_query(sql).load(&mut PgConnection::establish(&app.database_url).unwrap()).unwrap()
+        }
     };
     cells.into_iter().map(|c| c.value).collect()
 }
@@ -34,9 +32,9 @@ fn column(app: &TestApp, sql: &str) -> Vec<String> {
 fn column_names(app: &TestApp, table: &str) -> Vec<String> {
     let sql = match app.backend {
         Backend::Sqlite => format!("SELECT name AS value FROM pragma_table_info('{table}')"),
-        Backend::Postgres => format!(
-            "SELECT column_name::text AS value FROM information_schema.columns WHERE table_name = '{table}'"
-        ),
+        Backend::Postgres => {
+            format!("SELECT column_name::text AS value FROM information_schema.columns WHERE table_name = '{table}'")
+        }
     };
     let mut names = column(app, &sql);
     names.sort();
@@ -45,11 +43,8 @@ fn column_names(app: &TestApp, table: &str) -> Vec<String> {
 
 fn spearman(order: &[usize]) -> f64 {
     let n = order.len() as f64;
-    let d2: f64 = order
-        .iter()
-        .enumerate()
-        .map(|(position, &submitted)| (position as f64 - submitted as f64).powi(2))
-        .sum();
+    let d2: f64 =
+        order.iter().enumerate().map(|(position, &submitted)| (position as f64 - submitted as f64).powi(2)).sum();
     1.0 - 6.0 * d2 / (n * (n * n - 1.0))
 }
 
@@ -59,75 +54,36 @@ async fn stored_answers_cannot_be_joined_to_invitations_or_put_in_submission_ord
     let form = app.form("sipas-2017").await;
     let invitations = app.invite(&wave, "00001", Some("AG1"), 200).await;
     for (i, invitation) in invitations.iter().enumerate() {
-        let answers = complete_answers(&form, |item| {
-            (item["id"] == "comment").then(|| json!(format!("thứ tự {i:03}")))
-        });
+        let answers =
+            complete_answers(&form, |item| (item["id"] == "comment").then(|| json!(format!("thứ tự {i:03}"))));
         assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
     }
     // Closing mixes the answers on PostgreSQL (see README); SQLite needs nothing.
-    assert_eq!(
-        app.post(&format!("/api/v1/waves/{wave}/close"), &json!({}))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
 
     assert_eq!(
         column_names(&app, "responses"),
-        [
-            "agency_code",
-            "answers",
-            "id",
-            "locality_code",
-            "submitted_on",
-            "wave_id"
-        ]
+        ["agency_code", "answers", "id", "locality_code", "submitted_on", "wave_id"]
     );
-    assert_eq!(
-        column_names(&app, "invitations"),
-        [
-            "agency_code",
-            "code_hash",
-            "locality_code",
-            "used",
-            "wave_id"
-        ]
-    );
+    assert_eq!(column_names(&app, "invitations"), ["agency_code", "code_hash", "locality_code", "used", "wave_id"]);
 
     let days = column(&app, "SELECT submitted_on AS value FROM responses");
     assert_eq!(days.len(), 200);
-    assert!(
-        days.iter()
-            .all(|d| d.len() == 10 && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()),
-        "day only"
-    );
+    assert!(days.iter().all(|d| d.len() == 10 && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()), "day only");
 
     let ids = column(&app, "SELECT id AS value FROM responses");
-    assert!(
-        ids.iter()
-            .all(|id| uuid::Uuid::parse_str(id).unwrap().get_version_num() == 4),
-        "random ids"
-    );
+    assert!(ids.iter().all(|id| uuid::Uuid::parse_str(id).unwrap().get_version_num() == 4), "random ids");
 
     let hashes = column(&app, "SELECT code_hash AS value FROM invitations");
-    let stored_text =
-        column(&app, "SELECT id || ' ' || answers AS value FROM responses").join("\n");
+    let stored_text = column(&app, "SELECT id || ' ' || answers AS value FROM responses").join("\n");
     for (hash, invitation) in hashes.iter().zip(&invitations) {
+        assert!(!stored_text.contains(hash.as_str()), "no hash stored with answers");
         assert!(
-            !stored_text.contains(hash.as_str()),
-            "no hash stored with answers"
-        );
-        assert!(
-            !stored_text.contains(&invitation.code.replace('-', ""))
-                && !stored_text.contains(&invitation.code),
+            !stored_text.contains(&invitation.code.replace('-', "")) && !stored_text.contains(&invitation.code),
             "no code stored"
         );
     }
-    let audit = column(
-        &app,
-        "SELECT action || ' ' || target AS value FROM audit_log",
-    )
-    .join("\n");
+    let audit = column(&app, "SELECT action || ' ' || target AS value FROM audit_log").join("\n");
     assert!(!audit.contains("thứ tự"), "no answers in the audit log");
 
     // The order in which the database hands rows back, against the order of submission.
@@ -135,26 +91,15 @@ async fn stored_answers_cannot_be_joined_to_invitations_or_put_in_submission_ord
         .iter()
         .map(|json| {
             let answers: Value = serde_json::from_str(json).unwrap();
-            answers["comment"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("thứ tự ")
-                .parse()
-                .unwrap()
+            answers["comment"].as_str().unwrap().trim_start_matches("thứ tự ").parse().unwrap()
         })
         .collect();
     let rho = spearman(&order);
-    assert!(
-        rho.abs() < 0.2,
-        "stored order follows submission order: rank correlation {rho}"
-    );
+    assert!(rho.abs() < 0.2, "stored order follows submission order: rank correlation {rho}");
 
     if app.backend == Backend::Postgres {
         // After mixing, one transaction id stands on every used invitation and every answer.
-        let invitation_xids = column(
-            &app,
-            "SELECT DISTINCT xmin::text AS value FROM invitations WHERE used",
-        );
+        let invitation_xids = column(&app, "SELECT DISTINCT xmin::text AS value FROM invitations WHERE used");
         let answer_xids = column(&app, "SELECT DISTINCT xmin::text AS value FROM responses");
         assert_eq!(invitation_xids.len(), 1, "{invitation_xids:?}");
         assert_eq!(answer_xids.len(), 1, "{answer_xids:?}");

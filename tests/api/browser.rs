@@ -25,19 +25,16 @@ impl Drop for Driver {
 fn find_program(names: &[&str]) -> Option<String> {
     let path = std::env::var("PATH").unwrap_or_default();
     names.iter().find_map(|name| {
-        path.split(':')
-            .map(|dir| format!("{dir}/{name}"))
-            .find(|candidate| std::path::Path::new(candidate).exists())
+        path.split(':').map(|dir| format!("{dir}/{name}")).find(|candidate| std::path::Path::new(candidate).exists())
     })
 }
 
 impl Driver {
     async fn start() -> Option<Driver> {
         let hint = "install Debian's chromium and chromium-driver";
-        let (Some(chromedriver), Some(chromium)) = (
-            find_program(&["chromedriver"]),
-            find_program(&["chromium", "chromium-browser"]),
-        ) else {
+        let (Some(chromedriver), Some(chromium)) =
+            (find_program(&["chromedriver"]), find_program(&["chromium", "chromium-browser"]))
+        else {
             crate::helpers::skip(
                 "browser test",
                 "PHIEU_REQUIRE_BROWSER",
@@ -45,11 +42,7 @@ impl Driver {
             );
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         let process = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -58,47 +51,22 @@ impl Driver {
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if http.get(format!("{base}/status")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let profile =
-            std::env::temp_dir().join(format!("phieu-chromium-{}", uuid::Uuid::new_v4().simple()));
+        crate::helpers::wait_until_up(&format!("{base}/status")).await;
+        let profile = std::env::temp_dir().join(format!("phieu-chromium-{}", uuid::Uuid::new_v4().simple()));
         let capabilities = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": chromium,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--window-size=412,915", format!("--user-data-dir={}", profile.display())]
         }}}});
-        let created: Value = http
-            .post(format!("{base}/session"))
-            .json(&capabilities)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let session = created["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {created}"))
-            .to_string();
-        Some(Driver {
-            process,
-            http,
-            session,
-            base,
-        })
+        let created: Value =
+            http.post(format!("{base}/session")).json(&capabilities).send().await.unwrap().json().await.unwrap();
+        let session =
+            created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
+        Some(Driver { process, http, session, base })
     }
 
-    async fn try_call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, Value> {
+    async fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut request = self.http.request(method, url);
         if let Some(body) = body {
@@ -112,9 +80,7 @@ impl Driver {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        self.try_call(method, path, body)
-            .await
-            .unwrap_or_else(|error| panic!("WebDriver {path}: {error}"))
+        self.try_call(method, path, body).await.unwrap_or_else(|error| panic!("WebDriver {path}: {error}"))
     }
 
     /// After a click that navigates, the old page may still answer for a moment: poll.
@@ -122,17 +88,11 @@ impl Driver {
         let mut last = String::new();
         for _ in 0..100 {
             let found = self
-                .try_call(
-                    reqwest::Method::POST,
-                    "/element",
-                    Some(json!({"using": "css selector", "value": css})),
-                )
+                .try_call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
                 .await;
             if let Ok(element) = found
                 && let Some(id) = element[ELEMENT].as_str()
-                && let Ok(text) = self
-                    .try_call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
-                    .await
+                && let Ok(text) = self.try_call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await
             {
                 last = text.as_str().unwrap_or_default().to_string();
                 if last.contains(needle) {
@@ -145,77 +105,46 @@ impl Driver {
     }
 
     async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
-            .await;
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
     }
 
     async fn find(&self, css: &str) -> String {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        found[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("{css}: {found}"))
-            .to_string()
+        let found =
+            self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        found[ELEMENT].as_str().unwrap_or_else(|| panic!("{css}: {found}")).to_string()
     }
 
     async fn click(&self, css: &str) {
         let element = self.find(css).await;
         // Scroll into view first: a phone-sized window shows one question at a time.
-        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": "arguments[0].scrollIntoView({block:'center'})", "args": [{ELEMENT: element}]}))).await;
         self.call(
             reqwest::Method::POST,
-            &format!("/element/{element}/click"),
-            Some(json!({})),
+            "/execute/sync",
+            Some(json!({"script": "arguments[0].scrollIntoView({block:'center'})", "args": [{ELEMENT: element}]})),
         )
         .await;
+        self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
     }
 
     async fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{element}/value"),
-            Some(json!({"text": text})),
-        )
-        .await;
+        self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({"text": text}))).await;
     }
 
     async fn text_of(&self, css: &str) -> String {
         let element = self.find(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{element}/text"),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_string()
+        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None).await.as_str().unwrap().to_string()
     }
 
     async fn is_displayed(&self, css: &str) -> bool {
         let element = self.find(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{element}/displayed"),
-            None,
-        )
-        .await
-        .as_bool()
-        .unwrap()
+        self.call(reqwest::Method::GET, &format!("/element/{element}/displayed"), None).await.as_bool().unwrap()
     }
 
     async fn screenshot(&self, name: &str) {
         let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
         use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().unwrap())
-            .unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
         std::fs::write(dir.join(name), bytes).unwrap();
     }
@@ -242,20 +171,9 @@ async fn citizen_answers_sipas_in_headless_chromium() {
     // Submit once half-filled: the page comes back with the answers kept.
     driver.click("input[name=respondent_type][value='1']").await;
     driver.click("#submit").await;
-    assert!(
-        driver
-            .wait_for_text("#error-summary", "Phiếu chưa gửi được")
-            .await
-            .contains("Phiếu chưa gửi được")
-    );
+    assert!(driver.wait_for_text("#error-summary", "Phiếu chưa gửi được").await.contains("Phiếu chưa gửi được"));
     let kept = driver.find("input[name=respondent_type][value='1']").await;
-    let checked = driver
-        .call(
-            reqwest::Method::GET,
-            &format!("/element/{kept}/selected"),
-            None,
-        )
-        .await;
+    let checked = driver.call(reqwest::Method::GET, &format!("/element/{kept}/selected"), None).await;
     assert_eq!(checked, json!(true), "answer kept after the error");
 
     for item in form["items"].as_array().unwrap() {
@@ -268,26 +186,12 @@ async fn citizen_answers_sipas_in_headless_chromium() {
         } else {
             item["options"][0]["code"].as_str().unwrap().to_string()
         };
-        driver
-            .click(&format!("input[name={id}][value='{code}']"))
-            .await;
+        driver.click(&format!("input[name={id}][value='{code}']")).await;
     }
-    driver
-        .click("input[name=expectations][value='other']")
-        .await;
-    assert!(
-        driver.is_displayed("#q-expectations_other").await,
-        "follow-up shown once “Khác” is chosen"
-    );
-    driver
-        .type_into("textarea[name=expectations_other]", "Thêm chỗ để xe")
-        .await;
-    driver
-        .type_into(
-            "textarea[name=comment]",
-            "Cán bộ hướng dẫn tận tình, chu đáo.",
-        )
-        .await;
+    driver.click("input[name=expectations][value='other']").await;
+    assert!(driver.is_displayed("#q-expectations_other").await, "follow-up shown once “Khác” is chosen");
+    driver.type_into("textarea[name=expectations_other]", "Thêm chỗ để xe").await;
+    driver.type_into("textarea[name=comment]", "Cán bộ hướng dẫn tận tình, chu đáo.").await;
     driver.click("#submit").await;
     let heading = driver.wait_for_text("h1", "Cảm ơn").await;
     driver.screenshot("thank-you.png").await;
@@ -295,11 +199,6 @@ async fn citizen_answers_sipas_in_headless_chromium() {
 
     let results = app.get_json(&format!("/api/v1/waves/{wave}/results")).await;
     assert_eq!(results["overall"]["responses"], 1);
-    let sipas = results["overall"]["indices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "sipas")
-        .unwrap();
+    let sipas = results["overall"]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "sipas").unwrap();
     assert_eq!(sipas["value"], 100.0);
 }

@@ -64,8 +64,7 @@ impl Drop for TestApp {
                 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
                 if let Ok(mut conn) = PgConnection::establish(admin_url) {
                     let _ =
-                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn);
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
                 }
             }
         }
@@ -84,10 +83,7 @@ pub fn skip(what: &str, variable: &str, hint: &str) -> Option<TestApp> {
     // Written to the real stderr: the test harness captures eprintln! of passing tests,
     // and a skip must be seen.
     use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "\nSKIPPED: {what}: {hint} (set {variable}=1 to make this a failure)"
-    );
+    let _ = writeln!(std::io::stderr(), "\nSKIPPED: {what}: {hint} (set {variable}=1 to make this a failure)");
     None
 }
 
@@ -116,27 +112,17 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(
-    backend: Backend,
-    adjust: impl FnOnce(&mut Settings),
-) -> Option<TestApp> {
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let (database_url, cleanup) = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("phieu-test-{unique}"));
             std::fs::create_dir_all(&dir).unwrap();
-            (
-                format!("sqlite://{}", dir.join("phieu.db").display()),
-                Cleanup::Directory(dir),
-            )
+            (format!("sqlite://{}", dir.join("phieu.db").display()), Cleanup::Directory(dir))
         }
         Backend::Postgres => {
             let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-                return skip(
-                    "PostgreSQL tests",
-                    "PHIEU_REQUIRE_POSTGRES",
-                    "TEST_DATABASE_URL is not set",
-                );
+                return skip("PostgreSQL tests", "PHIEU_REQUIRE_POSTGRES", "TEST_DATABASE_URL is not set");
             };
             let name = format!("phieu_test_{unique}");
             let created = tokio::task::spawn_blocking({
@@ -164,27 +150,41 @@ pub async fn spawn_app_with(
     };
     let mut settings = test_settings(database_url.clone());
     adjust(&mut settings);
-    let app = Application::build(settings)
-        .await
-        .expect("application starts");
+    let app = Application::build(settings).await.expect("application starts");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let address = format!("http://127.0.0.1:{port}");
-    let api = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut test_app = TestApp {
-        address,
-        port,
-        api,
-        admin_token: String::new(),
-        backend,
-        database_url,
-        cleanup,
-    };
+    let api = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut test_app = TestApp { address, port, api, admin_token: String::new(), backend, database_url, cleanup };
     test_app.admin_token = test_app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     Some(test_app)
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The CSRF token a page put in its forms.
+pub fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"_csrf\" value=\"").expect("csrf field") + 20;
+    html[start..start + 64].to_string()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `url` until it answers 200.
+pub async fn wait_until_up(url: &str) -> bool {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(url).send().await.is_ok_and(|r| r.status() == 200) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 pub struct Invitation {
@@ -206,33 +206,24 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "sign-in of {email}");
-        response.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
     }
 
     pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
-        self.api
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.api.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
     }
 
     pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
-        self.api
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.api.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.post_as(&self.admin_token, path, body).await
+    }
+
+    /// Status of a plain GET without credentials.
+    pub async fn status_of(&self, url: &str) -> u16 {
+        self.api.get(url).send().await.unwrap().status().as_u16()
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -254,56 +245,29 @@ impl TestApp {
         ];
         for (code, name, level, parent) in places {
             let r = self
-                .post(
-                    "/api/v1/localities",
-                    &json!({"code": code, "name": name, "level": level, "parent_code": parent}),
-                )
+                .post("/api/v1/localities", &json!({"code": code, "name": name, "level": level, "parent_code": parent}))
                 .await;
             assert_eq!(r.status(), 201, "locality {code}");
         }
-        for (code, name, locality) in [
-            ("AG1", "Bộ phận Một cửa huyện Một", "001"),
-            ("AG2", "Bộ phận Một cửa huyện Hai", "002"),
-        ] {
-            let r = self
-                .post(
-                    "/api/v1/agencies",
-                    &json!({"code": code, "name": name, "locality_code": locality}),
-                )
-                .await;
+        for (code, name, locality) in
+            [("AG1", "Bộ phận Một cửa huyện Một", "001"), ("AG2", "Bộ phận Một cửa huyện Hai", "002")]
+        {
+            let r =
+                self.post("/api/v1/agencies", &json!({"code": code, "name": name, "locality_code": locality})).await;
             assert_eq!(r.status(), 201, "agency {code}");
         }
     }
 
     /// A wave on `form_id`, opened.
     pub async fn open_wave(&self, form_id: &str) -> String {
-        let response = self
-            .post(
-                "/api/v1/waves",
-                &json!({"name": "Đợt thử", "form_id": form_id}),
-            )
-            .await;
+        let response = self.post("/api/v1/waves", &json!({"name": "Đợt thử", "form_id": form_id})).await;
         assert_eq!(response.status(), 201);
-        let id = response.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert_eq!(
-            self.post(&format!("/api/v1/waves/{id}/open"), &json!({}))
-                .await
-                .status(),
-            200
-        );
+        let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        assert_eq!(self.post(&format!("/api/v1/waves/{id}/open"), &json!({})).await.status(), 200);
         id
     }
 
-    pub async fn invite(
-        &self,
-        wave: &str,
-        locality: &str,
-        agency: Option<&str>,
-        count: usize,
-    ) -> Vec<Invitation> {
+    pub async fn invite(&self, wave: &str, locality: &str, agency: Option<&str>, count: usize) -> Vec<Invitation> {
         let response = self
             .post(
                 &format!("/api/v1/waves/{wave}/invitations"),
@@ -316,10 +280,7 @@ impl TestApp {
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| Invitation {
-                code: i["code"].as_str().unwrap().into(),
-                url: i["url"].as_str().unwrap().into(),
-            })
+            .map(|i| Invitation { code: i["code"].as_str().unwrap().into(), url: i["url"].as_str().unwrap().into() })
             .collect()
     }
 
@@ -341,10 +302,7 @@ impl TestApp {
         let email = format!("{}@test.phieu", uuid::Uuid::new_v4().simple());
         let password = "mat-khau-can-bo-1";
         let r = self
-            .post(
-                "/api/v1/users",
-                &json!({"email": email, "password": password, "role": role, "agency_code": agency}),
-            )
+            .post("/api/v1/users", &json!({"email": email, "password": password, "role": role, "agency_code": agency}))
             .await;
         assert_eq!(r.status(), 201, "create {role}");
         self.token_for(&email, password).await
@@ -358,12 +316,7 @@ pub fn complete_answers(form: &Value, pick: impl Fn(&Value) -> Option<Value>) ->
     for item in form["items"].as_array().unwrap() {
         if let Some(rule) = item.get("show_if") {
             let chosen = answers.get(rule["item"].as_str().unwrap());
-            let wanted: Vec<&str> = rule["in"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c.as_str().unwrap())
-                .collect();
+            let wanted: Vec<&str> = rule["in"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
             let shown = match chosen {
                 Some(Value::String(s)) => wanted.contains(&s.as_str()),
                 Some(Value::Array(a)) => a.iter().any(|c| wanted.contains(&c.as_str().unwrap())),
@@ -384,21 +337,9 @@ pub fn complete_answers(form: &Value, pick: impl Fn(&Value) -> Option<Value>) ->
             }
             continue;
         }
-        let first = item["options"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o.get("missing").is_none())
-            .unwrap()["code"]
-            .clone();
-        answers.insert(
-            id,
-            if item.get("max_choices").is_some() {
-                json!([first])
-            } else {
-                first
-            },
-        );
+        let first =
+            item["options"].as_array().unwrap().iter().find(|o| o.get("missing").is_none()).unwrap()["code"].clone();
+        answers.insert(id, if item.get("max_choices").is_some() { json!([first]) } else { first });
     }
     Value::Object(answers)
 }
@@ -406,7 +347,5 @@ pub fn complete_answers(form: &Value, pick: impl Fn(&Value) -> Option<Value>) ->
 /// Every satisfaction item at `level`; the rest as `complete_answers` chooses.
 pub fn satisfied_at(form: &Value, level: &str) -> Value {
     let level = level.to_string();
-    complete_answers(form, move |item| {
-        (item["kind"] == "satisfaction").then(|| json!(level.clone()))
-    })
+    complete_answers(form, move |item| (item["kind"] == "satisfaction").then(|| json!(level.clone())))
 }

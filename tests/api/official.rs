@@ -1,7 +1,7 @@
 //! The officials' pages: sign-in, the wave list, opening and closing with CSRF-protected
 //! forms, and the results table.
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, satisfied_at};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, browser, csrf_of, satisfied_at};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -9,54 +9,20 @@ on_both_backends!(
     page_forms_without_csrf_token_change_nothing
 );
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let start = html.find("name=\"_csrf\" value=\"").expect("csrf field") + 20;
-    html[start..start + 64].to_string()
-}
-
 async fn sign_in(app: &TestApp, client: &reqwest::Client) -> String {
-    let page = client
-        .get(app.url("/dang-nhap"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = client.get(app.url("/dang-nhap")).send().await.unwrap().text().await.unwrap();
     let csrf = csrf_of(&page);
     let wrong = client
         .post(app.url("/dang-nhap"))
-        .form(&[
-            ("email", ADMIN_EMAIL),
-            ("password", "sai-mat-khau-roi"),
-            ("_csrf", &csrf),
-        ])
+        .form(&[("email", ADMIN_EMAIL), ("password", "sai-mat-khau-roi"), ("_csrf", &csrf)])
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
-    assert!(
-        wrong
-            .text()
-            .await
-            .unwrap()
-            .contains("Email hoặc mật khẩu không đúng")
-    );
+    assert!(wrong.text().await.unwrap().contains("Email hoặc mật khẩu không đúng"));
     let response = client
         .post(app.url("/dang-nhap"))
-        .form(&[
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-            ("_csrf", &csrf),
-        ])
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("_csrf", &csrf)])
         .send()
         .await
         .unwrap();
@@ -69,12 +35,7 @@ async fn official_signs_in_opens_a_wave_and_reads_its_results_table(app: TestApp
     app.seed_places().await;
     let client = browser();
     assert_eq!(
-        client
-            .get(app.url("/quan-ly"))
-            .send()
-            .await
-            .unwrap()
-            .headers()["location"],
+        client.get(app.url("/quan-ly")).send().await.unwrap().headers()["location"],
         "/dang-nhap",
         "signed out goes to sign-in"
     );
@@ -82,89 +43,41 @@ async fn official_signs_in_opens_a_wave_and_reads_its_results_table(app: TestApp
 
     let created = client
         .post(app.url("/quan-ly/dot"))
-        .form(&[
-            ("name", "Khảo sát quý IV"),
-            ("form_id", "sipas-2017"),
-            ("_csrf", &csrf),
-        ])
+        .form(&[("name", "Khảo sát quý IV"), ("form_id", "sipas-2017"), ("_csrf", &csrf)])
         .send()
         .await
         .unwrap();
     assert_eq!(created.status(), 303);
     let waves = app.get_json("/api/v1/waves").await;
     let wave = waves["waves"][0]["id"].as_str().unwrap().to_string();
-    let dashboard = client
-        .get(app.url("/quan-ly"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dashboard = client.get(app.url("/quan-ly")).send().await.unwrap().text().await.unwrap();
     assert!(dashboard.contains("Khảo sát quý IV") && dashboard.contains("Nháp"));
 
-    let opened = client
-        .post(app.url(&format!("/quan-ly/dot/{wave}/mo")))
-        .form(&[("_csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    let opened =
+        client.post(app.url(&format!("/quan-ly/dot/{wave}/mo"))).form(&[("_csrf", &csrf)]).send().await.unwrap();
     assert_eq!(opened.status(), 303);
-    assert_eq!(
-        app.get_json(&format!("/api/v1/waves/{wave}")).await["status"],
-        "open"
-    );
+    assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}")).await["status"], "open");
 
     let form = app.form("sipas-2017").await;
-    for (commune, level) in [
-        ("00001", "5"),
-        ("00001", "5"),
-        ("00001", "4"),
-        ("00001", "4"),
-        ("00001", "2"),
-        ("00003", "5"),
-    ] {
+    for (commune, level) in
+        [("00001", "5"), ("00001", "5"), ("00001", "4"), ("00001", "4"), ("00001", "2"), ("00003", "5")]
+    {
         let invitation = app.invite(&wave, commune, None, 1).await.remove(0);
-        assert_eq!(
-            app.answer(&invitation.code, &satisfied_at(&form, level))
-                .await
-                .status(),
-            201
-        );
+        assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, level)).await.status(), 201);
     }
-    let table = client
-        .get(app.url(&format!("/quan-ly/dot/{wave}?level=district")))
-        .send()
-        .await
-        .unwrap();
+    let table = client.get(app.url(&format!("/quan-ly/dot/{wave}?level=district"))).send().await.unwrap();
     assert_eq!(table.status(), 200);
     let html = table.text().await.unwrap();
-    assert!(
-        html.contains("6 phiếu hợp lệ trên 6 thư mời"),
-        "response rate line"
-    );
+    assert!(html.contains("6 phiếu hợp lệ trên 6 thư mời"), "response rate line");
     assert!(html.contains("Huyện Một") && html.contains("Huyện Hai"));
     // District one: 4 of 5 at levels 4–5 → 80,0% shown; district two has one answer: hidden.
-    assert!(
-        html.contains("80,0%"),
-        "one decimal, Vietnamese decimal comma"
-    );
-    assert!(
-        html.contains("—<br><small>n=1</small>"),
-        "figures on too few answers are suppressed"
-    );
+    assert!(html.contains("80,0%"), "one decimal, Vietnamese decimal comma");
+    assert!(html.contains("—<br><small>n=1</small>"), "figures on too few answers are suppressed");
 
-    let closed = client
-        .post(app.url(&format!("/quan-ly/dot/{wave}/dong")))
-        .form(&[("_csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    let closed =
+        client.post(app.url(&format!("/quan-ly/dot/{wave}/dong"))).form(&[("_csrf", &csrf)]).send().await.unwrap();
     assert_eq!(closed.status(), 303);
-    assert_eq!(
-        app.get_json(&format!("/api/v1/waves/{wave}")).await["status"],
-        "closed"
-    );
+    assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}")).await["status"], "closed");
 }
 
 async fn page_forms_without_csrf_token_change_nothing(app: TestApp) {
@@ -172,20 +85,10 @@ async fn page_forms_without_csrf_token_change_nothing(app: TestApp) {
     sign_in(&app, &client).await;
     let forged = client
         .post(app.url("/quan-ly/dot"))
-        .form(&[
-            ("name", "Giả mạo"),
-            ("form_id", "sipas-2017"),
-            ("_csrf", &"0".repeat(64)),
-        ])
+        .form(&[("name", "Giả mạo"), ("form_id", "sipas-2017"), ("_csrf", &"0".repeat(64))])
         .send()
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
-    assert_eq!(
-        app.get_json("/api/v1/waves").await["waves"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(app.get_json("/api/v1/waves").await["waves"].as_array().unwrap().len(), 0);
 }

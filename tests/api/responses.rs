@@ -42,16 +42,8 @@ async fn simultaneous_submissions_of_one_code_store_exactly_one_answer(app: Test
     for handle in handles {
         statuses.push(handle.await.unwrap());
     }
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        19,
-        "{statuses:?}"
-    );
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
     let verify = app.get_json(&format!("/api/v1/waves/{wave}/verify")).await;
     assert_eq!(verify["responses_stored"], 1);
     assert_eq!(verify["consistent"], true);
@@ -72,25 +64,11 @@ async fn invalid_answer_gets_an_error_for_each_item(app: TestApp) {
     assert_eq!(response.status(), 422);
     let errors = response.json::<Value>().await.unwrap()["errors"].clone();
     assert_eq!(errors["sat_access"], "Vui lòng trả lời câu hỏi này.");
-    assert_eq!(
-        errors["sat_results"],
-        "Lựa chọn “9” không có trong câu hỏi này."
-    );
-    assert!(
-        errors["expectations"]
-            .as_str()
-            .unwrap()
-            .contains("tối đa 3"),
-        "{errors}"
-    );
+    assert_eq!(errors["sat_results"], "Lựa chọn “9” không có trong câu hỏi này.");
+    assert!(errors["expectations"].as_str().unwrap().contains("tối đa 3"), "{errors}");
     assert!(errors["no_such_item"].is_string());
     // Nothing was used up: the corrected answer goes through.
-    assert_eq!(
-        app.answer(&invitation.code, &satisfied_at(&form, "4"))
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, "4")).await.status(), 201);
 }
 
 async fn unknown_code_is_404_and_closed_wave_is_410(app: TestApp) {
@@ -100,12 +78,7 @@ async fn unknown_code_is_404_and_closed_wave_is_410(app: TestApp) {
     let answers = complete_answers(&app.form("sipas-2017").await, |_| None);
     let unknown = phieu::domain::code::InvitationCode::generate().grouped();
     assert_eq!(app.answer(&unknown, &answers).await.status(), 404);
-    assert_eq!(
-        app.post(&format!("/api/v1/waves/{wave}/close"), &json!({}))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
     assert_eq!(app.answer(&invitation.code, &answers).await.status(), 410);
 }
 
@@ -119,10 +92,7 @@ async fn mistyped_code_is_caught_by_its_check_symbol(app: TestApp) {
     let response = app.answer(&typo, &json!({})).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
-    assert!(
-        body["errors"]["code"].as_str().unwrap().contains("gõ nhầm"),
-        "{body}"
-    );
+    assert!(body["errors"]["code"].as_str().unwrap().contains("gõ nhầm"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,13 +114,8 @@ async fn two_instances_sharing_postgres_store_each_answer_once() {
     let mut handles = Vec::new();
     for invitation in &invitations {
         for url in [first.url("/api/v1/responses"), second_url.clone()] {
-            let request = first
-                .api
-                .post(url)
-                .json(&json!({"code": invitation.code, "answers": answers}));
-            handles.push(tokio::spawn(async move {
-                request.send().await.unwrap().status().as_u16()
-            }));
+            let request = first.api.post(url).json(&json!({"code": invitation.code, "answers": answers}));
+            handles.push(tokio::spawn(async move { request.send().await.unwrap().status().as_u16() }));
         }
     }
     let mut stored = 0;
@@ -159,13 +124,8 @@ async fn two_instances_sharing_postgres_store_each_answer_once() {
         assert!(status == 201 || status == 409, "{status}");
         stored += usize::from(status == 201);
     }
-    assert_eq!(
-        stored, 20,
-        "each invitation answered exactly once across instances"
-    );
-    let verify = first
-        .get_json(&format!("/api/v1/waves/{wave}/verify"))
-        .await;
+    assert_eq!(stored, 20, "each invitation answered exactly once across instances");
+    let verify = first.get_json(&format!("/api/v1/waves/{wave}/verify")).await;
     assert_eq!(verify["responses_stored"], 20);
     assert_eq!(verify["consistent"], true);
 }

@@ -4,18 +4,10 @@ use crate::helpers::{TestApp, satisfied_at};
 use crate::on_both_backends;
 use serde_json::{Value, json};
 
-on_both_backends!(
-    results_roll_up_the_locality_tree_with_hand_computed_indices,
-    results_by_agency_and_for_sipas_2023
-);
+on_both_backends!(results_roll_up_the_locality_tree_with_hand_computed_indices, results_by_agency_and_for_sipas_2023);
 
 fn index<'a>(group: &'a Value, id: &str) -> &'a Value {
-    group["indices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == id)
-        .unwrap_or_else(|| panic!("no index {id}"))
+    group["indices"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap_or_else(|| panic!("no index {id}"))
 }
 
 fn group<'a>(results: &'a Value, locality: &str) -> &'a Value {
@@ -34,20 +26,10 @@ async fn results_roll_up_the_locality_tree_with_hand_computed_indices(app: TestA
     // Commune 00001: 3 answers all at level 5. Commune 00002: 1 at level 2.
     // Commune 00003 (other district): 2 at level 4, 2 at level 3, and in one of them the
     // access factor is answered 1.
-    let plan: [(&str, &str, usize); 4] = [
-        ("00001", "5", 3),
-        ("00002", "2", 1),
-        ("00003", "4", 2),
-        ("00003", "3", 2),
-    ];
+    let plan: [(&str, &str, usize); 4] = [("00001", "5", 3), ("00002", "2", 1), ("00003", "4", 2), ("00003", "3", 2)];
     for (commune, level, count) in plan {
         for invitation in app.invite(&wave, commune, None, count).await {
-            assert_eq!(
-                app.answer(&invitation.code, &satisfied_at(&form, level))
-                    .await
-                    .status(),
-                201
-            );
+            assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, level)).await.status(), 201);
         }
     }
     let extra = app.invite(&wave, "00003", None, 1).await.remove(0);
@@ -55,94 +37,51 @@ async fn results_roll_up_the_locality_tree_with_hand_computed_indices(app: TestA
     answers["sat_access"] = json!("1");
     assert_eq!(app.answer(&extra.code, &answers).await.status(), 201);
 
-    let by_district = app
-        .get_json(&format!("/api/v1/waves/{wave}/results?level=district"))
-        .await;
+    let by_district = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     assert_eq!(by_district["overall"]["responses"], 9);
     // Overall access: levels 4–5 in 3 + 2 = 5 of 9 answers.
     let access = index(&by_district["overall"], "access");
     assert_eq!(access["n"], 9);
-    assert!(
-        (access["value"].as_f64().unwrap() - 500.0 / 9.0).abs() < 1e-9,
-        "{access}"
-    );
+    assert!((access["value"].as_f64().unwrap() - 500.0 / 9.0).abs() < 1e-9, "{access}");
     // SIPAS = mean of five factors: four at 6/9 and access at 5/9.
     let sipas = index(&by_district["overall"], "sipas").clone();
     let expected = (4.0 * 600.0 / 9.0 + 500.0 / 9.0) / 5.0;
-    assert!(
-        (sipas["value"].as_f64().unwrap() - expected).abs() < 1e-9,
-        "{sipas}"
-    );
+    assert!((sipas["value"].as_f64().unwrap() - expected).abs() < 1e-9, "{sipas}");
 
     let district_one = group(&by_district, "001");
     assert_eq!(district_one["responses"], 4);
-    assert_eq!(
-        district_one["locality"],
-        json!({"code": "001", "name": "Huyện Một", "level": "district"})
-    );
+    assert_eq!(district_one["locality"], json!({"code": "001", "name": "Huyện Một", "level": "district"}));
     assert_eq!(index(district_one, "results")["value"], 75.0);
     let district_two = group(&by_district, "002");
     assert_eq!(district_two["responses"], 5);
     assert_eq!(index(district_two, "access")["value"], 40.0);
     assert_eq!(index(district_two, "procedures")["value"], 60.0);
 
-    let by_commune = app
-        .get_json(&format!("/api/v1/waves/{wave}/results?level=commune"))
-        .await;
+    let by_commune = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     assert_eq!(index(group(&by_commune, "00002"), "sipas")["value"], 0.0);
     assert_eq!(index(group(&by_commune, "00001"), "sipas")["value"], 100.0);
-    let province = app
-        .get_json(&format!("/api/v1/waves/{wave}/results?level=province"))
-        .await;
+    let province = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province")).await;
     assert_eq!(group(&province, "01")["responses"], 9);
-    assert_eq!(
-        index(group(&province, "01"), "sipas")["value"],
-        sipas["value"]
-    );
+    assert_eq!(index(group(&province, "01"), "sipas")["value"], sipas["value"]);
 }
 
 async fn results_by_agency_and_for_sipas_2023(app: TestApp) {
     app.seed_places().await;
     let wave = app.open_wave("sipas-2023").await;
     let form = app.form("sipas-2023").await;
-    for (commune, agency, level) in [
-        ("00001", "AG1", "5"),
-        ("00001", "AG1", "1"),
-        ("00003", "AG2", "4"),
-    ] {
+    for (commune, agency, level) in [("00001", "AG1", "5"), ("00001", "AG1", "1"), ("00003", "AG2", "4")] {
         let invitation = app.invite(&wave, commune, Some(agency), 1).await.remove(0);
-        let response = app
-            .answer(&invitation.code, &satisfied_at(&form, level))
-            .await;
+        let response = app.answer(&invitation.code, &satisfied_at(&form, level)).await;
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     }
-    let results = app
-        .get_json(&format!(
-            "/api/v1/waves/{wave}/results?level=district&by=agency"
-        ))
-        .await;
+    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district&by=agency")).await;
     let groups = results["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2);
-    let first = groups
-        .iter()
-        .find(|g| g["agency"]["code"] == "AG1")
-        .unwrap();
+    let first = groups.iter().find(|g| g["agency"]["code"] == "AG1").unwrap();
     assert_eq!(first["locality"]["code"], "001");
     assert_eq!(first["agency"]["name"], "Bộ phận Một cửa huyện Một");
     assert_eq!(index(first, "sipas")["value"], 50.0);
     assert_eq!(index(first, "area_policy")["n"], 2);
-    assert!(
-        (index(&results["overall"], "sipas")["value"]
-            .as_f64()
-            .unwrap()
-            - 200.0 / 3.0)
-            .abs()
-            < 1e-9
-    );
-    assert!(
-        index(&results["overall"], "sipas")["label"]
-            .as_str()
-            .unwrap()
-            .contains("SIPAS")
-    );
+    assert!((index(&results["overall"], "sipas")["value"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9);
+    assert!(index(&results["overall"], "sipas")["label"].as_str().unwrap().contains("SIPAS"));
 }

@@ -27,13 +27,8 @@ async fn issue_token(
     let (token, hash) = new_token();
     let expires = chrono::Utc::now().naive_utc() + state.settings.token_ttl;
     let user_id = user.id.clone();
-    state
-        .survey
-        .db
-        .run(move |db| db.store_token(&hash, &user_id, TokenKind::Api, expires))
-        .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"token": token, "expires_at": expires.and_utc().to_rfc3339()})))
+    state.survey.db.run(move |db| db.store_token(&hash, &user_id, TokenKind::Api, expires)).await?;
+    Ok(HttpResponse::Ok().json(json!({"token": token, "expires_at": expires.and_utc().to_rfc3339()})))
 }
 
 impl AppState {
@@ -51,16 +46,10 @@ impl AppState {
         }
         let refused = || ApiError::Unauthorized;
         let email = EmailAddress::parse(email).map_err(|_| refused())?;
-        let found = self
-            .survey
-            .db
-            .run(move |db| db.user_credentials(email.as_str()))
-            .await?;
+        let found = self.survey.db.run(move |db| db.user_credentials(email.as_str())).await?;
         let password = password.to_string();
         let valid = tokio::task::spawn_blocking(move || {
-            found
-                .filter(|(_, hash)| verify_password(&password, hash))
-                .map(|(user, _)| user)
+            found.filter(|(_, hash)| verify_password(&password, hash)).map(|(user, _)| user)
         })
         .await
         .map_err(|_| ApiError::Internal)?;

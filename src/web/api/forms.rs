@@ -4,8 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/forms", web::get().to(list))
-        .route("/forms/{form_id}", web::get().to(show));
+    cfg.route("/forms", web::get().to(list)).route("/forms/{form_id}", web::get().to(show));
 }
 
 /// Questionnaires are public: citizens see every question anyway.
@@ -19,14 +18,8 @@ async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({"forms": forms}))
 }
 
-async fn show(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let form = state
-        .survey
-        .forms
-        .get(&path)
-        .ok_or_else(|| ApiError::NotFound(format!("Không có bộ phiếu “{path}”.")))?;
+async fn show(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let form =
+        state.survey.forms.get(&path).ok_or_else(|| ApiError::NotFound(format!("Không có bộ phiếu “{path}”.")))?;
     Ok(HttpResponse::Ok().json(form.as_ref()))
 }

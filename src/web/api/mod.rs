@@ -25,7 +25,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(4 * 1024 * 1024)
-        .error_handler(|err, _| {
-            super::error::ApiError::BadRequest(format!("Dữ liệu JSON không hợp lệ: {err}")).into()
-        })
+        .error_handler(|err, _| super::error::ApiError::BadRequest(format!("Dữ liệu JSON không hợp lệ: {err}")).into())
 }

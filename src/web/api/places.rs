@@ -20,13 +20,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/agencies", web::get().to(list_agencies));
 }
 
-const ALL_OFFICIALS: &[Role] = &[
-    Role::Administrator,
-    Role::AgencyOfficer,
-    Role::Enumerator,
-    Role::Analyst,
-];
-
 #[derive(Deserialize)]
 struct NewLocality {
     code: String,
@@ -52,31 +45,17 @@ async fn create_locality(
     body: web::Json<NewLocality>,
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
-    let locality = Locality::parse(
-        &body.code,
-        &body.name,
-        &body.level,
-        body.parent_code.as_deref(),
-    )
-    .map_err(|e| invalid("locality", e))?;
+    let locality = Locality::parse(&body.code, &body.name, &body.level, body.parent_code.as_deref())
+        .map_err(|e| invalid("locality", e))?;
     let code = locality.code.clone();
-    let saved = state
-        .survey
-        .db
-        .run(move |db| db.save_localities(std::slice::from_ref(&locality)))
-        .await?;
-    let outcome = saved
-        .map_err(|_| invalid("parent_code", "Địa bàn cấp trên chưa có trong hệ thống."))?
-        .remove(0);
+    let saved = state.survey.db.run(move |db| db.save_localities(std::slice::from_ref(&locality))).await?;
+    let outcome = saved.map_err(|_| invalid("parent_code", "Địa bàn cấp trên chưa có trong hệ thống."))?.remove(0);
     state.audit(&user.0, "locality.save", &code).await?;
     Ok(HttpResponse::build(created_status(&outcome)).json(json!({"code": code})))
 }
 
-async fn list_localities(
-    state: web::Data<AppState>,
-    user: ApiUser,
-) -> Result<HttpResponse, ApiError> {
-    require(&user.0, ALL_OFFICIALS)?;
+async fn list_localities(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &Role::ALL)?;
     let localities = state.survey.db.run(|db| db.all_localities()).await?;
     Ok(HttpResponse::Ok().json(json!({"localities": localities})))
 }
@@ -88,8 +67,7 @@ async fn import_localities(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("Tệp phải được mã hóa UTF-8.".into()))?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("Tệp phải được mã hóa UTF-8.".into()))?;
     let localities = match locality::parse_csv(text) {
         Ok(rows) => rows,
         Err(errors) => {
@@ -98,11 +76,7 @@ async fn import_localities(
     };
     let count = localities.len();
     let (lines, localities): (Vec<usize>, Vec<Locality>) = localities.into_iter().unzip();
-    let saved = state
-        .survey
-        .db
-        .run(move |db| db.save_localities(&localities))
-        .await?;
+    let saved = state.survey.db.run(move |db| db.save_localities(&localities)).await?;
     match saved {
         Ok(outcomes) => {
             let created = outcomes.iter().filter(|o| **o == SaveOutcome::Created).count();
@@ -135,31 +109,17 @@ async fn create_agency(
     if name.is_empty() {
         return Err(invalid("name", "Tên cơ quan không được để trống."));
     }
-    let agency = Agency {
-        code: code.clone(),
-        name,
-        locality_code: body.locality_code.trim().to_string(),
-    };
-    let outcome = state
-        .survey
-        .db
-        .run(move |db| db.save_agency(&agency))
-        .await?;
+    let agency = Agency { code: code.clone(), name, locality_code: body.locality_code.trim().to_string() };
+    let outcome = state.survey.db.run(move |db| db.save_agency(&agency)).await?;
     if outcome == SaveOutcome::UnknownParent {
-        return Err(invalid(
-            "locality_code",
-            "Địa bàn của cơ quan chưa có trong hệ thống.",
-        ));
+        return Err(invalid("locality_code", "Địa bàn của cơ quan chưa có trong hệ thống."));
     }
     state.audit(&user.0, "agency.save", &code).await?;
     Ok(HttpResponse::build(created_status(&outcome)).json(json!({"code": code})))
 }
 
-async fn list_agencies(
-    state: web::Data<AppState>,
-    user: ApiUser,
-) -> Result<HttpResponse, ApiError> {
-    require(&user.0, ALL_OFFICIALS)?;
+async fn list_agencies(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &Role::ALL)?;
     let agencies = state.survey.db.run(|db| db.all_agencies()).await?;
     Ok(HttpResponse::Ok().json(json!({"agencies": agencies})))
 }

@@ -43,9 +43,7 @@ async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let code = InvitationCode::parse(&body.code)
         .map_err(|e| ApiError::Invalid(BTreeMap::from([("code".to_string(), e.to_string())])))?;
-    let failures = state
-        .admit_code(&req, &code)
-        .ok_or(ApiError::TooManyRequests)?;
+    let failures = state.admit_code(&req, &code).ok_or(ApiError::TooManyRequests)?;
     let mut given = BTreeMap::new();
     let mut shape_errors = BTreeMap::new();
     for (item, value) in &body.answers {
@@ -54,18 +52,11 @@ async fn submit(
                 given.insert(item.clone(), values);
             }
             None => {
-                shape_errors.insert(
-                    item.clone(),
-                    "Câu trả lời phải là mã, danh sách mã hoặc văn bản.".to_string(),
-                );
+                shape_errors.insert(item.clone(), "Câu trả lời phải là mã, danh sách mã hoặc văn bản.".to_string());
             }
         }
     }
-    let open = state
-        .survey
-        .open_invitation(&code)
-        .await
-        .inspect_err(|e| state.note_code_failure(&failures, e))?;
+    let open = state.survey.open_invitation(&code).await.inspect_err(|e| state.note_code_failure(&failures, e))?;
     if !shape_errors.is_empty() {
         return Err(ApiError::Invalid(shape_errors));
     }

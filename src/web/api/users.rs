@@ -11,8 +11,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/users", web::post().to(create))
-        .route("/audit", web::get().to(audit_log));
+    cfg.route("/users", web::post().to(create)).route("/audit", web::get().to(audit_log));
 }
 
 #[derive(Deserialize)]
@@ -31,47 +30,27 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let mut errors = BTreeMap::new();
-    let email = EmailAddress::parse(&body.email)
-        .map_err(|e| errors.insert("email".to_string(), e.to_string()))
-        .ok();
-    let password = NewPassword::parse(&body.password)
-        .map_err(|e| errors.insert("password".to_string(), e.to_string()))
-        .ok();
+    let email = EmailAddress::parse(&body.email).map_err(|e| errors.insert("email".to_string(), e.to_string())).ok();
+    let password =
+        NewPassword::parse(&body.password).map_err(|e| errors.insert("password".to_string(), e.to_string())).ok();
     let role = Role::parse(&body.role);
     if role.is_none() {
-        errors.insert(
-            "role".into(),
-            "Vai trò phải là administrator, agency_officer, enumerator hoặc analyst.".into(),
-        );
+        errors.insert("role".into(), "Vai trò phải là administrator, agency_officer, enumerator hoặc analyst.".into());
     }
     let agency_code = body.agency_code.clone().filter(|a| !a.trim().is_empty());
     if role == Some(Role::AgencyOfficer) && agency_code.is_none() {
-        errors.insert(
-            "agency_code".into(),
-            "Cán bộ cơ quan cần có mã cơ quan.".into(),
-        );
+        errors.insert("agency_code".into(), "Cán bộ cơ quan cần có mã cơ quan.".into());
     }
     if let Some(code) = agency_code.clone()
-        && state
-            .survey
-            .db
-            .run(move |db| db.agency(&code))
-            .await?
-            .is_none()
+        && state.survey.db.run(move |db| db.agency(&code)).await?.is_none()
     {
-        errors.insert(
-            "agency_code".into(),
-            "Cơ quan chưa có trong hệ thống.".into(),
-        );
+        errors.insert("agency_code".into(), "Cơ quan chưa có trong hệ thống.".into());
     }
-    let (Some(email), Some(password), Some(role), true) =
-        (email, password, role, errors.is_empty())
-    else {
+    let (Some(email), Some(password), Some(role), true) = (email, password, role, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
-    let hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
-        .await
-        .map_err(|_| ApiError::Internal)?;
+    let hash =
+        tokio::task::spawn_blocking(move || hash_password(password.expose())).await.map_err(|_| ApiError::Internal)?;
     let id = state
         .survey
         .db
@@ -85,13 +64,7 @@ async fn create(
         })
         .await?
         .ok_or_else(|| ApiError::Conflict("Email này đã có tài khoản.".into()))?;
-    state
-        .audit(
-            &user.0,
-            "user.create",
-            &format!("{id} role={}", role.as_str()),
-        )
-        .await?;
+    state.audit(&user.0, "user.create", &format!("{id} role={}", role.as_str())).await?;
     Ok(HttpResponse::Created().json(json!({"id": id})))
 }
 
@@ -107,10 +80,6 @@ async fn audit_log(
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = state
-        .survey
-        .db
-        .run(move |db| db.recent_audit(limit))
-        .await?;
+    let entries = state.survey.db.run(move |db| db.recent_audit(limit)).await?;
     Ok(HttpResponse::Ok().json(json!({"entries": entries})))
 }

@@ -68,28 +68,16 @@ async fn create(
         .survey
         .db
         .run(move |db| {
-            let l = localities
-                .iter()
-                .map(|c| db.locality(c).map(|x| x.is_some()))
-                .collect::<Result<Vec<_>, _>>()?;
-            let a = agencies
-                .iter()
-                .map(|c| db.agency(c).map(|x| x.is_some()))
-                .collect::<Result<Vec<_>, _>>()?;
+            let l = localities.iter().map(|c| db.locality(c).map(|x| x.is_some())).collect::<Result<Vec<_>, _>>()?;
+            let a = agencies.iter().map(|c| db.agency(c).map(|x| x.is_some())).collect::<Result<Vec<_>, _>>()?;
             Ok((l, a))
         })
         .await?;
     if let Some(i) = known_localities.iter().position(|k| !k) {
-        return Err(invalid(
-            "localities",
-            &format!("Địa bàn “{}” chưa có trong hệ thống.", body.localities[i]),
-        ));
+        return Err(invalid("localities", &format!("Địa bàn “{}” chưa có trong hệ thống.", body.localities[i])));
     }
     if let Some(i) = known_agencies.iter().position(|k| !k) {
-        return Err(invalid(
-            "agencies",
-            &format!("Cơ quan “{}” chưa có trong hệ thống.", body.agencies[i]),
-        ));
+        return Err(invalid("agencies", &format!("Cơ quan “{}” chưa có trong hệ thống.", body.agencies[i])));
     }
     let id = state
         .survey
@@ -110,15 +98,7 @@ async fn create(
 }
 
 async fn list(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
-    require(
-        &user.0,
-        &[
-            Role::Administrator,
-            Role::AgencyOfficer,
-            Role::Analyst,
-            Role::Enumerator,
-        ],
-    )?;
+    require(&user.0, &Role::ALL)?;
     let waves = state.survey.db.run(|db| db.waves()).await?;
     Ok(HttpResponse::Ok().json(json!({"waves": waves})))
 }
@@ -133,53 +113,24 @@ pub async fn find_wave(state: &AppState, id: &str) -> Result<Wave, ApiError> {
         .ok_or_else(|| ApiError::NotFound("Không tìm thấy đợt khảo sát.".into()))
 }
 
-async fn show(
-    state: web::Data<AppState>,
-    user: ApiUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    require(
-        &user.0,
-        &[
-            Role::Administrator,
-            Role::AgencyOfficer,
-            Role::Analyst,
-            Role::Enumerator,
-        ],
-    )?;
+async fn show(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &Role::ALL)?;
     Ok(HttpResponse::Ok().json(find_wave(&state, &path).await?))
 }
 
-async fn open(
-    state: web::Data<AppState>,
-    user: ApiUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn open(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     transition(&state, &user, &path, WaveStatus::Open).await
 }
 
-async fn close(
-    state: web::Data<AppState>,
-    user: ApiUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn close(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     transition(&state, &user, &path, WaveStatus::Closed).await
 }
 
-async fn transition(
-    state: &AppState,
-    user: &ApiUser,
-    id: &str,
-    next: WaveStatus,
-) -> Result<HttpResponse, ApiError> {
+async fn transition(state: &AppState, user: &ApiUser, id: &str, next: WaveStatus) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     match state.change_wave_status(&user.0, id, next).await? {
-        TransitionOutcome::Done(status) => {
-            Ok(HttpResponse::Ok().json(json!({"id": id, "status": status})))
-        }
-        TransitionOutcome::NotFound => {
-            Err(ApiError::NotFound("Không tìm thấy đợt khảo sát.".into()))
-        }
+        TransitionOutcome::Done(status) => Ok(HttpResponse::Ok().json(json!({"id": id, "status": status}))),
+        TransitionOutcome::NotFound => Err(ApiError::NotFound("Không tìm thấy đợt khảo sát.".into())),
         TransitionOutcome::NotAllowed(current) => Err(ApiError::Conflict(format!(
             "Đợt khảo sát đang ở trạng thái “{}”, không chuyển sang “{}” được.",
             current.label(),
@@ -197,14 +148,9 @@ impl AppState {
         next: WaveStatus,
     ) -> Result<TransitionOutcome, ApiError> {
         let wave_id = id.to_string();
-        let outcome = self
-            .survey
-            .db
-            .run(move |db| db.transition_wave(&wave_id, next))
-            .await?;
+        let outcome = self.survey.db.run(move |db| db.transition_wave(&wave_id, next)).await?;
         if let TransitionOutcome::Done(status) = outcome {
-            self.audit(user, &format!("wave.{}", status.as_str()), id)
-                .await?;
+            self.audit(user, &format!("wave.{}", status.as_str()), id).await?;
             if status == WaveStatus::Closed {
                 let wave_id = id.to_string();
                 self.survey.db.run(move |db| db.mix_wave(&wave_id)).await?;
@@ -228,19 +174,11 @@ async fn invite(
     path: web::Path<String>,
     body: web::Json<InviteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let agency_code = body
-        .agency_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_string);
+    let agency_code = body.agency_code.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
     require(&user.0, &[Role::Administrator, Role::AgencyOfficer])?;
     require_agency_access(&user.0, agency_code.as_deref())?;
     if body.count == 0 || body.count > MAX_INVITATIONS_PER_REQUEST {
-        return Err(invalid(
-            "count",
-            &format!("Số thư mời phải từ 1 đến {MAX_INVITATIONS_PER_REQUEST}."),
-        ));
+        return Err(invalid("count", &format!("Số thư mời phải từ 1 đến {MAX_INVITATIONS_PER_REQUEST}.")));
     }
     let wave = find_wave(&state, &path).await?;
     if wave.status == WaveStatus::Closed {
@@ -262,32 +200,19 @@ async fn invite(
     if tree.get(&locality_q).is_none() {
         return Err(invalid("locality_code", "Địa bàn chưa có trong hệ thống."));
     }
-    if !wave.localities.is_empty()
-        && !wave
-            .localities
-            .iter()
-            .any(|root| tree.is_within(&locality_code, root))
-    {
-        return Err(invalid(
-            "locality_code",
-            "Địa bàn này không thuộc phạm vi của đợt khảo sát.",
-        ));
+    if !wave.localities.is_empty() && !wave.localities.iter().any(|root| tree.is_within(&locality_code, root)) {
+        return Err(invalid("locality_code", "Địa bàn này không thuộc phạm vi của đợt khảo sát."));
     }
     if let Some(code) = &agency_code {
         if agency.is_none() {
             return Err(invalid("agency_code", "Cơ quan chưa có trong hệ thống."));
         }
         if !wave.agencies.is_empty() && !wave.agencies.contains(code) {
-            return Err(invalid(
-                "agency_code",
-                "Cơ quan này không thuộc phạm vi của đợt khảo sát.",
-            ));
+            return Err(invalid("agency_code", "Cơ quan này không thuộc phạm vi của đợt khảo sát."));
         }
     }
-    let invitations = state
-        .survey
-        .issue_invitations(&wave.id, &locality_code, agency_code.as_deref(), body.count)
-        .await?;
+    let invitations =
+        state.survey.issue_invitations(&wave.id, &locality_code, agency_code.as_deref(), body.count).await?;
     state
         .audit(
             &user.0,
@@ -312,22 +237,16 @@ pub struct ResultsParams {
 
 impl ResultsParams {
     /// The query an official may run: an agency officer sees only its own agency.
-    pub fn query_for(
-        &self,
-        user: &crate::storage::accounts::User,
-        wave: &Wave,
-    ) -> Result<ResultsQuery, ApiError> {
-        require(
-            user,
-            &[Role::Administrator, Role::AgencyOfficer, Role::Analyst],
-        )?;
-        let agency_scope =
-            match user.role {
-                Role::AgencyOfficer => Some(user.agency_code.clone().ok_or_else(|| {
-                    ApiError::Forbidden("Tài khoản chưa gắn với cơ quan.".into())
-                })?),
-                _ => None,
-            };
+    pub fn query_for(&self, user: &crate::storage::accounts::User, wave: &Wave) -> Result<ResultsQuery, ApiError> {
+        require(user, &[Role::Administrator, Role::AgencyOfficer, Role::Analyst])?;
+        let agency_scope = match user.role {
+            Role::AgencyOfficer => Some(
+                user.agency_code
+                    .clone()
+                    .ok_or_else(|| ApiError::Forbidden("Tài khoản chưa gắn với cơ quan.".into()))?,
+            ),
+            _ => None,
+        };
         Ok(ResultsQuery {
             level: self.level.clone().filter(|l| !l.is_empty()),
             by_agency: self.by.as_deref() == Some("agency"),
@@ -345,35 +264,15 @@ async fn results(
 ) -> Result<HttpResponse, ApiError> {
     let wave = find_wave(&state, &path).await?;
     let query = params.query_for(&user.0, &wave)?;
-    let form = state
-        .survey
-        .forms
-        .get(&wave.form_id)
-        .ok_or(ApiError::Internal)?;
-    let results = state
-        .survey
-        .db
-        .run(move |db| wave_results(db, &form, &wave.id, &query))
-        .await?;
+    let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
+    let results = state.survey.db.run(move |db| wave_results(db, &form, &wave.id, &query)).await?;
     Ok(HttpResponse::Ok().json(results))
 }
 
-async fn verify(
-    state: web::Data<AppState>,
-    user: ApiUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn verify(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;
-    let form = state
-        .survey
-        .forms
-        .get(&wave.form_id)
-        .ok_or(ApiError::Internal)?;
-    let verification = state
-        .survey
-        .db
-        .run(move |db| verify_counters(db, &form, &wave.id))
-        .await?;
+    let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
+    let verification = state.survey.db.run(move |db| verify_counters(db, &form, &wave.id)).await?;
     Ok(HttpResponse::Ok().json(verification))
 }

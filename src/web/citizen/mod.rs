@@ -23,21 +23,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn form_fields(body: &[u8]) -> BTreeMap<String, Vec<String>> {
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (key, value) in form_urlencoded::parse(body) {
-        fields
-            .entry(key.into_owned())
-            .or_default()
-            .push(value.into_owned());
+        fields.entry(key.into_owned()).or_default().push(value.into_owned());
     }
     fields
 }
 
-fn message(
-    state: &AppState,
-    req: &HttpRequest,
-    status: StatusCode,
-    title: &str,
-    paragraphs: &[&str],
-) -> HttpResponse {
+fn message(state: &AppState, req: &HttpRequest, status: StatusCode, title: &str, paragraphs: &[&str]) -> HttpResponse {
     let csrf = csrf_token(req);
     let mut response = state.templates.page(
         status,
@@ -65,9 +56,7 @@ fn answer_error_page(state: &AppState, req: &HttpRequest, error: &AnswerError) -
             req,
             StatusCode::NOT_FOUND,
             "Không tìm thấy phiếu khảo sát",
-            &[
-                "Mã khảo sát này không có trong hệ thống. Vui lòng kiểm tra lại mã in trong thư mời.",
-            ],
+            &["Mã khảo sát này không có trong hệ thống. Vui lòng kiểm tra lại mã in trong thư mời."],
         ),
         AnswerError::WaveClosed => message(
             state,
@@ -110,20 +99,13 @@ fn render_code_entry(
     error: Option<String>,
 ) -> HttpResponse {
     let csrf = csrf_token(req);
-    let mut response = state.templates.page(
-        status,
-        "code_entry.html",
-        context! { title => "Nhập mã khảo sát", csrf, value, error },
-    );
+    let mut response =
+        state.templates.page(status, "code_entry.html", context! { title => "Nhập mã khảo sát", csrf, value, error });
     let _ = response.add_cookie(&csrf_cookie(&csrf, state.settings.secure_cookies));
     response
 }
 
-async fn enter_code(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+async fn enter_code(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let fields = form_fields(&body);
     let first = |k: &str| fields.get(k).and_then(|v| v.first()).map(String::as_str);
     if !csrf_valid(&req, first(CSRF_FIELD)) {
@@ -139,13 +121,7 @@ async fn enter_code(
     let code = match InvitationCode::parse(typed) {
         Ok(code) => code,
         Err(e) => {
-            return render_code_entry(
-                &state,
-                &req,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                typed,
-                Some(e.to_string()),
-            );
+            return render_code_entry(&state, &req, StatusCode::UNPROCESSABLE_ENTITY, typed, Some(e.to_string()));
         }
     };
     let Some(failures) = state.admit_code(&req, &code) else {
@@ -153,9 +129,7 @@ async fn enter_code(
     };
     match state.survey.open_invitation(&code).await {
         Ok(_) | Err(AnswerError::AlreadyAnswered) | Err(AnswerError::WaveClosed) => {
-            HttpResponse::SeeOther()
-                .insert_header(("Location", format!("/s/{}", code.as_str())))
-                .finish()
+            HttpResponse::SeeOther().insert_header(("Location", format!("/s/{}", code.as_str()))).finish()
         }
         Err(error) => {
             state.note_code_failure(&failures, &error);
@@ -173,11 +147,7 @@ async fn enter_code(
     }
 }
 
-async fn questionnaire(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> HttpResponse {
+async fn questionnaire(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let Ok(code) = InvitationCode::parse(&path) else {
         return answer_error_page(&state, &req, &AnswerError::UnknownCode);
     };
@@ -185,23 +155,13 @@ async fn questionnaire(
         return too_many(&state, &req);
     };
     match state.survey.open_invitation(&code).await {
-        Ok(open) => render_form(
-            &state,
-            &req,
-            &code,
-            &open,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            StatusCode::OK,
-        ),
+        Ok(open) => render_form(&state, &req, &code, &open, &BTreeMap::new(), &BTreeMap::new(), StatusCode::OK),
         Err(AnswerError::AlreadyAnswered) => message(
             &state,
             &req,
             StatusCode::OK,
             "Phiếu này đã được trả lời",
-            &[
-                "Câu trả lời cho mã khảo sát này đã được ghi nhận. Xin cảm ơn Ông/Bà đã tham gia khảo sát.",
-            ],
+            &["Câu trả lời cho mã khảo sát này đã được ghi nhận. Xin cảm ơn Ông/Bà đã tham gia khảo sát."],
         ),
         Err(error) => {
             state.note_code_failure(&failures, &error);
@@ -259,38 +219,19 @@ async fn submit(
             return answer_error_page(&state, &req, &error);
         }
     };
-    if !csrf_valid(
-        &req,
-        csrf.as_ref().and_then(|v| v.first()).map(String::as_str),
-    ) {
+    if !csrf_valid(&req, csrf.as_ref().and_then(|v| v.first()).map(String::as_str)) {
         // Keep what was typed: show the form again with a fresh token instead of losing it.
         let errors = BTreeMap::from([(
             String::new(),
             "Phiên làm việc đã hết hạn. Vui lòng kiểm tra và bấm “Gửi phiếu” lại.".to_string(),
         )]);
-        return render_form(
-            &state,
-            &req,
-            &code,
-            &open,
-            &given,
-            &errors,
-            StatusCode::FORBIDDEN,
-        );
+        return render_form(&state, &req, &code, &open, &given, &errors, StatusCode::FORBIDDEN);
     }
     match state.survey.answer(&code, &open, &given).await {
-        Ok(()) => HttpResponse::SeeOther()
-            .insert_header(("Location", "/cam-on"))
-            .finish(),
-        Err(AnswerError::Invalid(errors)) => render_form(
-            &state,
-            &req,
-            &code,
-            &open,
-            &given,
-            &errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Ok(()) => HttpResponse::SeeOther().insert_header(("Location", "/cam-on")).finish(),
+        Err(AnswerError::Invalid(errors)) => {
+            render_form(&state, &req, &code, &open, &given, &errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
         Err(error) => answer_error_page(&state, &req, &error),
     }
 }

@@ -52,12 +52,8 @@ pub struct QuestionnaireView {
 fn condition(item: &Item, form: &Form, numbers: &HashMap<&str, usize>) -> Option<String> {
     let rule = item.show_if.as_ref()?;
     let target = form.item(&rule.item)?;
-    let labels: Vec<String> = rule
-        .codes
-        .iter()
-        .filter_map(|c| target.option(c))
-        .map(|o| format!("“{}”", o.label))
-        .collect();
+    let labels: Vec<String> =
+        rule.codes.iter().filter_map(|c| target.option(c)).map(|o| format!("“{}”", o.label)).collect();
     Some(format!(
         "Chỉ trả lời câu này nếu ở câu {} Ông/Bà chọn {}.",
         numbers.get(rule.item.as_str()).copied().unwrap_or(0),
@@ -70,19 +66,11 @@ pub fn questionnaire(
     given: &BTreeMap<String, Vec<String>>,
     errors: &BTreeMap<String, String>,
 ) -> QuestionnaireView {
-    let numbers: HashMap<&str, usize> = form
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| (item.id.as_str(), i + 1))
-        .collect();
+    let numbers: HashMap<&str, usize> =
+        form.items.iter().enumerate().map(|(i, item)| (item.id.as_str(), i + 1)).collect();
     let mut error_links: Vec<ErrorLink> = Vec::new();
     if let Some(general) = errors.get("") {
-        error_links.push(ErrorLink {
-            id: "submit".into(),
-            number: 0,
-            message: general.clone(),
-        });
+        error_links.push(ErrorLink { id: "submit".into(), number: 0, message: general.clone() });
     }
     let sections = form
         .sections
@@ -97,11 +85,7 @@ pub fn questionnaire(
                     let number = numbers[item.id.as_str()];
                     let error = errors.get(&item.id).cloned();
                     if let Some(message) = &error {
-                        error_links.push(ErrorLink {
-                            id: item.id.clone(),
-                            number,
-                            message: message.clone(),
-                        });
+                        error_links.push(ErrorLink { id: item.id.clone(), number, message: message.clone() });
                     }
                     QuestionView {
                         id: item.id.clone(),
@@ -122,11 +106,7 @@ pub fn questionnaire(
                                 checked: values.contains(&o.code),
                             })
                             .collect(),
-                        text_value: if item.is_text() {
-                            values.join("\n")
-                        } else {
-                            String::new()
-                        },
+                        text_value: if item.is_text() { values.join("\n") } else { String::new() },
                         error,
                         condition: condition(item, form, &numbers),
                         show_if: item.show_if.clone(),
@@ -136,8 +116,5 @@ pub fn questionnaire(
         })
         .collect();
     error_links.sort_by_key(|e| e.number);
-    QuestionnaireView {
-        sections,
-        errors: error_links,
-    }
+    QuestionnaireView { sections, errors: error_links }
 }

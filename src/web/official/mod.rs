@@ -2,10 +2,7 @@
 
 use super::AppState;
 use super::api::waves::{ResultsParams, find_wave};
-use super::auth::{
-    CSRF_FIELD, PageUser, csrf_cookie, csrf_token, csrf_valid, new_token, session_cookie,
-    token_hash,
-};
+use super::auth::{CSRF_FIELD, PageUser, csrf_cookie, csrf_token, csrf_valid, new_token, session_cookie, token_hash};
 use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
@@ -35,18 +32,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 const MIN_SHOWN_N: u64 = 5;
 
 fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", to.to_string()))
-        .finish()
+    HttpResponse::SeeOther().insert_header(("Location", to.to_string())).finish()
 }
 
-fn page(
-    state: &AppState,
-    req: &HttpRequest,
-    status: StatusCode,
-    name: &str,
-    ctx: minijinja::Value,
-) -> HttpResponse {
+fn page(state: &AppState, req: &HttpRequest, status: StatusCode, name: &str, ctx: minijinja::Value) -> HttpResponse {
     let csrf = csrf_token(req);
     let ctx = context! { csrf => csrf.clone(), signed_in => req.cookie(super::auth::SESSION_COOKIE).is_some(), ..ctx };
     let mut response = state.templates.page(status, name, ctx);
@@ -55,83 +44,41 @@ fn page(
 }
 
 async fn login_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    page(
-        &state,
-        &req,
-        StatusCode::OK,
-        "login.html",
-        context! { title => "Đăng nhập", email => "" },
-    )
+    page(&state, &req, StatusCode::OK, "login.html", context! { title => "Đăng nhập", email => "" })
 }
 
 async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let fields = form_fields(&body);
-    let first = |k: &str| {
-        fields
-            .get(k)
-            .and_then(|v| v.first())
-            .cloned()
-            .unwrap_or_default()
-    };
+    let first = |k: &str| fields.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
     let email = first("email");
     let retry = |status, error: &str| {
-        page(
-            &state,
-            &req,
-            status,
-            "login.html",
-            context! { title => "Đăng nhập", email => email.clone(), error },
-        )
+        page(&state, &req, status, "login.html", context! { title => "Đăng nhập", email => email.clone(), error })
     };
     if !csrf_valid(&req, Some(&first(CSRF_FIELD))) {
-        return retry(
-            StatusCode::FORBIDDEN,
-            "Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.",
-        );
+        return retry(StatusCode::FORBIDDEN, "Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.");
     }
     let user = match state.sign_in(&req, &email, &first("password")).await {
         Ok(user) => user,
         Err(ApiError::TooManyRequests) => {
-            return retry(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau.",
-            );
+            return retry(StatusCode::TOO_MANY_REQUESTS, "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau.");
         }
         Err(_) => return retry(StatusCode::UNAUTHORIZED, "Email hoặc mật khẩu không đúng."),
     };
     let (token, hash) = new_token();
     let expires = chrono::Utc::now().naive_utc() + state.settings.token_ttl;
     let user_id = user.id.clone();
-    if state
-        .survey
-        .db
-        .run(move |db| db.store_token(&hash, &user_id, TokenKind::Session, expires))
-        .await
-        .is_err()
-    {
-        return retry(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Lỗi máy chủ, vui lòng thử lại.",
-        );
+    if state.survey.db.run(move |db| db.store_token(&hash, &user_id, TokenKind::Session, expires)).await.is_err() {
+        return retry(StatusCode::INTERNAL_SERVER_ERROR, "Lỗi máy chủ, vui lòng thử lại.");
     }
     let mut response = redirect("/quan-ly");
-    let _ = response.add_cookie(&session_cookie(
-        &token,
-        state.settings.secure_cookies,
-        state.settings.token_ttl,
-    ));
+    let _ = response.add_cookie(&session_cookie(&token, state.settings.secure_cookies, state.settings.token_ttl));
     response
 }
 
 async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let fields = form_fields(&body);
-    if csrf_valid(
-        &req,
-        fields
-            .get(CSRF_FIELD)
-            .and_then(|v| v.first())
-            .map(String::as_str),
-    ) && let Some(cookie) = req.cookie(super::auth::SESSION_COOKIE)
+    if csrf_valid(&req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str))
+        && let Some(cookie) = req.cookie(super::auth::SESSION_COOKIE)
     {
         let hash = token_hash(cookie.value());
         let _ = state.survey.db.run(move |db| db.revoke_token(&hash)).await;
@@ -144,11 +91,7 @@ async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
     response
 }
 
-async fn dashboard(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    user: Option<PageUser>,
-) -> HttpResponse {
+async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: Option<PageUser>) -> HttpResponse {
     let Some(PageUser(user)) = user else {
         return redirect("/dang-nhap");
     };
@@ -160,17 +103,11 @@ async fn dashboard(
         .iter()
         .map(|w| context! { id => w.id, name => w.name, form_id => w.form_id, status => w.status, status_label => w.status.label() })
         .collect();
-    let forms: Vec<_> = state
-        .survey
-        .forms
-        .all()
-        .map(|f| context! { id => f.id, title => f.title })
-        .collect();
-    let notice =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .ok()
-            .and_then(|q| q.get("ok").cloned())
-            .map(|_| "Đã lưu thay đổi.");
+    let forms: Vec<_> = state.survey.forms.all().map(|f| context! { id => f.id, title => f.title }).collect();
+    let notice = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("ok").cloned())
+        .map(|_| "Đã lưu thay đổi.");
     page(
         &state,
         &req,
@@ -187,24 +124,12 @@ async fn admin_form(
     req: &HttpRequest,
     body: &[u8],
     user: Option<PageUser>,
-) -> Result<
-    (
-        crate::storage::accounts::User,
-        std::collections::BTreeMap<String, Vec<String>>,
-    ),
-    HttpResponse,
-> {
+) -> Result<(crate::storage::accounts::User, std::collections::BTreeMap<String, Vec<String>>), HttpResponse> {
     let Some(PageUser(user)) = user else {
         return Err(redirect("/dang-nhap"));
     };
     let fields = form_fields(body);
-    if !csrf_valid(
-        req,
-        fields
-            .get(CSRF_FIELD)
-            .and_then(|v| v.first())
-            .map(String::as_str),
-    ) {
+    if !csrf_valid(req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str)) {
         return Err(HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")
             .body("Phiên làm việc đã hết hạn, vui lòng tải lại trang."));
@@ -227,13 +152,7 @@ async fn create_wave(
         Ok(ok) => ok,
         Err(response) => return response,
     };
-    let first = |k: &str| {
-        fields
-            .get(k)
-            .and_then(|v| v.first())
-            .cloned()
-            .unwrap_or_default()
-    };
+    let first = |k: &str| fields.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
     let name: String = first("name").trim().nfc().collect();
     let form_id = first("form_id");
     if name.is_empty() || state.survey.forms.get(&form_id).is_none() {
@@ -342,8 +261,7 @@ async fn results_page(
         .db
         .run(move |db| {
             let results = wave_results(db, &form_q, &wave_id, &query_q)?;
-            let levels: BTreeSet<String> =
-                db.all_localities()?.into_iter().map(|l| l.level).collect();
+            let levels: BTreeSet<String> = db.all_localities()?.into_iter().map(|l| l.level).collect();
             let totals = db.invitation_totals(&wave_id, scope.as_deref())?;
             Ok((results, levels, totals))
         })
@@ -360,23 +278,13 @@ async fn results_page(
                 let v = indices.iter().find(|v| v.id == def.id);
                 let n = v.map_or(0, |v| v.n);
                 let value = v.and_then(|v| v.value).filter(|_| n >= MIN_SHOWN_N);
-                let ci = v.and_then(|v| {
-                    Some(format!(
-                        "{}–{}",
-                        one_decimal(v.ci_low?),
-                        one_decimal(v.ci_high?)
-                    ))
-                });
+                let ci = v.and_then(|v| Some(format!("{}–{}", one_decimal(v.ci_low?), one_decimal(v.ci_high?))));
                 context! { shown => value.is_some(), value => value.map(one_decimal), n, ci }
             })
             .collect();
         context! { name, responses, cells }
     };
-    let mut rows = vec![row(
-        "Toàn đợt".to_string(),
-        results.overall.responses,
-        &results.overall.indices,
-    )];
+    let mut rows = vec![row("Toàn đợt".to_string(), results.overall.responses, &results.overall.indices)];
     for g in &results.groups {
         let name = match (&g.locality, &g.agency) {
             (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
@@ -386,11 +294,7 @@ async fn results_page(
         };
         rows.push(row(name, g.responses, &g.indices));
     }
-    let rate = if issued > 0 {
-        one_decimal(100.0 * used as f64 / issued as f64)
-    } else {
-        String::new()
-    };
+    let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
     page(
         &state,
         &req,
