@@ -29,6 +29,8 @@ pub struct Settings {
     /// How often PostgreSQL answers are re-mixed (see README, anonymity).
     pub mix_interval: Duration,
     pub secure_cookies: bool,
+    /// Offset of the local day (Vietnam: +7) for wave dates and the day stored with answers.
+    pub utc_offset_hours: i32,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -63,6 +65,7 @@ impl Settings {
             rate_logins_per_prefix: parsed("PHIEU_RATE_LOGINS_PER_PREFIX", 20)?,
             mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?),
             secure_cookies: parsed("PHIEU_SECURE_COOKIES", false)?,
+            utc_offset_hours: parsed("PHIEU_UTC_OFFSET_HOURS", 7)?,
         })
     }
 }

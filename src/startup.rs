@@ -47,6 +47,8 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         forms: Arc::new(FormRegistry::new(forms)),
         hasher: CodeHasher::new(key.as_bytes()),
         base_url: settings.base_url.clone().into(),
+        utc_offset: chrono::FixedOffset::east_opt(settings.utc_offset_hours * 3600)
+            .ok_or_else(|| anyhow::anyhow!("PHIEU_UTC_OFFSET_HOURS must be between -23 and 23"))?,
     })
 }
 
@@ -140,24 +142,34 @@ impl Application {
     }
 }
 
-/// Background work inside `serve`: mixing PostgreSQL answers and dropping expired tokens.
+/// Background work inside `serve`: mixing PostgreSQL answers of waves that received new
+/// ones, truncating the SQLite WAL, dropping expired tokens.
 fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.mix_interval);
         tick.tick().await;
+        let mut mixed_at: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
         loop {
             tick.tick().await;
+            let seen = mixed_at.clone();
             let result = survey
                 .db
-                .run(|db| {
-                    for wave in db.waves_to_mix()? {
-                        db.mix_wave(&wave)?;
+                .run(move |db| {
+                    let mut mixed = Vec::new();
+                    for (wave, answers) in db.waves_to_mix()? {
+                        if seen.get(&wave) != Some(&answers) {
+                            db.mix_wave(&wave)?;
+                            mixed.push((wave, answers));
+                        }
                     }
-                    db.delete_expired_tokens().map(|_| ())
+                    db.truncate_wal()?;
+                    db.delete_expired_tokens()?;
+                    Ok(mixed)
                 })
                 .await;
-            if let Err(error) = result {
-                tracing::warn!(%error, "background job failed");
+            match result {
+                Ok(mixed) => mixed_at.extend(mixed),
+                Err(error) => tracing::warn!(%error, "background job failed"),
             }
         }
     });

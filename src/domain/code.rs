@@ -164,14 +164,21 @@ mod tests {
         assert_eq!(InvitationCode::parse("K7QM3XD9PT2U0"), Err(CodeError::InvalidSymbol('U')));
     }
 
+    /// The 60-bit value a code carries, read back from its data symbols.
+    fn value_of(code: &InvitationCode) -> u64 {
+        code.as_str()[..DATA_SYMBOLS].chars().fold(0, |v, c| (v << 5) | data_value(c).unwrap() as u64)
+    }
+
     #[test]
-    fn codes_carry_at_least_sixty_random_bits() {
-        let codes: std::collections::HashSet<_> = (0..10_000).map(|_| InvitationCode::generate()).collect();
-        assert_eq!(codes.len(), 10_000);
-        assert!(
-            codes.iter().any(|c| c.as_str().starts_with(|ch: char| ch > 'F')),
-            "the first symbol uses the top bits too"
-        );
+    fn codes_carry_sixty_random_bits() {
+        // Over 2,000 codes every one of the 60 bit positions is seen both set and clear;
+        // a generator with fewer random bits would leave some position constant.
+        let values: Vec<u64> = (0..2_000).map(|_| value_of(&InvitationCode::generate())).collect();
+        for bit in 0..60 {
+            let ones = values.iter().filter(|v| *v >> bit & 1 == 1).count();
+            assert!((800..1200).contains(&ones), "bit {bit} set in {ones} of 2000");
+        }
+        assert!(values.iter().all(|v| *v < 1 << 60));
     }
 
     fn substitute(code: &str, position: usize, symbol: char) -> String {

@@ -148,7 +148,6 @@ pub struct Item {
     pub id: String,
     pub section: String,
     pub kind: ItemKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dimension: Option<String>,
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -562,6 +561,14 @@ impl Validator {
                             self.error(format!("{path}.items[{j}]"), format!("\"{id}\" is a text item"));
                             continue;
                         }
+                        // Counters hold codes, not respondents: with several positive codes
+                        // (or items) a respondent ticking two would be counted twice.
+                        if item.is_multiple() && (ids.len() > 1 || positive.len() > 1) {
+                            self.error(
+                                format!("{path}.items[{j}]"),
+                                format!("multi-select item \"{id}\" needs an index of its own with one positive code"),
+                            );
+                        }
                         for (k, code) in positive.iter().enumerate() {
                             if item.option(code).is_none() {
                                 self.error(
@@ -773,6 +780,20 @@ mod tests {
         assert!(errors.contains("$.items[2].scale: scale \"nope\" is not defined"), "{errors}");
         assert!(errors.contains("$.items[0].section: section \"elsewhere\" is not defined"), "{errors}");
         assert!(errors.contains("$.indices[0].of[0]: index \"ghost\" is not defined"), "{errors}");
+    }
+
+    #[test]
+    fn share_of_several_codes_of_a_multi_select_item_is_rejected() {
+        let mut form = minimal();
+        form["items"][0]["max_choices"] = json!(2);
+        form["indices"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "both", "label": "x", "rule": "share", "items": ["type"], "positive": ["1", "2"]}));
+        assert_rejected(
+            form,
+            "$.indices[2].items[0]: multi-select item \"type\" needs an index of its own with one positive code",
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 pub mod account;
 pub mod answers;
 pub mod code;
+pub mod contact;
 pub mod form;
 pub mod indices;
 pub mod locality;
+pub mod sampling;
 pub mod wave;

@@ -4,7 +4,7 @@ use super::Survey;
 use crate::domain::answers::{self, ItemErrors};
 use crate::domain::code::InvitationCode;
 use crate::domain::form::Form;
-use crate::domain::wave::accepts_answers;
+use crate::domain::wave::{WaveStatus, accepts_answers};
 use crate::storage::StorageError;
 use crate::storage::invitations::InvitationTarget;
 use crate::storage::responses::{Submission, SubmitOutcome};
@@ -15,8 +15,10 @@ use std::sync::Arc;
 pub enum AnswerError {
     #[error("unknown invitation code")]
     UnknownCode,
-    #[error("the wave is not taking answers")]
+    #[error("the wave has ended")]
     WaveClosed,
+    #[error("the wave has not started")]
+    NotYetOpen,
     #[error("this invitation was already answered")]
     AlreadyAnswered,
     #[error("the answers do not fit the form")]
@@ -35,9 +37,10 @@ impl Survey {
     pub async fn open_invitation(&self, code: &InvitationCode) -> Result<OpenInvitation, AnswerError> {
         let hash = self.hasher.hash(code);
         let target = self.db.run(move |db| db.invitation_target(&hash)).await?.ok_or(AnswerError::UnknownCode)?;
-        let today = chrono::Utc::now().date_naive();
+        let today = self.today();
         if !accepts_answers(target.wave_status, target.opens_on, target.closes_on, today) {
-            return Err(AnswerError::WaveClosed);
+            let ended = target.wave_status == WaveStatus::Closed || target.closes_on.is_some_and(|d| d < today);
+            return Err(if ended { AnswerError::WaveClosed } else { AnswerError::NotYetOpen });
         }
         if target.used {
             return Err(AnswerError::AlreadyAnswered);
@@ -69,6 +72,7 @@ impl Survey {
             locality_code: target.locality_code.clone(),
             agency_code: target.agency_code.clone(),
             answers_json: valid.to_json(),
+            submitted_on: self.today().to_string(),
             tallies,
         };
         match self.writer.submit(submission).await? {

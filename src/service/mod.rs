@@ -19,4 +19,12 @@ pub struct Survey {
     pub writer: ResponseWriter,
     pub hasher: CodeHasher,
     pub base_url: Arc<str>,
+    /// Where "today" is: wave dates and answer days are local days.
+    pub utc_offset: chrono::FixedOffset,
+}
+
+impl Survey {
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now().with_timezone(&self.utc_offset).date_naive()
+    }
 }

@@ -19,6 +19,8 @@ pub enum SaveOutcome {
     Updated,
     /// The parent (or the agency's locality) does not exist.
     UnknownParent,
+    /// The parent lies beneath the locality itself.
+    Cycle,
 }
 
 #[derive(Insertable, AsChangeset)]
@@ -45,12 +47,22 @@ impl Database {
             let outcome = c.transaction::<_, diesel::result::Error, _>(|c| {
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for (i, locality) in batch.iter().enumerate() {
-                    if let Some(parent) = &locality.parent_code {
-                        let exists: i64 = localities::table.filter(localities::code.eq(parent)).count().get_result(c)?;
-                        if exists == 0 {
+                    // Walk up from the new parent: it must exist and must not lead back here.
+                    let mut ancestor = locality.parent_code.clone();
+                    let mut first = true;
+                    while let Some(code) = ancestor {
+                        if code == locality.code {
+                            failed = Some((i, SaveOutcome::Cycle));
+                            return Err(diesel::result::Error::RollbackTransaction);
+                        }
+                        let parent: Option<Option<String>> =
+                            localities::table.find(&code).select(localities::parent_code).first(c).optional()?;
+                        if parent.is_none() && first {
                             failed = Some((i, SaveOutcome::UnknownParent));
                             return Err(diesel::result::Error::RollbackTransaction);
                         }
+                        ancestor = parent.flatten();
+                        first = false;
                     }
                     let row = LocalityRow::from(locality);
                     let updated = diesel::update(localities::table.find(&locality.code)).set(&row).execute(c)?;

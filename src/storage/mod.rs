@@ -153,13 +153,22 @@ impl Database {
     pub fn instance_secret(&self, name: &str, generate: impl FnOnce() -> String) -> StorageResult<String> {
         use schema::instance_secrets as s;
         let fresh = generate();
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
-            let existing: Option<String> = s::table.find(name).select(s::value).first(c).optional()?;
-            if let Some(value) = existing {
-                return Ok(value);
-            }
-            diesel::insert_into(s::table).values((s::name.eq(name), s::value.eq(&fresh))).execute(c)?;
-            Ok(fresh)
-        }))
+        with_conn!(self, c => {
+            // Two instances starting together both try; the first insert wins, both read it.
+            diesel::insert_into(s::table)
+                .values((s::name.eq(name), s::value.eq(&fresh)))
+                .on_conflict_do_nothing()
+                .execute(c)?;
+            Ok(s::table.find(name).select(s::value).first(c)?)
+        })
+    }
+
+    /// SQLite: moves the WAL into the database file and truncates it, so recently written
+    /// pages (which show what one commit wrote together) do not linger in the WAL file.
+    pub fn truncate_wal(&self) -> StorageResult<()> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            pool.get()?.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        }
+        Ok(())
     }
 }

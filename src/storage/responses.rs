@@ -8,7 +8,6 @@
 use super::schema::{answer_counts, invitations, response_counts, responses, waves};
 use super::{Backend, Database, StorageError, StorageResult, with_conn};
 use crate::domain::wave::WaveStatus;
-use chrono::Utc;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use rand::seq::SliceRandom;
@@ -23,6 +22,8 @@ pub struct Submission {
     pub locality_code: String,
     pub agency_code: String,
     pub answers_json: String,
+    /// The local day only: no finer time is ever stored with an answer.
+    pub submitted_on: String,
     pub tallies: Vec<(String, String)>,
 }
 
@@ -171,7 +172,6 @@ impl<'a> CounterDeltas<'a> {
 
 impl Database {
     fn write_batch(&self, batch: &[Submission]) -> StorageResult<Vec<SubmitOutcome>> {
-        let today = Utc::now().date_naive().to_string();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             let mut outcomes = vec![SubmitOutcome::WaveNotOpen; batch.len()];
             // Invitations are locked in code-hash order for the same reason as the counters.
@@ -197,7 +197,7 @@ impl Database {
                         wave_id: &s.wave_id,
                         locality_code: &s.locality_code,
                         agency_code: &s.agency_code,
-                        submitted_on: &today,
+                        submitted_on: &s.submitted_on,
                         answers: &s.answers_json,
                     });
                     outcomes[index] = SubmitOutcome::Stored;
@@ -269,14 +269,17 @@ impl Database {
         })
     }
 
-    /// Open waves with answers, for the mixing job.
-    pub fn waves_to_mix(&self) -> StorageResult<Vec<String>> {
+    /// Open waves and how many answers each holds, for the mixing job (PostgreSQL only).
+    pub fn waves_to_mix(&self) -> StorageResult<Vec<(String, i64)>> {
         if self.backend() != Backend::Postgres {
             return Ok(Vec::new());
         }
-        Ok(with_conn!(self, c => waves::table
-            .filter(waves::status.eq(WaveStatus::Open.as_str()))
-            .select(waves::id)
-            .load(c)?))
+        let open: Vec<String> = with_conn!(self, c => waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id).load(c)?);
+        open.into_iter()
+            .map(|wave| {
+                let totals = self.response_counters(&wave, None)?;
+                Ok((wave, totals.iter().map(|t| t.2).sum()))
+            })
+            .collect()
     }
 }

@@ -88,7 +88,8 @@ impl From<AnswerError> for ApiError {
     fn from(error: AnswerError) -> Self {
         match error {
             AnswerError::UnknownCode => ApiError::NotFound("Không tìm thấy mã mời này.".into()),
-            AnswerError::WaveClosed => ApiError::Gone("Đợt khảo sát đã kết thúc hoặc chưa mở.".into()),
+            AnswerError::WaveClosed => ApiError::Gone("Đợt khảo sát đã kết thúc.".into()),
+            AnswerError::NotYetOpen => ApiError::Forbidden("Đợt khảo sát chưa bắt đầu.".into()),
             AnswerError::AlreadyAnswered => ApiError::Conflict("Mã mời này đã được dùng để trả lời.".into()),
             AnswerError::Invalid(errors) => ApiError::Invalid(errors),
             AnswerError::Storage(e) => e.into(),

@@ -14,8 +14,10 @@ pub struct RateLimiter {
     slots: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
-/// Beyond this many keys, expired ones are dropped so memory stays bounded.
-const PRUNE_AT: usize = 100_000;
+/// Past this many keys, expired ones are dropped and, if a flood of fresh keys leaves too
+/// many, the oldest windows are forgotten down to half. Memory stays bounded (about 100
+/// bytes a key) and the scan is amortised over the keys added since the last one.
+const HARD_LIMIT: usize = 400_000;
 
 impl RateLimiter {
     pub fn new(window: Duration) -> Self {
@@ -26,8 +28,15 @@ impl RateLimiter {
     pub fn hit(&self, key: &str, limit: u32) -> bool {
         let now = Instant::now();
         let mut slots = self.slots.lock().expect("rate limiter lock");
-        if slots.len() > PRUNE_AT {
+        if slots.len() >= HARD_LIMIT {
             slots.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+            if slots.len() > HARD_LIMIT / 2 {
+                let mut starts: Vec<Instant> = slots.values().map(|(start, _)| *start).collect();
+                let cut = starts.len() - HARD_LIMIT / 2;
+                let (_, oldest_kept, _) = starts.select_nth_unstable(cut);
+                let oldest_kept = *oldest_kept;
+                slots.retain(|_, (start, _)| *start >= oldest_kept);
+            }
         }
         let slot = slots.entry(key.to_string()).or_insert((now, 0));
         if now.duration_since(slot.0) >= self.window {
@@ -44,13 +53,27 @@ impl RateLimiter {
     }
 }
 
-/// The client's network: its IPv4 address or its IPv6 /64.
+/// The client's network: its IPv4 address or its IPv6 /64. Behind a trusted proxy, the
+/// address that proxy saw: the last `X-Forwarded-For` entry (earlier ones are the client's
+/// own words).
 pub fn client_network(req: &HttpRequest, trust_proxy: bool) -> String {
-    let info = req.connection_info();
-    let address = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
-    match address
-        .and_then(|a| a.parse::<IpAddr>().ok().or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())))
-    {
+    let forwarded = trust_proxy
+        .then(|| req.headers().get("X-Forwarded-For"))
+        .flatten()
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit(',').next())
+        .and_then(|last| last.trim().parse::<IpAddr>().ok());
+    let address = forwarded.or_else(|| req.peer_addr().map(|a| a.ip()));
+    network_of(address)
+}
+
+fn network_of(address: Option<IpAddr>) -> String {
+    // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d: they are IPv4 clients.
+    let address = address.map(|a| match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 => v4,
+    });
+    match address {
         Some(IpAddr::V4(v4)) => format!("v4:{v4}"),
         Some(IpAddr::V6(v6)) => {
             let s = v6.segments();
@@ -75,5 +98,33 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(!limiter.exhausted("a", 2));
         assert!(limiter.hit("a", 2));
+    }
+
+    #[test]
+    fn a_flood_of_fresh_keys_stays_bounded() {
+        let limiter = RateLimiter::new(Duration::from_secs(600));
+        for i in 0..(HARD_LIMIT + 10) {
+            limiter.hit(&format!("k{i}"), 1);
+        }
+        assert!(limiter.slots.lock().unwrap().len() <= HARD_LIMIT);
+    }
+
+    #[test]
+    fn networks_are_ipv4_addresses_and_ipv6_prefixes() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(network_of(ip("203.0.113.7")), "v4:203.0.113.7");
+        assert_eq!(network_of(ip("::ffff:203.0.113.7")), "v4:203.0.113.7", "dual-stack IPv4 clients stay apart");
+        assert_eq!(network_of(ip("2001:db8:1:2:aaaa::1")), network_of(ip("2001:db8:1:2:bbbb::2")));
+        assert_ne!(network_of(ip("2001:db8:1:2::1")), network_of(ip("2001:db8:1:3::1")));
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_last_forwarded_address_counts() {
+        let req = actix_web::test::TestRequest::default()
+            .insert_header(("X-Forwarded-For", "1.2.3.4, 198.51.100.9"))
+            .peer_addr("10.0.0.1:5000".parse().unwrap())
+            .to_http_request();
+        assert_eq!(client_network(&req, true), "v4:198.51.100.9");
+        assert_eq!(client_network(&req, false), "v4:10.0.0.1");
     }
 }

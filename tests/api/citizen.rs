@@ -85,7 +85,7 @@ async fn half_filled_form_comes_back_with_every_answer_kept_and_errors_beside_qu
     assert_eq!(response.status(), 422);
     let html = response.text().await.unwrap();
     assert!(html.contains("id=\"error-summary\""));
-    assert!(html.contains("href=\"#q-sat_procedures\""), "summary links to the question");
+    assert!(html.contains("href=\"#f-sat_procedures-1\""), "summary links to the question");
     assert!(html.contains("<p class=\"error\" id=\"e-sat_procedures\">Vui lòng trả lời câu hỏi này.</p>"));
     assert!(html.contains("name=\"respondent_type\" value=\"2\" checked"));
     assert!(html.contains("name=\"sat_access\" value=\"4\" checked"));

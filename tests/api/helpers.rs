@@ -105,6 +105,7 @@ pub fn test_settings(database_url: String) -> Settings {
         rate_logins_per_prefix: 1000,
         mix_interval: Duration::from_secs(3600),
         secure_cookies: false,
+        utc_offset_hours: 7,
     }
 }
 

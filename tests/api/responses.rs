@@ -76,6 +76,12 @@ async fn unknown_code_is_404_and_closed_wave_is_410(app: TestApp) {
     let wave = app.open_wave("sipas-2017").await;
     let invitation = app.invite(&wave, "00001", None, 1).await.remove(0);
     let answers = complete_answers(&app.form("sipas-2017").await, |_| None);
+    let draft = app.post("/api/v1/waves", &json!({"name": "Nháp", "form_id": "sipas-2017"})).await;
+    let draft = draft.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let early = app.invite(&draft, "00001", None, 1).await.remove(0);
+    let response = app.answer(&early.code, &answers).await;
+    assert_eq!(response.status(), 403, "a draft wave takes no answers yet");
+    assert_eq!(response.json::<Value>().await.unwrap()["message"], "Đợt khảo sát chưa bắt đầu.");
     let unknown = phieu::domain::code::InvitationCode::generate().grouped();
     assert_eq!(app.answer(&unknown, &answers).await.status(), 404);
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);

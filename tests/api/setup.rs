@@ -72,6 +72,13 @@ async fn localities_import_from_csv_all_or_nothing(app: TestApp) {
     assert_eq!(good.status(), 200);
     let body: Value = good.json().await.unwrap();
     assert_eq!(body["created"], 3);
+    let cycle = app
+        .post(
+            "/api/v1/localities",
+            &json!({"code": "02", "name": "Tỉnh Hai", "level": "province", "parent_code": "02001"}),
+        )
+        .await;
+    assert_eq!(cycle.status(), 422, "a province cannot sit under its own commune");
     let orphan =
         import("code,name,level,parent_code\n03,Tỉnh Ba,province,\n03001,Xã Mồ Côi,commune,999\n").await.unwrap();
     assert_eq!(orphan.status(), 422);

@@ -31,6 +31,9 @@ async fn issue_token(
     Ok(HttpResponse::Ok().json(json!({"token": token, "expires_at": expires.and_utc().to_rfc3339()})))
 }
 
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| crate::web::auth::hash_password("no account has this password"));
+
 impl AppState {
     /// Checks credentials with a per-network limit on attempts; the same message for an
     /// unknown email and a wrong password, so accounts cannot be enumerated.
@@ -48,8 +51,13 @@ impl AppState {
         let email = EmailAddress::parse(email).map_err(|_| refused())?;
         let found = self.survey.db.run(move |db| db.user_credentials(email.as_str())).await?;
         let password = password.to_string();
-        let valid = tokio::task::spawn_blocking(move || {
-            found.filter(|(_, hash)| verify_password(&password, hash)).map(|(user, _)| user)
+        // An unknown email costs the same Argon2 work as a wrong password.
+        let valid = tokio::task::spawn_blocking(move || match found {
+            Some((user, hash)) => verify_password(&password, &hash).then_some(user),
+            None => {
+                verify_password(&password, &DUMMY_HASH);
+                None
+            }
         })
         .await
         .map_err(|_| ApiError::Internal)?;

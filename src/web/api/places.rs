@@ -32,6 +32,13 @@ fn invalid(field: &str, message: impl ToString) -> ApiError {
     ApiError::Invalid(BTreeMap::from([(field.to_string(), message.to_string())]))
 }
 
+fn parent_problem(outcome: &SaveOutcome) -> &'static str {
+    match outcome {
+        SaveOutcome::Cycle => "Địa bàn cấp trên nằm bên trong chính địa bàn này.",
+        _ => "Địa bàn cấp trên chưa có trong hệ thống.",
+    }
+}
+
 fn created_status(outcome: &SaveOutcome) -> actix_web::http::StatusCode {
     match outcome {
         SaveOutcome::Created => actix_web::http::StatusCode::CREATED,
@@ -49,7 +56,7 @@ async fn create_locality(
         .map_err(|e| invalid("locality", e))?;
     let code = locality.code.clone();
     let saved = state.survey.db.run(move |db| db.save_localities(std::slice::from_ref(&locality))).await?;
-    let outcome = saved.map_err(|_| invalid("parent_code", "Địa bàn cấp trên chưa có trong hệ thống."))?.remove(0);
+    let outcome = saved.map_err(|(_, why)| invalid("parent_code", parent_problem(&why)))?.remove(0);
     state.audit(&user.0, "locality.save", &code).await?;
     Ok(HttpResponse::build(created_status(&outcome)).json(json!({"code": code})))
 }
@@ -83,10 +90,10 @@ async fn import_localities(
             state.audit(&user.0, "locality.import", &format!("{count} rows")).await?;
             Ok(HttpResponse::Ok().json(json!({"rows": count, "created": created, "updated": count - created})))
         }
-        Err((position, _)) => Ok(HttpResponse::UnprocessableEntity().json(json!({
+        Err((position, why)) => Ok(HttpResponse::UnprocessableEntity().json(json!({
             "error": "invalid",
             "message": "Danh sách có dòng không hợp lệ; chưa nhập dòng nào.",
-            "lines": [{"line": lines[position], "reason": "địa bàn cấp trên chưa có trong hệ thống"}]
+            "lines": [{"line": lines[position], "reason": parent_problem(&why)}]
         }))),
     }
 }

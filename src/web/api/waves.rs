@@ -210,6 +210,14 @@ async fn invite(
         if !wave.agencies.is_empty() && !wave.agencies.contains(code) {
             return Err(invalid("agency_code", "Cơ quan này không thuộc phạm vi của đợt khảo sát."));
         }
+        // An agency officer invites only people of its own area: otherwise one agency could
+        // add answers to another district's figures.
+        if let Some(agency) = &agency
+            && user.0.role == Role::AgencyOfficer
+            && !tree.is_within(&locality_code, &agency.locality_code)
+        {
+            return Err(ApiError::Forbidden("Cơ quan chỉ được phát thư mời trong địa bàn của mình.".into()));
+        }
     }
     let invitations =
         state.survey.issue_invitations(&wave.id, &locality_code, agency_code.as_deref(), body.count).await?;

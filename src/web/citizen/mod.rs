@@ -65,6 +65,13 @@ fn answer_error_page(state: &AppState, req: &HttpRequest, error: &AnswerError) -
             "Đợt khảo sát đã kết thúc",
             &["Đợt khảo sát này không còn nhận câu trả lời. Xin cảm ơn Ông/Bà đã quan tâm."],
         ),
+        AnswerError::NotYetOpen => message(
+            state,
+            req,
+            StatusCode::FORBIDDEN,
+            "Đợt khảo sát chưa bắt đầu",
+            &["Đợt khảo sát này chưa nhận câu trả lời. Vui lòng quay lại trong thời gian khảo sát ghi trong thư mời."],
+        ),
         AnswerError::AlreadyAnswered => message(
             state,
             req,
@@ -128,7 +135,7 @@ async fn enter_code(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
         return too_many(&state, &req);
     };
     match state.survey.open_invitation(&code).await {
-        Ok(_) | Err(AnswerError::AlreadyAnswered) | Err(AnswerError::WaveClosed) => {
+        Ok(_) | Err(AnswerError::AlreadyAnswered | AnswerError::WaveClosed | AnswerError::NotYetOpen) => {
             HttpResponse::SeeOther().insert_header(("Location", format!("/s/{}", code.as_str()))).finish()
         }
         Err(error) => {

@@ -39,7 +39,8 @@ pub struct SectionView {
 
 #[derive(Serialize)]
 pub struct ErrorLink {
-    id: String,
+    /// The element to focus: the question's first input, or the submit button.
+    anchor: String,
     number: usize,
     message: String,
 }
@@ -70,7 +71,7 @@ pub fn questionnaire(
         form.items.iter().enumerate().map(|(i, item)| (item.id.as_str(), i + 1)).collect();
     let mut error_links: Vec<ErrorLink> = Vec::new();
     if let Some(general) = errors.get("") {
-        error_links.push(ErrorLink { id: "submit".into(), number: 0, message: general.clone() });
+        error_links.push(ErrorLink { anchor: "submit".into(), number: 0, message: general.clone() });
     }
     let sections = form
         .sections
@@ -85,7 +86,8 @@ pub fn questionnaire(
                     let number = numbers[item.id.as_str()];
                     let error = errors.get(&item.id).cloned();
                     if let Some(message) = &error {
-                        error_links.push(ErrorLink { id: item.id.clone(), number, message: message.clone() });
+                        let anchor = if item.is_text() { format!("f-{}", item.id) } else { format!("f-{}-1", item.id) };
+                        error_links.push(ErrorLink { anchor, number, message: message.clone() });
                     }
                     QuestionView {
                         id: item.id.clone(),

@@ -216,7 +216,17 @@ async fn change_status(
         Err(response) => return response,
     };
     match state.change_wave_status(&user, id, next).await {
-        Ok(_) => redirect("/quan-ly?ok=1"),
+        Ok(crate::storage::waves::TransitionOutcome::Done(_)) => redirect("/quan-ly?ok=1"),
+        Ok(crate::storage::waves::TransitionOutcome::NotFound) => {
+            HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("Không tìm thấy đợt khảo sát.")
+        }
+        Ok(crate::storage::waves::TransitionOutcome::NotAllowed(current)) => {
+            HttpResponse::Conflict().content_type("text/plain; charset=utf-8").body(format!(
+                "Đợt khảo sát đang ở trạng thái “{}”, không chuyển sang “{}” được.",
+                current.label(),
+                next.label()
+            ))
+        }
         Err(_) => HttpResponse::InternalServerError().finish(),
     }
 }
