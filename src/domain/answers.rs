@@ -104,9 +104,7 @@ pub fn validate(form: &Form, given: &BTreeMap<String, Vec<String>>) -> Result<Va
 fn is_shown(item: &Item, answered: &BTreeMap<String, AnswerValue>) -> bool {
     match &item.show_if {
         None => true,
-        Some(rule) => {
-            answered.get(&rule.item).is_some_and(|answer| answer.codes().iter().any(|c| rule.codes.contains(c)))
-        }
+        Some(rule) => answered.get(&rule.item).is_some_and(|answer| rule.is_met_by(answer.codes())),
     }
 }
 

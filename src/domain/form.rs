@@ -39,6 +39,13 @@ pub struct ShowIf {
     pub codes: Vec<String>,
 }
 
+impl ShowIf {
+    /// Whether the earlier item's chosen codes make the dependent item shown.
+    pub fn is_met_by(&self, chosen: &[String]) -> bool {
+        chosen.iter().any(|c| self.codes.contains(c))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Section {
@@ -135,11 +142,36 @@ struct FormFile {
     title: String,
     #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     scales: BTreeMap<String, Vec<ChoiceOption>>,
     sections: Vec<Section>,
     items: Vec<ItemFile>,
     indices: Vec<IndexFile>,
+}
+
+/// A JSON object read as a map that refuses a repeated key (serde would keep the last).
+fn unique_keys<'de, D>(deserializer: D) -> Result<BTreeMap<String, Vec<ChoiceOption>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct UniqueKeys;
+    impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+        type Value = BTreeMap<String, Vec<ChoiceOption>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object of scales")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut scales = BTreeMap::new();
+            while let Some((name, options)) = map.next_entry::<String, Vec<ChoiceOption>>()? {
+                if scales.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format!("duplicate scale name \"{name}\"")));
+                }
+                scales.insert(name, options);
+            }
+            Ok(scales)
+        }
+    }
+    deserializer.deserialize_map(UniqueKeys)
 }
 
 /// One question as the rest of the program sees it: scales expanded, text NFC.
@@ -350,8 +382,17 @@ impl Validator {
     fn check_options(&mut self, path: &str, options: &[ChoiceOption]) {
         let mut seen = HashSet::new();
         for (i, option) in options.iter().enumerate() {
-            if option.code.is_empty() {
-                self.error(format!("{path}[{i}].code"), "option code is empty");
+            let code_ok = !option.code.is_empty()
+                && option.code.len() <= 32
+                && option.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !code_ok {
+                self.error(
+                    format!("{path}[{i}].code"),
+                    format!("\"{}\" is not a valid option code (letters, digits, _ and -)", option.code),
+                );
+            }
+            if option.label.trim().is_empty() {
+                self.error(format!("{path}[{i}].label"), "label is empty");
             }
             if !seen.insert(option.code.as_str()) {
                 self.error(format!("{path}[{i}].code"), format!("duplicate option code \"{}\"", option.code));
@@ -412,6 +453,14 @@ impl Validator {
             self.check_identifier(&format!("{path}.id"), &file_item.id);
             if positions.contains_key(file_item.id.as_str()) {
                 self.error(format!("{path}.id"), format!("duplicate item id \"{}\"", file_item.id));
+            }
+            if file_item.text.trim().is_empty() {
+                self.error(format!("{path}.text"), "question text is empty");
+            }
+            if let Some(dimension) = &file_item.dimension
+                && !dimension.split('.').all(is_identifier)
+            {
+                self.error(format!("{path}.dimension"), format!("\"{dimension}\" is not a dotted path of ids"));
             }
             if !section_ids.contains(&file_item.section) {
                 self.error(format!("{path}.section"), format!("section \"{}\" is not defined", file_item.section));
@@ -546,6 +595,14 @@ impl Validator {
             let path = format!("$.indices[{i}]");
             match &index.rule {
                 IndexRule::Share { items: ids, positive } => {
+                    for (list, name) in [(ids, "items"), (positive, "positive")] {
+                        if let Some(twice) = list.iter().enumerate().find(|(j, id)| list[..*j].contains(id)) {
+                            self.error(
+                                format!("{path}.{name}[{}]", twice.0),
+                                format!("\"{}\" is listed twice", twice.1),
+                            );
+                        }
+                    }
                     if ids.is_empty() {
                         self.error(format!("{path}.items"), "list at least one item");
                     }
@@ -580,6 +637,9 @@ impl Validator {
                     }
                 }
                 IndexRule::Mean { of } => {
+                    if let Some(twice) = of.iter().enumerate().find(|(j, id)| of[..*j].contains(id)) {
+                        self.error(format!("{path}.of[{}]", twice.0), format!("\"{}\" is listed twice", twice.1));
+                    }
                     if of.is_empty() {
                         self.error(format!("{path}.of"), "list at least one index");
                     }
@@ -794,6 +854,31 @@ mod tests {
             form,
             "$.indices[2].items[0]: multi-select item \"type\" needs an index of its own with one positive code",
         );
+    }
+
+    #[test]
+    fn repeated_scale_name_is_rejected_not_overwritten() {
+        let json = minimal().to_string().replacen(
+            "\"scales\":{",
+            "\"scales\":{\"sat\":[{\"code\":\"1\",\"label\":\"x\"}],",
+            1,
+        );
+        let errors = parse_form("mini.json", &json, Some("mini")).unwrap_err();
+        assert!(errors[0].to_string().contains("duplicate scale name \"sat\""), "{errors:?}");
+    }
+
+    #[test]
+    fn empty_text_bad_codes_bad_dimensions_and_repeated_references_are_rejected() {
+        let mut form = minimal();
+        form["items"][2]["text"] = json!(" ");
+        form["items"][0]["options"][0]["code"] = json!("một");
+        form["items"][2]["dimension"] = json!("Service Access");
+        form["indices"][1]["positive"] = json!(["5", "5"]);
+        let errors = errors_of(form).join("\n");
+        assert!(errors.contains("$.items[2].text: question text is empty"), "{errors}");
+        assert!(errors.contains("$.items[0].options[0].code: \"một\" is not a valid option code"), "{errors}");
+        assert!(errors.contains("$.items[2].dimension: \"Service Access\" is not a dotted path of ids"), "{errors}");
+        assert!(errors.contains("$.indices[1].positive[1]: \"5\" is listed twice"), "{errors}");
     }
 
     #[test]

@@ -94,11 +94,10 @@ pub fn synthetic_answers(form: &Form, mood: i32) -> BTreeMap<String, Vec<String>
     let mut rng = rand::thread_rng();
     let mut given: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for item in &form.items {
-        if let Some(rule) = &item.show_if {
-            let shown = given.get(&rule.item).is_some_and(|codes| codes.iter().any(|c| rule.codes.contains(c)));
-            if !shown {
-                continue;
-            }
+        if let Some(rule) = &item.show_if
+            && !given.get(&rule.item).is_some_and(|codes| rule.is_met_by(codes))
+        {
+            continue;
         }
         if let Some(answer) = synthetic_answer(item, mood, &mut rng) {
             given.insert(item.id.clone(), answer);

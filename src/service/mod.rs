@@ -4,6 +4,7 @@ pub mod answering;
 pub mod demo;
 pub mod invitations;
 pub mod results;
+pub mod waves;
 
 use crate::domain::code::CodeHasher;
 use crate::domain::form::FormRegistry;

@@ -84,6 +84,15 @@ impl From<StorageError> for ApiError {
     }
 }
 
+impl From<crate::service::waves::WaveError> for ApiError {
+    fn from(error: crate::service::waves::WaveError) -> Self {
+        match error {
+            crate::service::waves::WaveError::Invalid(errors) => ApiError::Invalid(errors),
+            crate::service::waves::WaveError::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl From<AnswerError> for ApiError {
     fn from(error: AnswerError) -> Self {
         match error {

@@ -32,7 +32,11 @@ impl Templates {
     }
 
     pub fn page(&self, status: StatusCode, name: &str, context: impl Serialize) -> HttpResponse {
-        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(self.render(name, context))
+        // Pages carry answers or officials' data: never kept by shared or browser caches.
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(self.render(name, context))
     }
 }
 

@@ -72,6 +72,10 @@ async fn official_signs_in_opens_a_wave_and_reads_its_results_table(app: TestApp
     assert!(html.contains("Huyện Một") && html.contains("Huyện Hai"));
     // District one: 4 of 5 at levels 4–5 → 80,0% shown; district two has one answer: hidden.
     assert!(html.contains("80,0%"), "one decimal, Vietnamese decimal comma");
+    assert!(
+        html.contains("<option value=\"district\" selected>Quận, huyện, thị xã</option>"),
+        "levels named in Vietnamese"
+    );
     assert!(html.contains("—<br><small>n=1</small>"), "figures on too few answers are suppressed");
 
     let closed =

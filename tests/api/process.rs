@@ -144,3 +144,27 @@ fn forms_check_accepts_the_shipped_forms_and_locates_errors() {
     assert!(err.contains("broken.json: $.items[3].show_if.item: \"comment\" is not an earlier item"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn demo_fills_an_empty_database_once_with_answers_and_links_to_try() {
+    let dir = std::env::temp_dir().join(format!("phieu-demo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = || {
+        phieu()
+            .arg("demo")
+            .current_dir(&dir)
+            .env_remove("DATABASE_URL")
+            .env("PHIEU_FORMS_DIR", forms_dir())
+            .env("PHIEU_ADMIN_PASSWORD", "mat-khau-demo-123")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(out.contains("Bắc Ninh, 300 answers stored"), "{out}");
+    assert_eq!(out.matches("demo: try invitation").count(), 3, "{out}");
+    let second = run();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("already has waves; nothing added"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -24,10 +24,7 @@ async fn issue_token(
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let user = state.sign_in(&req, &body.email, &body.password).await?;
-    let (token, hash) = new_token();
-    let expires = chrono::Utc::now().naive_utc() + state.settings.token_ttl;
-    let user_id = user.id.clone();
-    state.survey.db.run(move |db| db.store_token(&hash, &user_id, TokenKind::Api, expires)).await?;
+    let (token, expires) = state.issue_token(&user, TokenKind::Api).await?;
     Ok(HttpResponse::Ok().json(json!({"token": token, "expires_at": expires.and_utc().to_rfc3339()})))
 }
 
@@ -35,6 +32,19 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| crate::web::auth::hash_password("no account has this password"));
 
 impl AppState {
+    /// A new sign-in token of `kind` for `user`, stored hashed; returned with its expiry.
+    pub async fn issue_token(
+        &self,
+        user: &crate::storage::accounts::User,
+        kind: TokenKind,
+    ) -> Result<(String, chrono::NaiveDateTime), ApiError> {
+        let (token, hash) = new_token();
+        let expires = chrono::Utc::now().naive_utc() + self.settings.token_ttl;
+        let user_id = user.id.clone();
+        self.survey.db.run(move |db| db.store_token(&hash, &user_id, kind, expires)).await?;
+        Ok((token, expires))
+    }
+
     /// Checks credentials with a per-network limit on attempts; the same message for an
     /// unknown email and a wrong password, so accounts cannot be enumerated.
     pub async fn sign_in(

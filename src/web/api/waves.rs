@@ -5,7 +5,8 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::wave::WaveStatus;
 use crate::service::invitations::MAX_INVITATIONS_PER_REQUEST;
 use crate::service::results::{ResultsQuery, verify_counters, wave_results};
-use crate::storage::waves::{NewWave, TransitionOutcome, Wave};
+use crate::service::waves::WaveRequest;
+use crate::storage::waves::{TransitionOutcome, Wave};
 use crate::web::AppState;
 use crate::web::auth::{ApiUser, require, require_agency_access};
 use crate::web::error::ApiError;
@@ -14,7 +15,6 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
-use unicode_normalization::UnicodeNormalization;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/waves", web::post().to(create))
@@ -51,48 +51,15 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let body = body.into_inner();
-    let name: String = body.name.trim().nfc().collect();
-    if name.is_empty() {
-        return Err(invalid("name", "Tên đợt khảo sát không được để trống."));
-    }
-    if state.survey.forms.get(&body.form_id).is_none() {
-        return Err(invalid("form_id", "Không có bộ phiếu này."));
-    }
-    if let (Some(from), Some(to)) = (body.opens_on, body.closes_on)
-        && to < from
-    {
-        return Err(invalid("closes_on", "Ngày kết thúc phải sau ngày bắt đầu."));
-    }
-    let (localities, agencies) = (body.localities.clone(), body.agencies.clone());
-    let (known_localities, known_agencies) = state
-        .survey
-        .db
-        .run(move |db| {
-            let l = localities.iter().map(|c| db.locality(c).map(|x| x.is_some())).collect::<Result<Vec<_>, _>>()?;
-            let a = agencies.iter().map(|c| db.agency(c).map(|x| x.is_some())).collect::<Result<Vec<_>, _>>()?;
-            Ok((l, a))
-        })
-        .await?;
-    if let Some(i) = known_localities.iter().position(|k| !k) {
-        return Err(invalid("localities", &format!("Địa bàn “{}” chưa có trong hệ thống.", body.localities[i])));
-    }
-    if let Some(i) = known_agencies.iter().position(|k| !k) {
-        return Err(invalid("agencies", &format!("Cơ quan “{}” chưa có trong hệ thống.", body.agencies[i])));
-    }
-    let id = state
-        .survey
-        .db
-        .run(move |db| {
-            db.create_wave(&NewWave {
-                name: &name,
-                form_id: &body.form_id,
-                opens_on: body.opens_on,
-                closes_on: body.closes_on,
-                localities: &body.localities,
-                agencies: &body.agencies,
-            })
-        })
-        .await?;
+    let request = WaveRequest {
+        name: body.name,
+        form_id: body.form_id,
+        localities: body.localities,
+        agencies: body.agencies,
+        opens_on: body.opens_on,
+        closes_on: body.closes_on,
+    };
+    let id = state.survey.create_wave(request).await?;
     state.audit(&user.0, "wave.create", &id).await?;
     Ok(HttpResponse::Created().json(json!({"id": id, "status": WaveStatus::Draft})))
 }

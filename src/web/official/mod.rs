@@ -2,20 +2,19 @@
 
 use super::AppState;
 use super::api::waves::{ResultsParams, find_wave};
-use super::auth::{CSRF_FIELD, PageUser, csrf_cookie, csrf_token, csrf_valid, new_token, session_cookie, token_hash};
+use super::auth::{CSRF_FIELD, PageUser, csrf_cookie, csrf_token, csrf_valid, session_cookie, token_hash};
 use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
 use crate::domain::wave::WaveStatus;
 use crate::service::results::wave_results;
+use crate::service::waves::{WaveError, WaveRequest};
 use crate::storage::accounts::TokenKind;
-use crate::storage::waves::NewWave;
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
 use std::collections::BTreeSet;
-use unicode_normalization::UnicodeNormalization;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/dang-nhap", web::get().to(login_page))
@@ -64,12 +63,9 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
         }
         Err(_) => return retry(StatusCode::UNAUTHORIZED, "Email hoặc mật khẩu không đúng."),
     };
-    let (token, hash) = new_token();
-    let expires = chrono::Utc::now().naive_utc() + state.settings.token_ttl;
-    let user_id = user.id.clone();
-    if state.survey.db.run(move |db| db.store_token(&hash, &user_id, TokenKind::Session, expires)).await.is_err() {
+    let Ok((token, _)) = state.issue_token(&user, TokenKind::Session).await else {
         return retry(StatusCode::INTERNAL_SERVER_ERROR, "Lỗi máy chủ, vui lòng thử lại.");
-    }
+    };
     let mut response = redirect("/quan-ly");
     let _ = response.add_cookie(&session_cookie(&token, state.settings.secure_cookies, state.settings.token_ttl));
     response
@@ -153,33 +149,16 @@ async fn create_wave(
         Err(response) => return response,
     };
     let first = |k: &str| fields.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
-    let name: String = first("name").trim().nfc().collect();
-    let form_id = first("form_id");
-    if name.is_empty() || state.survey.forms.get(&form_id).is_none() {
-        return HttpResponse::UnprocessableEntity()
+    let request = WaveRequest { name: first("name"), form_id: first("form_id"), ..WaveRequest::default() };
+    match state.survey.create_wave(request).await {
+        Ok(id) => match state.audit(&user, "wave.create", &id).await {
+            Ok(()) => redirect("/quan-ly?ok=1"),
+            Err(_) => HttpResponse::InternalServerError().finish(),
+        },
+        Err(WaveError::Invalid(errors)) => HttpResponse::UnprocessableEntity()
             .content_type("text/plain; charset=utf-8")
-            .body("Cần tên đợt và một bộ phiếu hợp lệ.");
-    }
-    let created = state
-        .survey
-        .db
-        .run(move |db| {
-            db.create_wave(&NewWave {
-                name: &name,
-                form_id: &form_id,
-                opens_on: None,
-                closes_on: None,
-                localities: &[],
-                agencies: &[],
-            })
-        })
-        .await;
-    match created {
-        Ok(id) => {
-            let _ = state.audit(&user, "wave.create", &id).await;
-            redirect("/quan-ly?ok=1")
-        }
-        Err(_) => HttpResponse::InternalServerError().finish(),
+            .body(errors.into_values().collect::<Vec<_>>().join("\n")),
+        Err(WaveError::Storage(_)) => HttpResponse::InternalServerError().finish(),
     }
 }
 
@@ -228,6 +207,16 @@ async fn change_status(
             ))
         }
         Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+/// Levels are data; the usual ones get their Vietnamese names.
+fn level_label(level: &str) -> String {
+    match level {
+        "province" => "Tỉnh, thành phố".into(),
+        "district" => "Quận, huyện, thị xã".into(),
+        "commune" => "Xã, phường, thị trấn".into(),
+        other => other.into(),
     }
 }
 
@@ -315,7 +304,8 @@ async fn results_page(
             wave => context! { id => wave.id, name => wave.name, form_id => wave.form_id },
             status_label => wave.status.label(),
             responses => results.overall.responses,
-            issued, rate, levels, headers, rows,
+            issued, rate, headers, rows,
+            levels => levels.iter().map(|l| context! { value => l, label => level_label(l) }).collect::<Vec<_>>(),
             level => query.level.unwrap_or_default(),
             by_agency => query.by_agency,
             min_n => MIN_SHOWN_N,

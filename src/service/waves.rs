@@ -1,0 +1,89 @@
+//! Opening a wave: the checks every way of creating one goes through.
+
+use super::Survey;
+use crate::storage::StorageError;
+use crate::storage::waves::NewWave;
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+use unicode_normalization::UnicodeNormalization;
+
+#[derive(Debug, Clone, Default)]
+pub struct WaveRequest {
+    pub name: String,
+    pub form_id: String,
+    pub localities: Vec<String>,
+    pub agencies: Vec<String>,
+    pub opens_on: Option<NaiveDate>,
+    pub closes_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaveError {
+    /// Field → what is wrong with it, in Vietnamese.
+    #[error("the wave request is invalid")]
+    Invalid(BTreeMap<String, String>),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Survey {
+    /// Creates a draft wave after checking its name, form, dates and coverage.
+    pub async fn create_wave(&self, request: WaveRequest) -> Result<String, WaveError> {
+        let name: String = request.name.trim().nfc().collect();
+        let mut errors = BTreeMap::new();
+        if name.is_empty() {
+            errors.insert("name".to_string(), "Tên đợt khảo sát không được để trống.".to_string());
+        }
+        if self.forms.get(&request.form_id).is_none() {
+            errors.insert("form_id".into(), "Không có bộ phiếu này.".into());
+        }
+        if let (Some(from), Some(to)) = (request.opens_on, request.closes_on)
+            && to < from
+        {
+            errors.insert("closes_on".into(), "Ngày kết thúc phải sau ngày bắt đầu.".into());
+        }
+        let (localities, agencies) = (request.localities.clone(), request.agencies.clone());
+        let (unknown_locality, unknown_agency) = self
+            .db
+            .run(move |db| {
+                let mut unknown_locality = None;
+                for code in &localities {
+                    if db.locality(code)?.is_none() {
+                        unknown_locality = Some(code.clone());
+                        break;
+                    }
+                }
+                let mut unknown_agency = None;
+                for code in &agencies {
+                    if db.agency(code)?.is_none() {
+                        unknown_agency = Some(code.clone());
+                        break;
+                    }
+                }
+                Ok((unknown_locality, unknown_agency))
+            })
+            .await?;
+        if let Some(code) = unknown_locality {
+            errors.insert("localities".into(), format!("Địa bàn “{code}” chưa có trong hệ thống."));
+        }
+        if let Some(code) = unknown_agency {
+            errors.insert("agencies".into(), format!("Cơ quan “{code}” chưa có trong hệ thống."));
+        }
+        if !errors.is_empty() {
+            return Err(WaveError::Invalid(errors));
+        }
+        Ok(self
+            .db
+            .run(move |db| {
+                db.create_wave(&NewWave {
+                    name: &name,
+                    form_id: &request.form_id,
+                    opens_on: request.opens_on,
+                    closes_on: request.closes_on,
+                    localities: &request.localities,
+                    agencies: &request.agencies,
+                })
+            })
+            .await?)
+    }
+}
