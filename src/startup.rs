@@ -91,7 +91,14 @@ impl Application {
         let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         if settings.base_url.is_empty() {
-            settings.base_url = format!("http://{}:{port}", settings.bind.ip());
+            // Links must be typable: a wildcard bind address is not one (set PHIEU_BASE_URL).
+            let host = match settings.bind.ip() {
+                ip if ip.is_unspecified() => "localhost".to_string(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            settings.base_url = format!("http://{host}:{port}");
+            tracing::warn!(base_url = %settings.base_url, "PHIEU_BASE_URL is not set; invitation links use this address");
         }
         let settings = Arc::new(settings);
         let survey = {
