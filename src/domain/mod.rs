@@ -6,6 +6,8 @@ pub mod code;
 pub mod contact;
 pub mod form;
 pub mod indices;
+pub mod legacy_text;
 pub mod locality;
+pub mod respondent_list;
 pub mod sampling;
 pub mod wave;

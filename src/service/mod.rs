@@ -3,6 +3,7 @@
 pub mod answering;
 pub mod demo;
 pub mod invitations;
+pub mod list_files;
 pub mod results;
 pub mod waves;
 

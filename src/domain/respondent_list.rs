@@ -1,0 +1,434 @@
+//! Agencies' lists of people who completed procedures: finding the header, reading each
+//! row into a contact, and saying for every line what happened to it and why.
+//!
+//! Columns the survey does not need (ID numbers, birth dates …) are never read into a
+//! contact, so they cannot be stored.
+
+use crate::domain::contact::{RespondentEmail, RespondentPhone, clean_text, folded};
+use crate::domain::locality::Locality;
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Name,
+    Address,
+    Phone,
+    Email,
+    Procedure,
+    CompletedOn,
+    Locality,
+    RespondentKind,
+}
+
+/// Header words by field, folded (no diacritics, lower case). Longer phrases first so that
+/// "ngay tra ket qua" is not taken for something shorter.
+const HEADERS: &[(Field, &[&str])] = &[
+    (
+        Field::Name,
+        &["ho va ten", "ho ten", "ten nguoi nop", "ten to chuc", "ten ca nhan", "nguoi nop ho so", "name", "full name"],
+    ),
+    (Field::Address, &["dia chi", "address"]),
+    (Field::Phone, &["so dien thoai", "dien thoai", "sdt", "so dt", "dt", "phone", "mobile"]),
+    (Field::Email, &["email", "e-mail", "thu dien tu"]),
+    (Field::Procedure, &["thu tuc", "linh vuc", "ten thu tuc", "procedure"]),
+    (Field::CompletedOn, &["ngay tra ket qua", "ngay hen tra", "ngay tra", "ngay hoan thanh", "completed", "date"]),
+    (Field::Locality, &["ma xa", "xa/phuong", "xa", "phuong", "don vi hanh chinh", "locality", "commune"]),
+    (Field::RespondentKind, &["ca nhan/to chuc", "ca nhan / to chuc", "doi tuong", "loai"]),
+];
+
+pub fn recognise(header: &str) -> Option<Field> {
+    let header = folded(header);
+    let header = header.trim_matches(|c: char| !c.is_alphanumeric());
+    if header.is_empty() {
+        return None;
+    }
+    HEADERS.iter().find_map(|(field, names)| names.contains(&header).then_some(*field)).or_else(|| {
+        HEADERS
+            .iter()
+            .find_map(|(field, names)| names.iter().any(|n| n.len() > 3 && header.starts_with(n)).then_some(*field))
+    })
+}
+
+/// Which column holds which field; the officer may correct it before confirming.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ColumnMap(pub HashMap<Field, usize>);
+
+impl ColumnMap {
+    pub fn get(&self, field: Field) -> Option<usize> {
+        self.0.get(&field).copied()
+    }
+}
+
+/// The header row among the first rows (lists often start with a title block): the row
+/// recognising the most columns, which must include a name.
+pub fn find_header(rows: &[Vec<String>]) -> Option<(usize, ColumnMap)> {
+    rows.iter()
+        .enumerate()
+        .take(30)
+        .filter_map(|(index, row)| {
+            let mut map = HashMap::new();
+            for (column, cell) in row.iter().enumerate() {
+                if let Some(field) = recognise(cell) {
+                    map.entry(field).or_insert(column);
+                }
+            }
+            (map.contains_key(&Field::Name) && map.len() >= 2).then_some((index, ColumnMap(map)))
+        })
+        .max_by_key(|(index, map)| (map.0.len(), std::cmp::Reverse(*index)))
+}
+
+/// Dates as offices type them: 15/03/2026, 15-3-2026, 2026-03-15, or an Excel serial day.
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    let raw = raw.split_whitespace().next().unwrap_or("");
+    for format in ["%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%Y/%m/%d"] {
+        if let Ok(date) = NaiveDate::parse_from_str(raw, format) {
+            return Some(date);
+        }
+    }
+    let serial: f64 = raw.parse().ok()?;
+    // Excel's day 1 is 1900-01-01 and it counts a 29 February 1900 that never was.
+    (20_000.0..80_000.0)
+        .contains(&serial)
+        .then(|| NaiveDate::from_ymd_opt(1899, 12, 30).unwrap() + Duration::days(serial as i64))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RespondentKind {
+    Person,
+    Organisation,
+}
+
+/// A person or organisation that can be sampled and invited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub name: String,
+    pub address: Option<String>,
+    pub phone: Option<RespondentPhone>,
+    pub email: Option<RespondentEmail>,
+    pub procedure: Option<String>,
+    pub completed_on: Option<NaiveDate>,
+    pub locality_code: String,
+    pub kind: RespondentKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStatus {
+    Accepted,
+    /// Accepted, with something the officer should know (an unusable phone, say).
+    Warning,
+    /// The same person as an earlier line: merged into it.
+    Duplicate,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineReport {
+    pub line: usize,
+    pub status: LineStatus,
+    pub reason: String,
+}
+
+/// What the rows are checked against.
+pub struct ListContext<'a> {
+    pub period: Option<(NaiveDate, NaiveDate)>,
+    /// Localities a row may belong to (the wave's, at any level).
+    pub localities: &'a [Locality],
+    /// Used when the list has no locality column (an agency serving one commune).
+    pub default_locality: Option<&'a str>,
+}
+
+/// Resolves a locality written as a code or a name, diacritics and prefixes optional.
+pub struct LocalityResolver<'a> {
+    by_code: HashMap<&'a str, &'a Locality>,
+    by_name: HashMap<String, Vec<&'a Locality>>,
+}
+
+const PREFIXES: [&str; 6] = ["xa ", "phuong ", "thi tran ", "dac khu ", "quan ", "huyen "];
+
+fn bare(name: &str) -> String {
+    let name = folded(name);
+    PREFIXES.iter().find_map(|p| name.strip_prefix(p)).map(str::to_string).unwrap_or(name)
+}
+
+impl<'a> LocalityResolver<'a> {
+    pub fn new(localities: &'a [Locality]) -> Self {
+        let mut by_name: HashMap<String, Vec<&Locality>> = HashMap::new();
+        for l in localities {
+            by_name.entry(folded(&l.name)).or_default().push(l);
+            let short = bare(&l.name);
+            if short != folded(&l.name) {
+                by_name.entry(short).or_default().push(l);
+            }
+        }
+        Self { by_code: localities.iter().map(|l| (l.code.as_str(), l)).collect(), by_name }
+    }
+
+    pub fn resolve(&self, written: &str) -> Result<&'a Locality, String> {
+        let written = written.trim();
+        if let Some(l) = self.by_code.get(written) {
+            return Ok(l);
+        }
+        let candidates = self.by_name.get(&folded(written)).or_else(|| self.by_name.get(&bare(written)));
+        match candidates.map(Vec::as_slice) {
+            Some([one]) => Ok(one),
+            Some(many) if !many.is_empty() => {
+                let codes: Vec<&str> = many.iter().map(|l| l.code.as_str()).collect();
+                Err(format!("địa bàn “{written}” trùng tên ở nhiều nơi ({}): ghi mã địa bàn", codes.join(", ")))
+            }
+            _ => Err(format!("không tìm thấy địa bàn “{written}” trong phạm vi đợt khảo sát")),
+        }
+    }
+}
+
+/// The outcome of reading a whole list: the contacts to keep (duplicates merged) and a
+/// report line for every data row.
+#[derive(Debug, Default)]
+pub struct CleanedList {
+    pub contacts: Vec<(usize, Contact)>,
+    pub report: Vec<LineReport>,
+}
+
+impl CleanedList {
+    pub fn accepted(&self) -> usize {
+        self.contacts.len()
+    }
+    pub fn rejected(&self) -> usize {
+        self.report.iter().filter(|r| r.status == LineStatus::Rejected).count()
+    }
+}
+
+/// Reads data rows (each with its line number in the file) through `columns`.
+pub fn clean_rows(
+    rows: impl IntoIterator<Item = (usize, Vec<String>)>,
+    columns: &ColumnMap,
+    context: &ListContext,
+) -> CleanedList {
+    let resolver = LocalityResolver::new(context.localities);
+    let mut list = CleanedList::default();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (line, cells) in rows {
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let cell = |field: Field| {
+            columns
+                .get(field)
+                .and_then(|i| cells.get(i))
+                .map(|c| clean_text(&crate::domain::legacy_text::to_unicode(c)))
+                .filter(|c| !c.is_empty())
+        };
+        let report = |status: LineStatus, reason: String| LineReport { line, status, reason };
+        match read_contact(&cell, context, &resolver) {
+            Err(reason) => list.report.push(report(LineStatus::Rejected, reason)),
+            Ok((contact, warnings)) => {
+                let keys = identity_keys(&contact);
+                if let Some(first) = keys.iter().find_map(|k| seen.get(k)) {
+                    list.report.push(report(LineStatus::Duplicate, format!("trùng với dòng {first}, đã gộp")));
+                    continue;
+                }
+                for key in keys {
+                    seen.insert(key, line);
+                }
+                let status = if warnings.is_empty() { LineStatus::Accepted } else { LineStatus::Warning };
+                list.report.push(report(status, warnings.join("; ")));
+                list.contacts.push((line, contact));
+            }
+        }
+    }
+    list
+}
+
+/// The same phone, the same email, or the same name at the same address is one person.
+fn identity_keys(contact: &Contact) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(phone) = &contact.phone {
+        keys.push(format!("phone:{}", phone.as_str()));
+    }
+    if let Some(email) = &contact.email {
+        keys.push(format!("email:{}", email.as_str()));
+    }
+    if let Some(address) = &contact.address {
+        keys.push(format!("name:{}|{}", folded(&contact.name), folded(address)));
+    }
+    keys
+}
+
+fn read_contact(
+    cell: &dyn Fn(Field) -> Option<String>,
+    context: &ListContext,
+    resolver: &LocalityResolver,
+) -> Result<(Contact, Vec<String>), String> {
+    let mut warnings = Vec::new();
+    let name = cell(Field::Name).ok_or("thiếu họ tên")?;
+    let phone = match cell(Field::Phone) {
+        None => None,
+        Some(raw) => match RespondentPhone::parse(&raw) {
+            Ok(phone) => Some(phone),
+            Err(e) => {
+                warnings.push(e.to_string());
+                None
+            }
+        },
+    };
+    let email = match cell(Field::Email) {
+        None => None,
+        Some(raw) => {
+            let parsed = RespondentEmail::parse(&raw);
+            if parsed.is_none() {
+                warnings.push(format!("email “{raw}” không hợp lệ"));
+            }
+            parsed
+        }
+    };
+    let address = cell(Field::Address);
+    if phone.is_none() && email.is_none() && address.is_none() {
+        return Err("không có cách nào liên hệ (thiếu địa chỉ, số điện thoại hợp lệ và email)".into());
+    }
+    let completed_on = match cell(Field::CompletedOn) {
+        None => None,
+        Some(raw) => Some(parse_date(&raw).ok_or_else(|| format!("ngày “{raw}” không đọc được"))?),
+    };
+    if let (Some(date), Some((from, to))) = (completed_on, context.period)
+        && (date < from || date > to)
+    {
+        return Err(format!(
+            "ngày {} nằm ngoài kỳ khảo sát ({} – {})",
+            date.format("%d/%m/%Y"),
+            from.format("%d/%m/%Y"),
+            to.format("%d/%m/%Y")
+        ));
+    }
+    let locality_code = match (cell(Field::Locality), context.default_locality) {
+        (Some(written), _) => resolver.resolve(&written)?.code.clone(),
+        (None, Some(code)) => code.to_string(),
+        (None, None) => return Err("thiếu xã/phường".into()),
+    };
+    let kind = match cell(Field::RespondentKind).map(|k| folded(&k)) {
+        Some(k) if k.contains("to chuc") || k.contains("doanh nghiep") => RespondentKind::Organisation,
+        _ => RespondentKind::Person,
+    };
+    Ok((
+        Contact { name, address, phone, email, procedure: cell(Field::Procedure), completed_on, locality_code, kind },
+        warnings,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|c| c.to_string()).collect()
+    }
+
+    fn communes() -> Vec<Locality> {
+        vec![
+            Locality::parse("09190", "Phường Vũ Ninh", "commune", Some("256")).unwrap(),
+            Locality::parse("09193", "Phường Đáp Cầu", "commune", Some("256")).unwrap(),
+            Locality::parse("09301", "Xã Tân Lập", "commune", Some("258")).unwrap(),
+            Locality::parse("09302", "Xã Tân Lập", "commune", Some("259")).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn headers_are_recognised_in_vietnamese_and_english_with_or_without_diacritics() {
+        assert_eq!(recognise("Họ và tên"), Some(Field::Name));
+        assert_eq!(recognise("HO TEN"), Some(Field::Name));
+        assert_eq!(recognise("SĐT"), Some(Field::Phone));
+        assert_eq!(recognise("Số điện thoại liên hệ"), Some(Field::Phone));
+        assert_eq!(recognise("Ngày trả kết quả"), Some(Field::CompletedOn));
+        assert_eq!(recognise("Mã xã"), Some(Field::Locality));
+        assert_eq!(recognise("Email"), Some(Field::Email));
+        assert_eq!(recognise("Cá nhân/Tổ chức"), Some(Field::RespondentKind));
+        assert_eq!(recognise("Số CCCD"), None, "ID numbers are never read");
+        assert_eq!(recognise("Ngày sinh"), None);
+    }
+
+    #[test]
+    fn header_is_found_below_a_title_block() {
+        let rows = vec![
+            row(&["UBND HUYỆN YÊN PHONG", "", ""]),
+            row(&["DANH SÁCH TỔ CHỨC, CÁ NHÂN ĐÃ GIẢI QUYẾT TTHC QUÝ III/2026", "", ""]),
+            row(&["", "", ""]),
+            row(&["STT", "Họ và tên", "Địa chỉ", "SĐT", "Số CCCD", "Xã/Phường"]),
+            row(&["1", "Nguyễn Văn An", "Thôn Đông", "0912345678", "001099001234", "Vũ Ninh"]),
+        ];
+        let (index, map) = find_header(&rows).unwrap();
+        assert_eq!(index, 3);
+        assert_eq!(map.get(Field::Name), Some(1));
+        assert_eq!(map.get(Field::Phone), Some(3));
+        assert_eq!(map.get(Field::Locality), Some(5));
+        assert_eq!(map.0.len(), 4, "the ID column is not mapped");
+    }
+
+    #[test]
+    fn dates_in_office_formats_and_excel_serials() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
+        for raw in ["15/03/2026", "15-3-2026", "2026-03-15", "15.03.2026", "46096", "15/03/2026 08:30"] {
+            assert_eq!(parse_date(raw), Some(d), "{raw}");
+        }
+        assert_eq!(parse_date("hôm qua"), None);
+    }
+
+    #[test]
+    fn localities_resolve_by_code_or_name_and_ambiguity_is_explained() {
+        let communes = communes();
+        let resolver = LocalityResolver::new(&communes);
+        assert_eq!(resolver.resolve("09190").unwrap().code, "09190");
+        assert_eq!(resolver.resolve("phuong vu ninh").unwrap().code, "09190");
+        assert_eq!(resolver.resolve("Đáp Cầu").unwrap().code, "09193");
+        let ambiguous = resolver.resolve("Tân Lập").unwrap_err();
+        assert!(ambiguous.contains("09301") && ambiguous.contains("09302"), "{ambiguous}");
+        assert!(resolver.resolve("Xã Không Có").unwrap_err().contains("không tìm thấy"));
+    }
+
+    #[test]
+    fn every_line_gets_an_outcome_with_its_reason() {
+        let communes = communes();
+        let period = (NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());
+        let context = ListContext { period: Some(period), localities: &communes, default_locality: None };
+        let header = row(&["Họ và tên", "Địa chỉ", "Điện thoại", "Email", "Ngày trả kết quả", "Xã"]);
+        let (_, columns) = find_header(&[header]).unwrap();
+        let rows = vec![
+            (2, row(&["Nguyễn Văn An", "Thôn Đông", "01682345678", "", "15/03/2026", "Vũ Ninh"])),
+            (3, row(&["Trần Thị Bình", "Thôn Tây", "+84 912 000 111", "binh@example.vn", "2026-04-02", "09193"])),
+            (4, row(&["Nguyễn Văn An (lần 2)", "Nơi khác", "0382345678", "", "20/03/2026", "Vũ Ninh"])),
+            (5, row(&["Lê Văn Cường", "Xóm Chợ", "12345", "", "01/05/2026", "Vũ Ninh"])),
+            (6, row(&["", "", "", "", "", ""])),
+            (7, row(&["Phạm Thị Dung", "Thôn Bắc", "0987654321", "", "12/12/2025", "Vũ Ninh"])),
+            (8, row(&["Hoàng Văn Em", "", "", "", "01/06/2026", "Vũ Ninh"])),
+            (9, row(&["", "Thôn Nam", "0911111111", "", "01/06/2026", "Vũ Ninh"])),
+            (10, row(&["Đỗ Văn Giang", "Thôn Nam", "0922222222", "", "01/06/2026", "Tân Lập"])),
+            (11, row(&["NguyÔn V¨n Hïng", "Th«n Trung", "0933333333", "", "01/06/2026", "Vũ Ninh"])),
+        ];
+        let list = clean_rows(rows, &columns, &context);
+        let outcome = |line: usize| list.report.iter().find(|r| r.line == line).unwrap().clone();
+        assert_eq!(outcome(2).status, LineStatus::Accepted);
+        assert_eq!(outcome(3).status, LineStatus::Accepted);
+        assert_eq!(outcome(4).status, LineStatus::Duplicate, "same phone after the 2018 renumbering");
+        assert!(outcome(4).reason.contains("dòng 2"));
+        assert_eq!(outcome(5).status, LineStatus::Warning, "kept for the letter, phone flagged");
+        assert!(list.report.iter().all(|r| r.line != 6), "blank lines are skipped");
+        assert_eq!(outcome(7).status, LineStatus::Rejected);
+        assert!(outcome(7).reason.contains("ngoài kỳ khảo sát"));
+        assert!(outcome(8).reason.contains("không có cách nào liên hệ"));
+        assert_eq!(outcome(9).reason, "thiếu họ tên");
+        assert!(outcome(10).reason.contains("trùng tên"));
+        assert_eq!(list.accepted(), 4);
+        let an = &list.contacts[0].1;
+        assert_eq!(an.phone.as_ref().unwrap().as_str(), "0382345678");
+        assert_eq!(an.locality_code, "09190");
+        let binh = &list.contacts[1].1;
+        assert_eq!(binh.email.as_ref().unwrap().as_str(), "binh@example.vn");
+        assert_eq!(binh.completed_on, NaiveDate::from_ymd_opt(2026, 4, 2));
+        let hung = &list.contacts[3].1;
+        assert_eq!(hung.name, "Nguyễn Văn Hùng", "TCVN3 text converted");
+        assert_eq!(hung.address.as_deref(), Some("Thôn Trung"));
+    }
+}

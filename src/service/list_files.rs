@@ -1,0 +1,266 @@
+//! Reading agencies' files row by row, without holding the file in memory: CSV (UTF-8 with
+//! or without BOM, or Windows-1258; comma, semicolon or tab) and XLSX.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListFileError {
+    #[error("không đọc được tệp: {0}")]
+    Unreadable(String),
+    #[error("tệp Excel không có trang tính nào")]
+    EmptyWorkbook,
+    #[error("dòng {line}: {reason}")]
+    BadLine { line: usize, reason: String },
+}
+
+/// A data row with its line number as the spreadsheet shows it.
+pub type Row = (usize, Vec<String>);
+
+pub type Rows = Box<dyn Iterator<Item = Result<Row, ListFileError>> + Send>;
+
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+
+/// Opens `path` by content, not by name: spreadsheets arrive renamed more often than not.
+pub fn open_rows(path: &Path) -> Result<Rows, ListFileError> {
+    let unreadable = |e: std::io::Error| ListFileError::Unreadable(e.to_string());
+    let mut head = [0u8; 4096];
+    let read = File::open(path).and_then(|mut f| f.read(&mut head)).map_err(unreadable)?;
+    let head = &head[..read];
+    if head.starts_with(ZIP_MAGIC) {
+        return xlsx_rows(path);
+    }
+    csv_rows(path, head)
+}
+
+fn csv_rows(path: &Path, head: &[u8]) -> Result<Rows, ListFileError> {
+    let delimiter = sniff_delimiter(head);
+    let file = File::open(path).map_err(|e| ListFileError::Unreadable(e.to_string()))?;
+    let utf8 = head.starts_with(b"\xEF\xBB\xBF") || is_probably_utf8(head);
+    let text: Box<dyn Read + Send> = if utf8 {
+        Box::new(BufReader::new(file))
+    } else {
+        // Windows-1258 lists are small office exports: decoded whole, then streamed.
+        let mut bytes = Vec::new();
+        BufReader::new(file).read_to_end(&mut bytes).map_err(|e| ListFileError::Unreadable(e.to_string()))?;
+        let (decoded, _, _) = encoding_rs::WINDOWS_1258.decode(&bytes);
+        Box::new(std::io::Cursor::new(decoded.into_owned().into_bytes()))
+    };
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(KeepBlankLines::new(text));
+    let rows = reader.into_records().map(|record| match record {
+        Ok(record) => {
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            let cells = record.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect();
+            Ok((line, cells))
+        }
+        Err(e) => {
+            Err(ListFileError::BadLine { line: e.position().map_or(0, |p| p.line() as usize), reason: e.to_string() })
+        }
+    });
+    Ok(Box::new(rows))
+}
+
+/// UTF-8 unless the first bytes contain a sequence UTF-8 cannot have (a cut-off character
+/// at the end of the sample does not count).
+fn is_probably_utf8(head: &[u8]) -> bool {
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
+/// The delimiter used most in the first lines, outside quotes.
+fn sniff_delimiter(head: &[u8]) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in head.iter().take(4096) {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
+    [b',', b';', b'\t'][best]
+}
+
+/// The CSV reader skips empty lines and then reports the next record at the empty line's
+/// number, and miscounts after a CRLF empty line. This adapter turns CRLF and lone CR into
+/// LF and puts a space into each empty line, so every line is a record carrying the number
+/// the officer sees; empty records are skipped later.
+struct KeepBlankLines<R> {
+    inner: R,
+    previous: u8,
+    after_cr: bool,
+    pending: Option<u8>,
+}
+
+impl<R: Read> KeepBlankLines<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, previous: b'\n', after_cr: false, pending: None }
+    }
+
+    fn next_byte(&mut self) -> std::io::Result<Option<u8>> {
+        loop {
+            let mut one = [0u8; 1];
+            // Byte-sized reads are fine: the source is buffered and so is the CSV reader.
+            if self.inner.read(&mut one)? == 0 {
+                return Ok(None);
+            }
+            let byte = one[0];
+            if self.after_cr && byte == b'\n' {
+                self.after_cr = false;
+                continue;
+            }
+            self.after_cr = byte == b'\r';
+            return Ok(Some(if byte == b'\r' { b'\n' } else { byte }));
+        }
+    }
+}
+
+impl<R: Read> Read for KeepBlankLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut written = 0;
+        while written < buf.len() {
+            let byte = match self.pending.take() {
+                Some(b) => b,
+                None => match self.next_byte()? {
+                    Some(b) if b == b'\n' && self.previous == b'\n' => {
+                        self.pending = Some(b);
+                        b' '
+                    }
+                    Some(b) => b,
+                    None => break,
+                },
+            };
+            buf[written] = byte;
+            written += 1;
+            self.previous = byte;
+        }
+        Ok(written)
+    }
+}
+
+fn xlsx_rows(path: &Path) -> Result<Rows, ListFileError> {
+    use calamine::{Reader, Xlsx, open_workbook};
+    let unreadable = |e: calamine::XlsxError| ListFileError::Unreadable(e.to_string());
+    let mut workbook: Xlsx<_> = open_workbook(path).map_err(unreadable)?;
+    let sheet = workbook.sheet_names().first().cloned().ok_or(ListFileError::EmptyWorkbook)?;
+    // The cell reader borrows the workbook; rows are gathered one at a time and handed on
+    // through a bounded channel, so memory holds the shared strings and a few rows.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Row, ListFileError>>(1024);
+    std::thread::spawn(move || {
+        let mut cells = match workbook.worksheet_cells_reader(&sheet) {
+            Ok(cells) => cells,
+            Err(e) => {
+                let _ = sender.send(Err(unreadable(e)));
+                return;
+            }
+        };
+        let mut current: Option<(u32, Vec<String>)> = None;
+        loop {
+            match cells.next_cell() {
+                Ok(Some(cell)) => {
+                    let (row, column) = cell.get_position();
+                    let value = cell_text(cell.get_value());
+                    if current.as_ref().is_some_and(|(r, _)| *r != row)
+                        && let Some((r, values)) = current.take()
+                        && sender.send(Ok((r as usize + 1, values))).is_err()
+                    {
+                        return;
+                    }
+                    let (_, values) = current.get_or_insert_with(|| (row, Vec::new()));
+                    if values.len() <= column as usize {
+                        values.resize(column as usize + 1, String::new());
+                    }
+                    values[column as usize] = value;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = sender.send(Err(unreadable(e)));
+                    return;
+                }
+            }
+        }
+        if let Some((r, values)) = current {
+            let _ = sender.send(Ok((r as usize + 1, values)));
+        }
+    });
+    Ok(Box::new(receiver.into_iter()))
+}
+
+/// A cell as the officer typed it: numbers without a trailing ".0" (phone numbers are often
+/// stored as numbers), dates as Excel serial days (the list rules read those).
+fn cell_text(value: &calamine::DataRef) -> String {
+    use calamine::DataRef;
+    match value {
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::SharedString(s) => s.to_string(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        DataRef::Float(f) => f.to_string(),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::DateTime(d) => d.as_f64().to_string(),
+        DataRef::Error(_) | DataRef::Empty => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_temp(bytes: &[u8]) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("phieu-list-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::File::create(&path).unwrap().write_all(bytes).unwrap();
+        path
+    }
+
+    fn rows_of(bytes: &[u8]) -> Vec<Row> {
+        let path = write_temp(bytes);
+        let rows = open_rows(&path).unwrap().map(Result::unwrap).collect();
+        let _ = std::fs::remove_file(path);
+        rows
+    }
+
+    #[test]
+    fn utf8_csv_with_bom_semicolons_and_blank_lines_keeps_line_numbers() {
+        let rows = rows_of(
+            "\u{feff}Họ và tên;SĐT\nNguyễn Văn An;0912345678\n\n\r\nTrần Thị Bình;\"0987 654 321\"\n".as_bytes(),
+        );
+        let data: Vec<_> = rows.iter().filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty())).collect();
+        assert_eq!(data[0], &(1, vec!["Họ và tên".to_string(), "SĐT".into()]));
+        assert_eq!(data[1], &(2, vec!["Nguyễn Văn An".to_string(), "0912345678".into()]));
+        assert_eq!(data[2], &(5, vec!["Trần Thị Bình".to_string(), "0987 654 321".into()]));
+    }
+
+    #[test]
+    fn windows_1258_csv_is_decoded_to_unicode() {
+        // "Hà Nội" in Windows-1258: H, a + combining grave (0xCC), space, N, ô (0xF4) + dot below (0xF2), i.
+        let bytes = b"Ho ten,Dia chi\r\nAn,H\x61\xCC N\xF4\xF2i\r\n";
+        let rows = rows_of(bytes);
+        let address: String = unicode_normalization::UnicodeNormalization::nfc(rows[1].1[1].as_str()).collect();
+        assert_eq!(address, "Hà Nội");
+    }
+
+    #[test]
+    fn tab_separated_lists_are_recognised() {
+        let rows = rows_of(b"Ho ten\tSDT\nAn\t0912345678\n");
+        assert_eq!(rows[1].1, vec!["An".to_string(), "0912345678".into()]);
+    }
+
+    #[test]
+    fn a_file_that_is_neither_csv_nor_xlsx_is_refused_clearly() {
+        let path = write_temp(b"PK\x03\x04not really a zip");
+        let error = open_rows(&path).err().expect("refused");
+        assert!(error.to_string().starts_with("không đọc được tệp"), "{error}");
+        let _ = std::fs::remove_file(path);
+    }
+}
