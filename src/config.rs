@@ -31,6 +31,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Offset of the local day (Vietnam: +7) for wave dates and the day stored with answers.
     pub utc_offset_hours: i32,
+    /// Largest list file accepted.
+    pub max_upload_bytes: usize,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -66,6 +68,7 @@ impl Settings {
             mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?),
             secure_cookies: parsed("PHIEU_SECURE_COOKIES", false)?,
             utc_offset_hours: parsed("PHIEU_UTC_OFFSET_HOURS", 7)?,
+            max_upload_bytes: parsed("PHIEU_MAX_UPLOAD_MB", 200usize)? * 1_048_576,
         })
     }
 }

@@ -62,22 +62,39 @@ impl ColumnMap {
     }
 }
 
-/// The header row among the first rows (lists often start with a title block): the row
-/// recognising the most columns, which must include a name.
+/// The header among the first rows (lists often start with a title block): the row, or two
+/// rows of a merged header ("Thông tin liên hệ" above "Điện thoại | Email"), recognising the
+/// most columns, which must include a name. Returns the index of the last header row.
 pub fn find_header(rows: &[Vec<String>]) -> Option<(usize, ColumnMap)> {
-    rows.iter()
-        .enumerate()
-        .take(30)
-        .filter_map(|(index, row)| {
-            let mut map = HashMap::new();
-            for (column, cell) in row.iter().enumerate() {
-                if let Some(field) = recognise(cell) {
-                    map.entry(field).or_insert(column);
-                }
+    let map_of = |cells: &[&str]| {
+        let mut map = HashMap::new();
+        for (column, cell) in cells.iter().enumerate() {
+            if let Some(field) = recognise(cell) {
+                map.entry(field).or_insert(column);
             }
-            (map.contains_key(&Field::Name) && map.len() >= 2).then_some((index, ColumnMap(map)))
-        })
-        .max_by_key(|(index, map)| (map.0.len(), std::cmp::Reverse(*index)))
+        }
+        map
+    };
+    let mut candidates = Vec::new();
+    for (index, row) in rows.iter().enumerate().take(30) {
+        let single: Vec<&str> = row.iter().map(String::as_str).collect();
+        candidates.push((index, map_of(&single)));
+        if let Some(below) = rows.get(index + 1) {
+            let width = row.len().max(below.len());
+            let merged: Vec<&str> = (0..width)
+                .map(|c| {
+                    let lower = below.get(c).map_or("", String::as_str);
+                    if recognise(lower).is_some() { lower } else { row.get(c).map_or("", String::as_str) }
+                })
+                .collect();
+            candidates.push((index + 1, map_of(&merged)));
+        }
+    }
+    candidates
+        .into_iter()
+        .filter(|(_, map)| map.contains_key(&Field::Name) && map.len() >= 2)
+        .max_by_key(|(index, map)| (map.len(), std::cmp::Reverse(*index)))
+        .map(|(index, map)| (index, ColumnMap(map)))
 }
 
 /// Dates as offices type them: 15/03/2026, 15-3-2026, 2026-03-15, or an Excel serial day.
@@ -116,7 +133,7 @@ pub struct Contact {
     pub kind: RespondentKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineStatus {
     Accepted,
@@ -127,7 +144,7 @@ pub enum LineStatus {
     Rejected,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LineReport {
     pub line: usize,
     pub status: LineStatus,
@@ -146,6 +163,8 @@ pub struct ListContext<'a> {
 /// Resolves a locality written as a code or a name, diacritics and prefixes optional.
 pub struct LocalityResolver<'a> {
     by_code: HashMap<&'a str, &'a Locality>,
+    /// Spreadsheets turn "00001" into the number 1: codes without their leading zeros.
+    by_unpadded_code: HashMap<&'a str, Vec<&'a Locality>>,
     by_name: HashMap<String, Vec<&'a Locality>>,
 }
 
@@ -166,13 +185,26 @@ impl<'a> LocalityResolver<'a> {
                 by_name.entry(short).or_default().push(l);
             }
         }
-        Self { by_code: localities.iter().map(|l| (l.code.as_str(), l)).collect(), by_name }
+        let mut by_unpadded_code: HashMap<&str, Vec<&Locality>> = HashMap::new();
+        for l in localities {
+            by_unpadded_code.entry(l.code.trim_start_matches('0')).or_default().push(l);
+        }
+        Self { by_code: localities.iter().map(|l| (l.code.as_str(), l)).collect(), by_unpadded_code, by_name }
     }
 
     pub fn resolve(&self, written: &str) -> Result<&'a Locality, String> {
         let written = written.trim();
         if let Some(l) = self.by_code.get(written) {
             return Ok(l);
+        }
+        // Official codes are padded by level (province 01, district 001, commune 00001), so a
+        // bare number can fit several levels: a list names the most specific place.
+        if written.chars().all(|c| c.is_ascii_digit())
+            && let Some(candidates) = self.by_unpadded_code.get(written.trim_start_matches('0'))
+            && let Some(longest) = candidates.iter().map(|l| l.code.len()).max()
+            && let [one] = candidates.iter().filter(|l| l.code.len() == longest).collect::<Vec<_>>()[..]
+        {
+            return Ok(one);
         }
         let candidates = self.by_name.get(&folded(written)).or_else(|| self.by_name.get(&bare(written)));
         match candidates.map(Vec::as_slice) {
@@ -368,6 +400,19 @@ mod tests {
     }
 
     #[test]
+    fn a_header_merged_over_two_rows_is_read_as_one() {
+        let rows = vec![
+            row(&["DANH SÁCH", "", "", ""]),
+            row(&["Họ và tên", "Địa chỉ", "Thông tin liên hệ", ""]),
+            row(&["", "", "Điện thoại", "Email"]),
+            row(&["Nguyễn Văn An", "Thôn Đông", "0912345678", "an@example.vn"]),
+        ];
+        let (last_header, map) = find_header(&rows).unwrap();
+        assert_eq!(last_header, 2);
+        assert_eq!((map.get(Field::Name), map.get(Field::Phone), map.get(Field::Email)), (Some(0), Some(2), Some(3)));
+    }
+
+    #[test]
     fn dates_in_office_formats_and_excel_serials() {
         let d = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
         for raw in ["15/03/2026", "15-3-2026", "2026-03-15", "15.03.2026", "46096", "15/03/2026 08:30"] {
@@ -381,6 +426,7 @@ mod tests {
         let communes = communes();
         let resolver = LocalityResolver::new(&communes);
         assert_eq!(resolver.resolve("09190").unwrap().code, "09190");
+        assert_eq!(resolver.resolve("9190").unwrap().code, "09190", "a code that lost its leading zero in Excel");
         assert_eq!(resolver.resolve("phuong vu ninh").unwrap().code, "09190");
         assert_eq!(resolver.resolve("Đáp Cầu").unwrap().code, "09193");
         let ambiguous = resolver.resolve("Tân Lập").unwrap_err();

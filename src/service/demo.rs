@@ -60,6 +60,8 @@ pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow
                 form_id: FORM,
                 opens_on: None,
                 closes_on: None,
+                period_from: None,
+                period_to: None,
                 localities: &[PROVINCE.to_string()],
                 agencies: &[],
             })?;

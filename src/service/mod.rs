@@ -4,7 +4,9 @@ pub mod answering;
 pub mod demo;
 pub mod invitations;
 pub mod list_files;
+pub mod lists;
 pub mod results;
+pub mod sampling;
 pub mod waves;
 
 use crate::domain::code::CodeHasher;

@@ -15,6 +15,8 @@ pub struct WaveRequest {
     pub agencies: Vec<String>,
     pub opens_on: Option<NaiveDate>,
     pub closes_on: Option<NaiveDate>,
+    pub period_from: Option<NaiveDate>,
+    pub period_to: Option<NaiveDate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,11 @@ impl Survey {
             && to < from
         {
             errors.insert("closes_on".into(), "Ngày kết thúc phải sau ngày bắt đầu.".into());
+        }
+        if let (Some(from), Some(to)) = (request.period_from, request.period_to)
+            && to < from
+        {
+            errors.insert("period_to".into(), "Cuối kỳ phải sau đầu kỳ.".into());
         }
         let (localities, agencies) = (request.localities.clone(), request.agencies.clone());
         let (unknown_locality, unknown_agency) = self
@@ -80,6 +87,8 @@ impl Survey {
                     form_id: &request.form_id,
                     opens_on: request.opens_on,
                     closes_on: request.closes_on,
+                    period_from: request.period_from,
+                    period_to: request.period_to,
                     localities: &request.localities,
                     agencies: &request.agencies,
                 })

@@ -27,6 +27,8 @@ diesel::table! {
         opens_on -> Nullable<Text>,
         closes_on -> Nullable<Text>,
         created_at -> Timestamp,
+        period_from -> Nullable<Text>,
+        period_to -> Nullable<Text>,
     }
 }
 
@@ -137,3 +139,53 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     instance_secrets,
 );
+
+diesel::table! {
+    list_uploads (id) {
+        id -> Text,
+        wave_id -> Text,
+        agency_code -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+        status -> Text,
+        rows -> BigInt,
+        accepted -> BigInt,
+        rejected -> BigInt,
+        report -> Text,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Text,
+        upload_id -> Text,
+        wave_id -> Text,
+        agency_code -> Text,
+        locality_code -> Text,
+        line -> BigInt,
+        name -> Text,
+        address -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        procedure_name -> Nullable<Text>,
+        completed_on -> Nullable<Text>,
+        kind -> Text,
+        selection -> Text,
+        stratum -> Nullable<Text>,
+        draw_rank -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sample_draws (id) {
+        id -> Text,
+        wave_id -> Text,
+        drawn_by -> Text,
+        drawn_at -> Timestamp,
+        seed -> BigInt,
+        design -> Text,
+        strata -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(list_uploads, contacts, sample_draws, waves);

@@ -16,6 +16,9 @@ pub struct Wave {
     pub opens_on: Option<NaiveDate>,
     pub closes_on: Option<NaiveDate>,
     pub created_at: NaiveDateTime,
+    /// The period whose transactions the wave surveys.
+    pub period_from: Option<NaiveDate>,
+    pub period_to: Option<NaiveDate>,
     pub localities: Vec<String>,
     pub agencies: Vec<String>,
 }
@@ -25,11 +28,14 @@ pub struct NewWave<'a> {
     pub form_id: &'a str,
     pub opens_on: Option<NaiveDate>,
     pub closes_on: Option<NaiveDate>,
+    pub period_from: Option<NaiveDate>,
+    pub period_to: Option<NaiveDate>,
     pub localities: &'a [String],
     pub agencies: &'a [String],
 }
 
-type WaveRow = (String, String, String, String, Option<String>, Option<String>, NaiveDateTime);
+type WaveRow =
+    (String, String, String, String, Option<String>, Option<String>, NaiveDateTime, Option<String>, Option<String>);
 
 /// Dates are stored as ISO text so both backends compare them alike.
 pub(super) fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> {
@@ -37,7 +43,7 @@ pub(super) fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> 
 }
 
 fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> StorageResult<Wave> {
-    let (id, name, form_id, status, opens_on, closes_on, created_at) = row;
+    let (id, name, form_id, status, opens_on, closes_on, created_at, period_from, period_to) = row;
     let status = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("wave status {status}")))?;
     Ok(Wave {
         id,
@@ -47,6 +53,8 @@ fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> Stor
         opens_on: parse_date(opens_on)?,
         closes_on: parse_date(closes_on)?,
         created_at,
+        period_from: parse_date(period_from)?,
+        period_to: parse_date(period_to)?,
         localities,
         agencies,
     })
@@ -73,6 +81,8 @@ impl Database {
                     waves::opens_on.eq(new.opens_on.map(|d| d.to_string())),
                     waves::closes_on.eq(new.closes_on.map(|d| d.to_string())),
                     waves::created_at.eq(now),
+                    waves::period_from.eq(new.period_from.map(|d| d.to_string())),
+                    waves::period_to.eq(new.period_to.map(|d| d.to_string())),
                 ))
                 .execute(c)?;
             for code in new.localities {
@@ -94,7 +104,7 @@ impl Database {
         with_conn!(self, c => {
             let row: Option<WaveRow> = waves::table
                 .find(id)
-                .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at))
+                .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at, waves::period_from, waves::period_to))
                 .first(c)
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
@@ -114,7 +124,7 @@ impl Database {
 
     pub fn waves(&self) -> StorageResult<Vec<Wave>> {
         let rows: Vec<WaveRow> = with_conn!(self, c => waves::table
-            .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at))
+            .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at, waves::period_from, waves::period_to))
             .order(waves::created_at.desc())
             .load(c)?);
         rows.into_iter().map(|r| to_wave(r, Vec::new(), Vec::new())).collect()

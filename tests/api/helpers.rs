@@ -106,6 +106,7 @@ pub fn test_settings(database_url: String) -> Settings {
         mix_interval: Duration::from_secs(3600),
         secure_cookies: false,
         utc_offset_hours: 7,
+        max_upload_bytes: 200 * 1_048_576,
     }
 }
 

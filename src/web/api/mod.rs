@@ -2,8 +2,10 @@
 
 mod auth;
 mod forms;
+mod lists;
 mod places;
 mod responses;
+mod sampling;
 mod users;
 pub mod waves;
 
@@ -14,9 +16,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(forms::routes)
+            .configure(lists::routes)
             .configure(places::routes)
             .configure(waves::routes)
             .configure(responses::routes)
+            .configure(sampling::routes)
             .configure(users::routes),
     );
 }

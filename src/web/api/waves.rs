@@ -42,6 +42,9 @@ struct CreateWave {
     agencies: Vec<String>,
     opens_on: Option<NaiveDate>,
     closes_on: Option<NaiveDate>,
+    /// The period whose transactions are surveyed (list rows outside it are flagged).
+    period_from: Option<NaiveDate>,
+    period_to: Option<NaiveDate>,
 }
 
 async fn create(
@@ -58,6 +61,8 @@ async fn create(
         agencies: body.agencies,
         opens_on: body.opens_on,
         closes_on: body.closes_on,
+        period_from: body.period_from,
+        period_to: body.period_to,
     };
     let id = state.survey.create_wave(request).await?;
     state.audit(&user.0, "wave.create", &id).await?;
