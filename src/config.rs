@@ -33,6 +33,10 @@ pub struct Settings {
     pub utc_offset_hours: i32,
     /// Largest list file accepted.
     pub max_upload_bytes: usize,
+    /// Who runs the survey, as letters and messages name it.
+    pub organisation: String,
+    /// Days after a wave closes before its contact data is deleted.
+    pub retention_days: i64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -69,6 +73,8 @@ impl Settings {
             secure_cookies: parsed("PHIEU_SECURE_COOKIES", false)?,
             utc_offset_hours: parsed("PHIEU_UTC_OFFSET_HOURS", 7)?,
             max_upload_bytes: parsed("PHIEU_MAX_UPLOAD_MB", 200usize)? * 1_048_576,
+            organisation: var("PHIEU_ORGANISATION").unwrap_or_else(|| "Sở Nội vụ".into()),
+            retention_days: parsed("PHIEU_RETENTION_DAYS", 30)?,
         })
     }
 }

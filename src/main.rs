@@ -13,6 +13,7 @@ usage:
   phieu demo                    fill an empty database with the demo province, then exit
   phieu forms check [DIR]       validate form files (default: survey_forms/)
   phieu localities import FILE  import localities from a code,name,level,parent_code CSV
+  phieu purge                   delete the contact data of waves closed longer than PHIEU_RETENTION_DAYS
 
 configuration: environment variables, see README.md";
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         ["forms", "check"] => forms_check(PathBuf::from("survey_forms")),
         ["forms", "check", dir] => forms_check(PathBuf::from(dir)),
         ["localities", "import", file] => import_localities(PathBuf::from(file)),
+        ["purge"] => run_async(purge()),
         ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -80,6 +82,19 @@ fn report_demo(summary: Option<phieu::service::demo::DemoSummary>) {
             }
         }
     }
+}
+
+async fn purge() -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_env()?;
+    let survey = open_survey(&settings)?;
+    let purged = survey.purge_due(chrono::Duration::days(settings.retention_days)).await?;
+    for (wave, contacts) in &purged {
+        println!("purged wave {wave}: {contacts} contacts deleted");
+    }
+    if purged.is_empty() {
+        println!("nothing to purge");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn forms_check(dir: PathBuf) -> anyhow::Result<ExitCode> {

@@ -150,7 +150,8 @@ impl Application {
 }
 
 /// Background work inside `serve`: mixing PostgreSQL answers of waves that received new
-/// ones, truncating the SQLite WAL, dropping expired tokens.
+/// ones, truncating the SQLite WAL, dropping expired tokens, purging contact data of waves
+/// closed longer than the retention period.
 fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.mix_interval);
@@ -177,6 +178,12 @@ fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
             match result {
                 Ok(mixed) => mixed_at.extend(mixed),
                 Err(error) => tracing::warn!(%error, "background job failed"),
+            }
+            match survey.purge_due(chrono::Duration::days(settings.retention_days)).await {
+                Ok(purged) => {
+                    purged.iter().for_each(|(wave, n)| tracing::info!(wave, contacts = n, "contact data purged"))
+                }
+                Err(error) => tracing::warn!(%error, "purge failed"),
             }
         }
     });

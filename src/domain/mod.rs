@@ -4,6 +4,7 @@ pub mod account;
 pub mod answers;
 pub mod code;
 pub mod contact;
+pub mod delivery;
 pub mod form;
 pub mod indices;
 pub mod legacy_text;

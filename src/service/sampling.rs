@@ -45,6 +45,8 @@ pub struct SampleOutcome {
 pub enum SampleError {
     #[error("{1}")]
     Invalid(&'static str, String),
+    #[error("thư mời đã được gửi từ mẫu này: không rút lại mẫu được nữa")]
+    AlreadyInvited,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -97,6 +99,9 @@ impl Survey {
         let (wave, drawn_by) = (wave_id.to_string(), drawn_by.to_string());
         self.db
             .run(move |db| {
+                if db.sample_invited(&wave)? {
+                    return Ok(Err(SampleError::AlreadyInvited));
+                }
                 let tree = LocalityTree::new(db.all_localities()?);
                 let mut strata: BTreeMap<(String, Option<String>), Vec<FrameUnit>> = BTreeMap::new();
                 for unit in db.frame(&wave)? {

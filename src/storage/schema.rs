@@ -29,6 +29,8 @@ diesel::table! {
         created_at -> Timestamp,
         period_from -> Nullable<Text>,
         period_to -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        purged_at -> Nullable<Timestamp>,
     }
 }
 
@@ -124,22 +126,6 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(
-    localities,
-    agencies,
-    waves,
-    wave_localities,
-    wave_agencies,
-    invitations,
-    responses,
-    answer_counts,
-    response_counts,
-    users,
-    auth_tokens,
-    audit_log,
-    instance_secrets,
-);
-
 diesel::table! {
     list_uploads (id) {
         id -> Text,
@@ -173,6 +159,11 @@ diesel::table! {
         selection -> Text,
         stratum -> Nullable<Text>,
         draw_rank -> Nullable<BigInt>,
+        invite_code -> Nullable<Text>,
+        code_hash -> Nullable<Text>,
+        channel -> Nullable<Text>,
+        delivery -> Nullable<Text>,
+        assigned_to -> Nullable<Text>,
     }
 }
 
@@ -188,4 +179,21 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(list_uploads, contacts, sample_draws, waves);
+diesel::allow_tables_to_appear_in_same_query!(
+    localities,
+    agencies,
+    waves,
+    wave_localities,
+    wave_agencies,
+    invitations,
+    responses,
+    answer_counts,
+    response_counts,
+    users,
+    auth_tokens,
+    audit_log,
+    instance_secrets,
+    list_uploads,
+    contacts,
+    sample_draws,
+);

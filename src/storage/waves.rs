@@ -139,8 +139,9 @@ impl Database {
                 return Ok(TransitionOutcome::NotAllowed(current));
             }
             // Guarded by the old status so two officials clicking at once cannot both win.
+            let closed_at = (next == WaveStatus::Closed).then(|| Utc::now().naive_utc());
             let changed = diesel::update(waves::table.find(id).filter(waves::status.eq(current.as_str())))
-                .set(waves::status.eq(next.as_str()))
+                .set((waves::status.eq(next.as_str()), waves::closed_at.eq(closed_at)))
                 .execute(c)?;
             Ok(if changed == 1 { TransitionOutcome::Done(next) } else { TransitionOutcome::NotAllowed(current) })
         }))

@@ -61,6 +61,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
         .route("/static/site.css", web::get().to(|| async { asset("text/css; charset=utf-8", templates::SITE_CSS) }))
         .route(
+            "/static/letters.css",
+            web::get().to(|| async { asset("text/css; charset=utf-8", templates::LETTERS_CSS) }),
+        )
+        .route(
             "/static/form.js",
             web::get().to(|| async { asset("text/javascript; charset=utf-8", templates::FORM_JS) }),
         )

@@ -18,6 +18,7 @@ impl Templates {
             ("login.html", include_str!("templates/login.html")),
             ("dashboard.html", include_str!("templates/dashboard.html")),
             ("results.html", include_str!("templates/results.html")),
+            ("letters.html", include_str!("templates/letters.html")),
         ] {
             env.add_template(name, source).expect("template parses");
         }
@@ -42,6 +43,7 @@ impl Templates {
 
 pub const SITE_CSS: &str = include_str!("static/site.css");
 pub const FORM_JS: &str = include_str!("static/form.js");
+pub const LETTERS_CSS: &str = include_str!("static/letters.css");
 
 #[cfg(test)]
 mod tests {

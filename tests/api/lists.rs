@@ -26,7 +26,7 @@ const MESSY_CSV: &str = "\u{feff}STT;Họ và tên;Địa chỉ;Số điện tho
 5;Phạm Thị Dung;Thôn Bắc;0987654321;;12/12/2025;00001\n\
 6;Lê Văn Em;Xóm Chợ;0944444444;;01/06/2026;Xã Không Có\n";
 
-async fn wave_with_period(app: &TestApp) -> String {
+pub async fn wave_with_period(app: &TestApp) -> String {
     let created = app
         .post(
             "/api/v1/waves",
@@ -248,7 +248,7 @@ struct Cell {
 }
 
 /// First column of a query, straight from the database.
-fn stored(app: &TestApp, sql: &str) -> Vec<String> {
+pub fn stored(app: &TestApp, sql: &str) -> Vec<String> {
     let sql = match app.backend {
         Backend::Sqlite => sql.to_string(),
         Backend::Postgres => sql.replace("group_concat(address, ',')", "string_agg(address, ',')"),

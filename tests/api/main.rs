@@ -6,6 +6,7 @@ mod access;
 mod anonymity;
 mod browser;
 mod citizen;
+mod delivery;
 mod lists;
 mod official;
 mod process;

@@ -1,6 +1,7 @@
 //! The JSON API under /api/v1. Extend it, never break it.
 
 mod auth;
+mod delivery;
 mod forms;
 mod lists;
 mod places;
@@ -15,6 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .configure(auth::routes)
+            .configure(delivery::routes)
             .configure(forms::routes)
             .configure(lists::routes)
             .configure(places::routes)

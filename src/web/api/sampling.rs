@@ -23,6 +23,7 @@ async fn draw(
     let wave = find_wave(&state, &path).await?;
     let outcome = state.survey.draw_sample(&wave.id, &user.0.id, body.into_inner()).await.map_err(|e| match e {
         SampleError::Invalid(field, message) => ApiError::Invalid([(field.to_string(), message)].into()),
+        SampleError::AlreadyInvited => ApiError::Conflict(SampleError::AlreadyInvited.to_string()),
         SampleError::Storage(e) => e.into(),
     })?;
     state

@@ -1,0 +1,99 @@
+//! Inviting the sampled people, and deleting their contact data when the wave is done.
+
+use super::Survey;
+use crate::domain::code::InvitationCode;
+use crate::domain::contact::{PhoneKind, RespondentPhone};
+use crate::domain::delivery::{Channel, Reachable, choose};
+use crate::storage::StorageError;
+use crate::storage::delivery::Issued;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct SendOutcome {
+    /// Invitations created now.
+    pub queued: usize,
+    /// Sampled people no requested channel can reach (e.g. no mobile for SMS).
+    pub unreachable: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Survey {
+    /// Issues a code to every sampled person not yet invited, on `channel` (`None`: the
+    /// first channel that reaches each one). Enumerator visits go round the given accounts.
+    pub async fn send_invitations(
+        &self,
+        wave_id: &str,
+        channel: Option<Channel>,
+        enumerators: Vec<String>,
+    ) -> Result<SendOutcome, DeliveryError> {
+        if channel == Some(Channel::Email) {
+            return Err(DeliveryError::Invalid(
+                "Gửi thư mời qua email chưa có trong phiên bản này; hãy dùng thư giấy, tin nhắn hoặc điều tra viên."
+                    .into(),
+            ));
+        }
+        if channel == Some(Channel::Enumerator) && enumerators.is_empty() {
+            return Err(DeliveryError::Invalid("Cần danh sách điều tra viên (enumerators) để giao phiếu.".into()));
+        }
+        let wave = wave_id.to_string();
+        let uninvited = self.db.run(move |db| db.uninvited_sample(&wave)).await?;
+        let mut issued = Vec::new();
+        let mut unreachable = 0;
+        let mut next_enumerator = enumerators.iter().cycle();
+        for person in uninvited {
+            let reach = Reachable {
+                email: person.email.is_some(),
+                address: person.address.is_some(),
+                mobile: person
+                    .phone
+                    .as_deref()
+                    .and_then(|p| RespondentPhone::parse(p).ok())
+                    .is_some_and(|p| p.kind() == PhoneKind::Mobile),
+            };
+            let chosen = choose(channel, &reach).filter(|c| *c != Channel::Enumerator || !enumerators.is_empty());
+            let Some(chosen) = chosen else {
+                unreachable += 1;
+                continue;
+            };
+            let code = InvitationCode::generate();
+            issued.push(Issued {
+                contact_id: person.contact_id,
+                code_hash: self.hasher.hash(&code),
+                code: code.as_str().to_string(),
+                channel: chosen.as_str(),
+                // Letters, messages and visits go out as their lists are exported.
+                delivery: "sent",
+                assigned_to: (chosen == Channel::Enumerator).then(|| next_enumerator.next().cloned()).flatten(),
+                locality_code: person.locality_code,
+                agency_code: person.agency_code,
+            });
+        }
+        let queued = issued.len();
+        let wave = wave_id.to_string();
+        self.db.run(move |db| db.record_issued(&wave, &issued)).await?;
+        Ok(SendOutcome { queued, unreachable })
+    }
+
+    /// Deletes the contact data of every closed wave whose retention has passed.
+    pub async fn purge_due(&self, retention: chrono::Duration) -> Result<Vec<(String, usize)>, StorageError> {
+        let cutoff = chrono::Utc::now().naive_utc() - retention;
+        self.db
+            .run(move |db| {
+                let mut purged = Vec::new();
+                for wave in db.waves_due_for_purge(cutoff)? {
+                    let deleted = db.purge_contacts(&wave)?;
+                    db.audit("system", "wave.purge", &format!("wave={wave} contacts={deleted}"))?;
+                    purged.push((wave, deleted));
+                }
+                Ok(purged)
+            })
+            .await
+    }
+}

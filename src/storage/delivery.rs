@@ -1,0 +1,210 @@
+//! Invitations to sampled people: issuing their codes, the channels that carry them, how
+//! far each stratum has come, and deleting the contact data at the end.
+
+use super::schema::{contacts, invitations, list_uploads, waves};
+use super::{Database, Pool, StorageError, StorageResult, with_conn};
+use chrono::{NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// A sampled person without an invitation yet: what channel choice needs.
+pub struct Uninvited {
+    pub contact_id: String,
+    pub locality_code: String,
+    pub agency_code: String,
+    pub email: Option<String>,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+}
+
+pub struct Issued {
+    pub contact_id: String,
+    pub code: String,
+    pub code_hash: String,
+    pub channel: &'static str,
+    pub delivery: &'static str,
+    pub assigned_to: Option<String>,
+    pub locality_code: String,
+    pub agency_code: String,
+}
+
+/// What a letter, a message or an enumerator needs about one person.
+#[derive(Debug, Clone, Serialize)]
+pub struct Addressee {
+    pub name: String,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub locality_code: String,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StratumProgress {
+    pub stratum: String,
+    pub sampled: i64,
+    pub invited: i64,
+    pub delivered: i64,
+    pub answered: i64,
+}
+
+impl Database {
+    pub fn uninvited_sample(&self, wave_id: &str) -> StorageResult<Vec<Uninvited>> {
+        type Row = (String, String, String, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = with_conn!(self, c => contacts::table
+            .filter(contacts::wave_id.eq(wave_id))
+            .filter(contacts::selection.eq("sample"))
+            .filter(contacts::code_hash.is_null())
+            .order((contacts::stratum, contacts::draw_rank))
+            .select((contacts::id, contacts::locality_code, contacts::agency_code, contacts::email, contacts::address, contacts::phone))
+            .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|(contact_id, locality_code, agency_code, email, address, phone)| Uninvited {
+                contact_id,
+                locality_code,
+                agency_code,
+                email,
+                address,
+                phone,
+            })
+            .collect())
+    }
+
+    /// Creates the invitations and records them on the contacts, all or nothing.
+    pub fn record_issued(&self, wave_id: &str, issued: &[Issued]) -> StorageResult<()> {
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            for i in issued {
+                diesel::insert_into(invitations::table)
+                    .values((
+                        invitations::code_hash.eq(&i.code_hash),
+                        invitations::wave_id.eq(wave_id),
+                        invitations::locality_code.eq(&i.locality_code),
+                        invitations::agency_code.eq(&i.agency_code),
+                        invitations::used.eq(false),
+                    ))
+                    .execute(c)?;
+                diesel::update(contacts::table.find(&i.contact_id))
+                    .set((
+                        contacts::invite_code.eq(&i.code),
+                        contacts::code_hash.eq(&i.code_hash),
+                        contacts::channel.eq(i.channel),
+                        contacts::delivery.eq(i.delivery),
+                        contacts::assigned_to.eq(&i.assigned_to),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        }))
+    }
+
+    /// Whether any invitation went out from this wave's sample: then it may not be redrawn.
+    pub fn sample_invited(&self, wave_id: &str) -> StorageResult<bool> {
+        let n: i64 = with_conn!(self, c => contacts::table
+            .filter(contacts::wave_id.eq(wave_id))
+            .filter(contacts::code_hash.is_not_null())
+            .count()
+            .get_result(c)?);
+        Ok(n > 0)
+    }
+
+    /// People to reach on `channel` (optionally only those assigned to one enumerator), in
+    /// locality order so letters come out sorted for the post office.
+    pub fn addressees(&self, wave_id: &str, channel: &str, assigned_to: Option<&str>) -> StorageResult<Vec<Addressee>> {
+        type Row = (String, Option<String>, Option<String>, String, Option<String>);
+        let rows: Vec<Row> = with_conn!(self, c => {
+            let mut query = contacts::table
+                .filter(contacts::wave_id.eq(wave_id))
+                .filter(contacts::channel.eq(channel))
+                .order((contacts::locality_code, contacts::name))
+                .select((contacts::name, contacts::address, contacts::phone, contacts::locality_code, contacts::invite_code))
+                .into_boxed();
+            if let Some(user) = assigned_to {
+                query = query.filter(contacts::assigned_to.eq(user));
+            }
+            query.load(c)?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, address, phone, locality_code, code)| {
+                Some(Addressee { name, address, phone, locality_code, code: code? })
+            })
+            .collect())
+    }
+
+    /// Waves with people assigned to an enumerator.
+    pub fn assigned_waves(&self, user_id: &str) -> StorageResult<Vec<String>> {
+        Ok(with_conn!(self, c => contacts::table
+            .filter(contacts::assigned_to.eq(user_id))
+            .select(contacts::wave_id)
+            .distinct()
+            .load(c)?))
+    }
+
+    /// Per stratum of the current draw: sampled, invited, delivered and answered.
+    pub fn progress(&self, wave_id: &str) -> StorageResult<Vec<StratumProgress>> {
+        type Row = (Option<String>, Option<String>, Option<String>, Option<bool>);
+        let rows: Vec<Row> = with_conn!(self, c => contacts::table
+            .left_join(invitations::table.on(invitations::code_hash.nullable().eq(contacts::code_hash)))
+            .filter(contacts::wave_id.eq(wave_id))
+            .filter(contacts::selection.eq("sample"))
+            .select((contacts::stratum, contacts::code_hash, contacts::delivery, invitations::used.nullable()))
+            .load(c)?);
+        let mut strata: std::collections::BTreeMap<String, StratumProgress> = std::collections::BTreeMap::new();
+        for (stratum, code_hash, delivery, used) in rows {
+            let stratum = stratum.unwrap_or_default();
+            let entry = strata.entry(stratum.clone()).or_insert(StratumProgress {
+                stratum,
+                sampled: 0,
+                invited: 0,
+                delivered: 0,
+                answered: 0,
+            });
+            entry.sampled += 1;
+            entry.invited += i64::from(code_hash.is_some());
+            entry.delivered += i64::from(delivery.as_deref() == Some("sent"));
+            entry.answered += i64::from(used == Some(true));
+        }
+        Ok(strata.into_values().collect())
+    }
+
+    pub fn closed_at(&self, wave_id: &str) -> StorageResult<Option<NaiveDateTime>> {
+        Ok(
+            with_conn!(self, c => waves::table.find(wave_id).select(waves::closed_at).first::<Option<NaiveDateTime>>(c).optional()?.flatten()),
+        )
+    }
+
+    /// Closed waves whose retention ended before `cutoff` and whose contact data remains.
+    pub fn waves_due_for_purge(&self, cutoff: NaiveDateTime) -> StorageResult<Vec<String>> {
+        Ok(with_conn!(self, c => waves::table
+            .filter(waves::status.eq("closed"))
+            .filter(waves::closed_at.le(cutoff))
+            .filter(waves::purged_at.is_null())
+            .select(waves::id)
+            .load(c)?))
+    }
+
+    /// Deletes every contact of a wave and the per-line reports (which quote list cells),
+    /// keeping the counts. On SQLite `secure_delete` overwrites the freed content and the WAL
+    /// is truncated; on PostgreSQL the table is vacuumed (see README for what remains).
+    pub fn purge_contacts(&self, wave_id: &str) -> StorageResult<usize> {
+        let now = Utc::now().naive_utc();
+        let deleted = with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let deleted = diesel::delete(contacts::table.filter(contacts::wave_id.eq(wave_id))).execute(c)?;
+            diesel::update(list_uploads::table.filter(list_uploads::wave_id.eq(wave_id))).set(list_uploads::report.eq("[]")).execute(c)?;
+            diesel::update(waves::table.find(wave_id)).set(waves::purged_at.eq(Some(now))).execute(c)?;
+            Ok(deleted)
+        }))?;
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.get()?.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?,
+            Pool::Postgres(pool) => {
+                // One statement per call: several in one message form a transaction, and
+                // VACUUM cannot run inside one.
+                let conn = &mut *pool.get()?;
+                conn.batch_execute("VACUUM contacts")?;
+                conn.batch_execute("VACUUM list_uploads")?;
+            }
+        }
+        Ok(deleted)
+    }
+}

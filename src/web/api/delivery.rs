@@ -1,0 +1,245 @@
+//! Sending invitations to the sample, the exports that carry them, progress, and purge.
+
+use crate::domain::account::Role;
+use crate::domain::code::InvitationCode;
+use crate::domain::delivery::{Channel, invitation_sms};
+use crate::domain::wave::WaveStatus;
+use crate::service::delivery::DeliveryError;
+use crate::storage::delivery::Addressee;
+use crate::web::AppState;
+use crate::web::api::waves::find_wave;
+use crate::web::auth::{ApiUser, require};
+use crate::web::error::ApiError;
+use actix_web::{HttpResponse, web};
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/waves/{id}/invitations/send", web::post().to(send))
+        .route("/waves/{id}/letters", web::get().to(letters))
+        .route("/waves/{id}/letters.csv", web::get().to(letters_csv))
+        .route("/waves/{id}/sms.csv", web::get().to(sms_csv))
+        .route("/waves/{id}/progress", web::get().to(progress))
+        .route("/waves/{id}/purge", web::post().to(purge))
+        .route("/assignments", web::get().to(assignments));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    channel: String,
+    #[serde(default)]
+    enumerators: Vec<String>,
+}
+
+async fn send(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    body: web::Json<SendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let wave = find_wave(&state, &path).await?;
+    if wave.status == WaveStatus::Closed {
+        return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
+    }
+    let channel = match body.channel.as_str() {
+        "auto" => None,
+        other => Some(serde_json::from_value::<Channel>(json!(other)).map_err(|_| {
+            ApiError::Invalid(
+                [("channel".to_string(), "Kênh phải là email, letter, sms, enumerator hoặc auto.".to_string())].into(),
+            )
+        })?),
+    };
+    let outcome =
+        state.survey.send_invitations(&wave.id, channel, body.enumerators.clone()).await.map_err(|e| match e {
+            DeliveryError::Invalid(message) => ApiError::Invalid([("channel".to_string(), message)].into()),
+            DeliveryError::Storage(e) => e.into(),
+        })?;
+    state
+        .audit(
+            &user.0,
+            "invitations.send",
+            &format!("wave={} channel={} count={}", wave.id, body.channel, outcome.queued),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+struct Invitation {
+    grouped: String,
+    url: String,
+}
+
+fn invitation(state: &AppState, addressee: &Addressee) -> Result<Invitation, ApiError> {
+    let code = InvitationCode::parse(&addressee.code).map_err(|_| ApiError::Internal)?;
+    Ok(Invitation { grouped: code.grouped(), url: format!("{}/s/{}", state.survey.base_url, code.as_str()) })
+}
+
+async fn addressees(
+    state: &AppState,
+    user: &ApiUser,
+    wave_id: &str,
+    channel: Channel,
+) -> Result<(String, Vec<Addressee>), ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let wave = find_wave(state, wave_id).await?;
+    let id = wave.id.clone();
+    let list = state.survey.db.run(move |db| db.addressees(&id, channel.as_str(), None)).await?;
+    Ok((wave.name, list))
+}
+
+fn qr_svg(url: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::new(url.as_bytes()).map_err(|_| ApiError::Internal)?;
+    let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(180, 180).build();
+    // Inline in HTML: the XML declaration has no place there.
+    Ok(svg.split_once("?>").map_or(svg.clone(), |(_, rest)| rest.to_string()))
+}
+
+/// One A4 page per person: address block, the code in large type, a QR code of the link,
+/// and the notice on personal data. Printing the page prints the letters.
+async fn letters(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (wave_name, list) = addressees(&state, &user, &path, Channel::Letter).await?;
+    let mut letters = Vec::with_capacity(list.len());
+    for a in &list {
+        let invitation = invitation(&state, a)?;
+        letters.push(context! { name => a.name, address => a.address, grouped => invitation.grouped, qr => qr_svg(&invitation.url)?, url => invitation.url });
+    }
+    Ok(state.templates.page(
+        actix_web::http::StatusCode::OK,
+        "letters.html",
+        context! {
+            wave_name, letters,
+            organisation => state.settings.organisation,
+            retention_days => state.settings.retention_days,
+            entry_url => format!("{}/", state.survey.base_url),
+        },
+    ))
+}
+
+fn csv_response(name: &str, rows: Vec<Vec<String>>) -> Result<HttpResponse, ApiError> {
+    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    for row in rows {
+        writer.write_record(row).map_err(|_| ApiError::Internal)?;
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(writer.into_inner().map_err(|_| ApiError::Internal)?))
+}
+
+/// Mail merge for the post office.
+async fn letters_csv(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, list) = addressees(&state, &user, &path, Channel::Letter).await?;
+    let mut rows = vec![vec!["Họ tên".into(), "Địa chỉ".into(), "Mã khảo sát".into(), "Đường dẫn".into()]];
+    for a in &list {
+        let invitation = invitation(&state, a)?;
+        rows.push(vec![a.name.clone(), a.address.clone().unwrap_or_default(), invitation.grouped, invitation.url]);
+    }
+    csv_response("thu-moi.csv", rows)
+}
+
+/// Messages ready for an SMS gateway: GSM-7 text without diacritics, with its length.
+async fn sms_csv(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (_, list) = addressees(&state, &user, &path, Channel::Sms).await?;
+    let mut rows = vec![vec!["Số điện thoại".into(), "Nội dung".into(), "Số ký tự GSM-7".into(), "Số phần tin".into()]];
+    for a in &list {
+        let invitation = invitation(&state, a)?;
+        let sms = invitation_sms(&state.settings.organisation, &invitation.grouped, &invitation.url);
+        let length = sms.gsm7_length.map_or_else(|| "UCS-2".to_string(), |n| n.to_string());
+        rows.push(vec![a.phone.clone().unwrap_or_default(), sms.text, length, sms.parts.to_string()]);
+    }
+    csv_response("tin-nhan.csv", rows)
+}
+
+/// An enumerator's visits: whom to see, where, and the code to answer with.
+async fn assignments(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Enumerator])?;
+    let user_id = user.0.id.clone();
+    let lists = state
+        .survey
+        .db
+        .run(move |db| {
+            db.assigned_waves(&user_id)?
+                .into_iter()
+                .map(|wave| Ok((wave.clone(), db.addressees(&wave, Channel::Enumerator.as_str(), Some(&user_id))?)))
+                .collect::<Result<Vec<_>, crate::storage::StorageError>>()
+        })
+        .await?;
+    let mut visits = Vec::new();
+    for (wave, people) in lists {
+        for a in &people {
+            let invitation = invitation(&state, a)?;
+            visits.push(json!({"wave_id": wave, "name": a.name, "address": a.address, "phone": a.phone,
+                               "locality_code": a.locality_code, "code": invitation.grouped, "url": invitation.url}));
+        }
+    }
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({"assignments": visits})))
+}
+
+async fn progress(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator, Role::Analyst])?;
+    let wave = find_wave(&state, &path).await?;
+    let strata = state.survey.db.run(move |db| db.progress(&wave.id)).await?;
+    let strata: Vec<_> = strata
+        .into_iter()
+        .map(|s| {
+            let (locality, agency) = s.stratum.split_once('/').unwrap_or((&s.stratum, "*"));
+            let rate = (s.invited > 0).then(|| 100.0 * s.answered as f64 / s.invited as f64);
+            json!({"locality_code": locality, "agency_code": (agency != "*").then_some(agency),
+                   "sampled": s.sampled, "invited": s.invited, "delivered": s.delivered, "answered": s.answered, "rate": rate})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"strata": strata})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PurgeRequest {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn purge(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    body: Option<web::Json<PurgeRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let wave = find_wave(&state, &path).await?;
+    let force = body.is_some_and(|b| b.force);
+    if wave.status != WaveStatus::Closed {
+        return Err(ApiError::Conflict("Chỉ xóa dữ liệu liên hệ của đợt đã kết thúc.".into()));
+    }
+    let retention = chrono::Duration::days(state.settings.retention_days);
+    let closed_at = state
+        .survey
+        .db
+        .run({
+            let id = wave.id.clone();
+            move |db| db.closed_at(&id)
+        })
+        .await?;
+    let due = closed_at.is_some_and(|at| at + retention <= chrono::Utc::now().naive_utc());
+    if !due && !force {
+        return Err(ApiError::Conflict(format!(
+            "Thời hạn lưu giữ {} ngày sau khi kết thúc đợt chưa hết; dùng \"force\": true để xóa ngay.",
+            state.settings.retention_days
+        )));
+    }
+    let id = wave.id.clone();
+    let deleted = state.survey.db.run(move |db| db.purge_contacts(&id)).await?;
+    state.audit(&user.0, "wave.purge", &format!("wave={} contacts={deleted} force={force}", wave.id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"wave_id": wave.id, "deleted": deleted})))
+}

@@ -1,0 +1,149 @@
+//! From a drawn sample to letters, messages and visits; progress; and the end of contact data.
+
+use crate::helpers::{Backend, TestApp, complete_answers};
+use crate::lists::{stored, upload, wave_with_period};
+use crate::on_both_backends;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    sampled_people_get_letters_messages_or_visits_and_progress_counts_answers,
+    purge_deletes_contact_data_and_keeps_the_counts,
+);
+
+const PEOPLE: &str = "Họ và tên,Địa chỉ,Điện thoại,Xã\n\
+Nguyễn Thị Thư,Số 5 đường Lý Thái Tổ,0912000001,00001\n\
+Trần Văn Thơ,Thôn Đông,0912000002,00001\n\
+Lê Thị Tin,,0912000003,00002\n\
+Phạm Văn Nhắn,,0912000004,00002\n\
+Hoàng Thị Gặp,,024 3825 1234,00003\n";
+
+/// A wave with the list above confirmed and fully sampled, opened; returns its id.
+async fn sampled_wave(app: &TestApp) -> String {
+    app.seed_places().await;
+    let wave = wave_with_period(app).await;
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
+    let body: Value = upload(app, &app.admin_token, &wave, "l.csv", PEOPLE.as_bytes().to_vec(), Some("AG1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["accepted"], 5, "{body}");
+    let id = body["upload_id"].as_str().unwrap();
+    assert_eq!(app.post(&format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 200);
+    let drawn = app
+        .post(
+            &format!("/api/v1/waves/{wave}/sample"),
+            &json!({"level": "commune", "method": "quota", "quota": 10, "seed": 1, "reserve": 0}),
+        )
+        .await;
+    assert_eq!(drawn.status(), 201);
+    wave
+}
+
+async fn sampled_people_get_letters_messages_or_visits_and_progress_counts_answers(app: TestApp) {
+    let wave = sampled_wave(&app).await;
+    let enumerator = app
+        .post(
+            "/api/v1/users",
+            &json!({"email": "dtv@test.phieu", "password": "mat-khau-dieu-tra", "role": "enumerator"}),
+        )
+        .await;
+    let enumerator_id = enumerator.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+
+    let send_path = format!("/api/v1/waves/{wave}/invitations/send");
+    let email = app.post(&send_path, &json!({"channel": "email"})).await;
+    assert_eq!(email.status(), 422, "email waits for the mail queue");
+    let sent: Value =
+        app.post(&send_path, &json!({"channel": "auto", "enumerators": [enumerator_id]})).await.json().await.unwrap();
+    assert_eq!(sent, json!({"queued": 5, "unreachable": 0}));
+    let again: Value =
+        app.post(&send_path, &json!({"channel": "auto", "enumerators": [enumerator_id]})).await.json().await.unwrap();
+    assert_eq!(again["queued"], 0, "nobody is invited twice");
+
+    // Two people have an address: letters. Two have only a mobile: SMS. One has a landline.
+    let letters = app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/letters")).await;
+    assert_eq!(letters.status(), 200);
+    let html = letters.text().await.unwrap();
+    assert_eq!(html.matches("<section class=\"letter\">").count(), 2);
+    assert!(html.contains("Kính gửi Ông/Bà Nguyễn Thị Thư") && html.contains("Số 5 đường Lý Thái Tổ"));
+    assert_eq!(html.matches("<svg").count(), 2, "a QR code on every letter");
+    assert!(
+        html.contains("Sở Nội vụ tỉnh Thử Nghiệm") && html.contains("30 ngày sau khi đợt khảo sát kết thúc"),
+        "privacy notice"
+    );
+
+    let merge = app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/letters.csv")).await.text().await.unwrap();
+    let letter_code = merge.lines().nth(1).unwrap().split(',').nth(2).unwrap().to_string();
+    assert_eq!(letter_code.len(), 16, "grouped code in the mail merge: {merge}");
+
+    let sms = app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/sms.csv")).await.text().await.unwrap();
+    let lines: Vec<&str> = sms.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{sms}");
+    assert!(lines[0].starts_with("0912000003,So Noi vu tinh Thu Nghiem moi Ong/Ba"), "{sms}");
+    assert!(lines.iter().all(|l| l.ends_with(",1")), "one SMS part each: {sms}");
+
+    let enumerator_token = app.token_for("dtv@test.phieu", "mat-khau-dieu-tra").await;
+    let visits: Value = app.get_as(&enumerator_token, "/api/v1/assignments").await.json().await.unwrap();
+    assert_eq!(visits["assignments"].as_array().unwrap().len(), 1);
+    assert_eq!(visits["assignments"][0]["name"], "Hoàng Thị Gặp");
+    assert_eq!(app.get_as(&app.admin_token, "/api/v1/assignments").await.status(), 403);
+
+    let form = app.form("sipas-2017").await;
+    assert_eq!(app.answer(&letter_code, &complete_answers(&form, |_| None)).await.status(), 201);
+    let progress = app.get_json(&format!("/api/v1/waves/{wave}/progress")).await;
+    let strata = progress["strata"].as_array().unwrap();
+    let total = |field: &str| strata.iter().map(|s| s[field].as_i64().unwrap()).sum::<i64>();
+    assert_eq!((total("sampled"), total("invited"), total("delivered"), total("answered")), (5, 5, 5, 1));
+    let answered = strata.iter().find(|s| s["answered"] == 1).unwrap();
+    assert_eq!(answered["locality_code"], "00001");
+    assert_eq!(answered["rate"], 50.0);
+
+    let redraw = app
+        .post(&format!("/api/v1/waves/{wave}/sample"), &json!({"level": "commune", "method": "quota", "quota": 1}))
+        .await;
+    assert_eq!(redraw.status(), 409, "no redraw once invitations went out");
+}
+
+async fn purge_deletes_contact_data_and_keeps_the_counts(app: TestApp) {
+    let wave = sampled_wave(&app).await;
+    let sent: Value = app
+        .post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "sms"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent, json!({"queued": 4, "unreachable": 1}), "the landline cannot take an SMS");
+    let purge_path = format!("/api/v1/waves/{wave}/purge");
+    assert_eq!(app.post(&purge_path, &json!({"force": true})).await.status(), 409, "an open wave keeps its contacts");
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
+    assert_eq!(
+        app.post(&purge_path, &json!({"force": false})).await.status(),
+        409,
+        "the retention period has not passed"
+    );
+    let purged = app.post(&purge_path, &json!({"force": true})).await;
+    assert_eq!(purged.status(), 200);
+    assert_eq!(purged.json::<Value>().await.unwrap()["deleted"], 5);
+
+    assert_eq!(stored(&app, "SELECT id AS value FROM contacts").len(), 0);
+    assert_eq!(
+        stored(&app, "SELECT report || '|' || accepted AS value FROM list_uploads"),
+        ["[]|5"],
+        "counts kept, lines gone"
+    );
+    let audit = app.get_json("/api/v1/audit").await.to_string();
+    assert!(audit.contains("wave.purge") && !audit.contains("Nguyễn Thị Thư"));
+
+    if app.backend == Backend::Sqlite {
+        // Unrecoverable, not just hidden: nothing of it in the database file or its journal.
+        let path = app.database_url.strip_prefix("sqlite://").unwrap().to_string();
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal", "-journal"] {
+            bytes.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
+        }
+        for secret in ["Nguyễn Thị Thư", "Số 5 đường Lý Thái Tổ", "0912000001", "Hoàng Thị Gặp"] {
+            let needle = secret.as_bytes();
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{secret} still in the database files");
+        }
+    }
+}
