@@ -45,7 +45,7 @@ impl Survey {
         let wave = wave_id.to_string();
         let uninvited = self.db.run(move |db| db.uninvited_sample(&wave)).await?;
         let mut issued = Vec::new();
-        let mut unreachable = 0;
+        let mut unreachable = Vec::new();
         let mut next_enumerator = enumerators.iter().cycle();
         for person in uninvited {
             let reach = Reachable {
@@ -59,7 +59,7 @@ impl Survey {
             };
             let chosen = choose(channel, &reach).filter(|c| *c != Channel::Enumerator || !enumerators.is_empty());
             let Some(chosen) = chosen else {
-                unreachable += 1;
+                unreachable.push(person.contact_id);
                 continue;
             };
             let code = InvitationCode::generate();
@@ -75,10 +75,15 @@ impl Survey {
                 agency_code: person.agency_code,
             });
         }
-        let queued = issued.len();
+        let (queued, unreachable_count) = (issued.len(), unreachable.len());
         let wave = wave_id.to_string();
-        self.db.run(move |db| db.record_issued(&wave, &issued)).await?;
-        Ok(SendOutcome { queued, unreachable })
+        self.db
+            .run(move |db| {
+                db.record_issued(&wave, &issued)?;
+                db.mark_unreachable(&unreachable)
+            })
+            .await?;
+        Ok(SendOutcome { queued, unreachable: unreachable_count })
     }
 
     /// Deletes the contact data of every closed wave whose retention has passed.

@@ -98,6 +98,49 @@ impl Database {
         }))
     }
 
+    /// Sampled people no channel could reach, so that they can be replaced.
+    pub fn mark_unreachable(&self, contact_ids: &[String]) -> StorageResult<()> {
+        with_conn!(self, c => diesel::update(contacts::table.filter(contacts::id.eq_any(contact_ids)))
+            .set(contacts::delivery.eq("unreachable"))
+            .execute(c)?);
+        Ok(())
+    }
+
+    /// Replaces every sampled person who refused, bounced, failed or could not be reached
+    /// with the next unused reserve of the same stratum. Returns (stratum, replaced, with
+    /// nobody left to replace them).
+    pub fn replace_from_reserve(&self, wave_id: &str) -> StorageResult<Vec<(String, usize, usize)>> {
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let lost: Vec<(String, String)> = contacts::table
+                .filter(contacts::wave_id.eq(wave_id))
+                .filter(contacts::selection.eq("sample"))
+                .filter(contacts::delivery.eq_any(["opted_out", "bounced", "failed", "unreachable"]))
+                .order((contacts::stratum, contacts::draw_rank))
+                .select((contacts::id, contacts::stratum.assume_not_null()))
+                .load(c)?;
+            let mut summary: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
+            for (id, stratum) in lost {
+                let next: Option<String> = contacts::table
+                    .filter(contacts::wave_id.eq(wave_id))
+                    .filter(contacts::selection.eq("reserve"))
+                    .filter(contacts::stratum.eq(&stratum))
+                    .order(contacts::draw_rank)
+                    .select(contacts::id)
+                    .first(c)
+                    .optional()?;
+                let entry = summary.entry(stratum).or_default();
+                let Some(next) = next else {
+                    entry.1 += 1;
+                    continue;
+                };
+                diesel::update(contacts::table.find(&id)).set(contacts::selection.eq("replaced")).execute(c)?;
+                diesel::update(contacts::table.find(&next)).set(contacts::selection.eq("sample")).execute(c)?;
+                entry.0 += 1;
+            }
+            Ok(summary.into_iter().map(|(stratum, (replaced, short))| (stratum, replaced, short)).collect())
+        }))
+    }
+
     /// Whether any invitation went out from this wave's sample: then it may not be redrawn.
     pub fn sample_invited(&self, wave_id: &str) -> StorageResult<bool> {
         let n: i64 = with_conn!(self, c => contacts::table
@@ -172,6 +215,30 @@ impl Database {
         Ok(
             with_conn!(self, c => waves::table.find(wave_id).select(waves::closed_at).first::<Option<NaiveDateTime>>(c).optional()?.flatten()),
         )
+    }
+
+    /// A person who refuses: their contact data is erased at once; the row stays, empty, so
+    /// that counts and the replacement from the reserve still add up. `false` when no contact
+    /// holds that invitation (or it was erased already).
+    pub fn opt_out(&self, code_hash: &str) -> StorageResult<bool> {
+        let erased = with_conn!(self, c => diesel::update(
+                contacts::table.filter(contacts::code_hash.eq(code_hash)).filter(contacts::delivery.ne("opted_out")),
+            )
+            .set((
+                contacts::name.eq(""),
+                contacts::address.eq(None::<String>),
+                contacts::phone.eq(None::<String>),
+                contacts::email.eq(None::<String>),
+                contacts::procedure_name.eq(None::<String>),
+                contacts::completed_on.eq(None::<String>),
+                contacts::invite_code.eq(None::<String>),
+                contacts::delivery.eq("opted_out"),
+            ))
+            .execute(c)?);
+        if erased > 0 {
+            self.truncate_wal()?;
+        }
+        Ok(erased > 0)
     }
 
     /// Closed waves whose retention ended before `cutoff` and whose contact data remains.

@@ -19,6 +19,7 @@ impl Templates {
             ("dashboard.html", include_str!("templates/dashboard.html")),
             ("results.html", include_str!("templates/results.html")),
             ("letters.html", include_str!("templates/letters.html")),
+            ("opt_out.html", include_str!("templates/opt_out.html")),
         ] {
             env.add_template(name, source).expect("template parses");
         }

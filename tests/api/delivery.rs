@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     sampled_people_get_letters_messages_or_visits_and_progress_counts_answers,
     purge_deletes_contact_data_and_keeps_the_counts,
+    a_refusal_erases_contact_data_at_once_and_the_reserve_takes_its_place,
 );
 
 const PEOPLE: &str = "Họ và tên,Địa chỉ,Điện thoại,Xã\n\
@@ -146,4 +147,63 @@ async fn purge_deletes_contact_data_and_keeps_the_counts(app: TestApp) {
             assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{secret} still in the database files");
         }
     }
+}
+
+async fn a_refusal_erases_contact_data_at_once_and_the_reserve_takes_its_place(app: TestApp) {
+    app.seed_places().await;
+    let wave = wave_with_period(&app).await;
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
+    let body: Value = upload(&app, &app.admin_token, &wave, "l.csv", PEOPLE.as_bytes().to_vec(), Some("AG1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["upload_id"].as_str().unwrap();
+    assert_eq!(app.post(&format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 200);
+    // One per commune, with one in reserve: communes 00001 and 00002 hold two people each.
+    let design = json!({"level": "commune", "method": "quota", "quota": 1, "reserve": 1.0, "seed": 5});
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/sample"), &design).await.status(), 201);
+    let sent: Value = app
+        .post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "sms"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent, json!({"queued": 2, "unreachable": 1}));
+
+    let sms = app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/sms.csv")).await.text().await.unwrap();
+    let first = sms.lines().nth(1).unwrap();
+    let phone = first.split(',').next().unwrap().to_string();
+    let link = first.split(',').nth(1).unwrap().rsplit(' ').next().unwrap().to_string();
+    let client = crate::helpers::browser();
+    let page = client.get(format!("{link}/tu-choi")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Tôi không tham gia"), "{page}");
+    let csrf = crate::helpers::csrf_of(&page);
+    let refused = client.post(format!("{link}/tu-choi")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(refused.status(), 200);
+    assert!(refused.text().await.unwrap().contains("đã được xóa"));
+    let remaining = stored(&app, "SELECT coalesce(phone, '-') AS value FROM contacts");
+    assert!(!remaining.contains(&phone), "the refusing person's phone is gone at once");
+    assert_eq!(
+        stored(&app, "SELECT name AS value FROM contacts WHERE delivery = 'opted_out'"),
+        [""],
+        "the row stays for the counts"
+    );
+
+    let replaced: Value =
+        app.post(&format!("/api/v1/waves/{wave}/replacements"), &json!({})).await.json().await.unwrap();
+    assert_eq!(replaced["replaced"], 1, "{replaced}");
+    let exhausted: i64 =
+        replaced["strata"].as_array().unwrap().iter().map(|s| s["reserve_exhausted"].as_i64().unwrap()).sum();
+    assert_eq!(exhausted, 1, "the landline-only commune has no reserve left: {replaced}");
+    let again: Value = app
+        .post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "sms"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["queued"], 1, "the reserve is invited");
+    let progress = app.get_json(&format!("/api/v1/waves/{wave}/progress")).await;
+    let invited: i64 = progress["strata"].as_array().unwrap().iter().map(|s| s["invited"].as_i64().unwrap()).sum();
+    assert_eq!(invited, 2, "{progress}");
 }

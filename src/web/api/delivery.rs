@@ -21,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/waves/{id}/letters.csv", web::get().to(letters_csv))
         .route("/waves/{id}/sms.csv", web::get().to(sms_csv))
         .route("/waves/{id}/progress", web::get().to(progress))
+        .route("/waves/{id}/replacements", web::post().to(replace))
         .route("/waves/{id}/purge", web::post().to(purge))
         .route("/assignments", web::get().to(assignments));
 }
@@ -201,6 +202,22 @@ async fn progress(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"strata": strata})))
+}
+
+/// Refusals, bounces and unreachable people give way to the next reserve of their stratum;
+/// the newcomers are invited by the next send.
+async fn replace(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let wave = find_wave(&state, &path).await?;
+    let id = wave.id.clone();
+    let summary = state.survey.db.run(move |db| db.replace_from_reserve(&id)).await?;
+    let replaced: usize = summary.iter().map(|s| s.1).sum();
+    state.audit(&user.0, "sample.replace", &format!("wave={} replaced={replaced}", wave.id)).await?;
+    let strata: Vec<_> = summary
+        .into_iter()
+        .map(|(stratum, replaced, short)| json!({"stratum": stratum, "replaced": replaced, "reserve_exhausted": short}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"replaced": replaced, "strata": strata})))
 }
 
 #[derive(Deserialize, Default)]

@@ -16,6 +16,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/", web::post().to(enter_code))
         .route("/s/{code}", web::get().to(questionnaire))
         .route("/s/{code}", web::post().to(submit))
+        .route("/s/{code}/tu-choi", web::get().to(opt_out_page))
+        .route("/s/{code}/tu-choi", web::post().to(opt_out))
         .route("/cam-on", web::get().to(thank_you));
 }
 
@@ -240,6 +242,59 @@ async fn submit(
             render_form(&state, &req, &code, &open, &given, &errors, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(error) => answer_error_page(&state, &req, &error),
+    }
+}
+
+/// The opt-out link of an invitation: a page that asks, then erases on a confirmed POST
+/// (a link followed by a mail scanner must not erase anything).
+async fn opt_out_page(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    if InvitationCode::parse(&path).is_err() {
+        return answer_error_page(&state, &req, &AnswerError::UnknownCode);
+    }
+    let csrf = csrf_token(&req);
+    let mut response = state.templates.page(
+        StatusCode::OK,
+        "opt_out.html",
+        context! {
+            title => "Từ chối tham gia khảo sát", csrf, code => path.as_str(),
+        },
+    );
+    let _ = response.add_cookie(&csrf_cookie(&csrf, state.settings.secure_cookies));
+    response
+}
+
+async fn opt_out(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Ok(code) = InvitationCode::parse(&path) else {
+        return answer_error_page(&state, &req, &AnswerError::UnknownCode);
+    };
+    let Some(failures) = state.admit_code(&req, &code) else {
+        return too_many(&state, &req);
+    };
+    let fields = form_fields(&body);
+    if !csrf_valid(&req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str)) {
+        return opt_out_page(state, req, path).await;
+    }
+    let hash = state.survey.hasher.hash(&code);
+    match state.survey.db.run(move |db| db.opt_out(&hash)).await {
+        Ok(true) => message(
+            &state,
+            &req,
+            StatusCode::OK,
+            "Đã ghi nhận Ông/Bà từ chối tham gia",
+            &[
+                "Họ tên, địa chỉ và số điện thoại của Ông/Bà đã được xóa khỏi danh sách khảo sát. Ông/Bà sẽ không nhận thêm thư nhắc.",
+            ],
+        ),
+        Ok(false) => {
+            state.note_code_failure(&failures, &AnswerError::UnknownCode);
+            answer_error_page(&state, &req, &AnswerError::UnknownCode)
+        }
+        Err(_) => HttpResponse::InternalServerError().finish(),
     }
 }
 
