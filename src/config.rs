@@ -37,6 +37,17 @@ pub struct Settings {
     pub organisation: String,
     /// Days after a wave closes before its contact data is deleted.
     pub retention_days: i64,
+    /// `smtp://host:port` (plain, local), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465` (TLS); unset: no email channel.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Emails sent per second at most.
+    pub mail_rate: f64,
+    /// How long a claimed email may stay in sending before it is declared uncertain.
+    pub mail_lease: Duration,
+    pub mail_max_attempts: i64,
+    /// First wait after a temporary failure; doubled at each attempt, capped at an hour.
+    pub mail_retry_base: Duration,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -75,6 +86,12 @@ impl Settings {
             max_upload_bytes: parsed("PHIEU_MAX_UPLOAD_MB", 200usize)? * 1_048_576,
             organisation: var("PHIEU_ORGANISATION").unwrap_or_else(|| "Sở Nội vụ".into()),
             retention_days: parsed("PHIEU_RETENTION_DAYS", 30)?,
+            smtp_url: var("PHIEU_SMTP_URL"),
+            mail_from: var("PHIEU_MAIL_FROM").unwrap_or_else(|| "Khảo sát sự hài lòng <khaosat@localhost>".into()),
+            mail_rate: parsed("PHIEU_MAIL_RATE", 10.0)?,
+            mail_lease: Duration::from_secs(parsed("PHIEU_MAIL_LEASE_SECS", 600u64)?),
+            mail_max_attempts: parsed("PHIEU_MAIL_MAX_ATTEMPTS", 5)?,
+            mail_retry_base: Duration::from_secs(parsed("PHIEU_MAIL_RETRY_SECS", 30u64)?),
         })
     }
 }

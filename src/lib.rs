@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod mail;
 pub mod service;
 pub mod startup;
 pub mod storage;

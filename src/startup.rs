@@ -49,6 +49,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         base_url: settings.base_url.clone().into(),
         utc_offset: chrono::FixedOffset::east_opt(settings.utc_offset_hours * 3600)
             .ok_or_else(|| anyhow::anyhow!("PHIEU_UTC_OFFSET_HOURS must be between -23 and 23"))?,
+        mail_enabled: settings.smtp_url.is_some(),
     })
 }
 
@@ -137,6 +138,7 @@ impl Application {
         .listen(listener)?
         .run();
         spawn_jobs(survey.clone(), settings.clone());
+        crate::mail::start_worker(survey.db.clone(), settings.clone(), survey.base_url.clone())?;
         Ok(Self { port, server, survey })
     }
 

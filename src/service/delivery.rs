@@ -33,10 +33,9 @@ impl Survey {
         channel: Option<Channel>,
         enumerators: Vec<String>,
     ) -> Result<SendOutcome, DeliveryError> {
-        if channel == Some(Channel::Email) {
+        if channel == Some(Channel::Email) && !self.mail_enabled {
             return Err(DeliveryError::Invalid(
-                "Gửi thư mời qua email chưa có trong phiên bản này; hãy dùng thư giấy, tin nhắn hoặc điều tra viên."
-                    .into(),
+                "Chưa cấu hình máy chủ thư (PHIEU_SMTP_URL): chưa gửi được email.".into(),
             ));
         }
         if channel == Some(Channel::Enumerator) && enumerators.is_empty() {
@@ -49,7 +48,7 @@ impl Survey {
         let mut next_enumerator = enumerators.iter().cycle();
         for person in uninvited {
             let reach = Reachable {
-                email: person.email.is_some(),
+                email: self.mail_enabled && person.email.is_some(),
                 address: person.address.is_some(),
                 mobile: person
                     .phone
@@ -68,8 +67,9 @@ impl Survey {
                 code_hash: self.hasher.hash(&code),
                 code: code.as_str().to_string(),
                 channel: chosen.as_str(),
-                // Letters, messages and visits go out as their lists are exported.
-                delivery: "sent",
+                // Emails wait in the queue; letters, messages and visits go out as their lists
+                // are exported.
+                delivery: if chosen == Channel::Email { "pending" } else { "sent" },
                 assigned_to: (chosen == Channel::Enumerator).then(|| next_enumerator.next().cloned()).flatten(),
                 locality_code: person.locality_code,
                 agency_code: person.agency_code,

@@ -26,6 +26,8 @@ pub struct Survey {
     pub base_url: Arc<str>,
     /// Where "today" is: wave dates and answer days are local days.
     pub utc_offset: chrono::FixedOffset,
+    /// Whether an SMTP server is configured, so that email is a channel.
+    pub mail_enabled: bool,
 }
 
 impl Survey {

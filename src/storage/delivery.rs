@@ -1,7 +1,7 @@
 //! Invitations to sampled people: issuing their codes, the channels that carry them, how
 //! far each stratum has come, and deleting the contact data at the end.
 
-use super::schema::{contacts, invitations, list_uploads, waves};
+use super::schema::{contacts, invitations, list_uploads, mail_queue, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn};
 use chrono::{NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
@@ -71,10 +71,25 @@ impl Database {
             .collect())
     }
 
-    /// Creates the invitations and records them on the contacts, all or nothing.
+    /// Creates the invitations, records them on the contacts and queues the emails, all or
+    /// nothing: a crash cannot leave an email invitation that nobody will send.
     pub fn record_issued(&self, wave_id: &str, issued: &[Issued]) -> StorageResult<()> {
+        let now = Utc::now().naive_utc();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             for i in issued {
+                if i.channel == "email" {
+                    diesel::insert_into(mail_queue::table)
+                        .values((
+                            mail_queue::id.eq(uuid::Uuid::new_v4().to_string()),
+                            mail_queue::wave_id.eq(wave_id),
+                            mail_queue::contact_id.eq(&i.contact_id),
+                            mail_queue::kind.eq("invitation"),
+                            mail_queue::status.eq("pending"),
+                            mail_queue::attempts.eq(0),
+                            mail_queue::next_attempt_at.eq(now),
+                        ))
+                        .execute(c)?;
+                }
                 diesel::insert_into(invitations::table)
                     .values((
                         invitations::code_hash.eq(&i.code_hash),

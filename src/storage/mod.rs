@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod invitations;
 pub mod lists;
 pub mod localities;
+pub mod mail;
 pub mod responses;
 pub mod results;
 pub mod schema;

@@ -31,6 +31,8 @@ diesel::table! {
         period_to -> Nullable<Text>,
         closed_at -> Nullable<Timestamp>,
         purged_at -> Nullable<Timestamp>,
+        mail_subject -> Nullable<Text>,
+        mail_body -> Nullable<Text>,
     }
 }
 
@@ -179,6 +181,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_queue (id) {
+        id -> Text,
+        wave_id -> Text,
+        contact_id -> Text,
+        kind -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        claimed_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     localities,
     agencies,
@@ -196,4 +212,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     list_uploads,
     contacts,
     sample_draws,
+    mail_queue,
 );

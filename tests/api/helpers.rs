@@ -109,6 +109,12 @@ pub fn test_settings(database_url: String) -> Settings {
         max_upload_bytes: 200 * 1_048_576,
         organisation: "Sở Nội vụ tỉnh Thử Nghiệm".into(),
         retention_days: 30,
+        smtp_url: None,
+        mail_from: "Khảo sát <khaosat@test.phieu>".into(),
+        mail_rate: 200.0,
+        mail_lease: Duration::from_secs(600),
+        mail_max_attempts: 3,
+        mail_retry_base: Duration::from_millis(200),
     }
 }
 

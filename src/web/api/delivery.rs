@@ -22,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/waves/{id}/sms.csv", web::get().to(sms_csv))
         .route("/waves/{id}/progress", web::get().to(progress))
         .route("/waves/{id}/replacements", web::post().to(replace))
+        .route("/waves/{id}/mail-template", web::put().to(set_mail_template))
         .route("/waves/{id}/purge", web::post().to(purge))
         .route("/assignments", web::get().to(assignments));
 }
@@ -191,7 +192,9 @@ async fn progress(
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator, Role::Analyst])?;
     let wave = find_wave(&state, &path).await?;
-    let strata = state.survey.db.run(move |db| db.progress(&wave.id)).await?;
+    let (strata, mail) = state.survey.db.run(move |db| Ok((db.progress(&wave.id)?, db.mail_counts(&wave.id)?))).await?;
+    let email: serde_json::Map<String, serde_json::Value> =
+        mail.into_iter().map(|(status, n)| (status, json!(n))).collect();
     let strata: Vec<_> = strata
         .into_iter()
         .map(|s| {
@@ -201,7 +204,34 @@ async fn progress(
                    "sampled": s.sampled, "invited": s.invited, "delivered": s.delivered, "answered": s.answered, "rate": rate})
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"strata": strata})))
+    Ok(HttpResponse::Ok().json(json!({"strata": strata, "email": email})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailTemplate {
+    subject: String,
+    body: String,
+}
+
+/// The wave's own invitation email. Placeholders: {ten}, {ma}, {duong_dan}, {tu_choi},
+/// {co_quan}; the notice on personal data is always appended.
+async fn set_mail_template(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    body: web::Json<MailTemplate>,
+) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let wave = find_wave(&state, &path).await?;
+    let subject: String = unicode_normalization::UnicodeNormalization::nfc(body.subject.trim()).collect();
+    let text: String = unicode_normalization::UnicodeNormalization::nfc(body.body.as_str()).collect();
+    crate::domain::delivery::check_template(&subject, &text)
+        .map_err(|e| ApiError::Invalid([("body".to_string(), e)].into()))?;
+    let id = wave.id.clone();
+    state.survey.db.run(move |db| db.set_mail_template(&id, &subject, &text)).await?;
+    state.audit(&user.0, "wave.mail_template", &wave.id).await?;
+    Ok(HttpResponse::Ok().json(json!({"wave_id": wave.id})))
 }
 
 /// Refusals, bounces and unreachable people give way to the next reserve of their stratum;
