@@ -48,6 +48,11 @@ pub struct Settings {
     pub mail_max_attempts: i64,
     /// First wait after a temporary failure; doubled at each attempt, capped at an hour.
     pub mail_retry_base: Duration,
+    /// Days without an answer before a reminder, and reminders at most per person.
+    pub reminder_after_days: i64,
+    pub reminder_max: i64,
+    /// Whether the scheduler sends email reminders by itself.
+    pub reminders_automatic: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -92,6 +97,9 @@ impl Settings {
             mail_lease: Duration::from_secs(parsed("PHIEU_MAIL_LEASE_SECS", 600u64)?),
             mail_max_attempts: parsed("PHIEU_MAIL_MAX_ATTEMPTS", 5)?,
             mail_retry_base: Duration::from_secs(parsed("PHIEU_MAIL_RETRY_SECS", 30u64)?),
+            reminder_after_days: parsed("PHIEU_REMINDER_AFTER_DAYS", 7)?,
+            reminder_max: parsed("PHIEU_REMINDER_MAX", 2)?,
+            reminders_automatic: parsed("PHIEU_REMINDERS_AUTOMATIC", true)?,
         })
     }
 }

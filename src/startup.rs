@@ -152,8 +152,8 @@ impl Application {
 }
 
 /// Background work inside `serve`: mixing PostgreSQL answers of waves that received new
-/// ones, truncating the SQLite WAL, dropping expired tokens, purging contact data of waves
-/// closed longer than the retention period.
+/// ones, truncating the SQLite WAL, dropping expired tokens, email reminders, purging
+/// contact data of waves closed longer than the retention period.
 fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.mix_interval);
@@ -180,6 +180,23 @@ fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
             match result {
                 Ok(mixed) => mixed_at.extend(mixed),
                 Err(error) => tracing::warn!(%error, "background job failed"),
+            }
+            if settings.reminders_automatic {
+                let (after, max) = (settings.reminder_after_days, settings.reminder_max);
+                let reminded = survey
+                    .db
+                    .run(move |db| {
+                        let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::days(after);
+                        let mut total = 0;
+                        for wave in db.open_waves()? {
+                            total += db.remind(&wave, cutoff, max, &["email"])?.iter().map(|r| r.1).sum::<usize>();
+                        }
+                        Ok(total)
+                    })
+                    .await;
+                if let Err(error) = reminded {
+                    tracing::warn!(%error, "automatic reminders failed");
+                }
             }
             match survey.purge_due(chrono::Duration::days(settings.retention_days)).await {
                 Ok(purged) => {

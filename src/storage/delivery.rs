@@ -101,6 +101,7 @@ impl Database {
                     .execute(c)?;
                 diesel::update(contacts::table.find(&i.contact_id))
                     .set((
+                        contacts::last_contacted_at.eq(now),
                         contacts::invite_code.eq(&i.code),
                         contacts::code_hash.eq(&i.code_hash),
                         contacts::channel.eq(i.channel),
@@ -156,6 +157,67 @@ impl Database {
         }))
     }
 
+    /// One reminder run: every invited person who has not answered, was reached (not opted
+    /// out, bounced or failed), was last contacted before `contacted_before` and has had fewer
+    /// than `max` reminders — on `channels` only. Emails are queued; the others are marked
+    /// with the run so that their letters and messages can be exported. Returns the number
+    /// reminded per channel.
+    pub fn remind(
+        &self,
+        wave_id: &str,
+        contacted_before: NaiveDateTime,
+        max: i64,
+        channels: &[&str],
+    ) -> StorageResult<Vec<(String, usize)>> {
+        let now = Utc::now().naive_utc();
+        let run = uuid::Uuid::new_v4().to_string();
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let due: Vec<(String, String)> = contacts::table
+                .inner_join(invitations::table.on(invitations::code_hash.nullable().eq(contacts::code_hash)))
+                .filter(contacts::wave_id.eq(wave_id))
+                .filter(invitations::used.eq(false))
+                .filter(contacts::delivery.eq("sent"))
+                .filter(contacts::channel.eq_any(channels))
+                .filter(contacts::reminders_sent.lt(max))
+                .filter(contacts::last_contacted_at.le(contacted_before))
+                .select((contacts::id, contacts::channel.assume_not_null()))
+                .load(c)?;
+            let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+            for (id, channel) in &due {
+                if channel == "email" {
+                    diesel::insert_into(mail_queue::table)
+                        .values((
+                            mail_queue::id.eq(uuid::Uuid::new_v4().to_string()),
+                            mail_queue::wave_id.eq(wave_id),
+                            mail_queue::contact_id.eq(id),
+                            mail_queue::kind.eq("reminder"),
+                            mail_queue::status.eq("pending"),
+                            mail_queue::attempts.eq(0),
+                            mail_queue::next_attempt_at.eq(now),
+                        ))
+                        .execute(c)?;
+                }
+                diesel::update(contacts::table.find(id))
+                    .set((
+                        contacts::reminders_sent.eq(contacts::reminders_sent + 1),
+                        contacts::last_contacted_at.eq(now),
+                        contacts::reminder_run.eq(&run),
+                    ))
+                    .execute(c)?;
+                *counts.entry(channel.clone()).or_default() += 1;
+            }
+            if !due.is_empty() {
+                diesel::update(waves::table.find(wave_id)).set(waves::last_reminder_run.eq(&run)).execute(c)?;
+            }
+            Ok(counts.into_iter().collect())
+        }))
+    }
+
+    /// Open waves, for the automatic email reminders.
+    pub fn open_waves(&self) -> StorageResult<Vec<String>> {
+        Ok(with_conn!(self, c => waves::table.filter(waves::status.eq("open")).select(waves::id).load(c)?))
+    }
+
     /// Whether any invitation went out from this wave's sample: then it may not be redrawn.
     pub fn sample_invited(&self, wave_id: &str) -> StorageResult<bool> {
         let n: i64 = with_conn!(self, c => contacts::table
@@ -168,9 +230,20 @@ impl Database {
 
     /// People to reach on `channel` (optionally only those assigned to one enumerator), in
     /// locality order so letters come out sorted for the post office.
-    pub fn addressees(&self, wave_id: &str, channel: &str, assigned_to: Option<&str>) -> StorageResult<Vec<Addressee>> {
+    pub fn addressees(
+        &self,
+        wave_id: &str,
+        channel: &str,
+        assigned_to: Option<&str>,
+        reminders_only: bool,
+    ) -> StorageResult<Vec<Addressee>> {
         type Row = (String, Option<String>, Option<String>, String, Option<String>);
         let rows: Vec<Row> = with_conn!(self, c => {
+            let latest_run: Option<String> = if reminders_only {
+                waves::table.find(wave_id).select(waves::last_reminder_run).first::<Option<String>>(c).optional()?.flatten()
+            } else {
+                None
+            };
             let mut query = contacts::table
                 .filter(contacts::wave_id.eq(wave_id))
                 .filter(contacts::channel.eq(channel))
@@ -179,6 +252,10 @@ impl Database {
                 .into_boxed();
             if let Some(user) = assigned_to {
                 query = query.filter(contacts::assigned_to.eq(user));
+            }
+            if reminders_only {
+                // No run yet: nobody. The run id cannot be empty, so "" matches no one.
+                query = query.filter(contacts::reminder_run.eq(latest_run.unwrap_or_default()));
             }
             query.load(c)?
         });

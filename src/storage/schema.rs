@@ -33,6 +33,7 @@ diesel::table! {
         purged_at -> Nullable<Timestamp>,
         mail_subject -> Nullable<Text>,
         mail_body -> Nullable<Text>,
+        last_reminder_run -> Nullable<Text>,
     }
 }
 
@@ -166,6 +167,9 @@ diesel::table! {
         channel -> Nullable<Text>,
         delivery -> Nullable<Text>,
         assigned_to -> Nullable<Text>,
+        reminders_sent -> BigInt,
+        last_contacted_at -> Nullable<Timestamp>,
+        reminder_run -> Nullable<Text>,
     }
 }
 

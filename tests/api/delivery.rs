@@ -9,6 +9,7 @@ on_both_backends!(
     sampled_people_get_letters_messages_or_visits_and_progress_counts_answers,
     purge_deletes_contact_data_and_keeps_the_counts,
     a_refusal_erases_contact_data_at_once_and_the_reserve_takes_its_place,
+    reminders_reach_only_those_who_have_not_answered_and_at_most_n_times,
 );
 
 const PEOPLE: &str = "Họ và tên,Địa chỉ,Điện thoại,Xã\n\
@@ -206,4 +207,47 @@ async fn a_refusal_erases_contact_data_at_once_and_the_reserve_takes_its_place(a
     let progress = app.get_json(&format!("/api/v1/waves/{wave}/progress")).await;
     let invited: i64 = progress["strata"].as_array().unwrap().iter().map(|s| s["invited"].as_i64().unwrap()).sum();
     assert_eq!(invited, 2, "{progress}");
+}
+
+async fn reminders_reach_only_those_who_have_not_answered_and_at_most_n_times(app: TestApp) {
+    let wave = sampled_wave(&app).await;
+    let enumerator = app
+        .post(
+            "/api/v1/users",
+            &json!({"email": "dtv2@test.phieu", "password": "mat-khau-dieu-tra", "role": "enumerator"}),
+        )
+        .await;
+    let enumerator_id = enumerator.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let sent: Value = app
+        .post(
+            &format!("/api/v1/waves/{wave}/invitations/send"),
+            &json!({"channel": "auto", "enumerators": [enumerator_id]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["queued"], 5);
+    let merge = app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/letters.csv")).await.text().await.unwrap();
+    let code = merge.lines().nth(1).unwrap().split(',').nth(2).unwrap().to_string();
+    assert_eq!(app.answer(&code, &complete_answers(&app.form("sipas-2017").await, |_| None)).await.status(), 201);
+
+    let remind_path = format!("/api/v1/waves/{wave}/reminders");
+    let too_soon: Value = app.post(&remind_path, &json!({"after_days": 7})).await.json().await.unwrap();
+    assert_eq!(too_soon["reminded"], 0, "contacted today, not yet due");
+    let first: Value = app.post(&remind_path, &json!({"after_days": 0, "max": 1})).await.json().await.unwrap();
+    assert_eq!(
+        first,
+        json!({"reminded": 4, "channels": {"enumerator": 1, "letter": 1, "sms": 2}}),
+        "not the one who answered"
+    );
+    let letters =
+        app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/letters?reminders=1")).await.text().await.unwrap();
+    assert_eq!(letters.matches("<section class=\"letter\">").count(), 1);
+    assert!(!letters.contains(&code), "the person who answered gets no reminder");
+    let sms =
+        app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/sms.csv?reminders=1")).await.text().await.unwrap();
+    assert_eq!(sms.lines().count(), 3, "header and two messages: {sms}");
+    let second: Value = app.post(&remind_path, &json!({"after_days": 0, "max": 1})).await.json().await.unwrap();
+    assert_eq!(second["reminded"], 0, "at most one reminder each");
 }

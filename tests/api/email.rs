@@ -84,6 +84,15 @@ async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend)
     let answered: i64 = progress["strata"].as_array().unwrap().iter().map(|s| s["answered"].as_i64().unwrap()).sum();
     assert_eq!(answered, 1);
     assert_eq!(stored(&app, "SELECT delivery AS value FROM contacts WHERE email = 'bounce@example.vn'"), ["bounced"]);
+
+    // A reminder goes by email to the one who neither answered nor bounced.
+    let reminded: Value =
+        app.post(&format!("/api/v1/waves/{wave}/reminders"), &json!({"after_days": 0})).await.json().await.unwrap();
+    assert_eq!(reminded, json!({"reminded": 1, "channels": {"email": 1}}));
+    let mails = sink.wait_for(3).await;
+    let reminder = &mails[2];
+    assert_eq!(reminder.to, "busy@example.vn");
+    assert_eq!(reminder.subject, "Nhắc lại: Khảo sát SIPAS 2026");
     let _: &TestApp = &app;
 }
 

@@ -1,11 +1,10 @@
 //! Agencies' lists in, a reproducible sample out.
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, xlsx};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::{Value, json};
-use std::io::Write;
 
 on_both_backends!(
     list_is_reported_line_by_line_and_enters_the_frame_only_when_confirmed,
@@ -263,59 +262,4 @@ pub fn stored(app: &TestApp, sql: &str) -> Vec<String> {
         }
     };
     cells.into_iter().map(|c| c.value).collect()
-}
-
-/// A minimal XLSX workbook (inline strings, merged cells) as offices' spreadsheets are.
-fn xlsx(rows: &[Vec<&str>], merged: &[&str]) -> Vec<u8> {
-    fn column(i: usize) -> char {
-        (b'A' + i as u8) as char
-    }
-    fn escape(s: &str) -> String {
-        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-    }
-    let mut sheet = String::from(
-        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
-    );
-    for (r, row) in rows.iter().enumerate() {
-        sheet.push_str(&format!(r#"<row r="{}">"#, r + 1));
-        for (c, value) in row.iter().enumerate() {
-            if value.is_empty() {
-                continue;
-            }
-            let reference = format!("{}{}", column(c), r + 1);
-            if value.chars().all(|ch| ch.is_ascii_digit()) {
-                sheet.push_str(&format!(r#"<c r="{reference}"><v>{value}</v></c>"#));
-            } else {
-                sheet.push_str(&format!(r#"<c r="{reference}" t="inlineStr"><is><t>{}</t></is></c>"#, escape(value)));
-            }
-        }
-        sheet.push_str("</row>");
-    }
-    sheet.push_str("</sheetData>");
-    if !merged.is_empty() {
-        sheet.push_str(&format!(r#"<mergeCells count="{}">"#, merged.len()));
-        for m in merged {
-            sheet.push_str(&format!(r#"<mergeCell ref="{m}"/>"#));
-        }
-        sheet.push_str("</mergeCells>");
-    }
-    sheet.push_str("</worksheet>");
-    let files = [
-        ("[Content_Types].xml", r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.to_string()),
-        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string()),
-        ("xl/workbook.xml", r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Danh sach" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()),
-        ("xl/_rels/workbook.xml.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_string()),
-        ("xl/worksheets/sheet1.xml", sheet),
-    ];
-    let mut buffer = std::io::Cursor::new(Vec::new());
-    {
-        let mut zip = zip::ZipWriter::new(&mut buffer);
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-        for (name, content) in files {
-            zip.start_file(name, options).unwrap();
-            zip.write_all(content.as_bytes()).unwrap();
-        }
-        zip.finish().unwrap();
-    }
-    buffer.into_inner()
 }

@@ -1,3 +1,5 @@
+#![allow(dead_code)] // shared with the benchmarks, which use only part of it
+
 //! A real SMTP server on loopback that keeps what it receives. Addresses containing
 //! "bounce" are refused (550); those containing "busy" are told to retry (451) once.
 

@@ -22,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/waves/{id}/sms.csv", web::get().to(sms_csv))
         .route("/waves/{id}/progress", web::get().to(progress))
         .route("/waves/{id}/replacements", web::post().to(replace))
+        .route("/waves/{id}/reminders", web::post().to(remind))
         .route("/waves/{id}/mail-template", web::put().to(set_mail_template))
         .route("/waves/{id}/purge", web::post().to(purge))
         .route("/assignments", web::get().to(assignments));
@@ -79,16 +80,24 @@ fn invitation(state: &AppState, addressee: &Addressee) -> Result<Invitation, Api
     Ok(Invitation { grouped: code.grouped(), url: format!("{}/s/{}", state.survey.base_url, code.as_str()) })
 }
 
+/// `?reminders=1` on an export: only the people of the latest reminder run.
+#[derive(Deserialize, Default)]
+struct ExportParams {
+    reminders: Option<u8>,
+}
+
 async fn addressees(
     state: &AppState,
     user: &ApiUser,
     wave_id: &str,
     channel: Channel,
+    params: &ExportParams,
 ) -> Result<(String, Vec<Addressee>), ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(state, wave_id).await?;
     let id = wave.id.clone();
-    let list = state.survey.db.run(move |db| db.addressees(&id, channel.as_str(), None)).await?;
+    let reminders = params.reminders == Some(1);
+    let list = state.survey.db.run(move |db| db.addressees(&id, channel.as_str(), None, reminders)).await?;
     Ok((wave.name, list))
 }
 
@@ -101,8 +110,13 @@ fn qr_svg(url: &str) -> Result<String, ApiError> {
 
 /// One A4 page per person: address block, the code in large type, a QR code of the link,
 /// and the notice on personal data. Printing the page prints the letters.
-async fn letters(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (wave_name, list) = addressees(&state, &user, &path, Channel::Letter).await?;
+async fn letters(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    params: web::Query<ExportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (wave_name, list) = addressees(&state, &user, &path, Channel::Letter, &params).await?;
     let mut letters = Vec::with_capacity(list.len());
     for a in &list {
         let invitation = invitation(&state, a)?;
@@ -137,8 +151,9 @@ async fn letters_csv(
     state: web::Data<AppState>,
     user: ApiUser,
     path: web::Path<String>,
+    params: web::Query<ExportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, list) = addressees(&state, &user, &path, Channel::Letter).await?;
+    let (_, list) = addressees(&state, &user, &path, Channel::Letter, &params).await?;
     let mut rows = vec![vec!["Họ tên".into(), "Địa chỉ".into(), "Mã khảo sát".into(), "Đường dẫn".into()]];
     for a in &list {
         let invitation = invitation(&state, a)?;
@@ -148,8 +163,13 @@ async fn letters_csv(
 }
 
 /// Messages ready for an SMS gateway: GSM-7 text without diacritics, with its length.
-async fn sms_csv(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (_, list) = addressees(&state, &user, &path, Channel::Sms).await?;
+async fn sms_csv(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    params: web::Query<ExportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, list) = addressees(&state, &user, &path, Channel::Sms, &params).await?;
     let mut rows = vec![vec!["Số điện thoại".into(), "Nội dung".into(), "Số ký tự GSM-7".into(), "Số phần tin".into()]];
     for a in &list {
         let invitation = invitation(&state, a)?;
@@ -170,7 +190,9 @@ async fn assignments(state: web::Data<AppState>, user: ApiUser) -> Result<HttpRe
         .run(move |db| {
             db.assigned_waves(&user_id)?
                 .into_iter()
-                .map(|wave| Ok((wave.clone(), db.addressees(&wave, Channel::Enumerator.as_str(), Some(&user_id))?)))
+                .map(|wave| {
+                    Ok((wave.clone(), db.addressees(&wave, Channel::Enumerator.as_str(), Some(&user_id), false)?))
+                })
                 .collect::<Result<Vec<_>, crate::storage::StorageError>>()
         })
         .await?;
@@ -248,6 +270,40 @@ async fn replace(state: web::Data<AppState>, user: ApiUser, path: web::Path<Stri
         .map(|(stratum, replaced, short)| json!({"stratum": stratum, "replaced": replaced, "reserve_exhausted": short}))
         .collect();
     Ok(HttpResponse::Ok().json(json!({"replaced": replaced, "strata": strata})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReminderRequest {
+    after_days: Option<i64>,
+    max: Option<i64>,
+}
+
+/// A reminder run on demand, on every channel: emails are queued, letters and messages are
+/// exported with `?reminders=1`, visits are listed again.
+async fn remind(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    body: Option<web::Json<ReminderRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let wave = find_wave(&state, &path).await?;
+    if wave.status != WaveStatus::Open {
+        return Err(ApiError::Conflict("Chỉ nhắc trong đợt đang khảo sát.".into()));
+    }
+    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    let after_days = body.after_days.unwrap_or(state.settings.reminder_after_days);
+    let max = body.max.unwrap_or(state.settings.reminder_max);
+    let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::days(after_days);
+    let id = wave.id.clone();
+    let reminded =
+        state.survey.db.run(move |db| db.remind(&id, cutoff, max, &["email", "letter", "sms", "enumerator"])).await?;
+    let total: usize = reminded.iter().map(|r| r.1).sum();
+    state.audit(&user.0, "reminders.send", &format!("wave={} count={total}", wave.id)).await?;
+    let by_channel: serde_json::Map<String, serde_json::Value> =
+        reminded.into_iter().map(|(c, n)| (c, json!(n))).collect();
+    Ok(HttpResponse::Ok().json(json!({"reminded": total, "channels": by_channel})))
 }
 
 #[derive(Deserialize, Default)]
