@@ -41,8 +41,9 @@ pub struct Settings {
     /// (STARTTLS) or `smtps://user:pass@host:465` (TLS); unset: no email channel.
     pub smtp_url: Option<String>,
     pub mail_from: String,
-    /// Emails sent per second at most.
+    /// Emails sent per second at most, and by how many parallel SMTP connections.
     pub mail_rate: f64,
+    pub mail_workers: usize,
     /// How long a claimed email may stay in sending before it is declared uncertain.
     pub mail_lease: Duration,
     pub mail_max_attempts: i64,
@@ -94,6 +95,7 @@ impl Settings {
             smtp_url: var("PHIEU_SMTP_URL"),
             mail_from: var("PHIEU_MAIL_FROM").unwrap_or_else(|| "Khảo sát sự hài lòng <khaosat@localhost>".into()),
             mail_rate: parsed("PHIEU_MAIL_RATE", 10.0)?,
+            mail_workers: parsed("PHIEU_MAIL_WORKERS", 4)?,
             mail_lease: Duration::from_secs(parsed("PHIEU_MAIL_LEASE_SECS", 600u64)?),
             mail_max_attempts: parsed("PHIEU_MAIL_MAX_ATTEMPTS", 5)?,
             mail_retry_base: Duration::from_secs(parsed("PHIEU_MAIL_RETRY_SECS", 30u64)?),

@@ -55,32 +55,38 @@ impl Mailer {
     }
 }
 
-/// Drains the queue until the process ends. Runs on its own thread: lettre's SMTP client
-/// blocks, and a slow server must not hold up requests.
+/// Drains the queue until the process ends, with `mail_workers` threads: lettre's SMTP
+/// client blocks, and each message waits out a TCP delayed ACK (~40 ms) between its body and
+/// the final dot, so parallel connections are what raises throughput. Claims are per row,
+/// so workers (and instances) never send the same email. The rate limit is shared.
 pub fn start_worker(db: Database, settings: Arc<Settings>, base_url: Arc<str>) -> anyhow::Result<()> {
     let Some(url) = settings.smtp_url.clone() else { return Ok(()) };
-    let mailer = Mailer::new(&url, &settings.mail_from)?;
-    std::thread::Builder::new().name("mail-worker".into()).spawn(move || {
-        let pause = Duration::from_secs_f64(1.0 / settings.mail_rate.max(0.01));
-        loop {
-            let now = chrono::Utc::now().naive_utc();
-            let lease = chrono::Duration::from_std(settings.mail_lease).unwrap_or(chrono::Duration::minutes(10));
-            let jobs = db.expire_mail_leases(now - lease).and_then(|_| db.claim_due_mail(1, now));
-            match jobs {
-                Ok(jobs) if jobs.is_empty() => std::thread::sleep(Duration::from_millis(250)),
-                Ok(jobs) => {
-                    for job in jobs {
-                        deliver(&db, &mailer, &settings, &base_url, &job);
-                        std::thread::sleep(pause);
+    let workers = settings.mail_workers.max(1);
+    for n in 0..workers {
+        let mailer = Mailer::new(&url, &settings.mail_from)?;
+        let (db, settings, base_url) = (db.clone(), settings.clone(), base_url.clone());
+        std::thread::Builder::new().name(format!("mail-worker-{n}")).spawn(move || {
+            let pause = Duration::from_secs_f64(workers as f64 / settings.mail_rate.max(0.01));
+            loop {
+                let now = chrono::Utc::now().naive_utc();
+                let lease = chrono::Duration::from_std(settings.mail_lease).unwrap_or(chrono::Duration::minutes(10));
+                let jobs = db.expire_mail_leases(now - lease).and_then(|_| db.claim_due_mail(1, now));
+                match jobs {
+                    Ok(jobs) if jobs.is_empty() => std::thread::sleep(Duration::from_millis(250)),
+                    Ok(jobs) => {
+                        for job in jobs {
+                            deliver(&db, &mailer, &settings, &base_url, &job);
+                            std::thread::sleep(pause);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "mail queue unavailable");
+                        std::thread::sleep(Duration::from_secs(5));
                     }
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "mail queue unavailable");
-                    std::thread::sleep(Duration::from_secs(5));
-                }
             }
-        }
-    })?;
+        })?;
+    }
     Ok(())
 }
 

@@ -112,6 +112,7 @@ pub fn test_settings(database_url: String) -> Settings {
         smtp_url: None,
         mail_from: "Khảo sát <khaosat@test.phieu>".into(),
         mail_rate: 200.0,
+        mail_workers: 4,
         mail_lease: Duration::from_secs(600),
         mail_max_attempts: 3,
         mail_retry_base: Duration::from_millis(200),
