@@ -49,6 +49,23 @@ impl AppState {
         (!paused && self.limiter.hit(&code_key, self.settings.rate_requests_per_code)).then_some(failures)
     }
 
+    /// A page with its CSRF token (in the forms, and in the cookie it is checked against)
+    /// and whether an official is signed in.
+    pub fn page(
+        &self,
+        req: &actix_web::HttpRequest,
+        status: actix_web::http::StatusCode,
+        name: &str,
+        ctx: minijinja::Value,
+    ) -> HttpResponse {
+        let csrf = auth::csrf_token(req);
+        let signed_in = req.cookie(auth::SESSION_COOKIE).is_some();
+        let ctx = minijinja::context! { csrf => csrf.clone(), signed_in, ..ctx };
+        let mut response = self.templates.page(status, name, ctx);
+        let _ = response.add_cookie(&auth::csrf_cookie(&csrf, self.settings.secure_cookies));
+        response
+    }
+
     /// Counts a look-up of a code that does not exist against the client's network.
     pub fn note_code_failure(&self, failures: &str, error: &crate::service::answering::AnswerError) {
         if matches!(error, crate::service::answering::AnswerError::UnknownCode) {

@@ -125,6 +125,19 @@ fn serve(dir: &std::path::Path, port: u16, smtp: &str) -> Server {
     )
 }
 
+async fn admin_token(api: &reqwest::Client, base: &str) -> String {
+    let response: Value = api
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&json!({"email": "admin@phieu.local", "password": "mat-khau-quan-tri-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    response["token"].as_str().unwrap().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_while_sending_sends_no_email_twice_and_loses_none_silently() {
     let sink = SmtpSink::start().await;
@@ -135,16 +148,7 @@ async fn a_server_killed_while_sending_sends_no_email_twice_and_loses_none_silen
     let mut server = serve(&dir, port, &sink.url());
     assert!(wait_until_up(&format!("{base}/health")).await);
     let api = reqwest::Client::new();
-    let token: Value = api
-        .post(format!("{base}/api/v1/auth/token"))
-        .json(&json!({"email": "admin@phieu.local", "password": "mat-khau-quan-tri-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_string();
+    let token = admin_token(&api, &base).await;
     let post = |path: String, body: Value| api.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
     assert_eq!(
         post("/api/v1/localities".into(), json!({"code": "01", "name": "Tỉnh Một", "level": "province"}))
@@ -202,16 +206,7 @@ async fn a_server_killed_while_sending_sends_no_email_twice_and_loses_none_silen
 
     let _server = serve(&dir, port, &sink.url());
     assert!(wait_until_up(&format!("{base}/health")).await);
-    let token: Value = api
-        .post(format!("{base}/api/v1/auth/token"))
-        .json(&json!({"email": "admin@phieu.local", "password": "mat-khau-quan-tri-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_string();
+    let token = admin_token(&api, &base).await;
     let mut email = Value::Null;
     for _ in 0..300 {
         let progress: Value = api

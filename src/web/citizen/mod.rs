@@ -3,7 +3,7 @@
 mod view;
 
 use super::AppState;
-use super::auth::{CSRF_FIELD, csrf_cookie, csrf_token, csrf_valid};
+use super::auth::{CSRF_FIELD, csrf_valid};
 use crate::domain::code::InvitationCode;
 use crate::service::answering::{AnswerError, OpenInvitation};
 use actix_web::http::StatusCode;
@@ -31,14 +31,20 @@ pub fn form_fields(body: &[u8]) -> BTreeMap<String, Vec<String>> {
 }
 
 fn message(state: &AppState, req: &HttpRequest, status: StatusCode, title: &str, paragraphs: &[&str]) -> HttpResponse {
-    let csrf = csrf_token(req);
-    let mut response = state.templates.page(
-        status,
-        "message.html",
-        context! { title, paragraphs, csrf, link => context!{ href => "/", label => "Về trang nhập mã" } },
-    );
-    let _ = response.add_cookie(&csrf_cookie(&csrf, state.settings.secure_cookies));
-    response
+    let link = context! { href => "/", label => "Về trang nhập mã" };
+    state.page(req, status, "message.html", context! { title, paragraphs, link })
+}
+
+/// The invitation code in the path, once the rate limits admit it (with the key its
+/// failures count under); otherwise the page to show instead.
+fn admitted(state: &AppState, req: &HttpRequest, raw: &str) -> Result<(InvitationCode, String), Box<HttpResponse>> {
+    let Ok(code) = InvitationCode::parse(raw) else {
+        return Err(Box::new(answer_error_page(state, req, &AnswerError::UnknownCode)));
+    };
+    match state.admit_code(req, &code) {
+        Some(failures) => Ok((code, failures)),
+        None => Err(Box::new(too_many(state, req))),
+    }
 }
 
 fn too_many(state: &AppState, req: &HttpRequest) -> HttpResponse {
@@ -107,11 +113,7 @@ fn render_code_entry(
     value: &str,
     error: Option<String>,
 ) -> HttpResponse {
-    let csrf = csrf_token(req);
-    let mut response =
-        state.templates.page(status, "code_entry.html", context! { title => "Nhập mã khảo sát", csrf, value, error });
-    let _ = response.add_cookie(&csrf_cookie(&csrf, state.settings.secure_cookies));
-    response
+    state.page(req, status, "code_entry.html", context! { title => "Nhập mã khảo sát", value, error })
 }
 
 async fn enter_code(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
@@ -157,11 +159,9 @@ async fn enter_code(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
 }
 
 async fn questionnaire(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    let Ok(code) = InvitationCode::parse(&path) else {
-        return answer_error_page(&state, &req, &AnswerError::UnknownCode);
-    };
-    let Some(failures) = state.admit_code(&req, &code) else {
-        return too_many(&state, &req);
+    let (code, failures) = match admitted(&state, &req, &path) {
+        Ok(admitted) => admitted,
+        Err(page) => return *page,
     };
     match state.survey.open_invitation(&code).await {
         Ok(open) => render_form(&state, &req, &code, &open, &BTreeMap::new(), &BTreeMap::new(), StatusCode::OK),
@@ -188,9 +188,9 @@ fn render_form(
     errors: &BTreeMap<String, String>,
     status: StatusCode,
 ) -> HttpResponse {
-    let csrf = csrf_token(req);
     let page = view::questionnaire(&open.form, given, errors);
-    let mut response = state.templates.page(
+    state.page(
+        req,
         status,
         "questionnaire.html",
         context! {
@@ -198,13 +198,10 @@ fn render_form(
             form_title => open.form.title.clone(),
             description => open.form.description.clone(),
             code => code.as_str(),
-            csrf,
             sections => page.sections,
             errors => page.errors,
         },
-    );
-    let _ = response.add_cookie(&csrf_cookie(&csrf, state.settings.secure_cookies));
-    response
+    )
 }
 
 async fn submit(
@@ -213,11 +210,9 @@ async fn submit(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Ok(code) = InvitationCode::parse(&path) else {
-        return answer_error_page(&state, &req, &AnswerError::UnknownCode);
-    };
-    let Some(failures) = state.admit_code(&req, &code) else {
-        return too_many(&state, &req);
+    let (code, failures) = match admitted(&state, &req, &path) {
+        Ok(admitted) => admitted,
+        Err(page) => return *page,
     };
     let mut given = form_fields(&body);
     let csrf = given.remove(CSRF_FIELD);
@@ -251,16 +246,12 @@ async fn opt_out_page(state: web::Data<AppState>, req: HttpRequest, path: web::P
     if InvitationCode::parse(&path).is_err() {
         return answer_error_page(&state, &req, &AnswerError::UnknownCode);
     }
-    let csrf = csrf_token(&req);
-    let mut response = state.templates.page(
+    state.page(
+        &req,
         StatusCode::OK,
         "opt_out.html",
-        context! {
-            title => "Từ chối tham gia khảo sát", csrf, code => path.as_str(),
-        },
-    );
-    let _ = response.add_cookie(&csrf_cookie(&csrf, state.settings.secure_cookies));
-    response
+        context! { title => "Từ chối tham gia khảo sát", code => path.as_str() },
+    )
 }
 
 async fn opt_out(
@@ -269,11 +260,9 @@ async fn opt_out(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Ok(code) = InvitationCode::parse(&path) else {
-        return answer_error_page(&state, &req, &AnswerError::UnknownCode);
-    };
-    let Some(failures) = state.admit_code(&req, &code) else {
-        return too_many(&state, &req);
+    let (code, failures) = match admitted(&state, &req, &path) {
+        Ok(admitted) => admitted,
+        Err(page) => return *page,
     };
     let fields = form_fields(&body);
     if !csrf_valid(&req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str)) {

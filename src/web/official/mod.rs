@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::api::waves::{ResultsParams, find_wave};
-use super::auth::{CSRF_FIELD, PageUser, csrf_cookie, csrf_token, csrf_valid, session_cookie, token_hash};
+use super::auth::{CSRF_FIELD, PageUser, csrf_valid, session_cookie, token_hash};
 use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
@@ -34,16 +34,8 @@ fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header(("Location", to.to_string())).finish()
 }
 
-fn page(state: &AppState, req: &HttpRequest, status: StatusCode, name: &str, ctx: minijinja::Value) -> HttpResponse {
-    let csrf = csrf_token(req);
-    let ctx = context! { csrf => csrf.clone(), signed_in => req.cookie(super::auth::SESSION_COOKIE).is_some(), ..ctx };
-    let mut response = state.templates.page(status, name, ctx);
-    let _ = response.add_cookie(&csrf_cookie(&csrf, state.settings.secure_cookies));
-    response
-}
-
 async fn login_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    page(&state, &req, StatusCode::OK, "login.html", context! { title => "Đăng nhập", email => "" })
+    state.page(&req, StatusCode::OK, "login.html", context! { title => "Đăng nhập", email => "" })
 }
 
 async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
@@ -51,7 +43,7 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     let first = |k: &str| fields.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
     let email = first("email");
     let retry = |status, error: &str| {
-        page(&state, &req, status, "login.html", context! { title => "Đăng nhập", email => email.clone(), error })
+        state.page(&req, status, "login.html", context! { title => "Đăng nhập", email => email.clone(), error })
     };
     if !csrf_valid(&req, Some(&first(CSRF_FIELD))) {
         return retry(StatusCode::FORBIDDEN, "Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.");
@@ -104,8 +96,7 @@ async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: Option<Pa
         .ok()
         .and_then(|q| q.get("ok").cloned())
         .map(|_| "Đã lưu thay đổi.");
-    page(
-        &state,
+    state.page(
         &req,
         StatusCode::OK,
         "dashboard.html",
@@ -294,8 +285,7 @@ async fn results_page(
         rows.push(row(name, g.responses, &g.indices));
     }
     let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
-    page(
-        &state,
+    state.page(
         &req,
         StatusCode::OK,
         "results.html",
