@@ -303,12 +303,6 @@ impl Database {
         Ok(strata.into_values().collect())
     }
 
-    pub fn closed_at(&self, wave_id: &str) -> StorageResult<Option<NaiveDateTime>> {
-        Ok(
-            with_conn!(self, c => waves::table.find(wave_id).select(waves::closed_at).first::<Option<NaiveDateTime>>(c).optional()?.flatten()),
-        )
-    }
-
     /// A person who refuses: their contact data is erased at once; the row stays, empty, so
     /// that counts and the replacement from the reserve still add up. `false` when no contact
     /// holds that invitation (or it was erased already).
@@ -355,7 +349,7 @@ impl Database {
             Ok(deleted)
         }))?;
         match &self.pool {
-            Pool::Sqlite(pool) => pool.get()?.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?,
+            Pool::Sqlite(_) => self.truncate_wal()?,
             Pool::Postgres(pool) => {
                 // One statement per call: several in one message form a transaction, and
                 // VACUUM cannot run inside one.

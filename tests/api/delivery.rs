@@ -1,7 +1,7 @@
 //! From a drawn sample to letters, messages and visits; progress; and the end of contact data.
 
 use crate::helpers::{Backend, TestApp, complete_answers};
-use crate::lists::{stored, upload, wave_with_period};
+use crate::lists::{confirmed_list, stored, wave_with_period};
 use crate::on_both_backends;
 use serde_json::{Value, json};
 
@@ -24,14 +24,8 @@ async fn sampled_wave(app: &TestApp) -> String {
     app.seed_places().await;
     let wave = wave_with_period(app).await;
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
-    let body: Value = upload(app, &app.admin_token, &wave, "l.csv", PEOPLE.as_bytes().to_vec(), Some("AG1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = confirmed_list(app, &wave, PEOPLE).await;
     assert_eq!(body["accepted"], 5, "{body}");
-    let id = body["upload_id"].as_str().unwrap();
-    assert_eq!(app.post(&format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 200);
     let drawn = app
         .post(
             &format!("/api/v1/waves/{wave}/sample"),
@@ -44,13 +38,7 @@ async fn sampled_wave(app: &TestApp) -> String {
 
 async fn sampled_people_get_letters_messages_or_visits_and_progress_counts_answers(app: TestApp) {
     let wave = sampled_wave(&app).await;
-    let enumerator = app
-        .post(
-            "/api/v1/users",
-            &json!({"email": "dtv@test.phieu", "password": "mat-khau-dieu-tra", "role": "enumerator"}),
-        )
-        .await;
-    let enumerator_id = enumerator.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let enumerator_id = app.enumerator("dtv@test.phieu").await;
 
     let send_path = format!("/api/v1/waves/{wave}/invitations/send");
     let email = app.post(&send_path, &json!({"channel": "email"})).await;
@@ -154,13 +142,7 @@ async fn a_refusal_erases_contact_data_at_once_and_the_reserve_takes_its_place(a
     app.seed_places().await;
     let wave = wave_with_period(&app).await;
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
-    let body: Value = upload(&app, &app.admin_token, &wave, "l.csv", PEOPLE.as_bytes().to_vec(), Some("AG1"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = body["upload_id"].as_str().unwrap();
-    assert_eq!(app.post(&format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 200);
+    confirmed_list(&app, &wave, PEOPLE).await;
     // One per commune, with one in reserve: communes 00001 and 00002 hold two people each.
     let design = json!({"level": "commune", "method": "quota", "quota": 1, "reserve": 1.0, "seed": 5});
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/sample"), &design).await.status(), 201);
@@ -211,13 +193,7 @@ async fn a_refusal_erases_contact_data_at_once_and_the_reserve_takes_its_place(a
 
 async fn reminders_reach_only_those_who_have_not_answered_and_at_most_n_times(app: TestApp) {
     let wave = sampled_wave(&app).await;
-    let enumerator = app
-        .post(
-            "/api/v1/users",
-            &json!({"email": "dtv2@test.phieu", "password": "mat-khau-dieu-tra", "role": "enumerator"}),
-        )
-        .await;
-    let enumerator_id = enumerator.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let enumerator_id = app.enumerator("dtv2@test.phieu").await;
     let sent: Value = app
         .post(
             &format!("/api/v1/waves/{wave}/invitations/send"),

@@ -2,7 +2,7 @@
 //! addresses bounced, temporary failures retried; and a server killed while sending.
 
 use crate::helpers::{Backend, TestApp, complete_answers, free_port, spawn_app_with, wait_until_up};
-use crate::lists::{stored, upload, wave_with_period};
+use crate::lists::{confirmed_list, stored, wave_with_period};
 use crate::smtp::SmtpSink;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -26,13 +26,7 @@ async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend)
     let wave = wave_with_period(&app).await;
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
     let list = "Họ và tên,Email,Xã\nNguyễn Văn An,an@example.vn,00001\nTrần Thị Bình,bounce@example.vn,00001\nLê Văn Cường,busy@example.vn,00002\n";
-    let body: Value = upload(&app, &app.admin_token, &wave, "l.csv", list.as_bytes().to_vec(), Some("AG1"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = body["upload_id"].as_str().unwrap();
-    assert_eq!(app.post(&format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 200);
+    confirmed_list(&app, &wave, list).await;
     let drawn = app
         .post(
             &format!("/api/v1/waves/{wave}/sample"),

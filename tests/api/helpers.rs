@@ -311,6 +311,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Creates an enumerator account and returns its id.
+    pub async fn enumerator(&self, email: &str) -> String {
+        let r = self
+            .post("/api/v1/users", &json!({"email": email, "password": "mat-khau-dieu-tra", "role": "enumerator"}))
+            .await;
+        assert_eq!(r.status(), 201, "create enumerator");
+        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+    }
+
     /// Creates an official and returns their bearer token.
     pub async fn official(&self, role: &str, agency: Option<&str>) -> String {
         let email = format!("{}@test.phieu", uuid::Uuid::new_v4().simple());

@@ -58,6 +58,15 @@ pub async fn upload(
         .unwrap()
 }
 
+/// Uploads `csv` as AG1's list of `wave` and confirms it; returns the upload's summary.
+pub async fn confirmed_list(app: &TestApp, wave: &str, csv: &str) -> Value {
+    let body: Value =
+        upload(app, &app.admin_token, wave, "l.csv", csv.as_bytes().to_vec(), Some("AG1")).await.json().await.unwrap();
+    let id = body["upload_id"].as_str().unwrap();
+    assert_eq!(app.post(&format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 200);
+    body
+}
+
 fn line(body: &Value, line: u64) -> &Value {
     body["report"]
         .as_array()

@@ -325,16 +325,10 @@ async fn purge(
     if wave.status != WaveStatus::Closed {
         return Err(ApiError::Conflict("Chỉ xóa dữ liệu liên hệ của đợt đã kết thúc.".into()));
     }
-    let retention = chrono::Duration::days(state.settings.retention_days);
-    let closed_at = state
-        .survey
-        .db
-        .run({
-            let id = wave.id.clone();
-            move |db| db.closed_at(&id)
-        })
-        .await?;
-    let due = closed_at.is_some_and(|at| at + retention <= chrono::Utc::now().naive_utc());
+    // The same rule as the scheduler's: closed, retention passed, not purged yet.
+    let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::days(state.settings.retention_days);
+    let id = wave.id.clone();
+    let due = state.survey.db.run(move |db| db.waves_due_for_purge(cutoff)).await?.contains(&id);
     if !due && !force {
         return Err(ApiError::Conflict(format!(
             "Thời hạn lưu giữ {} ngày sau khi kết thúc đợt chưa hết; dùng \"force\": true để xóa ngay.",
