@@ -151,9 +151,13 @@ impl Application {
     }
 }
 
+/// An import still running after this long was cut off by a crash (a million rows take
+/// under a minute): what it stored is removed.
+const STALE_IMPORT: chrono::Duration = chrono::Duration::hours(1);
+
 /// Background work inside `serve`: mixing PostgreSQL answers of waves that received new
-/// ones, truncating the SQLite WAL, dropping expired tokens, email reminders, purging
-/// contact data of waves closed longer than the retention period.
+/// ones, truncating the SQLite WAL, dropping expired tokens and imports cut off by a crash,
+/// email reminders, purging contact data of waves closed longer than the retention period.
 fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.mix_interval);
@@ -174,6 +178,7 @@ fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
                     }
                     db.truncate_wal()?;
                     db.delete_expired_tokens()?;
+                    db.abandon_stale_imports(chrono::Utc::now().naive_utc() - STALE_IMPORT)?;
                     Ok(mixed)
                 })
                 .await;

@@ -1,23 +1,39 @@
-//! Reading an agency's list into a pending upload with a report for every line.
+//! Reading an agency's list into a pending upload with a report for every line. Rows are
+//! cleaned and stored a batch at a time, duplicates found through keys in the database, so
+//! a list of any length is read in constant memory.
 
 use super::Survey;
-use super::list_files::{ListFileError, open_rows};
+use super::list_files::{ListFileError, Row, open_rows};
 use crate::domain::locality::LocalityTree;
-use crate::domain::respondent_list::{LineReport, LineStatus, ListContext, clean_rows, find_header};
-use crate::storage::StorageError;
-use crate::storage::lists::NewUpload;
+use crate::domain::respondent_list::{ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header};
+use crate::storage::lists::{ImportCounts, NewUpload, Upload};
 use crate::storage::localities::Agency;
 use crate::storage::waves::Wave;
-use serde::Serialize;
-use std::path::PathBuf;
+use crate::storage::{Database, StorageError};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
 
+/// An import as it ended; the per-line report is read from storage page by page.
 #[derive(Debug, Serialize)]
 pub struct UploadSummary {
     pub upload_id: String,
+    /// pending (awaiting confirmation), confirmed or replaced.
+    pub status: String,
     pub rows: usize,
     pub accepted: usize,
     pub rejected: usize,
-    pub report: Vec<LineReport>,
+    pub columns: ListColumns,
+}
+
+/// The header as read and the mapping used, kept with the upload so that the officer can
+/// see it and correct it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListColumns {
+    /// Rows before the data: the title block and the header.
+    pub header_rows: usize,
+    pub labels: Vec<String>,
+    pub fields: ColumnMap,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,79 +42,160 @@ pub enum ListError {
     File(#[from] ListFileError),
     #[error("không tìm thấy dòng tiêu đề: cần ít nhất cột họ tên và một cột địa chỉ, điện thoại hoặc email")]
     NoHeader,
+    #[error("cách đọc cột không dùng được: {0}")]
+    Mapping(String),
+    #[error("danh sách này đã được xác nhận hoặc đã bị thay thế")]
+    NotPending,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
 /// Rows looked at for the header.
 const HEADER_SEARCH: usize = 30;
+/// Rows cleaned and stored together: large enough to amortise a transaction, small enough
+/// to keep memory flat.
+const BATCH_ROWS: usize = 2_000;
 
 impl Survey {
-    /// Reads the file at `path` for `wave` (as `agency`'s list) and stores it as pending.
-    /// A file that cannot be read changes nothing.
+    /// Reads the file at `path` for `wave` (as `agency`'s list) and stores it as pending,
+    /// keeping the file for a corrected mapping. A file that cannot be read changes nothing.
     pub async fn read_list(
         &self,
         wave: Wave,
         agency: Option<Agency>,
-        path: PathBuf,
+        path: &Path,
         uploaded_by: String,
     ) -> Result<UploadSummary, ListError> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut rows = open_rows(&path)?;
-            let mut head = Vec::new();
-            let mut report: Vec<LineReport> = Vec::new();
-            for row in rows.by_ref().take(HEADER_SEARCH) {
-                head.push(row?);
-            }
-            let cells: Vec<Vec<String>> = head.iter().map(|(_, c)| c.clone()).collect();
-            let (header, columns) = find_header(&cells).ok_or(ListError::NoHeader)?;
-            let all = db.all_localities()?;
-            let tree = LocalityTree::new(all.clone());
-            let localities: Vec<_> = all
-                .into_iter()
-                .filter(|l| {
-                    wave.localities.is_empty() || wave.localities.iter().any(|root| tree.is_within(&l.code, root))
-                })
-                .collect();
-            let period = wave.period_from.zip(wave.period_to);
-            let context = ListContext {
-                period,
-                localities: &localities,
-                default_locality: agency.as_ref().map(|a| a.locality_code.as_str()),
-            };
-            // Lines the reader itself could not read are reported, and reading goes on.
-            let mut unreadable = Vec::new();
-            let data = head.into_iter().skip(header + 1).map(Ok).chain(rows).filter_map(|row| match row {
-                Ok(row) => Some(row),
-                Err(ListFileError::BadLine { line, reason }) => {
-                    unreadable.push(LineReport { line, status: LineStatus::Rejected, reason });
-                    None
-                }
-                Err(other) => {
-                    unreadable.push(LineReport { line: 0, status: LineStatus::Rejected, reason: other.to_string() });
-                    None
-                }
-            });
-            let list = clean_rows(data, &columns, &context);
-            report.extend(list.report.iter().cloned());
-            report.extend(unreadable);
-            report.sort_by_key(|r| r.line);
-            let rejected = report.iter().filter(|r| r.status == LineStatus::Rejected).count();
-            let report_json = serde_json::to_string(&report).expect("report serialises");
+        let path = path.to_path_buf();
+        blocking(move || {
             let agency_code = agency.as_ref().map_or("", |a| a.code.as_str());
-            let upload_id = db.store_upload(&NewUpload {
-                wave_id: &wave.id,
-                agency_code,
-                uploaded_by: &uploaded_by,
-                rows: report.len(),
-                rejected,
-                report_json: &report_json,
-                contacts: &list.contacts,
-            })?;
-            Ok(UploadSummary { upload_id, rows: report.len(), accepted: list.accepted(), rejected, report })
+            let id = db.begin_import(&NewUpload { wave_id: &wave.id, agency_code, uploaded_by: &uploaded_by })?;
+            let imported = std::fs::File::open(&path)
+                .map_err(|e| ListError::File(ListFileError::Unreadable(e.to_string())))
+                .and_then(|mut file| Ok(db.keep_file(&id, &mut file)?))
+                .and_then(|()| import(&db, &id, &wave, agency.as_ref(), &path, None));
+            undo_on_error(&db, &id, imported)
         })
         .await
-        .map_err(|e| ListError::Storage(StorageError::Task(e.to_string())))?
     }
+
+    /// Reads a pending upload's kept file again with the officer's mapping (field → column,
+    /// counted from 0), replacing its contacts and report.
+    pub async fn remap_list(&self, upload: Upload, fields: HashMap<Field, usize>) -> Result<UploadSummary, ListError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let stored: ListColumns =
+                serde_json::from_str(&upload.columns).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            let fields = ColumnMap::chosen(fields, stored.labels.len()).map_err(ListError::Mapping)?;
+            let wave = db.wave(&upload.wave_id)?.ok_or_else(|| StorageError::Corrupt("upload without wave".into()))?;
+            let agency = match upload.agency_code.as_str() {
+                "" => None,
+                code => db.agency(code)?,
+            };
+            let copy = tempfile::NamedTempFile::new().map_err(|e| StorageError::Io(e.to_string()))?;
+            if db.copy_kept_file(&upload.id, &mut copy.as_file())?.is_err() || !db.restart_import(&upload.id)? {
+                return Err(ListError::NotPending);
+            }
+            let columns = ListColumns { fields, ..stored };
+            let imported = import(&db, &upload.id, &wave, agency.as_ref(), copy.path(), Some(columns));
+            undo_on_error(&db, &upload.id, imported)
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ListError> + Send + 'static,
+) -> Result<T, ListError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ListError::Storage(StorageError::Task(e.to_string())))?
+}
+
+/// Nothing is half-imported: a failed import is removed with all it stored.
+fn undo_on_error(
+    db: &Database,
+    id: &str,
+    imported: Result<UploadSummary, ListError>,
+) -> Result<UploadSummary, ListError> {
+    if imported.is_err()
+        && let Err(e) = db.abandon_import(id)
+    {
+        tracing::error!(upload = id, error = %e, "could not remove a failed import");
+    }
+    imported
+}
+
+/// Reads, cleans and stores the rows of `path` into the importing upload `id`, with the
+/// given mapping or the one recognised from the header.
+fn import(
+    db: &Database,
+    id: &str,
+    wave: &Wave,
+    agency: Option<&Agency>,
+    path: &Path,
+    columns: Option<ListColumns>,
+) -> Result<UploadSummary, ListError> {
+    let mut rows = open_rows(path)?;
+    let head = rows.by_ref().take(HEADER_SEARCH).collect::<Result<Vec<Row>, _>>()?;
+    let columns = match columns {
+        Some(columns) => columns,
+        None => {
+            let cells: Vec<Vec<String>> = head.iter().map(|(_, cells)| cells.clone()).collect();
+            let header = find_header(&cells).ok_or(ListError::NoHeader)?;
+            ListColumns { header_rows: header.rows, labels: header.labels, fields: header.columns }
+        }
+    };
+    let all = db.all_localities()?;
+    let tree = LocalityTree::new(all.clone());
+    let localities: Vec<_> = all
+        .into_iter()
+        .filter(|l| wave.localities.is_empty() || wave.localities.iter().any(|root| tree.is_within(&l.code, root)))
+        .collect();
+    let context = ListContext {
+        period: wave.period_from.zip(wave.period_to),
+        localities: &localities,
+        default_locality: agency.map(|a| a.locality_code.as_str()),
+    };
+    let cleaner = ListCleaner::new(columns.fields.clone(), context);
+    let agency_code = agency.map_or("", |a| a.code.as_str());
+    let mut counts = ImportCounts { rows: 0, accepted: 0, rejected: 0, columns: String::new() };
+    let mut flush = |batch: Vec<Row>, unreadable: Vec<LineReport>| -> Result<(), ListError> {
+        let mut cleaned = cleaner.clean_batch(batch, |keys| db.claimed_keys(id, keys))?;
+        cleaned.report.extend(unreadable);
+        let first = counts.rows == 0;
+        counts.rows += cleaned.report.len();
+        counts.accepted += cleaned.contacts.len();
+        counts.rejected += cleaned.rejected();
+        db.store_batch(id, &wave.id, agency_code, &cleaned)?;
+        if first {
+            db.refresh_key_statistics()?;
+        }
+        Ok(())
+    };
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    // Lines the reader itself could not read are reported, and reading goes on.
+    let mut unreadable = Vec::new();
+    for row in head.into_iter().skip(columns.header_rows).map(Ok).chain(rows) {
+        match row {
+            Ok(row) => batch.push(row),
+            Err(ListFileError::BadLine { line, reason }) if line > 0 => {
+                unreadable.push(LineReport { line, status: LineStatus::Rejected, reason })
+            }
+            Err(other) => return Err(other.into()),
+        }
+        if batch.len() + unreadable.len() >= BATCH_ROWS {
+            flush(std::mem::take(&mut batch), std::mem::take(&mut unreadable))?;
+        }
+    }
+    flush(batch, unreadable)?;
+    counts.columns = serde_json::to_string(&columns).expect("columns serialise");
+    db.finish_import(id, &counts)?;
+    Ok(UploadSummary {
+        upload_id: id.to_string(),
+        status: "pending".into(),
+        rows: counts.rows,
+        accepted: counts.accepted,
+        rejected: counts.rejected,
+        columns,
+    })
 }

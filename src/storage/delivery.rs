@@ -1,7 +1,7 @@
 //! Invitations to sampled people: issuing their codes, the channels that carry them, how
 //! far each stratum has come, and deleting the contact data at the end.
 
-use super::schema::{contacts, invitations, list_uploads, mail_queue, waves};
+use super::schema::{contacts, invitations, list_files, list_keys, list_lines, list_uploads, mail_queue, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn};
 use chrono::{NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
@@ -344,7 +344,10 @@ impl Database {
         let now = Utc::now().naive_utc();
         let deleted = with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             let deleted = diesel::delete(contacts::table.filter(contacts::wave_id.eq(wave_id))).execute(c)?;
-            diesel::update(list_uploads::table.filter(list_uploads::wave_id.eq(wave_id))).set(list_uploads::report.eq("[]")).execute(c)?;
+            let uploads = list_uploads::table.filter(list_uploads::wave_id.eq(wave_id)).select(list_uploads::id);
+            diesel::delete(list_lines::table.filter(list_lines::upload_id.eq_any(uploads))).execute(c)?;
+            diesel::delete(list_files::table.filter(list_files::upload_id.eq_any(uploads))).execute(c)?;
+            diesel::delete(list_keys::table.filter(list_keys::upload_id.eq_any(uploads))).execute(c)?;
             diesel::update(waves::table.find(wave_id)).set(waves::purged_at.eq(Some(now))).execute(c)?;
             Ok(deleted)
         }))?;
@@ -355,7 +358,8 @@ impl Database {
                 // VACUUM cannot run inside one.
                 let conn = &mut *pool.get()?;
                 conn.batch_execute("VACUUM contacts")?;
-                conn.batch_execute("VACUUM list_uploads")?;
+                conn.batch_execute("VACUUM list_lines")?;
+                conn.batch_execute("VACUUM list_files")?;
             }
         }
         Ok(deleted)

@@ -1,20 +1,27 @@
 //! Agencies' lists, their contacts, and sample draws. The only tables holding personal data.
 
-use super::schema::{contacts, list_uploads, sample_draws};
-use super::{Database, StorageError, StorageResult, with_conn};
-use crate::domain::respondent_list::{Contact, RespondentKind};
+use super::schema::{contacts, list_files, list_keys, list_lines, list_uploads, sample_draws};
+use super::{Database, Pool, StorageError, StorageResult, with_conn};
+use crate::domain::respondent_list::{CleanedBatch, IdentityKey, LineReport, LineStatus, RespondentKind};
 use chrono::{NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
+use std::collections::HashMap;
 
 pub struct NewUpload<'a> {
     pub wave_id: &'a str,
     pub agency_code: &'a str,
     pub uploaded_by: &'a str,
+}
+
+/// What an import ended with.
+pub struct ImportCounts {
     pub rows: usize,
+    pub accepted: usize,
     pub rejected: usize,
-    pub report_json: &'a str,
-    pub contacts: &'a [(usize, Contact)],
+    /// The header and the column mapping, as JSON.
+    pub columns: String,
 }
 
 #[derive(Debug, Clone, Serialize, Queryable)]
@@ -22,12 +29,13 @@ pub struct Upload {
     pub id: String,
     pub wave_id: String,
     pub agency_code: String,
+    pub uploaded_by: String,
     pub status: String,
     pub rows: i64,
     pub accepted: i64,
     pub rejected: i64,
     #[serde(skip)]
-    pub report: String,
+    pub columns: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -40,6 +48,10 @@ pub enum ConfirmOutcome {
     NotFound,
     NotPending,
 }
+
+/// An upload's file was not kept (it was confirmed, replaced or purged).
+#[derive(Debug)]
+pub struct FileGone;
 
 /// A contact as sampling sees it: where it belongs and a stable position, no personal data.
 #[derive(Debug, Clone)]
@@ -86,22 +98,136 @@ pub struct DrawRecord {
     pub strata: serde_json::Value,
 }
 
+const IMPORTING: &str = "importing";
 const PENDING: &str = "pending";
+/// Rows per INSERT: below both backends' limits on bound parameters.
+const INSERT_CHUNK: usize = 1000;
+/// Bytes per stored chunk of an uploaded file.
+const FILE_CHUNK: usize = 1 << 20;
+
+/// Deletes what uploads stored (contacts, report lines, keys, kept file), inside the
+/// caller's transaction; a macro because the connection type differs by backend.
+macro_rules! delete_upload_data {
+    ($c:expr, $ids:expr) => {{
+        let ids = $ids;
+        diesel::delete(contacts::table.filter(contacts::upload_id.eq_any(ids))).execute($c)?;
+        diesel::delete(list_lines::table.filter(list_lines::upload_id.eq_any(ids))).execute($c)?;
+        diesel::delete(list_keys::table.filter(list_keys::upload_id.eq_any(ids))).execute($c)?;
+        diesel::delete(list_files::table.filter(list_files::upload_id.eq_any(ids))).execute($c)?;
+    }};
+}
+
+/// Fills `buf` as far as the reader allows; 0 only at the end.
+fn read_full(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
 const CONFIRMED: &str = "confirmed";
 
 impl Database {
-    /// Stores a read list as pending: nothing is in the sampling frame until confirmed.
-    pub fn store_upload(&self, new: &NewUpload) -> StorageResult<String> {
+    /// Starts an import: the upload exists, but only as `importing`, outside every count,
+    /// until [`Database::finish_import`].
+    pub fn begin_import(&self, new: &NewUpload) -> StorageResult<String> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
-        let rows: Vec<NewContact> = new
+        with_conn!(self, c => diesel::insert_into(list_uploads::table)
+            .values((
+                list_uploads::id.eq(&id),
+                list_uploads::wave_id.eq(new.wave_id),
+                list_uploads::agency_code.eq(new.agency_code),
+                list_uploads::uploaded_by.eq(new.uploaded_by),
+                list_uploads::uploaded_at.eq(now),
+                list_uploads::status.eq(IMPORTING),
+                list_uploads::rows.eq(0),
+                list_uploads::accepted.eq(0),
+                list_uploads::rejected.eq(0),
+            ))
+            .execute(c)?);
+        Ok(id)
+    }
+
+    /// Keeps the uploaded file, in chunks, while the upload is pending.
+    pub fn keep_file(&self, upload_id: &str, file: &mut impl std::io::Read) -> StorageResult<()> {
+        let mut chunk = vec![0u8; FILE_CHUNK];
+        for seq in 0i64.. {
+            let filled = read_full(file, &mut chunk).map_err(|e| StorageError::Io(e.to_string()))?;
+            if filled == 0 {
+                break;
+            }
+            with_conn!(self, c => diesel::insert_into(list_files::table)
+                .values((list_files::upload_id.eq(upload_id), list_files::seq.eq(seq), list_files::bytes.eq(&chunk[..filled])))
+                .execute(c)?);
+        }
+        Ok(())
+    }
+
+    /// Writes the kept file of an upload to `out`, a chunk at a time.
+    pub fn copy_kept_file(
+        &self,
+        upload_id: &str,
+        out: &mut impl std::io::Write,
+    ) -> StorageResult<Result<(), FileGone>> {
+        let mut copied = false;
+        for seq in 0i64.. {
+            let chunk: Option<Vec<u8>> = with_conn!(self, c => list_files::table
+                .find((upload_id, seq))
+                .select(list_files::bytes)
+                .first(c)
+                .optional()?);
+            let Some(chunk) = chunk else { break };
+            out.write_all(&chunk).map_err(|e| StorageError::Io(e.to_string()))?;
+            copied = true;
+        }
+        Ok(if copied { Ok(()) } else { Err(FileGone) })
+    }
+
+    /// Of `keys`, those an earlier batch of the same import claimed, with the claiming line.
+    pub fn claimed_keys(&self, upload_id: &str, keys: &[IdentityKey]) -> StorageResult<HashMap<IdentityKey, usize>> {
+        let mut claimed = HashMap::new();
+        for chunk in keys.chunks(INSERT_CHUNK) {
+            let wanted: Vec<&str> = chunk.iter().map(IdentityKey::as_str).collect();
+            let rows: Vec<(String, i64)> = with_conn!(self, c => list_keys::table
+                .filter(list_keys::upload_id.eq(upload_id))
+                .filter(list_keys::key.eq_any(&wanted))
+                .select((list_keys::key, list_keys::line))
+                .load(c)?);
+            claimed.extend(rows.into_iter().map(|(key, line)| (IdentityKey::from_stored(key), line as usize)));
+        }
+        Ok(claimed)
+    }
+
+    /// PostgreSQL plans the duplicate lookup from table statistics; left from an empty key
+    /// table they keep it on a sequential scan for a whole import (quadratic time), so they
+    /// are refreshed once an import's first batch is in.
+    pub fn refresh_key_statistics(&self) -> StorageResult<()> {
+        if let Pool::Postgres(pool) = &self.pool {
+            pool.get()?.batch_execute("ANALYZE list_keys")?;
+        }
+        Ok(())
+    }
+
+    /// Stores one cleaned batch (its contacts, report lines and claimed keys) at once.
+    pub fn store_batch(
+        &self,
+        upload_id: &str,
+        wave_id: &str,
+        agency_code: &str,
+        batch: &CleanedBatch,
+    ) -> StorageResult<()> {
+        let contacts: Vec<NewContact> = batch
             .contacts
             .iter()
             .map(|(line, c)| NewContact {
                 id: uuid::Uuid::new_v4().to_string(),
-                upload_id: &id,
-                wave_id: new.wave_id,
-                agency_code: new.agency_code,
+                upload_id,
+                wave_id,
+                agency_code,
                 locality_code: &c.locality_code,
                 line: *line as i64,
                 name: &c.name,
@@ -116,34 +242,120 @@ impl Database {
                 },
             })
             .collect();
+        let lines: Vec<_> = batch
+            .report
+            .iter()
+            .map(|r| {
+                (
+                    list_lines::upload_id.eq(upload_id),
+                    list_lines::line.eq(r.line as i64),
+                    list_lines::status.eq(r.status.as_str()),
+                    list_lines::reason.eq(&r.reason),
+                )
+            })
+            .collect();
+        let keys: Vec<_> = batch
+            .keys
+            .iter()
+            .map(|(key, line)| {
+                (list_keys::upload_id.eq(upload_id), list_keys::key.eq(key.as_str()), list_keys::line.eq(*line as i64))
+            })
+            .collect();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
-            diesel::insert_into(list_uploads::table)
-                .values((
-                    list_uploads::id.eq(&id),
-                    list_uploads::wave_id.eq(new.wave_id),
-                    list_uploads::agency_code.eq(new.agency_code),
-                    list_uploads::uploaded_by.eq(new.uploaded_by),
-                    list_uploads::uploaded_at.eq(now),
-                    list_uploads::status.eq(PENDING),
-                    list_uploads::rows.eq(new.rows as i64),
-                    list_uploads::accepted.eq(new.contacts.len() as i64),
-                    list_uploads::rejected.eq(new.rejected as i64),
-                    list_uploads::report.eq(new.report_json),
-                ))
-                .execute(c)?;
-            for chunk in rows.chunks(500) {
+            for chunk in contacts.chunks(INSERT_CHUNK) {
                 diesel::insert_into(contacts::table).values(chunk).execute(c)?;
             }
+            for chunk in lines.chunks(INSERT_CHUNK) {
+                diesel::insert_into(list_lines::table).values(chunk).execute(c)?;
+            }
+            for chunk in keys.chunks(INSERT_CHUNK) {
+                diesel::insert_into(list_keys::table).values(chunk).execute(c)?;
+            }
             Ok(())
-        }))?;
-        Ok(id)
+        }))
+    }
+
+    /// Ends an import: the upload becomes pending, with its counts and mapping, and the
+    /// duplicate keys are dropped.
+    pub fn finish_import(&self, upload_id: &str, counts: &ImportCounts) -> StorageResult<()> {
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            diesel::delete(list_keys::table.filter(list_keys::upload_id.eq(upload_id))).execute(c)?;
+            diesel::update(list_uploads::table.find(upload_id))
+                .set((
+                    list_uploads::status.eq(PENDING),
+                    list_uploads::rows.eq(counts.rows as i64),
+                    list_uploads::accepted.eq(counts.accepted as i64),
+                    list_uploads::rejected.eq(counts.rejected as i64),
+                    list_uploads::column_map.eq(&counts.columns),
+                ))
+                .execute(c)?;
+            Ok(())
+        }))
+    }
+
+    /// Undoes an import that failed half-way: nothing of it stays.
+    pub fn abandon_import(&self, upload_id: &str) -> StorageResult<()> {
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            delete_upload_data!(c, [upload_id]);
+            diesel::delete(list_uploads::table.find(upload_id)).execute(c)?;
+            Ok(())
+        }))
+    }
+
+    /// Makes a pending upload importing again, empty, to be read anew with another mapping.
+    /// `false` if it is no longer pending.
+    pub fn restart_import(&self, upload_id: &str) -> StorageResult<bool> {
+        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let claimed = diesel::update(list_uploads::table.find(upload_id).filter(list_uploads::status.eq(PENDING)))
+                .set(list_uploads::status.eq(IMPORTING))
+                .execute(c)?;
+            if claimed == 0 {
+                return Ok(false);
+            }
+            diesel::delete(contacts::table.filter(contacts::upload_id.eq(upload_id))).execute(c)?;
+            diesel::delete(list_lines::table.filter(list_lines::upload_id.eq(upload_id))).execute(c)?;
+            diesel::delete(list_keys::table.filter(list_keys::upload_id.eq(upload_id))).execute(c)?;
+            Ok(true)
+        }))
+    }
+
+    /// Imports cut off by a crash, started before `cutoff`: removed with all they stored.
+    pub fn abandon_stale_imports(&self, cutoff: NaiveDateTime) -> StorageResult<usize> {
+        let stale: Vec<String> = with_conn!(self, c => list_uploads::table
+            .filter(list_uploads::status.eq(IMPORTING))
+            .filter(list_uploads::uploaded_at.lt(cutoff))
+            .select(list_uploads::id)
+            .load(c)?);
+        for id in &stale {
+            self.abandon_import(id)?;
+        }
+        Ok(stale.len())
+    }
+
+    /// Report lines after `after_line`, in line order, at most `limit`.
+    pub fn report_page(&self, upload_id: &str, after_line: i64, limit: i64) -> StorageResult<Vec<LineReport>> {
+        let rows: Vec<(i64, String, String)> = with_conn!(self, c => list_lines::table
+            .filter(list_lines::upload_id.eq(upload_id))
+            .filter(list_lines::line.gt(after_line))
+            .order(list_lines::line)
+            .limit(limit)
+            .select((list_lines::line, list_lines::status, list_lines::reason))
+            .load(c)?);
+        rows.into_iter()
+            .map(|(line, status, reason)| {
+                let status =
+                    LineStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("line status {status}")))?;
+                Ok(LineReport { line: line as usize, status, reason })
+            })
+            .collect()
     }
 
     pub fn upload(&self, id: &str) -> StorageResult<Option<Upload>> {
         Ok(with_conn!(self, c => list_uploads::table
             .find(id)
-            .select((list_uploads::id, list_uploads::wave_id, list_uploads::agency_code, list_uploads::status,
-                     list_uploads::rows, list_uploads::accepted, list_uploads::rejected, list_uploads::report))
+            .select((list_uploads::id, list_uploads::wave_id, list_uploads::agency_code, list_uploads::uploaded_by,
+                     list_uploads::status, list_uploads::rows, list_uploads::accepted, list_uploads::rejected,
+                     list_uploads::column_map))
             .first(c)
             .optional()?))
     }
@@ -177,10 +389,12 @@ impl Database {
                 .filter(list_uploads::status.eq(CONFIRMED))
                 .select(list_uploads::id)
                 .load(c)?;
-            diesel::delete(contacts::table.filter(contacts::upload_id.eq_any(&earlier))).execute(c)?;
+            delete_upload_data!(c, &earlier);
             diesel::update(list_uploads::table.filter(list_uploads::id.eq_any(&earlier)))
                 .set(list_uploads::status.eq("replaced"))
                 .execute(c)?;
+            // The file was kept only for a corrected mapping, which a confirmed list no longer takes.
+            diesel::delete(list_files::table.filter(list_files::upload_id.eq(id))).execute(c)?;
             diesel::update(list_uploads::table.find(id)).set(list_uploads::status.eq(CONFIRMED)).execute(c)?;
             Ok(ConfirmOutcome::Confirmed { replaced: earlier.len(), sample_reset: selected > 0 })
         }))

@@ -38,6 +38,8 @@ pub enum StorageError {
     Corrupt(String),
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("file: {0}")]
+    Io(String),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;

@@ -140,7 +140,32 @@ diesel::table! {
         rows -> BigInt,
         accepted -> BigInt,
         rejected -> BigInt,
-        report -> Text,
+        column_map -> Text,
+    }
+}
+
+diesel::table! {
+    list_lines (upload_id, line) {
+        upload_id -> Text,
+        line -> BigInt,
+        status -> Text,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    list_keys (upload_id, key) {
+        upload_id -> Text,
+        key -> Text,
+        line -> BigInt,
+    }
+}
+
+diesel::table! {
+    list_files (upload_id, seq) {
+        upload_id -> Text,
+        seq -> BigInt,
+        bytes -> Binary,
     }
 }
 
@@ -214,6 +239,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     instance_secrets,
     list_uploads,
+    list_lines,
+    list_keys,
+    list_files,
     contacts,
     sample_draws,
     mail_queue,

@@ -1,7 +1,7 @@
 //! From a drawn sample to letters, messages and visits; progress; and the end of contact data.
 
 use crate::helpers::{Backend, TestApp, complete_answers};
-use crate::lists::{confirmed_list, stored, wave_with_period};
+use crate::lists::{confirmed_list, stored, upload, wave_with_period};
 use crate::on_both_backends;
 use serde_json::{Value, json};
 
@@ -103,6 +103,10 @@ async fn purge_deletes_contact_data_and_keeps_the_counts(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(sent, json!({"queued": 4, "unreachable": 1}), "the landline cannot take an SMS");
+    let never_confirmed = "Họ tên,Địa chỉ,SĐT,Xã\nLưu Văn Chờ,Ngõ Chờ Xác Nhận,0912000999,00001\n";
+    let pending =
+        upload(&app, &app.admin_token, &wave, "l.csv", never_confirmed.as_bytes().to_vec(), Some("AG1")).await;
+    assert_eq!(pending.status(), 201);
     let purge_path = format!("/api/v1/waves/{wave}/purge");
     assert_eq!(app.post(&purge_path, &json!({"force": true})).await.status(), 409, "an open wave keeps its contacts");
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
@@ -113,14 +117,15 @@ async fn purge_deletes_contact_data_and_keeps_the_counts(app: TestApp) {
     );
     let purged = app.post(&purge_path, &json!({"force": true})).await;
     assert_eq!(purged.status(), 200);
-    assert_eq!(purged.json::<Value>().await.unwrap()["deleted"], 5);
+    assert_eq!(purged.json::<Value>().await.unwrap()["deleted"], 6, "the pending list too");
 
     assert_eq!(stored(&app, "SELECT id AS value FROM contacts").len(), 0);
-    assert_eq!(
-        stored(&app, "SELECT report || '|' || accepted AS value FROM list_uploads"),
-        ["[]|5"],
-        "counts kept, lines gone"
-    );
+    let mut counts = stored(&app, "SELECT status || '|' || accepted AS value FROM list_uploads");
+    counts.sort();
+    assert_eq!(counts, ["confirmed|5", "pending|1"], "counts kept");
+    for table in ["list_lines", "list_files", "list_keys"] {
+        assert_eq!(stored(&app, &format!("SELECT upload_id AS value FROM {table}")), Vec::<String>::new(), "{table}");
+    }
     let audit = app.get_json("/api/v1/audit").await.to_string();
     assert!(audit.contains("wave.purge") && !audit.contains("Nguyễn Thị Thư"));
 
@@ -131,7 +136,8 @@ async fn purge_deletes_contact_data_and_keeps_the_counts(app: TestApp) {
         for suffix in ["", "-wal", "-journal"] {
             bytes.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
         }
-        for secret in ["Nguyễn Thị Thư", "Số 5 đường Lý Thái Tổ", "0912000001", "Hoàng Thị Gặp"] {
+        for secret in ["Nguyễn Thị Thư", "Số 5 đường Lý Thái Tổ", "0912000001", "Hoàng Thị Gặp", "Ngõ Chờ Xác Nhận"]
+        {
             let needle = secret.as_bytes();
             assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{secret} still in the database files");
         }

@@ -12,6 +12,10 @@ on_both_backends!(
     unreadable_file_is_refused_and_changes_nothing,
     corrected_list_replaces_the_earlier_one,
     sample_is_drawn_per_stratum_recorded_and_reproducible,
+    officer_corrects_the_column_mapping_before_confirming,
+    report_downloads_as_an_excel_workbook,
+    list_of_100_000_rows_is_imported_with_every_line_reported,
+    import_cut_off_by_a_crash_is_removed_with_what_it_stored,
 );
 
 /// A list shaped like a real one: semicolons, BOM, a TCVN3 name, an old 11-digit mobile, a
@@ -271,4 +275,153 @@ pub fn stored(app: &TestApp, sql: &str) -> Vec<String> {
         }
     };
     cells.into_iter().map(|c| c.value).collect()
+}
+
+async fn put_columns(app: &TestApp, token: &str, upload_id: &str, columns: Value) -> reqwest::Response {
+    app.api
+        .put(app.url(&format!("/api/v1/uploads/{upload_id}/columns")))
+        .bearer_auth(token)
+        .json(&json!({ "columns": columns }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn officer_corrects_the_column_mapping_before_confirming(app: TestApp) {
+    app.seed_places().await;
+    let wave = wave_with_period(&app).await;
+    // "Số liên lạc" is no header the service knows, and the locality sits under "Nơi cư trú":
+    // until the officer maps them, the phones go unread and every row lacks a commune.
+    let csv = "Họ tên,Địa chỉ,Số liên lạc,Nơi cư trú\n\
+               Nguyễn Văn An,Thôn Đông,0912345678,00001\n\
+               Trần Thị Bình,Thôn Tây,0912345678,00002\n\
+               Lê Văn Cường,Xóm Chợ,0987654321,00003\n";
+    let officer = app.official("agency_officer", Some("AG1")).await;
+    let first: Value =
+        upload(&app, &officer, &wave, "l.csv", csv.as_bytes().to_vec(), None).await.json().await.unwrap();
+    assert_eq!(first["columns"]["labels"], json!(["Họ tên", "Địa chỉ", "Số liên lạc", "Nơi cư trú"]));
+    assert_eq!(first["columns"]["fields"], json!({"name": 0, "address": 1}), "{first}");
+    assert_eq!((first["accepted"].as_u64(), first["rejected"].as_u64()), (Some(3), Some(0)), "agency's own commune");
+    let id = first["upload_id"].as_str().unwrap();
+
+    let refused = put_columns(&app, &officer, id, json!({"name": 0, "phone": 0})).await;
+    assert_eq!(refused.status(), 422);
+    let reason = refused.json::<Value>().await.unwrap()["errors"]["columns"].as_str().unwrap().to_string();
+    assert!(reason.contains("cột thứ 1 được chọn cho hai thông tin"), "{reason}");
+    let other_agency = app.official("agency_officer", Some("AG2")).await;
+    let mapping = json!({"name": 0, "address": 1, "phone": 2, "locality": 3});
+    assert_eq!(put_columns(&app, &other_agency, id, mapping.clone()).await.status(), 403);
+
+    let remapped = put_columns(&app, &officer, id, mapping.clone()).await;
+    assert_eq!(remapped.status(), 200);
+    let remapped: Value = remapped.json().await.unwrap();
+    assert_eq!(remapped["upload_id"], id, "the same upload, read again");
+    assert_eq!(remapped["columns"]["fields"], mapping);
+    assert_eq!((remapped["rows"].as_u64(), remapped["accepted"].as_u64()), (Some(3), Some(2)), "{remapped}");
+    assert_eq!(line(&remapped, 3)["status"], "duplicate", "the phone, now read, is the same as line 2's");
+    let shown = app.get_as(&officer, &format!("/api/v1/uploads/{id}")).await.json::<Value>().await.unwrap();
+    assert_eq!((shown["status"].as_str(), shown["report"].as_array().map(Vec::len)), (Some("pending"), Some(3)));
+    assert_eq!(
+        stored(&app, "SELECT phone || '|' || locality_code AS value FROM contacts ORDER BY line"),
+        ["0912345678|00001", "0987654321|00003"],
+        "read with the new mapping, and the first reading is gone"
+    );
+
+    assert_eq!(app.post_as(&officer, &format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 200);
+    assert_eq!(put_columns(&app, &officer, id, mapping).await.status(), 409, "a confirmed list is not read again");
+    assert_eq!(stored(&app, "SELECT upload_id AS value FROM list_files").len(), 0, "the file goes once confirmed");
+}
+
+async fn report_downloads_as_an_excel_workbook(app: TestApp) {
+    use calamine::{Reader, Xlsx};
+    app.seed_places().await;
+    let wave = wave_with_period(&app).await;
+    let body: Value = upload(&app, &app.admin_token, &wave, "l.csv", MESSY_CSV.as_bytes().to_vec(), Some("AG1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["upload_id"].as_str().unwrap();
+    let response = app.get_as(&app.admin_token, &format!("/api/v1/uploads/{id}/report.xlsx")).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-disposition"].to_str().unwrap().contains(".xlsx"));
+    let bytes = response.bytes().await.unwrap();
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let sheet = workbook.worksheet_range("Báo cáo").unwrap();
+    let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    assert_eq!(rows[0], ["Dòng", "Kết quả", "Lý do"]);
+    assert_eq!(rows.len(), 7, "a header and six lines");
+    assert_eq!(rows[4], ["6", "Trùng, đã gộp", "trùng với dòng 2, đã gộp"]);
+    let outsider = app.official("agency_officer", Some("AG2")).await;
+    assert_eq!(app.get_as(&outsider, &format!("/api/v1/uploads/{id}/report.xlsx")).await.status(), 403);
+}
+
+/// Every 50th row repeats the phone of a row 40,001 rows earlier (or the first row's), and
+/// every 100th has no name: spread over many import batches, so duplicates are found across
+/// them.
+async fn list_of_100_000_rows_is_imported_with_every_line_reported(app: TestApp) {
+    app.seed_places().await;
+    let wave = wave_with_period(&app).await;
+    const ROWS: usize = 100_000;
+    let mut csv = String::from("Họ và tên,Địa chỉ,Số điện thoại,Ngày trả kết quả,Mã xã\n");
+    let (mut duplicates, mut nameless) = (0, 0);
+    for i in 0..ROWS {
+        let phone = if i % 50 == 49 {
+            duplicates += 1;
+            format!("09{:08}", i.saturating_sub(40_001))
+        } else {
+            format!("09{i:08}")
+        };
+        let name = if i % 100 == 10 {
+            nameless += 1;
+            String::new()
+        } else {
+            format!("Người Thứ {i}")
+        };
+        csv.push_str(&format!("{name},Số {i} đường Trần Phú,{phone},15/03/2026,0000{}\n", 1 + i % 3));
+    }
+    let response = upload(&app, &app.admin_token, &wave, "lon.csv", csv.into_bytes(), Some("AG1")).await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["rows"], ROWS);
+    assert_eq!(body["rejected"], nameless);
+    assert_eq!(body["accepted"], ROWS - nameless - duplicates);
+    let report = body["report"].as_array().unwrap();
+    assert_eq!(report.len(), ROWS, "a line for every row");
+    assert!(report.windows(2).all(|w| w[0]["line"].as_u64() < w[1]["line"].as_u64()), "in file order");
+    // Row 99_999 (line 100_001) repeats the phone of row 59_998 (line 60_000).
+    assert_eq!(
+        report[ROWS - 1],
+        json!({"line": 100_001, "status": "duplicate", "reason": "trùng với dòng 60000, đã gộp"})
+    );
+    assert_eq!(report[10], json!({"line": 12, "status": "rejected", "reason": "thiếu họ tên"}));
+    let stored_count = stored(&app, "SELECT CAST(count(*) AS TEXT) AS value FROM contacts");
+    assert_eq!(stored_count, [(ROWS - nameless - duplicates).to_string()]);
+    assert_eq!(stored(&app, "SELECT key AS value FROM list_keys").len(), 0, "duplicate keys are dropped after import");
+}
+
+async fn import_cut_off_by_a_crash_is_removed_with_what_it_stored(app: TestApp) {
+    use phieu::storage::lists::NewUpload;
+    app.seed_places().await;
+    let wave = wave_with_period(&app).await;
+    let list = "Họ tên,SĐT,Xã\nNguyễn Văn An,0912345678,00001\n";
+    let pending: Value = upload(&app, &app.admin_token, &wave, "l.csv", list.as_bytes().to_vec(), Some("AG1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let db = phieu::storage::Database::connect(&app.database_url, 1).unwrap();
+    let cut_off = db.begin_import(&NewUpload { wave_id: &wave, agency_code: "AG1", uploaded_by: "crash" }).unwrap();
+    db.keep_file(&cut_off, &mut list.as_bytes()).unwrap();
+    assert_eq!(app.get_as(&app.admin_token, &format!("/api/v1/uploads/{cut_off}")).await.status(), 404);
+    let now = chrono::Utc::now().naive_utc();
+    assert_eq!(db.abandon_stale_imports(now - chrono::Duration::hours(1)).unwrap(), 0, "a running import stays");
+    assert_eq!(db.abandon_stale_imports(now + chrono::Duration::seconds(1)).unwrap(), 1);
+    let pending = pending["upload_id"].as_str().unwrap();
+    assert_eq!(stored(&app, "SELECT id AS value FROM list_uploads"), [pending]);
+    assert_eq!(
+        stored(&app, "SELECT upload_id AS value FROM list_files"),
+        [pending],
+        "the pending upload keeps its file"
+    );
 }

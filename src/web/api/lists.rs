@@ -1,31 +1,115 @@
-//! Agencies' lists: upload (multipart), confirm, per-line report.
+//! Agencies' lists: upload (multipart), correct the column mapping, confirm, and the
+//! per-line report (JSON, CSV, XLSX), streamed from storage a page at a time.
 
 use crate::domain::account::Role;
+use crate::domain::respondent_list::{Field, LineReport};
 use crate::domain::wave::WaveStatus;
-use crate::service::lists::ListError;
-use crate::storage::lists::ConfirmOutcome;
+use crate::service::lists::{ListError, UploadSummary};
+use crate::storage::lists::{ConfirmOutcome, Upload};
+use crate::storage::{Database, StorageError};
 use crate::web::AppState;
+use crate::web::User;
 use crate::web::api::waves::find_wave;
 use crate::web::auth::{ApiUser, require, require_agency_access};
 use crate::web::error::ApiError;
 use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt, TryStreamExt, stream};
+use serde::Deserialize;
 use serde_json::json;
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{Read, Write};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/waves/{id}/lists", web::post().to(upload))
+        .route("/uploads/{id}", web::get().to(show))
+        .route("/uploads/{id}/columns", web::put().to(remap))
         .route("/uploads/{id}/confirm", web::post().to(confirm))
-        .route("/uploads/{id}/report.csv", web::get().to(report_csv));
+        .route("/uploads/{id}/report.csv", web::get().to(report_csv))
+        .route("/uploads/{id}/report.xlsx", web::get().to(report_xlsx));
 }
 
-/// The uploaded file, kept on disk only while it is read: it holds personal data.
-struct TempFile(std::path::PathBuf);
+/// A list file as received, on disk only while it is read (it holds personal data), and
+/// the form's other fields.
+pub struct ReceivedList {
+    pub file: tempfile::NamedTempFile,
+    pub fields: HashMap<String, String>,
+}
 
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+/// Reads a multipart form with a `file` field, refusing files over `limit` bytes.
+pub async fn receive_list(mut form: Multipart, limit: usize) -> Result<ReceivedList, ApiError> {
+    let mut file: Option<tempfile::NamedTempFile> = None;
+    let mut fields = HashMap::new();
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| ApiError::BadRequest(format!("Dữ liệu tải lên không hợp lệ: {e}")))?;
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let mut out = tempfile::NamedTempFile::new().map_err(|_| ApiError::Internal)?;
+            let mut size = 0usize;
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("Tệp tải lên bị gián đoạn: {e}")))?;
+                size += chunk.len();
+                if size > limit {
+                    return Err(ApiError::BadRequest(format!("Tệp lớn hơn giới hạn {} MB.", limit / 1_048_576)));
+                }
+                out.write_all(&chunk).map_err(|_| ApiError::Internal)?;
+            }
+            file = Some(out).filter(|_| size > 0);
+        } else {
+            let mut value = Vec::new();
+            while let Some(chunk) = field.next().await {
+                value.extend_from_slice(&chunk.map_err(|_| ApiError::BadRequest("Biểu mẫu không đọc được.".into()))?);
+                if value.len() > 4096 {
+                    return Err(ApiError::BadRequest(format!("Trường “{name}” quá dài.")));
+                }
+            }
+            fields.insert(name, String::from_utf8_lossy(&value).trim().to_string());
+        }
+    }
+    let file = file.ok_or_else(|| ApiError::BadRequest("Thiếu tệp danh sách (trường “file”).".into()))?;
+    Ok(ReceivedList { file, fields })
+}
+
+/// Reads a received list into `wave` for `user`: an agency officer's own agency unless an
+/// administrator names one.
+pub async fn accept_list(
+    state: &AppState,
+    user: &User,
+    wave_id: &str,
+    received: ReceivedList,
+) -> Result<UploadSummary, ApiError> {
+    require(user, &[Role::Administrator, Role::AgencyOfficer])?;
+    let wave = find_wave(state, wave_id).await?;
+    if wave.status == WaveStatus::Closed {
+        return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
+    }
+    let mut agency_code = received.fields.get("agency_code").cloned().filter(|c| !c.is_empty());
+    if user.role == Role::AgencyOfficer && agency_code.is_none() {
+        agency_code = user.agency_code.clone();
+    }
+    require_agency_access(user, agency_code.as_deref())?;
+    let agency = match agency_code {
+        Some(code) => Some(state.survey.db.run(move |db| db.agency(&code)).await?.ok_or_else(|| {
+            ApiError::Invalid([("agency_code".to_string(), "Cơ quan chưa có trong hệ thống.".to_string())].into())
+        })?),
+        None => None,
+    };
+    let summary = state
+        .survey
+        .read_list(wave, agency, received.file.path(), user.id.clone())
+        .await
+        .map_err(list_error("file"))?;
+    state.audit(user, "list.upload", &format!("upload={} rows={}", summary.upload_id, summary.rows)).await?;
+    Ok(summary)
+}
+
+fn list_error(field: &'static str) -> impl Fn(ListError) -> ApiError {
+    move |e| match e {
+        ListError::Storage(e) => e.into(),
+        ListError::NotPending => ApiError::Conflict(e.to_string()),
+        other => ApiError::Invalid([(field.to_string(), other.to_string())].into()),
     }
 }
 
@@ -33,97 +117,84 @@ async fn upload(
     state: web::Data<AppState>,
     user: ApiUser,
     path: web::Path<String>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator, Role::AgencyOfficer])?;
-    let wave = find_wave(&state, &path).await?;
-    if wave.status == WaveStatus::Closed {
-        return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
-    }
-    let limit = state.settings.max_upload_bytes;
-    let file = TempFile(std::env::temp_dir().join(format!("phieu-list-{}", uuid::Uuid::new_v4().simple())));
-    let mut agency_code: Option<String> = None;
-    let mut received = false;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| ApiError::BadRequest(format!("Dữ liệu tải lên không hợp lệ: {e}")))?;
-        match field.name() {
-            Some("file") => {
-                let mut out = std::fs::File::create(&file.0).map_err(|_| ApiError::Internal)?;
-                let mut size = 0usize;
-                while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("Tệp tải lên bị gián đoạn: {e}")))?;
-                    size += chunk.len();
-                    if size > limit {
-                        return Err(ApiError::BadRequest(format!("Tệp lớn hơn giới hạn {} MB.", limit / 1_048_576)));
-                    }
-                    out.write_all(&chunk).map_err(|_| ApiError::Internal)?;
-                }
-                received = true;
-            }
-            Some("agency_code") => {
-                let mut value = Vec::new();
-                while let Some(chunk) = field.next().await {
-                    value.extend_from_slice(
-                        &chunk.map_err(|_| ApiError::BadRequest("Mã cơ quan không đọc được.".into()))?,
-                    );
-                }
-                agency_code = Some(String::from_utf8_lossy(&value).trim().to_string()).filter(|c| !c.is_empty());
-            }
-            _ => {}
-        }
-    }
-    if !received {
-        return Err(ApiError::BadRequest("Thiếu tệp danh sách (trường “file”).".into()));
-    }
-    // An agency officer uploads its own agency's list.
-    if user.0.role == Role::AgencyOfficer && agency_code.is_none() {
-        agency_code = user.0.agency_code.clone();
-    }
-    require_agency_access(&user.0, agency_code.as_deref())?;
-    let agency = match &agency_code {
-        Some(code) => {
-            let code = code.clone();
-            Some(state.survey.db.run(move |db| db.agency(&code)).await?.ok_or_else(|| {
-                ApiError::Invalid([("agency_code".to_string(), "Cơ quan chưa có trong hệ thống.".to_string())].into())
-            })?)
-        }
-        None => None,
-    };
-    let summary =
-        state.survey.read_list(wave, agency, file.0.clone(), user.0.id.clone()).await.map_err(|e| match e {
-            ListError::Storage(e) => e.into(),
-            other => ApiError::Invalid([("file".to_string(), other.to_string())].into()),
-        })?;
-    drop(file);
-    state.audit(&user.0, "list.upload", &format!("upload={} rows={}", summary.upload_id, summary.rows)).await?;
-    Ok(HttpResponse::Created().json(summary))
+    let received = receive_list(form, state.settings.max_upload_bytes).await?;
+    let summary = accept_list(&state, &user.0, &path, received).await?;
+    Ok(with_report(StatusCode::CREATED, state.survey.db.clone(), &summary))
 }
 
-async fn owned_upload(state: &AppState, user: &ApiUser, id: &str) -> Result<crate::storage::lists::Upload, ApiError> {
-    require(&user.0, &[Role::Administrator, Role::AgencyOfficer])?;
+/// An upload the user may manage: administrators any, agency officers their agency's.
+pub async fn owned_upload(state: &AppState, user: &User, id: &str) -> Result<Upload, ApiError> {
+    require(user, &[Role::Administrator, Role::AgencyOfficer])?;
     let id = id.to_string();
     let upload = state
         .survey
         .db
         .run(move |db| db.upload(&id))
         .await?
+        .filter(|u| u.status != "importing")
         .ok_or_else(|| ApiError::NotFound("Không tìm thấy danh sách.".into()))?;
-    if user.0.role != Role::Administrator {
-        require_agency_access(&user.0, Some(&upload.agency_code))?;
+    if user.role != Role::Administrator {
+        require_agency_access(user, Some(&upload.agency_code))?;
     }
     Ok(upload)
 }
 
-async fn confirm(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let upload = owned_upload(&state, &user, &path).await?;
+async fn show(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let upload = owned_upload(&state, &user.0, &path).await?;
+    let summary = UploadSummary {
+        upload_id: upload.id.clone(),
+        status: upload.status.clone(),
+        rows: upload.rows as usize,
+        accepted: upload.accepted as usize,
+        rejected: upload.rejected as usize,
+        columns: serde_json::from_str(&upload.columns).map_err(|_| ApiError::Internal)?,
+    };
+    Ok(with_report(StatusCode::OK, state.survey.db.clone(), &summary))
+}
+
+#[derive(Deserialize)]
+struct MappingRequest {
+    /// Field → column, counted from 0.
+    columns: HashMap<Field, usize>,
+}
+
+/// Applies the officer's mapping to a pending upload: it is read again from its kept file.
+pub async fn apply_mapping(
+    state: &AppState,
+    user: &User,
+    upload_id: &str,
+    fields: HashMap<Field, usize>,
+) -> Result<UploadSummary, ApiError> {
+    let upload = owned_upload(state, user, upload_id).await?;
+    let summary = state.survey.remap_list(upload, fields).await.map_err(list_error("columns"))?;
+    state.audit(user, "list.remap", &format!("upload={} rows={}", summary.upload_id, summary.rows)).await?;
+    Ok(summary)
+}
+
+async fn remap(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    body: web::Json<MappingRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let summary = apply_mapping(&state, &user.0, &path, body.into_inner().columns).await?;
+    Ok(with_report(StatusCode::OK, state.survey.db.clone(), &summary))
+}
+
+/// Puts a pending upload into the frame.
+pub async fn confirm_list(state: &AppState, user: &User, upload_id: &str) -> Result<serde_json::Value, ApiError> {
+    let upload = owned_upload(state, user, upload_id).await?;
     let id = upload.id.clone();
     match state.survey.db.run(move |db| db.confirm_upload(&id)).await? {
         ConfirmOutcome::Confirmed { replaced, sample_reset } => {
-            state.audit(&user.0, "list.confirm", &format!("upload={}", upload.id)).await?;
-            Ok(HttpResponse::Ok().json(json!({
+            state.audit(user, "list.confirm", &format!("upload={}", upload.id)).await?;
+            Ok(json!({
                 "upload_id": upload.id, "status": "confirmed", "accepted": upload.accepted,
                 "replaced": replaced, "sample_reset": sample_reset,
-            })))
+            }))
         }
         ConfirmOutcome::NotFound => Err(ApiError::NotFound("Không tìm thấy danh sách.".into())),
         ConfirmOutcome::NotPending => {
@@ -132,32 +203,150 @@ async fn confirm(state: web::Data<AppState>, user: ApiUser, path: web::Path<Stri
     }
 }
 
+async fn confirm(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(confirm_list(&state, &user.0, &path).await?))
+}
+
+/// Report lines per database round trip.
+const REPORT_PAGE: i64 = 5_000;
+
+/// An upload's report lines in line order, a page at a time.
+fn report_pages(db: Database, upload_id: String) -> impl Stream<Item = Result<Vec<LineReport>, StorageError>> {
+    stream::try_unfold(Some(0i64), move |after| {
+        let (db, id) = (db.clone(), upload_id.clone());
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let page = db.run(move |db| db.report_page(&id, after, REPORT_PAGE)).await?;
+            let next = match page.last() {
+                Some(last) if page.len() as i64 == REPORT_PAGE => Some(last.line as i64),
+                Some(_) => None,
+                None => return Ok(None),
+            };
+            Ok(Some((page, next)))
+        }
+    })
+}
+
+fn streaming_error(e: StorageError) -> actix_web::Error {
+    tracing::error!(error = %e, "report stream failed");
+    actix_web::error::ErrorInternalServerError("report")
+}
+
+/// The summary as JSON with its `report` array streamed after it.
+fn with_report(status: StatusCode, db: Database, summary: &UploadSummary) -> HttpResponse {
+    let mut head = serde_json::to_string(summary).expect("summary serialises");
+    head.pop();
+    head.push_str(",\"report\":[");
+    let mut first = true;
+    let lines = report_pages(db, summary.upload_id.clone()).map_ok(move |page| {
+        let mut out = Vec::new();
+        for line in page {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, &line).expect("line serialises");
+        }
+        Bytes::from(out)
+    });
+    let body = stream::once(async move { Ok(Bytes::from(head)) })
+        .chain(lines)
+        .chain(stream::once(async { Ok(Bytes::from_static(b"]}")) }))
+        .map_err(streaming_error);
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .streaming(body)
+}
+
+fn download(content_type: &str, file_name: &str) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type(content_type)
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{file_name}\"")))
+        .insert_header(("Cache-Control", "no-store"));
+    response
+}
+
+const REPORT_HEADER: [&str; 3] = ["Dòng", "Kết quả", "Lý do"];
+
 /// The report as a spreadsheet-friendly CSV (UTF-8 with BOM so Excel shows diacritics).
 async fn report_csv(
     state: web::Data<AppState>,
     user: ApiUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let upload = owned_upload(&state, &user, &path).await?;
-    let lines: Vec<crate::domain::respondent_list::LineReport> =
-        serde_json::from_str(&upload.report).map_err(|_| ApiError::Internal)?;
-    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let write =
-        |w: &mut csv::Writer<Vec<u8>>, record: [&str; 3]| w.write_record(record).map_err(|_| ApiError::Internal);
-    write(&mut writer, ["Dòng", "Kết quả", "Lý do"])?;
-    for line in &lines {
-        let status = match line.status {
-            crate::domain::respondent_list::LineStatus::Accepted => "Nhận",
-            crate::domain::respondent_list::LineStatus::Warning => "Nhận, cần lưu ý",
-            crate::domain::respondent_list::LineStatus::Duplicate => "Trùng, đã gộp",
-            crate::domain::respondent_list::LineStatus::Rejected => "Loại",
-        };
-        write(&mut writer, [&line.line.to_string(), status, &line.reason])?;
+    let upload = owned_upload(&state, &user.0, &path).await?;
+    let mut head = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    head.write_record(REPORT_HEADER).map_err(|_| ApiError::Internal)?;
+    let head = head.into_inner().map_err(|_| ApiError::Internal)?;
+    let lines = report_pages(state.survey.db.clone(), upload.id).map_ok(|page| {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for line in page {
+            writer
+                .write_record([line.line.to_string().as_str(), line.status.label(), &line.reason])
+                .expect("writing to memory");
+        }
+        Bytes::from(writer.into_inner().expect("writing to memory"))
+    });
+    let body = stream::once(async move { Ok(Bytes::from(head)) }).chain(lines).map_err(streaming_error);
+    Ok(download("text/csv; charset=utf-8", "bao-cao-danh-sach.csv").streaming(body))
+}
+
+/// Bytes per chunk when streaming a finished file.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// The report as an Excel workbook, written in constant memory to a temporary file and
+/// streamed from it.
+async fn report_xlsx(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let upload = owned_upload(&state, &user.0, &path).await?;
+    let file = state.survey.db.run(move |db| report_workbook(db, &upload.id)).await?;
+    let chunks = stream::try_unfold(file, |mut file| async move {
+        let (file, chunk) = tokio::task::spawn_blocking(move || {
+            let mut chunk = vec![0u8; FILE_CHUNK];
+            let read = file.read(&mut chunk)?;
+            chunk.truncate(read);
+            Ok::<_, std::io::Error>((file, chunk))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), file)))
+    });
+    Ok(download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "bao-cao-danh-sach.xlsx")
+        .streaming(chunks.map_err(actix_web::error::ErrorInternalServerError)))
+}
+
+fn report_workbook(db: &Database, upload_id: &str) -> Result<tempfile::NamedTempFile, StorageError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let failed = |e: rust_xlsxwriter::XlsxError| StorageError::Io(e.to_string());
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet_with_constant_memory().map_err(failed)?;
+    sheet.set_name("Báo cáo").map_err(failed)?;
+    sheet.set_column_width(1, 18).map_err(failed)?;
+    sheet.set_column_width(2, 70).map_err(failed)?;
+    let bold = Format::new().set_bold();
+    for (column, title) in REPORT_HEADER.iter().enumerate() {
+        sheet.write_string_with_format(0, column as u16, *title, &bold).map_err(failed)?;
     }
-    let body = writer.into_inner().map_err(|_| ApiError::Internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", "attachment; filename=\"bao-cao-danh-sach.csv\""))
-        .insert_header(("Cache-Control", "no-store"))
-        .body(body))
+    let mut row = 1u32;
+    let mut after = 0i64;
+    loop {
+        let page = db.report_page(upload_id, after, REPORT_PAGE)?;
+        for line in &page {
+            sheet.write_number(row, 0, line.line as f64).map_err(failed)?;
+            sheet.write_string(row, 1, line.status.label()).map_err(failed)?;
+            sheet.write_string(row, 2, &line.reason).map_err(failed)?;
+            row += 1;
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == REPORT_PAGE => after = last.line as i64,
+            _ => break,
+        }
+    }
+    let file = tempfile::NamedTempFile::new().map_err(|e| StorageError::Io(e.to_string()))?;
+    workbook.save(file.path()).map_err(failed)?;
+    Ok(file)
 }
