@@ -34,6 +34,9 @@ pub struct Visit {
     pub code: String,
     pub url: String,
     pub answered: bool,
+    /// The code as the questionnaire's path takes it.
+    #[serde(skip)]
+    pub plain_code: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,7 @@ impl Survey {
         for (wave_id, people) in lists {
             for a in people {
                 let link = self.invitation_link(&a.code)?;
+                let plain_code = a.code.clone();
                 visits.push(Visit {
                     wave_id: wave_id.clone(),
                     name: a.name,
@@ -79,6 +83,7 @@ impl Survey {
                     code: link.grouped,
                     url: link.url,
                     answered: a.answered,
+                    plain_code,
                 });
             }
         }

@@ -42,7 +42,7 @@ async fn page(state: web::Data<AppState>, req: HttpRequest, user: Option<PageUse
                 .filter(|v| v.wave_id == wave.id)
                 .map(|v| {
                     let locality = locality_names.get(&v.locality_code).cloned().unwrap_or_else(|| v.locality_code.clone());
-                    context! { name => v.name, address => v.address, phone => v.phone, locality, code => v.code, url => v.url, answered => v.answered }
+                    context! { name => v.name, address => v.address, phone => v.phone, locality, code => v.code, plain_code => v.plain_code, answered => v.answered }
                 })
                 .collect();
             let left = visits.iter().filter(|v| v.wave_id == wave.id && !v.answered).count();

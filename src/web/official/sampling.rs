@@ -298,7 +298,13 @@ async fn render(
     let design_errors: Vec<_> = problems
         .design_errors
         .iter()
-        .map(|(field, message)| context! { field, label => field_label(field), message => capitalised(message) })
+        .map(|(field, message)| {
+            // Named by its field unless the message names it already.
+            let (label, message) = (field_label(field), capitalised(message));
+            let text =
+                if field == "form" || message.starts_with(label) { message } else { format!("{label}: {message}") };
+            context! { field, text }
+        })
         .collect();
     let field_errors: BTreeMap<&String, String> =
         problems.design_errors.iter().map(|(f, m)| (f, capitalised(m))).collect();
