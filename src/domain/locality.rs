@@ -174,6 +174,21 @@ impl LocalityTree {
         None
     }
 
+    /// The locality itself, then its parent, up to the top; empty outside the tree.
+    pub fn ancestors(&self, code: &str) -> Vec<&Locality> {
+        let mut chain = Vec::new();
+        let mut current = self.by_code.get(code);
+        // Bounded walk, as above: a corrupt cycle ends the chain.
+        while let Some(locality) = current {
+            if chain.len() > self.by_code.len() {
+                break;
+            }
+            chain.push(locality);
+            current = locality.parent_code.as_deref().and_then(|p| self.by_code.get(p));
+        }
+        chain
+    }
+
     /// Codes of the localities at `level` beneath `root`.
     pub fn descendants_at_level(&self, root: &str, level: &str) -> Vec<String> {
         let mut codes: Vec<String> = self
@@ -235,6 +250,14 @@ mod tests {
         assert!(t.is_within("09190", "27"));
         assert!(!t.is_within("09999", "256"));
         assert_eq!(t.descendants_at_level("27", "commune"), ["09190", "09999"]);
+    }
+
+    #[test]
+    fn ancestors_run_from_the_locality_to_the_top() {
+        let t = tree();
+        let codes: Vec<&str> = t.ancestors("09190").iter().map(|l| l.code.as_str()).collect();
+        assert_eq!(codes, ["09190", "256", "27"]);
+        assert!(t.ancestors("00000").is_empty());
     }
 
     #[test]

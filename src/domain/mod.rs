@@ -9,6 +9,7 @@ pub mod form;
 pub mod indices;
 pub mod legacy_text;
 pub mod locality;
+pub mod progress;
 pub mod respondent_list;
 pub mod sampling;
 pub mod wave;

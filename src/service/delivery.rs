@@ -16,6 +16,29 @@ pub struct SendOutcome {
     pub unreachable: usize,
 }
 
+/// An invitation as printed or linked: the code in groups, and the link that opens it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvitationLink {
+    pub grouped: String,
+    pub url: String,
+}
+
+/// One visit of an enumerator: whom to see, where, and the code to answer with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Visit {
+    pub wave_id: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub locality_code: String,
+    pub code: String,
+    pub url: String,
+    pub answered: bool,
+    /// The code as the questionnaire's path takes it.
+    #[serde(skip)]
+    pub plain_code: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error("{0}")]
@@ -25,6 +48,48 @@ pub enum DeliveryError {
 }
 
 impl Survey {
+    /// The grouped code and the link of a stored plain code.
+    pub fn invitation_link(&self, code: &str) -> Result<InvitationLink, StorageError> {
+        let code = InvitationCode::parse(code).map_err(|e| StorageError::Corrupt(format!("stored code: {e}")))?;
+        Ok(InvitationLink { grouped: code.grouped(), url: format!("{}/s/{}", self.base_url, code.as_str()) })
+    }
+
+    /// The visits assigned to an enumerator, wave by wave, in locality order.
+    pub async fn assignments(&self, user_id: &str) -> Result<Vec<Visit>, StorageError> {
+        let user_id = user_id.to_string();
+        let lists = self
+            .db
+            .run(move |db| {
+                db.assigned_waves(&user_id)?
+                    .into_iter()
+                    .map(|wave| {
+                        let people = db.addressees(&wave, Channel::Enumerator.as_str(), Some(&user_id), false)?;
+                        Ok((wave, people))
+                    })
+                    .collect::<Result<Vec<_>, StorageError>>()
+            })
+            .await?;
+        let mut visits = Vec::new();
+        for (wave_id, people) in lists {
+            for a in people {
+                let link = self.invitation_link(&a.code)?;
+                let plain_code = a.code.clone();
+                visits.push(Visit {
+                    wave_id: wave_id.clone(),
+                    name: a.name,
+                    address: a.address,
+                    phone: a.phone,
+                    locality_code: a.locality_code,
+                    code: link.grouped,
+                    url: link.url,
+                    answered: a.answered,
+                    plain_code,
+                });
+            }
+        }
+        Ok(visits)
+    }
+
     /// Issues a code to every sampled person not yet invited, on `channel` (`None`: the
     /// first channel that reaches each one). Enumerator visits go round the given accounts.
     pub async fn send_invitations(

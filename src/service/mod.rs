@@ -6,6 +6,7 @@ pub mod demo;
 pub mod invitations;
 pub mod list_files;
 pub mod lists;
+pub mod progress;
 pub mod results;
 pub mod sampling;
 pub mod waves;

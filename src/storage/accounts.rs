@@ -41,6 +41,23 @@ fn to_user((id, role, agency_code): (String, String, Option<String>)) -> Storage
 }
 
 impl Database {
+    /// (id, email) of every account with `role`, by email.
+    pub fn accounts_with_role(&self, role: Role) -> StorageResult<Vec<(String, String)>> {
+        Ok(with_conn!(self, c => users::table
+            .filter(users::role.eq(role.as_str()))
+            .order(users::email)
+            .select((users::id, users::email))
+            .load(c)?))
+    }
+
+    /// (id, email) of the accounts among `ids` (to name who did what).
+    pub fn account_emails(&self, ids: &[String]) -> StorageResult<Vec<(String, String)>> {
+        Ok(with_conn!(self, c => users::table
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::email))
+            .load(c)?))
+    }
+
     pub fn count_users(&self) -> StorageResult<i64> {
         Ok(with_conn!(self, c => users::table.count().get_result(c)?))
     }

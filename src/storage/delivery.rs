@@ -3,6 +3,7 @@
 
 use super::schema::{contacts, invitations, list_files, list_keys, list_lines, list_uploads, mail_queue, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn};
+use crate::domain::progress::Tally;
 use chrono::{NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -37,15 +38,16 @@ pub struct Addressee {
     pub phone: Option<String>,
     pub locality_code: String,
     pub code: String,
+    /// Whether the invitation was used to answer.
+    pub answered: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StratumProgress {
+/// Sampled people of one stratum living in one locality.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressCell {
     pub stratum: String,
-    pub sampled: i64,
-    pub invited: i64,
-    pub delivered: i64,
-    pub answered: i64,
+    pub locality_code: String,
+    pub tally: Tally,
 }
 
 impl Database {
@@ -237,7 +239,7 @@ impl Database {
         assigned_to: Option<&str>,
         reminders_only: bool,
     ) -> StorageResult<Vec<Addressee>> {
-        type Row = (String, Option<String>, Option<String>, String, Option<String>);
+        type Row = (String, Option<String>, Option<String>, String, Option<String>, Option<bool>);
         let rows: Vec<Row> = with_conn!(self, c => {
             let latest_run: Option<String> = if reminders_only {
                 waves::table.find(wave_id).select(waves::last_reminder_run).first::<Option<String>>(c).optional()?.flatten()
@@ -245,10 +247,11 @@ impl Database {
                 None
             };
             let mut query = contacts::table
+                .left_join(invitations::table.on(invitations::code_hash.nullable().eq(contacts::code_hash)))
                 .filter(contacts::wave_id.eq(wave_id))
                 .filter(contacts::channel.eq(channel))
                 .order((contacts::locality_code, contacts::name))
-                .select((contacts::name, contacts::address, contacts::phone, contacts::locality_code, contacts::invite_code))
+                .select((contacts::name, contacts::address, contacts::phone, contacts::locality_code, contacts::invite_code, invitations::used.nullable()))
                 .into_boxed();
             if let Some(user) = assigned_to {
                 query = query.filter(contacts::assigned_to.eq(user));
@@ -261,8 +264,8 @@ impl Database {
         });
         Ok(rows
             .into_iter()
-            .filter_map(|(name, address, phone, locality_code, code)| {
-                Some(Addressee { name, address, phone, locality_code, code: code? })
+            .filter_map(|(name, address, phone, locality_code, code, used)| {
+                Some(Addressee { name, address, phone, locality_code, code: code?, answered: used == Some(true) })
             })
             .collect())
     }
@@ -276,31 +279,29 @@ impl Database {
             .load(c)?))
     }
 
-    /// Per stratum of the current draw: sampled, invited, delivered and answered.
-    pub fn progress(&self, wave_id: &str) -> StorageResult<Vec<StratumProgress>> {
-        type Row = (Option<String>, Option<String>, Option<String>, Option<bool>);
+    /// Sampled people of the current draw, counted per stratum and the locality each lives
+    /// in: sampled, invited, delivered and answered.
+    pub fn progress(&self, wave_id: &str) -> StorageResult<Vec<ProgressCell>> {
+        type Row = (Option<String>, String, Option<String>, Option<String>, Option<bool>);
         let rows: Vec<Row> = with_conn!(self, c => contacts::table
             .left_join(invitations::table.on(invitations::code_hash.nullable().eq(contacts::code_hash)))
             .filter(contacts::wave_id.eq(wave_id))
             .filter(contacts::selection.eq("sample"))
-            .select((contacts::stratum, contacts::code_hash, contacts::delivery, invitations::used.nullable()))
+            .select((contacts::stratum, contacts::locality_code, contacts::code_hash, contacts::delivery, invitations::used.nullable()))
             .load(c)?);
-        let mut strata: std::collections::BTreeMap<String, StratumProgress> = std::collections::BTreeMap::new();
-        for (stratum, code_hash, delivery, used) in rows {
-            let stratum = stratum.unwrap_or_default();
-            let entry = strata.entry(stratum.clone()).or_insert(StratumProgress {
-                stratum,
-                sampled: 0,
-                invited: 0,
-                delivered: 0,
-                answered: 0,
-            });
-            entry.sampled += 1;
-            entry.invited += i64::from(code_hash.is_some());
-            entry.delivered += i64::from(delivery.as_deref() == Some("sent"));
-            entry.answered += i64::from(used == Some(true));
+        let mut cells: std::collections::BTreeMap<(String, String), Tally> = std::collections::BTreeMap::new();
+        for (stratum, locality_code, code_hash, delivery, used) in rows {
+            *cells.entry((stratum.unwrap_or_default(), locality_code)).or_default() += Tally {
+                sampled: 1,
+                invited: i64::from(code_hash.is_some()),
+                delivered: i64::from(delivery.as_deref() == Some("sent")),
+                answered: i64::from(used == Some(true)),
+            };
         }
-        Ok(strata.into_values().collect())
+        Ok(cells
+            .into_iter()
+            .map(|((stratum, locality_code), tally)| ProgressCell { stratum, locality_code, tally })
+            .collect())
     }
 
     /// A person who refuses: their contact data is erased at once; the row stays, empty, so

@@ -467,6 +467,18 @@ impl Database {
             .collect()
     }
 
+    /// Whether the wave's contacts carry a draw: a newly confirmed list resets it, and the
+    /// latest recorded draw is then no longer the current one.
+    pub fn sample_drawn(&self, wave_id: &str) -> StorageResult<bool> {
+        let any: Option<String> = with_conn!(self, c => contacts::table
+            .filter(contacts::wave_id.eq(wave_id))
+            .filter(contacts::selection.ne("frame"))
+            .select(contacts::id)
+            .first(c)
+            .optional()?);
+        Ok(any.is_some())
+    }
+
     /// Contact ids selected in the current draw, by stratum and rank (for tests and invitations).
     pub fn selected(&self, wave_id: &str, selection: &str) -> StorageResult<Vec<(String, String, i64)>> {
         Ok(with_conn!(self, c => contacts::table

@@ -20,6 +20,9 @@ impl Templates {
             ("results.html", include_str!("templates/results.html")),
             ("letters.html", include_str!("templates/letters.html")),
             ("opt_out.html", include_str!("templates/opt_out.html")),
+            ("sampling.html", include_str!("templates/sampling.html")),
+            ("progress.html", include_str!("templates/progress.html")),
+            ("assignments.html", include_str!("templates/assignments.html")),
         ] {
             env.add_template(name, source).expect("template parses");
         }

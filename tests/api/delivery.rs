@@ -10,9 +10,10 @@ on_both_backends!(
     purge_deletes_contact_data_and_keeps_the_counts,
     a_refusal_erases_contact_data_at_once_and_the_reserve_takes_its_place,
     reminders_reach_only_those_who_have_not_answered_and_at_most_n_times,
+    progress_rolls_each_person_up_from_their_commune_through_every_level,
 );
 
-const PEOPLE: &str = "Họ và tên,Địa chỉ,Điện thoại,Xã\n\
+pub const PEOPLE: &str = "Họ và tên,Địa chỉ,Điện thoại,Xã\n\
 Nguyễn Thị Thư,Số 5 đường Lý Thái Tổ,0912000001,00001\n\
 Trần Văn Thơ,Thôn Đông,0912000002,00001\n\
 Lê Thị Tin,,0912000003,00002\n\
@@ -20,7 +21,7 @@ Phạm Văn Nhắn,,0912000004,00002\n\
 Hoàng Thị Gặp,,024 3825 1234,00003\n";
 
 /// A wave with the list above confirmed and fully sampled, opened; returns its id.
-async fn sampled_wave(app: &TestApp) -> String {
+pub async fn sampled_wave(app: &TestApp) -> String {
     app.seed_places().await;
     let wave = wave_with_period(app).await;
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
@@ -34,6 +35,69 @@ async fn sampled_wave(app: &TestApp) -> String {
         .await;
     assert_eq!(drawn.status(), 201);
     wave
+}
+
+/// PEOPLE sampled in district strata (001: four people in communes 00001 and 00002; 002:
+/// one in 00003), all invited (letters, SMS, a visit), and one letter answered (00001).
+pub async fn district_wave_with_one_answer(app: &TestApp) -> String {
+    app.seed_places().await;
+    let wave = wave_with_period(app).await;
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
+    confirmed_list(app, &wave, PEOPLE).await;
+    let design = json!({"level": "district", "method": "quota", "quota": 10, "seed": 3, "reserve": 0});
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/sample"), &design).await.status(), 201);
+    let enumerator = app.enumerator(&format!("{}@test.phieu", uuid::Uuid::new_v4().simple())).await;
+    let sent = app
+        .post(
+            &format!("/api/v1/waves/{wave}/invitations/send"),
+            &json!({"channel": "auto", "enumerators": [enumerator]}),
+        )
+        .await;
+    assert_eq!(sent.json::<Value>().await.unwrap()["queued"], 5);
+    let merge = app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/letters.csv")).await.text().await.unwrap();
+    let first = merge.lines().nth(1).unwrap();
+    assert!(first.contains("Lý Thái Tổ"), "letters in locality order: {merge}");
+    let code = first.split(',').nth(2).unwrap();
+    assert_eq!(app.answer(code, &complete_answers(&app.form("sipas-2017").await, |_| None)).await.status(), 201);
+    wave
+}
+
+async fn progress_rolls_each_person_up_from_their_commune_through_every_level(app: TestApp) {
+    let wave = district_wave_with_one_answer(&app).await;
+    let progress = app.get_json(&format!("/api/v1/waves/{wave}/progress")).await;
+
+    // The per-stratum contract is unchanged.
+    assert_eq!(
+        progress["strata"],
+        json!([
+            {"locality_code": "001", "agency_code": null, "sampled": 4, "invited": 4, "delivered": 4, "answered": 1, "rate": 25.0},
+            {"locality_code": "002", "agency_code": null, "sampled": 1, "invited": 1, "delivered": 1, "answered": 0, "rate": 0.0},
+        ])
+    );
+    let localities = progress["localities"].as_array().unwrap();
+    let row =
+        |code: &str| localities.iter().find(|l| l["code"] == code).unwrap_or_else(|| panic!("{code}: {progress}"));
+    assert_eq!(
+        row("00001"),
+        &json!({"code": "00001", "name": "Xã Một Một", "level": "commune", "parent_code": "001",
+                "sampled": 2, "invited": 2, "delivered": 2, "answered": 1, "rate": 50.0}),
+        "strata are districts, yet each person counts in their own commune"
+    );
+    assert_eq!(row("01")["parent_code"], Value::Null);
+    assert_eq!((row("01")["sampled"].as_i64(), row("01")["answered"].as_i64()), (Some(5), Some(1)));
+    assert_eq!(row("01")["rate"], 20.0);
+    let order: Vec<&str> = localities.iter().map(|l| l["code"].as_str().unwrap()).collect();
+    assert_eq!(order, ["01", "001", "00001", "00002", "002", "00003"], "parents before children");
+    for parent in localities.iter().filter(|l| l["level"] != "commune") {
+        for field in ["sampled", "invited", "delivered", "answered"] {
+            let children: i64 = localities
+                .iter()
+                .filter(|l| l["parent_code"] == parent["code"])
+                .map(|l| l[field].as_i64().unwrap())
+                .sum();
+            assert_eq!(parent[field].as_i64(), Some(children), "{field} of {}", parent["code"]);
+        }
+    }
 }
 
 async fn sampled_people_get_letters_messages_or_visits_and_progress_counts_answers(app: TestApp) {

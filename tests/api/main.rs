@@ -15,3 +15,4 @@ mod responses;
 mod results;
 mod setup;
 mod smtp;
+mod wave_pages;

@@ -1,11 +1,13 @@
 //! Sending invitations to the sample, the exports that carry them, progress, and purge.
 
 use crate::domain::account::Role;
-use crate::domain::code::InvitationCode;
 use crate::domain::delivery::{Channel, invitation_sms};
 use crate::domain::wave::WaveStatus;
-use crate::service::delivery::DeliveryError;
+use crate::service::delivery::{DeliveryError, InvitationLink, SendOutcome};
+use crate::service::progress::WaveProgress;
+use crate::storage::accounts::User;
 use crate::storage::delivery::Addressee;
+use crate::storage::waves::Wave;
 use crate::web::AppState;
 use crate::web::api::waves::find_wave;
 use crate::web::auth::{ApiUser, require};
@@ -36,18 +38,37 @@ struct SendRequest {
     enumerators: Vec<String>,
 }
 
+/// Who may send invitations and export letters and messages (they carry contact data).
+pub const SEND_ROLES: &[Role] = &[Role::Administrator];
+/// Who may follow a wave's progress (counts only, no contact data).
+pub const PROGRESS_ROLES: &[Role] = &[Role::Administrator, Role::Analyst];
+
 async fn send(
     state: web::Data<AppState>,
     user: ApiUser,
     path: web::Path<String>,
     body: web::Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    require(&user.0, &[Role::Administrator])?;
-    let wave = find_wave(&state, &path).await?;
+    let body = body.into_inner();
+    let outcome = send_invitations(&state, &user.0, &path, &body.channel, body.enumerators).await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// Sends invitations of a wave on `channel` (`email`, `letter`, `sms`, `enumerator` or
+/// `auto`), as the API and the sampling page do.
+pub async fn send_invitations(
+    state: &AppState,
+    user: &User,
+    wave_id: &str,
+    channel_name: &str,
+    enumerators: Vec<String>,
+) -> Result<SendOutcome, ApiError> {
+    require(user, SEND_ROLES)?;
+    let wave = find_wave(state, wave_id).await?;
     if wave.status == WaveStatus::Closed {
         return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
     }
-    let channel = match body.channel.as_str() {
+    let channel = match channel_name {
         "auto" => None,
         other => Some(serde_json::from_value::<Channel>(json!(other)).map_err(|_| {
             ApiError::Invalid(
@@ -55,45 +76,34 @@ async fn send(
             )
         })?),
     };
-    let outcome =
-        state.survey.send_invitations(&wave.id, channel, body.enumerators.clone()).await.map_err(|e| match e {
-            DeliveryError::Invalid(message) => ApiError::Invalid([("channel".to_string(), message)].into()),
-            DeliveryError::Storage(e) => e.into(),
-        })?;
+    let outcome = state.survey.send_invitations(&wave.id, channel, enumerators).await.map_err(|e| match e {
+        DeliveryError::Invalid(message) => ApiError::Invalid([("channel".to_string(), message)].into()),
+        DeliveryError::Storage(e) => e.into(),
+    })?;
     state
-        .audit(
-            &user.0,
-            "invitations.send",
-            &format!("wave={} channel={} count={}", wave.id, body.channel, outcome.queued),
-        )
+        .audit(user, "invitations.send", &format!("wave={} channel={channel_name} count={}", wave.id, outcome.queued))
         .await?;
-    Ok(HttpResponse::Ok().json(outcome))
+    Ok(outcome)
 }
 
-struct Invitation {
-    grouped: String,
-    url: String,
-}
-
-fn invitation(state: &AppState, addressee: &Addressee) -> Result<Invitation, ApiError> {
-    let code = InvitationCode::parse(&addressee.code).map_err(|_| ApiError::Internal)?;
-    Ok(Invitation { grouped: code.grouped(), url: format!("{}/s/{}", state.survey.base_url, code.as_str()) })
+fn invitation(state: &AppState, addressee: &Addressee) -> Result<InvitationLink, ApiError> {
+    Ok(state.survey.invitation_link(&addressee.code)?)
 }
 
 /// `?reminders=1` on an export: only the people of the latest reminder run.
 #[derive(Deserialize, Default)]
-struct ExportParams {
+pub struct ExportParams {
     reminders: Option<u8>,
 }
 
 async fn addressees(
     state: &AppState,
-    user: &ApiUser,
+    user: &User,
     wave_id: &str,
     channel: Channel,
     params: &ExportParams,
 ) -> Result<(String, Vec<Addressee>), ApiError> {
-    require(&user.0, &[Role::Administrator])?;
+    require(user, SEND_ROLES)?;
     let wave = find_wave(state, wave_id).await?;
     let id = wave.id.clone();
     let reminders = params.reminders == Some(1);
@@ -116,10 +126,20 @@ async fn letters(
     path: web::Path<String>,
     params: web::Query<ExportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (wave_name, list) = addressees(&state, &user, &path, Channel::Letter, &params).await?;
+    letters_html(&state, &user.0, &path, &params).await
+}
+
+/// The printable letters, for the API and the pages alike.
+pub async fn letters_html(
+    state: &AppState,
+    user: &User,
+    wave_id: &str,
+    params: &ExportParams,
+) -> Result<HttpResponse, ApiError> {
+    let (wave_name, list) = addressees(state, user, wave_id, Channel::Letter, params).await?;
     let mut letters = Vec::with_capacity(list.len());
     for a in &list {
-        let invitation = invitation(&state, a)?;
+        let invitation = invitation(state, a)?;
         letters.push(context! { name => a.name, address => a.address, grouped => invitation.grouped, qr => qr_svg(&invitation.url)?, url => invitation.url });
     }
     Ok(state.templates.page(
@@ -153,10 +173,19 @@ async fn letters_csv(
     path: web::Path<String>,
     params: web::Query<ExportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, list) = addressees(&state, &user, &path, Channel::Letter, &params).await?;
+    letters_merge(&state, &user.0, &path, &params).await
+}
+
+pub async fn letters_merge(
+    state: &AppState,
+    user: &User,
+    wave_id: &str,
+    params: &ExportParams,
+) -> Result<HttpResponse, ApiError> {
+    let (_, list) = addressees(state, user, wave_id, Channel::Letter, params).await?;
     let mut rows = vec![vec!["Họ tên".into(), "Địa chỉ".into(), "Mã khảo sát".into(), "Đường dẫn".into()]];
     for a in &list {
-        let invitation = invitation(&state, a)?;
+        let invitation = invitation(state, a)?;
         rows.push(vec![a.name.clone(), a.address.clone().unwrap_or_default(), invitation.grouped, invitation.url]);
     }
     csv_response("thu-moi.csv", rows)
@@ -169,10 +198,19 @@ async fn sms_csv(
     path: web::Path<String>,
     params: web::Query<ExportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, list) = addressees(&state, &user, &path, Channel::Sms, &params).await?;
+    sms_merge(&state, &user.0, &path, &params).await
+}
+
+pub async fn sms_merge(
+    state: &AppState,
+    user: &User,
+    wave_id: &str,
+    params: &ExportParams,
+) -> Result<HttpResponse, ApiError> {
+    let (_, list) = addressees(state, user, wave_id, Channel::Sms, params).await?;
     let mut rows = vec![vec!["Số điện thoại".into(), "Nội dung".into(), "Số ký tự GSM-7".into(), "Số phần tin".into()]];
     for a in &list {
-        let invitation = invitation(&state, a)?;
+        let invitation = invitation(state, a)?;
         let sms = invitation_sms(&state.settings.organisation, &invitation.grouped, &invitation.url);
         let length = sms.gsm7_length.map_or_else(|| "UCS-2".to_string(), |n| n.to_string());
         rows.push(vec![a.phone.clone().unwrap_or_default(), sms.text, length, sms.parts.to_string()]);
@@ -183,27 +221,7 @@ async fn sms_csv(
 /// An enumerator's visits: whom to see, where, and the code to answer with.
 async fn assignments(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Enumerator])?;
-    let user_id = user.0.id.clone();
-    let lists = state
-        .survey
-        .db
-        .run(move |db| {
-            db.assigned_waves(&user_id)?
-                .into_iter()
-                .map(|wave| {
-                    Ok((wave.clone(), db.addressees(&wave, Channel::Enumerator.as_str(), Some(&user_id), false)?))
-                })
-                .collect::<Result<Vec<_>, crate::storage::StorageError>>()
-        })
-        .await?;
-    let mut visits = Vec::new();
-    for (wave, people) in lists {
-        for a in &people {
-            let invitation = invitation(&state, a)?;
-            visits.push(json!({"wave_id": wave, "name": a.name, "address": a.address, "phone": a.phone,
-                               "locality_code": a.locality_code, "code": invitation.grouped, "url": invitation.url}));
-        }
-    }
+    let visits = state.survey.assignments(&user.0.id).await?;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({"assignments": visits})))
 }
 
@@ -212,21 +230,16 @@ async fn progress(
     user: ApiUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    require(&user.0, &[Role::Administrator, Role::Analyst])?;
-    let wave = find_wave(&state, &path).await?;
-    let (strata, mail) = state.survey.db.run(move |db| Ok((db.progress(&wave.id)?, db.mail_counts(&wave.id)?))).await?;
-    let email: serde_json::Map<String, serde_json::Value> =
-        mail.into_iter().map(|(status, n)| (status, json!(n))).collect();
-    let strata: Vec<_> = strata
-        .into_iter()
-        .map(|s| {
-            let (locality, agency) = s.stratum.split_once('/').unwrap_or((&s.stratum, "*"));
-            let rate = (s.invited > 0).then(|| 100.0 * s.answered as f64 / s.invited as f64);
-            json!({"locality_code": locality, "agency_code": (agency != "*").then_some(agency),
-                   "sampled": s.sampled, "invited": s.invited, "delivered": s.delivered, "answered": s.answered, "rate": rate})
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({"strata": strata, "email": email})))
+    let (_, progress) = wave_progress(&state, &user.0, &path).await?;
+    Ok(HttpResponse::Ok().json(progress))
+}
+
+/// A wave and its progress, for those allowed to follow it.
+pub async fn wave_progress(state: &AppState, user: &User, wave_id: &str) -> Result<(Wave, WaveProgress), ApiError> {
+    require(user, PROGRESS_ROLES)?;
+    let wave = find_wave(state, wave_id).await?;
+    let progress = state.survey.progress(&wave.id).await?;
+    Ok((wave, progress))
 }
 
 #[derive(Deserialize)]

@@ -1,4 +1,9 @@
-//! Pages for officials: sign-in, the list of waves, opening and closing, results.
+//! Pages for officials: sign-in, the list of waves, opening and closing, results; sampling,
+//! progress and enumerators' visits in their own modules.
+
+mod assignments;
+mod progress;
+mod sampling;
 
 use super::AppState;
 use super::api::waves::{ResultsParams, find_wave};
@@ -24,13 +29,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/quan-ly/dot", web::post().to(create_wave))
         .route("/quan-ly/dot/{id}", web::get().to(results_page))
         .route("/quan-ly/dot/{id}/mo", web::post().to(open_wave))
-        .route("/quan-ly/dot/{id}/dong", web::post().to(close_wave));
+        .route("/quan-ly/dot/{id}/dong", web::post().to(close_wave))
+        .configure(sampling::routes)
+        .configure(progress::routes)
+        .configure(assignments::routes);
 }
 
 /// Figures built on fewer valid answers than this are hidden on the page.
 const MIN_SHOWN_N: u64 = 5;
 
-fn redirect(to: &str) -> HttpResponse {
+pub(super) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header(("Location", to.to_string())).finish()
 }
 
@@ -58,7 +66,8 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     let Ok((token, _)) = state.issue_token(&user, TokenKind::Session).await else {
         return retry(StatusCode::INTERNAL_SERVER_ERROR, "Lỗi máy chủ, vui lòng thử lại.");
     };
-    let mut response = redirect("/quan-ly");
+    // Enumerators go straight to their visits.
+    let mut response = redirect(if user.role == Role::Enumerator { assignments::PATH } else { "/quan-ly" });
     let _ = response.add_cookie(&session_cookie(&token, state.settings.secure_cookies, state.settings.token_ttl));
     response
 }
@@ -102,12 +111,13 @@ async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: Option<Pa
         "dashboard.html",
         context! {
             title => "Các đợt khảo sát", waves, forms, notice, is_admin => user.role == Role::Administrator,
+            nav => nav(&user),
         },
     )
 }
 
 /// Page forms: CSRF-checked, administrators only.
-async fn admin_form(
+pub(super) async fn admin_form(
     req: &HttpRequest,
     body: &[u8],
     user: Option<PageUser>,
@@ -201,8 +211,36 @@ async fn change_status(
     }
 }
 
+/// Which of the wave pages the official may open, by the rules of the API behind them.
+fn nav(user: &crate::storage::accounts::User) -> minijinja::Value {
+    context! {
+        sampling => sampling::may_view(user.role),
+        progress => progress::may_view(user.role),
+        assignments => user.role == Role::Enumerator,
+    }
+}
+
+/// A refusal or failure of a page, explained in Vietnamese, with the way back.
+pub(super) fn refused(state: &AppState, req: &HttpRequest, error: &ApiError) -> HttpResponse {
+    use actix_web::ResponseError;
+    if matches!(error, ApiError::Unauthorized) {
+        return redirect("/dang-nhap");
+    }
+    let message = match error {
+        ApiError::Invalid(errors) => errors.values().cloned().collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    };
+    let title = match error.status_code() {
+        StatusCode::FORBIDDEN => "Không có quyền truy cập",
+        StatusCode::NOT_FOUND => "Không tìm thấy",
+        _ => "Không thực hiện được",
+    };
+    let link = context! { href => "/quan-ly", label => "Về danh sách đợt khảo sát" };
+    state.page(req, error.status_code(), "message.html", context! { title, paragraphs => vec![message], link })
+}
+
 /// Levels are data; the usual ones get their Vietnamese names.
-fn level_label(level: &str) -> String {
+pub(super) fn level_label(level: &str) -> String {
     match level {
         "province" => "Tỉnh, thành phố".into(),
         "district" => "Quận, huyện, thị xã".into(),
@@ -211,8 +249,21 @@ fn level_label(level: &str) -> String {
     }
 }
 
-fn one_decimal(value: f64) -> String {
+pub(super) fn one_decimal(value: f64) -> String {
     format!("{value:.1}").replace('.', ",")
+}
+
+/// A count as Vietnamese writes it: 1.234.567.
+pub(super) fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 async fn results_page(
@@ -299,6 +350,21 @@ async fn results_page(
             level => query.level.unwrap_or_default(),
             by_agency => query.by_agency,
             min_n => MIN_SHOWN_N,
+            nav => nav(&user),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_with_dots() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1.000");
+        assert_eq!(thousands(1_234_567), "1.234.567");
+        assert_eq!(thousands(-12_345), "-12.345");
+    }
 }
