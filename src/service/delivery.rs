@@ -67,9 +67,7 @@ impl Survey {
                 code_hash: self.hasher.hash(&code),
                 code: code.as_str().to_string(),
                 channel: chosen.as_str(),
-                // Emails wait in the queue; letters, messages and visits go out as their lists
-                // are exported.
-                delivery: if chosen == Channel::Email { "pending" } else { "sent" },
+                queued: self.queued_channels().contains(&chosen.as_str()),
                 assigned_to: (chosen == Channel::Enumerator).then(|| next_enumerator.next().cloned()).flatten(),
                 locality_code: person.locality_code,
                 agency_code: person.agency_code,

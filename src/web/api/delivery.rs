@@ -77,7 +77,7 @@ struct Invitation {
 
 fn invitation(state: &AppState, addressee: &Addressee) -> Result<Invitation, ApiError> {
     let code = InvitationCode::parse(&addressee.code).map_err(|_| ApiError::Internal)?;
-    Ok(Invitation { grouped: code.grouped(), url: format!("{}/s/{}", state.survey.base_url, code.as_str()) })
+    Ok(Invitation { grouped: code.grouped(), url: code.url(&state.survey.base_url) })
 }
 
 /// `?reminders=1` on an export: only the people of the latest reminder run.
@@ -214,9 +214,15 @@ async fn progress(
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator, Role::Analyst])?;
     let wave = find_wave(&state, &path).await?;
-    let (strata, mail) = state.survey.db.run(move |db| Ok((db.progress(&wave.id)?, db.mail_counts(&wave.id)?))).await?;
-    let email: serde_json::Map<String, serde_json::Value> =
-        mail.into_iter().map(|(status, n)| (status, json!(n))).collect();
+    let (strata, messages) =
+        state.survey.db.run(move |db| Ok((db.progress(&wave.id)?, db.message_counts(&wave.id)?))).await?;
+    let by_status = |wanted: Channel| -> serde_json::Map<String, serde_json::Value> {
+        messages
+            .iter()
+            .filter(|(c, ..)| c == wanted.as_str())
+            .map(|(_, status, n)| (status.clone(), json!(n)))
+            .collect()
+    };
     let strata: Vec<_> = strata
         .into_iter()
         .map(|s| {
@@ -226,7 +232,8 @@ async fn progress(
                    "sampled": s.sampled, "invited": s.invited, "delivered": s.delivered, "answered": s.answered, "rate": rate})
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"strata": strata, "email": email})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"strata": strata, "email": by_status(Channel::Email), "sms": by_status(Channel::Sms)})))
 }
 
 #[derive(Deserialize)]
@@ -279,8 +286,8 @@ struct ReminderRequest {
     max: Option<i64>,
 }
 
-/// A reminder run on demand, on every channel: emails are queued, letters and messages are
-/// exported with `?reminders=1`, visits are listed again.
+/// A reminder run on demand, on every channel: emails (and SMS, with a gateway) are queued,
+/// letters and other messages are exported with `?reminders=1`, visits are listed again.
 async fn remind(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -297,8 +304,12 @@ async fn remind(
     let max = body.max.unwrap_or(state.settings.reminder_max);
     let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::days(after_days);
     let id = wave.id.clone();
-    let reminded =
-        state.survey.db.run(move |db| db.remind(&id, cutoff, max, &["email", "letter", "sms", "enumerator"])).await?;
+    let queued = state.survey.queued_channels();
+    let reminded = state
+        .survey
+        .db
+        .run(move |db| db.remind(&id, cutoff, max, &["email", "letter", "sms", "enumerator"], queued))
+        .await?;
     let total: usize = reminded.iter().map(|r| r.1).sum();
     state.audit(&user.0, "reminders.send", &format!("wave={} count={total}", wave.id)).await?;
     let by_channel: serde_json::Map<String, serde_json::Value> =
