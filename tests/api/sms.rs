@@ -55,6 +55,11 @@ async fn sms_invitations_go_through_the_gateway_refusals_fail_and_errors_are_ret
     assert_eq!(statuses("84912000002"), [400], "a refusal is not retried");
     assert_eq!(statuses("84912000003"), [503, 200], "a gateway error is retried, and then sent once");
     assert_eq!(gateway.received().len(), 4, "nothing for the landline");
+    assert_eq!(
+        stored(&app, "SELECT last_error AS value FROM mail_queue WHERE last_error IS NOT NULL ORDER BY last_error"),
+        ["cổng SMS trả lời HTTP 400", "cổng SMS trả lời HTTP 503"],
+        "the reason, without the number"
+    );
 
     let sms = &gateway.received_for("84912000001")[0];
     assert_eq!((sms.method.as_str(), sms.path.as_str(), sms.params["key"].as_str()), ("GET", "/api/send", "khoa-thu"));
