@@ -154,8 +154,7 @@ impl Application {
 
 /// Background work inside `serve`: mixing PostgreSQL answers of waves that received new
 /// ones, truncating the SQLite WAL, dropping expired tokens, reminders by email (and SMS
-/// through a gateway), purging
-/// contact data of waves closed longer than the retention period.
+/// through a gateway), purging contact data of waves closed longer than the retention period.
 fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.mix_interval);
