@@ -1,5 +1,6 @@
 //! Settings from environment variables, each with a safe default (documented in README).
 
+use crate::sms::GatewayTemplate;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,9 @@ pub struct Settings {
     /// `smtp://host:port` (plain, local), `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS) or `smtps://user:pass@host:465` (TLS); unset: no email channel.
     pub smtp_url: Option<String>,
+    /// A PEM file of root certificates trusted for the SMTP server's TLS besides the usual
+    /// ones (a province's internal certificate authority).
+    pub smtp_ca_file: Option<PathBuf>,
     pub mail_from: String,
     /// Emails sent per second at most, and by how many parallel SMTP connections.
     pub mail_rate: f64,
@@ -48,7 +52,12 @@ pub struct Settings {
     pub mail_lease: Duration,
     pub mail_max_attempts: i64,
     /// First wait after a temporary failure; doubled at each attempt, capped at an hour.
+    /// Lease, attempts and back-off apply to SMS through a gateway too.
     pub mail_retry_base: Duration,
+    /// The SMS gateway; unset: SMS are exported for the operator to send.
+    pub sms_gateway: Option<GatewayTemplate>,
+    /// SMS handed to the gateway per second at most.
+    pub sms_rate: f64,
     /// Days without an answer before a reminder, and reminders at most per person.
     pub reminder_after_days: i64,
     pub reminder_max: i64,
@@ -93,12 +102,20 @@ impl Settings {
             organisation: var("PHIEU_ORGANISATION").unwrap_or_else(|| "Sở Nội vụ".into()),
             retention_days: parsed("PHIEU_RETENTION_DAYS", 30)?,
             smtp_url: var("PHIEU_SMTP_URL"),
+            smtp_ca_file: var("PHIEU_SMTP_CA_FILE").map(PathBuf::from),
             mail_from: var("PHIEU_MAIL_FROM").unwrap_or_else(|| "Khảo sát sự hài lòng <khaosat@localhost>".into()),
             mail_rate: parsed("PHIEU_MAIL_RATE", 10.0)?,
             mail_workers: parsed("PHIEU_MAIL_WORKERS", 4)?,
             mail_lease: Duration::from_secs(parsed("PHIEU_MAIL_LEASE_SECS", 600u64)?),
             mail_max_attempts: parsed("PHIEU_MAIL_MAX_ATTEMPTS", 5)?,
             mail_retry_base: Duration::from_secs(parsed("PHIEU_MAIL_RETRY_SECS", 30u64)?),
+            sms_gateway: var("PHIEU_SMS_GATEWAY_URL")
+                .map(|url| {
+                    GatewayTemplate::parse(&url, &var("PHIEU_SMS_GATEWAY_METHOD").unwrap_or_else(|| "GET".into()))
+                })
+                .transpose()
+                .map_err(|e| anyhow::anyhow!(e))?,
+            sms_rate: parsed("PHIEU_SMS_RATE", 5.0)?,
             reminder_after_days: parsed("PHIEU_REMINDER_AFTER_DAYS", 7)?,
             reminder_max: parsed("PHIEU_REMINDER_MAX", 2)?,
             reminders_automatic: parsed("PHIEU_REMINDERS_AUTOMATIC", true)?,

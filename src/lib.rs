@@ -3,7 +3,9 @@
 pub mod config;
 pub mod domain;
 pub mod mail;
+pub mod outbox;
 pub mod service;
+pub mod sms;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

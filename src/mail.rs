@@ -1,38 +1,41 @@
-//! Sending invitation emails: the SMTP transport (lettre) and the worker that drains the
-//! queue at a bounded rate, retrying temporary failures with back-off.
+//! Invitation emails: the SMTP transport (lettre), plain, STARTTLS or TLS, optionally
+//! trusting an extra certificate authority. The queue worker is in [`crate::outbox`].
 
 use crate::config::Settings;
-use crate::domain::code::InvitationCode;
 use crate::domain::delivery::{MailValues, render_mail};
-use crate::storage::Database;
-use crate::storage::mail::MailJob;
+use crate::outbox::{Carrier, Invitation, SendFailure};
+use crate::storage::mail::QueuedMessage;
+use anyhow::Context;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailbox, SinglePart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 pub struct Mailer {
     transport: SmtpTransport,
     from: Mailbox,
-}
-
-#[derive(Debug)]
-pub struct SendFailure {
-    pub message: String,
-    pub permanent: bool,
-    /// The server refused the recipient (a 5xx): the address does not work.
-    pub bounced: bool,
+    organisation: String,
+    retention_days: i64,
 }
 
 impl Mailer {
-    pub fn new(url: &str, from: &str) -> anyhow::Result<Self> {
-        let transport = SmtpTransport::from_url(url)
-            .map_err(|e| anyhow::anyhow!("PHIEU_SMTP_URL: {e}"))?
-            .timeout(Some(Duration::from_secs(30)))
-            .build();
-        let from = from.parse().map_err(|e| anyhow::anyhow!("PHIEU_MAIL_FROM: {e}"))?;
-        Ok(Self { transport, from })
+    /// The transport of `PHIEU_SMTP_URL` (port, credentials and TLS mode as lettre reads the
+    /// URL), its TLS also trusting the roots of `PHIEU_SMTP_CA_FILE` when set.
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings.smtp_url.as_deref().context("PHIEU_SMTP_URL is not set")?;
+        let mut transport = SmtpTransport::from_url(url).map_err(|e| anyhow::anyhow!("PHIEU_SMTP_URL: {e}"))?;
+        if let Some(ca_file) = &settings.smtp_ca_file {
+            transport = transport.tls(tls_trusting(url, ca_file)?);
+        }
+        let from = settings.mail_from.parse().map_err(|e| anyhow::anyhow!("PHIEU_MAIL_FROM: {e}"))?;
+        Ok(Self {
+            transport: transport.timeout(Some(Duration::from_secs(30))).build(),
+            from,
+            organisation: settings.organisation.clone(),
+            retention_days: settings.retention_days,
+        })
     }
 
     pub fn send(&self, to: &str, subject: &str, body: String) -> Result<(), SendFailure> {
@@ -55,74 +58,74 @@ impl Mailer {
     }
 }
 
-/// Drains the queue until the process ends, with `mail_workers` threads: lettre's SMTP
-/// client blocks, and each message waits out a TCP delayed ACK (~40 ms) between its body and
-/// the final dot, so parallel connections are what raises throughput. Claims are per row,
-/// so workers (and instances) never send the same email. The rate limit is shared.
-pub fn start_worker(db: Database, settings: Arc<Settings>, base_url: Arc<str>) -> anyhow::Result<()> {
-    let Some(url) = settings.smtp_url.clone() else { return Ok(()) };
-    let workers = settings.mail_workers.max(1);
-    for n in 0..workers {
-        let mailer = Mailer::new(&url, &settings.mail_from)?;
-        let (db, settings, base_url) = (db.clone(), settings.clone(), base_url.clone());
-        std::thread::Builder::new().name(format!("mail-worker-{n}")).spawn(move || {
-            let pause = Duration::from_secs_f64(workers as f64 / settings.mail_rate.max(0.01));
-            loop {
-                let now = chrono::Utc::now().naive_utc();
-                let lease = chrono::Duration::from_std(settings.mail_lease).unwrap_or(chrono::Duration::minutes(10));
-                let jobs = db.expire_mail_leases(now - lease).and_then(|_| db.claim_due_mail(1, now));
-                match jobs {
-                    Ok(jobs) if jobs.is_empty() => std::thread::sleep(Duration::from_millis(250)),
-                    Ok(jobs) => {
-                        for job in jobs {
-                            deliver(&db, &mailer, &settings, &base_url, &job);
-                            std::thread::sleep(pause);
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "mail queue unavailable");
-                        std::thread::sleep(Duration::from_secs(5));
-                    }
-                }
-            }
-        })?;
+impl Carrier for Mailer {
+    fn send(&self, message: &QueuedMessage, invitation: &Invitation) -> Result<(), SendFailure> {
+        let values = MailValues {
+            name: &message.name,
+            grouped_code: invitation.grouped_code,
+            url: invitation.url,
+            opt_out_url: invitation.opt_out_url,
+            organisation: &self.organisation,
+            retention_days: self.retention_days,
+        };
+        let (subject, body) = render_mail(
+            message.subject_template.as_deref(),
+            message.body_template.as_deref(),
+            &values,
+            message.kind == "reminder",
+        );
+        Mailer::send(self, &message.to, &subject, body)
     }
-    Ok(())
 }
 
-fn deliver(db: &Database, mailer: &Mailer, settings: &Settings, base_url: &str, job: &MailJob) {
-    let Ok(code) = InvitationCode::parse(&job.code) else {
-        let _ = db.mail_failed(job, "mã mời hỏng", false);
-        return;
-    };
-    let url = format!("{base_url}/s/{}", code.as_str());
-    let opt_out_url = format!("{url}/tu-choi");
-    let grouped = code.grouped();
-    let values = MailValues {
-        name: &job.name,
-        grouped_code: &grouped,
-        url: &url,
-        opt_out_url: &opt_out_url,
-        organisation: &settings.organisation,
-        retention_days: settings.retention_days,
-    };
-    let (subject, body) =
-        render_mail(job.subject_template.as_deref(), job.body_template.as_deref(), &values, job.kind == "reminder");
-    let recorded = match mailer.send(&job.to, &subject, body) {
-        Ok(()) => db.mail_sent(job),
-        Err(failure) if failure.permanent || job.attempts + 1 >= settings.mail_max_attempts => {
-            tracing::warn!(error = %failure.message, "email failed for good");
-            db.mail_failed(job, &failure.message, failure.bounced)
-        }
-        Err(failure) => {
-            // The base wait, doubled at each attempt, capped at an hour.
-            let base = settings.mail_retry_base.as_millis() as i64;
-            let wait = (base << job.attempts.clamp(0, 12)).min(3_600_000);
-            let next = chrono::Utc::now().naive_utc() + chrono::Duration::milliseconds(wait);
-            db.mail_retry(job, &failure.message, next)
-        }
-    };
-    if let Err(error) = recorded {
-        tracing::error!(%error, "could not record an email's outcome");
+/// The TLS mode of `url` (as lettre reads it: `smtps://` TLS from the first byte,
+/// `?tls=required` or `?tls=opportunistic` STARTTLS), its certificate checked against the
+/// usual roots and those of `ca_file`.
+fn tls_trusting(url: &str, ca_file: &Path) -> anyhow::Result<Tls> {
+    let pem = std::fs::read(ca_file).with_context(|| format!("PHIEU_SMTP_CA_FILE: reading {}", ca_file.display()))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        anyhow::bail!("PHIEU_SMTP_CA_FILE: {} holds no PEM certificate", ca_file.display());
+    }
+    let roots = Certificate::from_pem(&pem).map_err(|e| anyhow::anyhow!("PHIEU_SMTP_CA_FILE: {e}"))?;
+    let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("PHIEU_SMTP_URL: {e}"))?;
+    let host = parsed.host_str().context("PHIEU_SMTP_URL has no host")?.to_string();
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(roots)
+        .build_rustls()
+        .map_err(|e| anyhow::anyhow!("PHIEU_SMTP_CA_FILE: {e}"))?;
+    let tls = parsed.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+    match (parsed.scheme(), tls.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(parameters)),
+        ("smtp", Some("required")) => Ok(Tls::Required(parameters)),
+        ("smtp", Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
+        _ => anyhow::bail!(
+            "PHIEU_SMTP_CA_FILE is set but PHIEU_SMTP_URL uses no TLS: use smtps://… or smtp://…?tls=required"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str, ca_file: Option<&Path>) -> Settings {
+        let mut settings = Settings::from_env().expect("defaults");
+        settings.smtp_url = Some(url.into());
+        settings.smtp_ca_file = ca_file.map(Path::to_path_buf);
+        settings
+    }
+
+    #[test]
+    fn a_ca_file_needs_a_tls_url_and_a_certificate_in_it() {
+        let dir = std::env::temp_dir().join(format!("phieu-ca-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let not_pem = dir.join("not.pem");
+        std::fs::write(&not_pem, "không phải chứng chỉ").unwrap();
+        let error = Mailer::new(&settings("smtps://mail.example.vn", Some(&not_pem))).err().unwrap();
+        assert!(error.to_string().contains("no PEM certificate"), "{error}");
+        let missing = Mailer::new(&settings("smtps://mail.example.vn", Some(&dir.join("missing.pem")))).err().unwrap();
+        assert!(missing.to_string().contains("PHIEU_SMTP_CA_FILE"), "{missing}");
+        assert!(Mailer::new(&settings("smtps://mail.example.vn", None)).is_ok());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

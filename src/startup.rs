@@ -50,6 +50,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         utc_offset: chrono::FixedOffset::east_opt(settings.utc_offset_hours * 3600)
             .ok_or_else(|| anyhow::anyhow!("PHIEU_UTC_OFFSET_HOURS must be between -23 and 23"))?,
         mail_enabled: settings.smtp_url.is_some(),
+        sms_gateway: settings.sms_gateway.is_some(),
     })
 }
 
@@ -138,7 +139,7 @@ impl Application {
         .listen(listener)?
         .run();
         spawn_jobs(survey.clone(), settings.clone());
-        crate::mail::start_worker(survey.db.clone(), settings.clone(), survey.base_url.clone())?;
+        crate::outbox::start_workers(survey.db.clone(), settings.clone(), survey.base_url.clone())?;
         Ok(Self { port, server, survey })
     }
 
@@ -157,7 +158,8 @@ const STALE_IMPORT: chrono::Duration = chrono::Duration::hours(1);
 
 /// Background work inside `serve`: mixing PostgreSQL answers of waves that received new
 /// ones, truncating the SQLite WAL, dropping expired tokens and imports cut off by a crash,
-/// email reminders, purging contact data of waves closed longer than the retention period.
+/// reminders by email (and SMS through a gateway), purging contact data of waves closed
+/// longer than the retention period.
 fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.mix_interval);
@@ -188,13 +190,14 @@ fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
             }
             if settings.reminders_automatic {
                 let (after, max) = (settings.reminder_after_days, settings.reminder_max);
+                let queued = survey.queued_channels();
                 let reminded = survey
                     .db
                     .run(move |db| {
                         let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::days(after);
                         let mut total = 0;
                         for wave in db.open_waves()? {
-                            total += db.remind(&wave, cutoff, max, &["email"])?.iter().map(|r| r.1).sum::<usize>();
+                            total += db.remind(&wave, cutoff, max, queued, queued)?.iter().map(|r| r.1).sum::<usize>();
                         }
                         Ok(total)
                     })

@@ -89,6 +89,11 @@ impl InvitationCode {
         }
         out
     }
+
+    /// The questionnaire's address under the service's public `base_url`.
+    pub fn url(&self, base_url: &str) -> String {
+        format!("{base_url}/s/{}", self.canonical)
+    }
 }
 
 fn data_value(symbol: char) -> Result<u8, CodeError> {

@@ -98,6 +98,11 @@ impl RespondentPhone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The international form without the plus (`84912345678`), as SMS gateways take it.
+    pub fn international(&self) -> String {
+        format!("84{}", &self.0[1..])
+    }
 }
 
 /// Personal data: never in debug output or logs.
@@ -170,6 +175,12 @@ mod tests {
             assert_eq!(phone.as_str(), expected, "{raw}");
             assert_eq!(phone.kind(), PhoneKind::Mobile);
         }
+    }
+
+    #[test]
+    fn the_international_form_replaces_the_leading_zero_with_84() {
+        assert_eq!(RespondentPhone::parse("0912 345 678").unwrap().international(), "84912345678");
+        assert_eq!(RespondentPhone::parse("+84 1682345678").unwrap().international(), "84382345678");
     }
 
     #[test]

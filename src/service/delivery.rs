@@ -51,7 +51,7 @@ impl Survey {
     /// The grouped code and the link of a stored plain code.
     pub fn invitation_link(&self, code: &str) -> Result<InvitationLink, StorageError> {
         let code = InvitationCode::parse(code).map_err(|e| StorageError::Corrupt(format!("stored code: {e}")))?;
-        Ok(InvitationLink { grouped: code.grouped(), url: format!("{}/s/{}", self.base_url, code.as_str()) })
+        Ok(InvitationLink { grouped: code.grouped(), url: code.url(&self.base_url) })
     }
 
     /// The visits assigned to an enumerator, wave by wave, in locality order.
@@ -132,9 +132,7 @@ impl Survey {
                 code_hash: self.hasher.hash(&code),
                 code: code.as_str().to_string(),
                 channel: chosen.as_str(),
-                // Emails wait in the queue; letters, messages and visits go out as their lists
-                // are exported.
-                delivery: if chosen == Channel::Email { "pending" } else { "sent" },
+                queued: self.queued_channels().contains(&chosen.as_str()),
                 assigned_to: (chosen == Channel::Enumerator).then(|| next_enumerator.next().cloned()).flatten(),
                 locality_code: person.locality_code,
                 agency_code: person.agency_code,

@@ -29,10 +29,7 @@ impl Survey {
         self.db.run(move |db| db.insert_invitations(&wave, &locality, &agency, &hashes)).await?;
         Ok(codes
             .into_iter()
-            .map(|code| IssuedInvitation {
-                url: format!("{}/s/{}", self.base_url, code.as_str()),
-                code: code.grouped(),
-            })
+            .map(|code| IssuedInvitation { url: code.url(&self.base_url), code: code.grouped() })
             .collect())
     }
 }

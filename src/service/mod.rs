@@ -29,9 +29,17 @@ pub struct Survey {
     pub utc_offset: chrono::FixedOffset,
     /// Whether an SMTP server is configured, so that email is a channel.
     pub mail_enabled: bool,
+    /// Whether an SMS gateway is configured, so that the server sends SMS itself.
+    pub sms_gateway: bool,
 }
 
 impl Survey {
+    /// Channels whose messages the server sends itself, from the queue; letters, the other
+    /// messages and visits go out as their lists are exported.
+    pub fn queued_channels(&self) -> &'static [&'static str] {
+        if self.sms_gateway { &["email", "sms"] } else { &["email"] }
+    }
+
     pub fn today(&self) -> chrono::NaiveDate {
         chrono::Utc::now().with_timezone(&self.utc_offset).date_naive()
     }

@@ -1,6 +1,7 @@
 //! How far a wave has come, per stratum, per locality at every level, and its emails.
 
 use super::Survey;
+use crate::domain::delivery::Channel;
 use crate::domain::locality::LocalityTree;
 use crate::domain::progress::{LocalityProgress, Tally, roll_up};
 use crate::storage::StorageError;
@@ -24,15 +25,24 @@ pub struct WaveProgress {
     pub localities: Vec<LocalityProgress>,
     /// Queued emails by status.
     pub email: BTreeMap<String, i64>,
+    /// SMS queued for the gateway, by status.
+    pub sms: BTreeMap<String, i64>,
 }
 
 impl Survey {
     pub async fn progress(&self, wave_id: &str) -> Result<WaveProgress, StorageError> {
         let wave_id = wave_id.to_string();
-        let (cells, mail, localities) = self
+        let (cells, messages, localities) = self
             .db
-            .run(move |db| Ok((db.progress(&wave_id)?, db.mail_counts(&wave_id)?, db.all_localities()?)))
+            .run(move |db| Ok((db.progress(&wave_id)?, db.message_counts(&wave_id)?, db.all_localities()?)))
             .await?;
+        let by_status = |wanted: Channel| {
+            messages
+                .iter()
+                .filter(|(channel, ..)| channel == wanted.as_str())
+                .map(|(_, status, n)| (status.clone(), *n))
+                .collect()
+        };
         let mut strata: BTreeMap<&str, Tally> = BTreeMap::new();
         for cell in &cells {
             *strata.entry(cell.stratum.as_str()).or_default() += cell.tally;
@@ -52,6 +62,6 @@ impl Survey {
             .collect();
         let tree = LocalityTree::new(localities);
         let localities = roll_up(&tree, cells.iter().map(|c| (c.locality_code.as_str(), c.tally)));
-        Ok(WaveProgress { strata, localities, email: mail.into_iter().collect() })
+        Ok(WaveProgress { strata, localities, email: by_status(Channel::Email), sms: by_status(Channel::Sms) })
     }
 }

@@ -1,6 +1,7 @@
 //! Invitations to sampled people: issuing their codes, the channels that carry them, how
 //! far each stratum has come, and deleting the contact data at the end.
 
+use super::mail::NewMessage;
 use super::schema::{contacts, invitations, list_files, list_keys, list_lines, list_uploads, mail_queue, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn};
 use crate::domain::progress::Tally;
@@ -24,7 +25,9 @@ pub struct Issued {
     pub code: String,
     pub code_hash: String,
     pub channel: &'static str,
-    pub delivery: &'static str,
+    /// Sent by the server from the queue (email, SMS through a gateway), rather than by
+    /// exporting a list (letters, messages, visits).
+    pub queued: bool,
     pub assigned_to: Option<String>,
     pub locality_code: String,
     pub agency_code: String,
@@ -73,23 +76,16 @@ impl Database {
             .collect())
     }
 
-    /// Creates the invitations, records them on the contacts and queues the emails, all or
-    /// nothing: a crash cannot leave an email invitation that nobody will send.
+    /// Creates the invitations, records them on the contacts and queues the messages the
+    /// server sends itself, all or nothing: a crash cannot leave a queued invitation that
+    /// nobody will send.
     pub fn record_issued(&self, wave_id: &str, issued: &[Issued]) -> StorageResult<()> {
         let now = Utc::now().naive_utc();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             for i in issued {
-                if i.channel == "email" {
+                if i.queued {
                     diesel::insert_into(mail_queue::table)
-                        .values((
-                            mail_queue::id.eq(uuid::Uuid::new_v4().to_string()),
-                            mail_queue::wave_id.eq(wave_id),
-                            mail_queue::contact_id.eq(&i.contact_id),
-                            mail_queue::kind.eq("invitation"),
-                            mail_queue::status.eq("pending"),
-                            mail_queue::attempts.eq(0),
-                            mail_queue::next_attempt_at.eq(now),
-                        ))
+                        .values(NewMessage::new(wave_id, &i.contact_id, i.channel, "invitation", now))
                         .execute(c)?;
                 }
                 diesel::insert_into(invitations::table)
@@ -107,7 +103,9 @@ impl Database {
                         contacts::invite_code.eq(&i.code),
                         contacts::code_hash.eq(&i.code_hash),
                         contacts::channel.eq(i.channel),
-                        contacts::delivery.eq(i.delivery),
+                        // Queued messages are delivered when the worker has sent them;
+                        // the others go out as their lists are exported.
+                        contacts::delivery.eq(if i.queued { "pending" } else { "sent" }),
                         contacts::assigned_to.eq(&i.assigned_to),
                     ))
                     .execute(c)?;
@@ -161,15 +159,16 @@ impl Database {
 
     /// One reminder run: every invited person who has not answered, was reached (not opted
     /// out, bounced or failed), was last contacted before `contacted_before` and has had fewer
-    /// than `max` reminders — on `channels` only. Emails are queued; the others are marked
-    /// with the run so that their letters and messages can be exported. Returns the number
-    /// reminded per channel.
+    /// than `max` reminders — on `channels` only. Reminders on the `queued` channels go to
+    /// the queue; all are marked with the run so that letters and messages can be exported.
+    /// Returns the number reminded per channel.
     pub fn remind(
         &self,
         wave_id: &str,
         contacted_before: NaiveDateTime,
         max: i64,
         channels: &[&str],
+        queued: &[&str],
     ) -> StorageResult<Vec<(String, usize)>> {
         let now = Utc::now().naive_utc();
         let run = uuid::Uuid::new_v4().to_string();
@@ -186,17 +185,9 @@ impl Database {
                 .load(c)?;
             let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
             for (id, channel) in &due {
-                if channel == "email" {
+                if queued.contains(&channel.as_str()) {
                     diesel::insert_into(mail_queue::table)
-                        .values((
-                            mail_queue::id.eq(uuid::Uuid::new_v4().to_string()),
-                            mail_queue::wave_id.eq(wave_id),
-                            mail_queue::contact_id.eq(id),
-                            mail_queue::kind.eq("reminder"),
-                            mail_queue::status.eq("pending"),
-                            mail_queue::attempts.eq(0),
-                            mail_queue::next_attempt_at.eq(now),
-                        ))
+                        .values(NewMessage::new(wave_id, id, channel, "reminder", now))
                         .execute(c)?;
                 }
                 diesel::update(contacts::table.find(id))
@@ -215,7 +206,7 @@ impl Database {
         }))
     }
 
-    /// Open waves, for the automatic email reminders.
+    /// Open waves, for the automatic reminders.
     pub fn open_waves(&self) -> StorageResult<Vec<String>> {
         Ok(with_conn!(self, c => waves::table.filter(waves::status.eq("open")).select(waves::id).load(c)?))
     }

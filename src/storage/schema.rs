@@ -221,6 +221,7 @@ diesel::table! {
         next_attempt_at -> Timestamp,
         claimed_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        channel -> Text,
     }
 }
 

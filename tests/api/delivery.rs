@@ -22,15 +22,21 @@ Hoàng Thị Gặp,,024 3825 1234,00003\n";
 
 /// A wave with the list above confirmed and fully sampled, opened; returns its id.
 pub async fn sampled_wave(app: &TestApp) -> String {
+    sampled_wave_of(app, PEOPLE).await
+}
+
+/// A wave over the seeded places, opened, with `list` (a CSV whose rows are all valid)
+/// confirmed and everyone in it sampled; returns its id.
+pub async fn sampled_wave_of(app: &TestApp, list: &str) -> String {
     app.seed_places().await;
     let wave = wave_with_period(app).await;
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
-    let body = confirmed_list(app, &wave, PEOPLE).await;
-    assert_eq!(body["accepted"], 5, "{body}");
+    let body = confirmed_list(app, &wave, list).await;
+    assert_eq!(body["accepted"], list.lines().count() - 1, "{body}");
     let drawn = app
         .post(
             &format!("/api/v1/waves/{wave}/sample"),
-            &json!({"level": "commune", "method": "quota", "quota": 10, "seed": 1, "reserve": 0}),
+            &json!({"level": "commune", "method": "quota", "quota": 100_000, "seed": 1, "reserve": 0}),
         )
         .await;
     assert_eq!(drawn.status(), 201);

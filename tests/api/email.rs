@@ -1,39 +1,68 @@
-//! Email invitations through a real SMTP server: received, followed and answered; refused
-//! addresses bounced, temporary failures retried; and a server killed while sending.
+//! Email invitations through a real SMTP server, plain, over STARTTLS and over TLS:
+//! received, followed and answered; refused addresses bounced, temporary failures retried;
+//! nothing sent to a server whose certificate is not trusted; and a server killed while
+//! sending.
 
-use crate::helpers::{Backend, TestApp, complete_answers, free_port, spawn_app_with, wait_until_up};
-use crate::lists::{confirmed_list, stored, wave_with_period};
-use crate::smtp::SmtpSink;
+use crate::delivery::sampled_wave_of;
+use crate::helpers::{
+    Backend, ServeProcess, TestApp, complete_answers, free_port, serve_dir, spawn_app_with, wait_until_up,
+};
+use crate::lists::stored;
+use crate::smtp::{Security, SmtpSink};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_invitations_arrive_and_their_links_are_answered_on_sqlite() {
-    email_invitations_arrive_and_their_links_are_answered(Backend::Sqlite).await;
+    email_invitations_arrive_and_their_links_are_answered(Backend::Sqlite, Security::Plain).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_invitations_arrive_and_their_links_are_answered_on_postgres() {
-    email_invitations_arrive_and_their_links_are_answered(Backend::Postgres).await;
+    email_invitations_arrive_and_their_links_are_answered(Backend::Postgres, Security::Plain).await;
 }
 
-async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend) {
-    let sink = SmtpSink::start().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_invitations_arrive_over_starttls_from_a_server_of_a_trusted_internal_ca_on_sqlite() {
+    email_invitations_arrive_and_their_links_are_answered(Backend::Sqlite, Security::StartTls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_invitations_arrive_over_starttls_from_a_server_of_a_trusted_internal_ca_on_postgres() {
+    email_invitations_arrive_and_their_links_are_answered(Backend::Postgres, Security::StartTls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_invitations_arrive_over_implicit_tls_from_a_server_of_a_trusted_internal_ca_on_sqlite() {
+    email_invitations_arrive_and_their_links_are_answered(Backend::Sqlite, Security::Tls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_invitations_arrive_over_implicit_tls_from_a_server_of_a_trusted_internal_ca_on_postgres() {
+    email_invitations_arrive_and_their_links_are_answered(Backend::Postgres, Security::Tls).await;
+}
+
+/// A sink with `security`, and an app sending to it that trusts the sink's authority.
+async fn app_sending_to(backend: Backend, security: Security) -> Option<(TestApp, SmtpSink)> {
+    let sink = SmtpSink::start_with(security).await;
     let url = sink.url();
-    let Some(app) = spawn_app_with(backend, |s| s.smtp_url = Some(url)).await else { return };
-    app.seed_places().await;
-    let wave = wave_with_period(&app).await;
-    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
+    let ca_file = (security != Security::Plain).then(|| sink.ca_file());
+    let app = spawn_app_with(backend, |s| {
+        s.smtp_url = Some(url);
+        s.smtp_ca_file = ca_file.clone();
+    })
+    .await;
+    // Read when the server started.
+    if let Some(file) = ca_file {
+        let _ = std::fs::remove_file(file);
+    }
+    Some((app?, sink))
+}
+
+async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend, security: Security) {
+    let Some((app, sink)) = app_sending_to(backend, security).await else { return };
     let list = "Họ và tên,Email,Xã\nNguyễn Văn An,an@example.vn,00001\nTrần Thị Bình,bounce@example.vn,00001\nLê Văn Cường,busy@example.vn,00002\n";
-    confirmed_list(&app, &wave, list).await;
-    let drawn = app
-        .post(
-            &format!("/api/v1/waves/{wave}/sample"),
-            &json!({"level": "commune", "method": "quota", "quota": 5, "seed": 9}),
-        )
-        .await;
-    assert_eq!(drawn.status(), 201);
+    let wave = sampled_wave_of(&app, list).await;
     let template = app
         .api
         .put(app.url(&format!("/api/v1/waves/{wave}/mail-template")))
@@ -59,6 +88,7 @@ async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend)
     assert!(an.body.contains("Thông tin về dữ liệu cá nhân"), "notice appended");
     assert!(mails.iter().any(|m| m.to == "busy@example.vn"), "retried after 451");
     assert!(mails.iter().all(|m| m.to != "bounce@example.vn"));
+    assert!(mails.iter().all(|m| m.encrypted == (security != Security::Plain)), "{security:?}: {mails:?}");
 
     let link = an.body.split_whitespace().find(|w| w.starts_with("http") && !w.contains("tu-choi")).unwrap();
     assert_eq!(app.status_of(link).await, 200, "the link opens the questionnaire");
@@ -66,14 +96,7 @@ async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend)
     let answers = complete_answers(&app.form("sipas-2017").await, |_| None);
     assert_eq!(app.answer(code, &answers).await.status(), 201);
 
-    let mut progress = Value::Null;
-    for _ in 0..50 {
-        progress = app.get_json(&format!("/api/v1/waves/{wave}/progress")).await;
-        if progress["email"]["failed"] == 1 && progress["email"]["sent"] == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let progress = app.progress_when(&wave, |p| p["email"] == json!({"sent": 2, "failed": 1})).await;
     assert_eq!(progress["email"], json!({"sent": 2, "failed": 1}), "{progress}");
     let answered: i64 = progress["strata"].as_array().unwrap().iter().map(|s| s["answered"].as_i64().unwrap()).sum();
     assert_eq!(answered, 1);
@@ -87,137 +110,79 @@ async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend)
     let reminder = &mails[2];
     assert_eq!(reminder.to, "busy@example.vn");
     assert_eq!(reminder.subject, "Nhắc lại: Khảo sát SIPAS 2026");
-    let _: &TestApp = &app;
 }
 
-struct Server(Child);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_or_a_stripped_starttls_stops_the_email_before_anything_is_sent() {
+    // No PHIEU_SMTP_CA_FILE: the sink's own authority is unknown. Last, a server that does
+    // not offer STARTTLS (as when an attacker strips it) where TLS is required.
+    for (security, reason) in [
+        (Security::StartTls, "UnknownIssuer"),
+        (Security::Tls, "UnknownIssuer"),
+        (Security::Plain, "STARTTLS is not supported"),
+    ] {
+        let sink = SmtpSink::start_with(security).await;
+        let url = match security {
+            Security::Plain => format!("{}?tls=required", sink.url()),
+            _ => sink.url(),
+        };
+        let Some(app) = spawn_app_with(Backend::Sqlite, |s| s.smtp_url = Some(url)).await else { return };
+        let wave = sampled_wave_of(&app, "Họ và tên,Email,Xã\nNguyễn Văn An,an@example.vn,00001\n").await;
+        let sent: Value = app
+            .post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "email"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sent["queued"], 1);
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // Tried PHIEU_MAIL_MAX_ATTEMPTS times (3 in the tests), then given up.
+        let progress = app.progress_when(&wave, |p| p["email"] == json!({"failed": 1})).await;
+        assert_eq!(progress["email"], json!({"failed": 1}), "{security:?}: {progress}");
+        assert!(sink.mails().is_empty(), "{security:?}: nothing reached the server, in clear or not");
+        let queued = stored(&app, "SELECT attempts || ' ' || last_error AS value FROM mail_queue");
+        assert!(queued[0].starts_with("3 "), "{queued:?}");
+        assert!(queued[0].contains(reason), "{security:?}: {queued:?}");
+        assert_eq!(stored(&app, "SELECT delivery AS value FROM contacts"), ["failed"], "failed, not bounced");
     }
-}
-
-fn serve(dir: &std::path::Path, port: u16, smtp: &str) -> Server {
-    Server(
-        Command::new(env!("CARGO_BIN_EXE_phieu"))
-            .arg("serve")
-            .current_dir(dir)
-            .env_remove("DATABASE_URL")
-            .env("PHIEU_BIND", format!("127.0.0.1:{port}"))
-            .env("PHIEU_FORMS_DIR", format!("{}/survey_forms", env!("CARGO_MANIFEST_DIR")))
-            .env("PHIEU_ADMIN_PASSWORD", "mat-khau-quan-tri-1")
-            .env("PHIEU_SMTP_URL", smtp)
-            .env("PHIEU_MAIL_RATE", "40")
-            .env("PHIEU_MAIL_WORKERS", "4")
-            .env("PHIEU_MAIL_LEASE_SECS", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-async fn admin_token(api: &reqwest::Client, base: &str) -> String {
-    let response: Value = api
-        .post(format!("{base}/api/v1/auth/token"))
-        .json(&json!({"email": "admin@phieu.local", "password": "mat-khau-quan-tri-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    response["token"].as_str().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_while_sending_sends_no_email_twice_and_loses_none_silently() {
     let sink = SmtpSink::start().await;
-    let dir = std::env::temp_dir().join(format!("phieu-crash-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = serve(&dir, port, &sink.url());
-    assert!(wait_until_up(&format!("{base}/health")).await);
-    let api = reqwest::Client::new();
-    let token = admin_token(&api, &base).await;
-    let post = |path: String, body: Value| api.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
-    assert_eq!(
-        post("/api/v1/localities".into(), json!({"code": "01", "name": "Tỉnh Một", "level": "province"}))
-            .await
-            .unwrap()
-            .status(),
-        201
-    );
-    let wave: Value = post("/api/v1/waves".into(), json!({"name": "Đợt", "form_id": "sipas-2017"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let wave = wave["id"].as_str().unwrap().to_string();
-    post(format!("/api/v1/waves/{wave}/open"), json!({})).await.unwrap();
+    let (dir, port) = (serve_dir(), free_port());
+    let env = [
+        ("PHIEU_SMTP_URL", sink.url()),
+        ("PHIEU_MAIL_RATE", "40".to_string()),
+        ("PHIEU_MAIL_WORKERS", "4".to_string()),
+        ("PHIEU_MAIL_LEASE_SECS", "1".to_string()),
+    ];
+    let mut server = ServeProcess::start(&dir, port, &env);
+    let app = TestApp::attach(port, dir.clone()).await;
     let total = 150;
     let mut list = String::from("Họ tên,Email,Xã\n");
     for i in 0..total {
-        list.push_str(&format!("Người {i},nguoi{i}@example.vn,01\n"));
+        list.push_str(&format!("Người {i},nguoi{i}@example.vn,00001\n"));
     }
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(list.into_bytes()).file_name("l.csv"));
-    let uploaded: Value = api
-        .post(format!("{base}/api/v1/waves/{wave}/lists"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
+    let wave = sampled_wave_of(&app, &list).await;
+    let sent: Value = app
+        .post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "email"}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let upload_id = uploaded["upload_id"].as_str().unwrap();
-    post(format!("/api/v1/uploads/{upload_id}/confirm"), json!({})).await.unwrap();
-    post(
-        format!("/api/v1/waves/{wave}/sample"),
-        json!({"level": "province", "method": "quota", "quota": total, "reserve": 0, "seed": 1}),
-    )
-    .await
-    .unwrap();
-    let sent: Value = post(format!("/api/v1/waves/{wave}/invitations/send"), json!({"channel": "email"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(sent["queued"], total, "upload {uploaded}, send {sent}");
+    assert_eq!(sent["queued"], total, "{sent}");
 
     sink.wait_for(30).await;
-    let _ = server.0.kill();
-    let _ = server.0.wait();
+    server.kill();
     let before_restart = sink.mails().len();
     assert!(before_restart < total, "killed mid-queue ({before_restart} sent)");
 
-    let _server = serve(&dir, port, &sink.url());
-    assert!(wait_until_up(&format!("{base}/health")).await);
-    let token = admin_token(&api, &base).await;
-    let mut email = Value::Null;
-    for _ in 0..300 {
-        let progress: Value = api
-            .get(format!("{base}/api/v1/waves/{wave}/progress"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        email = progress["email"].clone();
-        if email.get("pending").is_none() && email.get("sending").is_none() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let _server = ServeProcess::start(&dir, port, &env);
+    assert!(wait_until_up(&app.url("/health")).await);
+    let progress =
+        app.progress_when(&wave, |p| p["email"].get("pending").is_none() && p["email"].get("sending").is_none()).await;
+    let email = &progress["email"];
     let mut received: HashMap<String, usize> = HashMap::new();
     for mail in sink.mails() {
         *received.entry(mail.to).or_default() += 1;
@@ -232,5 +197,4 @@ async fn a_server_killed_while_sending_sends_no_email_twice_and_loses_none_silen
         "every email not received is flagged uncertain: {email}, received {}",
         received.len()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

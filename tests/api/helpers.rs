@@ -6,7 +6,8 @@
 use phieu::config::Settings;
 use phieu::startup::Application;
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub const ADMIN_EMAIL: &str = "admin@test.phieu";
@@ -110,12 +111,15 @@ pub fn test_settings(database_url: String) -> Settings {
         organisation: "Sở Nội vụ tỉnh Thử Nghiệm".into(),
         retention_days: 30,
         smtp_url: None,
+        smtp_ca_file: None,
         mail_from: "Khảo sát <khaosat@test.phieu>".into(),
         mail_rate: 200.0,
         mail_workers: 4,
         mail_lease: Duration::from_secs(600),
         mail_max_attempts: 3,
         mail_retry_base: Duration::from_millis(200),
+        sms_gateway: None,
+        sms_rate: 200.0,
         reminder_after_days: 7,
         reminder_max: 2,
         reminders_automatic: false,
@@ -172,6 +176,63 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let mut test_app = TestApp { address, port, api, admin_token: String::new(), backend, database_url, cleanup };
     test_app.admin_token = test_app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     Some(test_app)
+}
+
+/// `phieu serve` as an operator runs it, on SQLite under `dir`, with extra `env`; killed
+/// when dropped (or by `kill`), as a crash would end it.
+pub struct ServeProcess(Child);
+
+impl ServeProcess {
+    pub fn start(dir: &Path, port: u16, env: &[(&str, String)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_phieu"));
+        command
+            .arg("serve")
+            .current_dir(dir)
+            .env_remove("DATABASE_URL")
+            .env("PHIEU_BIND", format!("127.0.0.1:{port}"))
+            .env("PHIEU_FORMS_DIR", format!("{}/survey_forms", env!("CARGO_MANIFEST_DIR")))
+            .env("PHIEU_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("PHIEU_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Self(command.spawn().unwrap())
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl TestApp {
+    /// Waits for a `phieu serve` process on `port` whose SQLite database is under `dir`,
+    /// and signs in; `dir` is removed when the TestApp is dropped. Tokens live in the
+    /// database, so the TestApp stays signed in across a restart.
+    pub async fn attach(port: u16, dir: PathBuf) -> TestApp {
+        let address = format!("http://127.0.0.1:{port}");
+        assert!(wait_until_up(&format!("{address}/health")).await, "phieu serve did not come up");
+        let database_url = format!("sqlite://{}", dir.join("data/phieu.db").display());
+        let api = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let cleanup = Cleanup::Directory(dir);
+        let mut app =
+            TestApp { address, port, api, admin_token: String::new(), backend: Backend::Sqlite, database_url, cleanup };
+        app.admin_token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app
+    }
+}
+
+/// A fresh directory for a `phieu serve` process.
+pub fn serve_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("phieu-serve-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects.
@@ -296,6 +357,19 @@ impl TestApp {
             .iter()
             .map(|i| Invitation { code: i["code"].as_str().unwrap().into(), url: i["url"].as_str().unwrap().into() })
             .collect()
+    }
+
+    /// Polls the wave's progress until `done` holds of it (up to 30 s); returns the last one.
+    pub async fn progress_when(&self, wave: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut progress = Value::Null;
+        for _ in 0..300 {
+            progress = self.get_json(&format!("/api/v1/waves/{wave}/progress")).await;
+            if done(&progress) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        progress
     }
 
     pub async fn form(&self, form_id: &str) -> Value {

@@ -292,8 +292,8 @@ struct ReminderRequest {
     max: Option<i64>,
 }
 
-/// A reminder run on demand, on every channel: emails are queued, letters and messages are
-/// exported with `?reminders=1`, visits are listed again.
+/// A reminder run on demand, on every channel: emails (and SMS, with a gateway) are queued,
+/// letters and other messages are exported with `?reminders=1`, visits are listed again.
 async fn remind(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -310,8 +310,12 @@ async fn remind(
     let max = body.max.unwrap_or(state.settings.reminder_max);
     let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::days(after_days);
     let id = wave.id.clone();
-    let reminded =
-        state.survey.db.run(move |db| db.remind(&id, cutoff, max, &["email", "letter", "sms", "enumerator"])).await?;
+    let queued = state.survey.queued_channels();
+    let reminded = state
+        .survey
+        .db
+        .run(move |db| db.remind(&id, cutoff, max, &["email", "letter", "sms", "enumerator"], queued))
+        .await?;
     let total: usize = reminded.iter().map(|r| r.1).sum();
     state.audit(&user.0, "reminders.send", &format!("wave={} count={total}", wave.id)).await?;
     let by_channel: serde_json::Map<String, serde_json::Value> =
