@@ -24,6 +24,51 @@ pub enum Field {
     RespondentKind,
 }
 
+impl Field {
+    pub const ALL: [Field; 8] = [
+        Field::Name,
+        Field::Address,
+        Field::Phone,
+        Field::Email,
+        Field::Procedure,
+        Field::CompletedOn,
+        Field::Locality,
+        Field::RespondentKind,
+    ];
+
+    /// The name used in forms and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Address => "address",
+            Field::Phone => "phone",
+            Field::Email => "email",
+            Field::Procedure => "procedure",
+            Field::CompletedOn => "completed_on",
+            Field::Locality => "locality",
+            Field::RespondentKind => "respondent_kind",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
+    /// What the officer reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Name => "Họ và tên",
+            Field::Address => "Địa chỉ",
+            Field::Phone => "Số điện thoại",
+            Field::Email => "Email",
+            Field::Procedure => "Thủ tục, lĩnh vực",
+            Field::CompletedOn => "Ngày trả kết quả",
+            Field::Locality => "Xã, phường",
+            Field::RespondentKind => "Cá nhân hay tổ chức",
+        }
+    }
+}
+
 /// Header words by field, folded (no diacritics, lower case). Longer phrases first so that
 /// "ngay tra ket qua" is not taken for something shorter.
 const HEADERS: &[(Field, &[&str])] = &[
@@ -490,6 +535,14 @@ mod tests {
         assert!(ColumnMap::chosen(map(&[(Field::Name, 0), (Field::Phone, 3)]), 3).unwrap_err().contains("thứ 4"));
         let twice = ColumnMap::chosen(map(&[(Field::Name, 1), (Field::Phone, 1)]), 3).unwrap_err();
         assert!(twice.contains("thứ 2") && twice.contains("hai"), "{twice}");
+    }
+
+    #[test]
+    fn field_names_are_those_of_the_json_api() {
+        for field in Field::ALL {
+            assert_eq!(serde_json::to_value(field).unwrap(), field.as_str());
+            assert_eq!(Field::parse(field.as_str()), Some(field));
+        }
     }
 
     #[test]

@@ -24,17 +24,20 @@ pub struct ImportCounts {
     pub columns: String,
 }
 
-#[derive(Debug, Clone, Serialize, Queryable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = list_uploads)]
 pub struct Upload {
     pub id: String,
     pub wave_id: String,
     pub agency_code: String,
     pub uploaded_by: String,
+    pub uploaded_at: NaiveDateTime,
     pub status: String,
     pub rows: i64,
     pub accepted: i64,
     pub rejected: i64,
     #[serde(skip)]
+    #[diesel(column_name = column_map)]
     pub columns: String,
 }
 
@@ -104,6 +107,11 @@ const PENDING: &str = "pending";
 const INSERT_CHUNK: usize = 1000;
 /// Bytes per stored chunk of an uploaded file.
 const FILE_CHUNK: usize = 1 << 20;
+
+fn line_report((line, status, reason): (i64, String, String)) -> StorageResult<LineReport> {
+    let status = LineStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("line status {status}")))?;
+    Ok(LineReport { line: line as usize, status, reason })
+}
 
 /// Deletes what uploads stored (contacts, report lines, keys, kept file), inside the
 /// caller's transaction; a macro because the connection type differs by backend.
@@ -353,11 +361,37 @@ impl Database {
     pub fn upload(&self, id: &str) -> StorageResult<Option<Upload>> {
         Ok(with_conn!(self, c => list_uploads::table
             .find(id)
-            .select((list_uploads::id, list_uploads::wave_id, list_uploads::agency_code, list_uploads::uploaded_by,
-                     list_uploads::status, list_uploads::rows, list_uploads::accepted, list_uploads::rejected,
-                     list_uploads::column_map))
+            .select(Upload::as_select())
             .first(c)
             .optional()?))
+    }
+
+    /// A wave's uploads (of one agency, if given), newest first; imports under way left out.
+    pub fn uploads_of_wave(&self, wave_id: &str, agency_code: Option<&str>) -> StorageResult<Vec<Upload>> {
+        Ok(with_conn!(self, c => {
+            let mut query = list_uploads::table
+                .filter(list_uploads::wave_id.eq(wave_id))
+                .filter(list_uploads::status.ne(IMPORTING))
+                .order(list_uploads::uploaded_at.desc())
+                .select(Upload::as_select())
+                .into_boxed();
+            if let Some(agency) = agency_code {
+                query = query.filter(list_uploads::agency_code.eq(agency));
+            }
+            query.load(c)?
+        }))
+    }
+
+    /// The first `limit` lines that were not simply accepted, in line order.
+    pub fn problem_lines(&self, upload_id: &str, limit: i64) -> StorageResult<Vec<LineReport>> {
+        let rows: Vec<(i64, String, String)> = with_conn!(self, c => list_lines::table
+            .filter(list_lines::upload_id.eq(upload_id))
+            .filter(list_lines::status.ne(LineStatus::Accepted.as_str()))
+            .order(list_lines::line)
+            .limit(limit)
+            .select((list_lines::line, list_lines::status, list_lines::reason))
+            .load(c)?);
+        rows.into_iter().map(line_report).collect()
     }
 
     /// Puts a pending upload into the frame; an earlier confirmed list of the same agency

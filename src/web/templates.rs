@@ -23,6 +23,8 @@ impl Templates {
             ("sampling.html", include_str!("templates/sampling.html")),
             ("progress.html", include_str!("templates/progress.html")),
             ("assignments.html", include_str!("templates/assignments.html")),
+            ("lists.html", include_str!("templates/lists.html")),
+            ("upload.html", include_str!("templates/upload.html")),
         ] {
             env.add_template(name, source).expect("template parses");
         }

@@ -9,6 +9,7 @@ mod citizen;
 mod delivery;
 mod email;
 mod gateway;
+mod list_pages;
 mod lists;
 mod official;
 mod process;

@@ -33,7 +33,7 @@ async fn signed_in(app: &TestApp, email: &str, password: &str) -> (reqwest::Clie
 }
 
 /// An official with `role` signed in on the pages.
-async fn official(app: &TestApp, role: &str, agency: Option<&str>) -> (reqwest::Client, String) {
+pub async fn official(app: &TestApp, role: &str, agency: Option<&str>) -> (reqwest::Client, String) {
     let email = format!("{role}-{}@test.phieu", uuid::Uuid::new_v4().simple());
     let created = app
         .post("/api/v1/users", &json!({"email": email, "password": PASSWORD, "role": role, "agency_code": agency}))
@@ -44,11 +44,11 @@ async fn official(app: &TestApp, role: &str, agency: Option<&str>) -> (reqwest::
     (client, id)
 }
 
-async fn admin(app: &TestApp) -> reqwest::Client {
+pub async fn admin(app: &TestApp) -> reqwest::Client {
     signed_in(app, ADMIN_EMAIL, ADMIN_PASSWORD).await.0
 }
 
-async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+pub async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
     let response = client.get(app.url(path)).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())

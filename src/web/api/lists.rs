@@ -22,13 +22,16 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 
+/// Who may upload lists and see their reports (agency officers only their agency's).
+pub const LIST_ROLES: &[Role] = &[Role::Administrator, Role::AgencyOfficer];
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/waves/{id}/lists", web::post().to(upload))
         .route("/uploads/{id}", web::get().to(show))
         .route("/uploads/{id}/columns", web::put().to(remap))
         .route("/uploads/{id}/confirm", web::post().to(confirm))
-        .route("/uploads/{id}/report.csv", web::get().to(report_csv))
-        .route("/uploads/{id}/report.xlsx", web::get().to(report_xlsx));
+        .route("/uploads/{id}/report.csv", web::get().to(report_csv_route))
+        .route("/uploads/{id}/report.xlsx", web::get().to(report_xlsx_route));
 }
 
 /// A list file as received, on disk only while it is read (it holds personal data), and
@@ -80,7 +83,7 @@ pub async fn accept_list(
     wave_id: &str,
     received: ReceivedList,
 ) -> Result<UploadSummary, ApiError> {
-    require(user, &[Role::Administrator, Role::AgencyOfficer])?;
+    require(user, LIST_ROLES)?;
     let wave = find_wave(state, wave_id).await?;
     if wave.status == WaveStatus::Closed {
         return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
@@ -119,7 +122,7 @@ async fn upload(
     path: web::Path<String>,
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    require(&user.0, &[Role::Administrator, Role::AgencyOfficer])?;
+    require(&user.0, LIST_ROLES)?;
     let received = receive_list(form, state.settings.max_upload_bytes).await?;
     let summary = accept_list(&state, &user.0, &path, received).await?;
     Ok(with_report(StatusCode::CREATED, state.survey.db.clone(), &summary))
@@ -127,7 +130,7 @@ async fn upload(
 
 /// An upload the user may manage: administrators any, agency officers their agency's.
 pub async fn owned_upload(state: &AppState, user: &User, id: &str) -> Result<Upload, ApiError> {
-    require(user, &[Role::Administrator, Role::AgencyOfficer])?;
+    require(user, LIST_ROLES)?;
     let id = id.to_string();
     let upload = state
         .survey
@@ -269,13 +272,44 @@ fn download(content_type: &str, file_name: &str) -> actix_web::HttpResponseBuild
 
 const REPORT_HEADER: [&str; 3] = ["Dòng", "Kết quả", "Lý do"];
 
-/// The report as a spreadsheet-friendly CSV (UTF-8 with BOM so Excel shows diacritics).
-async fn report_csv(
+#[derive(Clone, Copy)]
+pub enum ReportFormat {
+    Csv,
+    Xlsx,
+}
+
+/// An upload's report as a file to download, for those who may manage the upload.
+pub async fn report_file(
+    state: &AppState,
+    user: &User,
+    upload_id: &str,
+    format: ReportFormat,
+) -> Result<HttpResponse, ApiError> {
+    let upload = owned_upload(state, user, upload_id).await?;
+    match format {
+        ReportFormat::Csv => report_csv(state, upload),
+        ReportFormat::Xlsx => report_xlsx(state, upload).await,
+    }
+}
+
+async fn report_csv_route(
     state: web::Data<AppState>,
     user: ApiUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let upload = owned_upload(&state, &user.0, &path).await?;
+    report_file(&state, &user.0, &path, ReportFormat::Csv).await
+}
+
+async fn report_xlsx_route(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    report_file(&state, &user.0, &path, ReportFormat::Xlsx).await
+}
+
+/// The report as a spreadsheet-friendly CSV (UTF-8 with BOM so Excel shows diacritics).
+fn report_csv(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError> {
     let mut head = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     head.write_record(REPORT_HEADER).map_err(|_| ApiError::Internal)?;
     let head = head.into_inner().map_err(|_| ApiError::Internal)?;
@@ -297,12 +331,7 @@ const FILE_CHUNK: usize = 256 * 1024;
 
 /// The report as an Excel workbook, written in constant memory to a temporary file and
 /// streamed from it.
-async fn report_xlsx(
-    state: web::Data<AppState>,
-    user: ApiUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let upload = owned_upload(&state, &user.0, &path).await?;
+async fn report_xlsx(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError> {
     let file = state.survey.db.run(move |db| report_workbook(db, &upload.id)).await?;
     let chunks = stream::try_unfold(file, |mut file| async move {
         let (file, chunk) = tokio::task::spawn_blocking(move || {

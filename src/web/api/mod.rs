@@ -3,7 +3,7 @@
 mod auth;
 pub mod delivery;
 mod forms;
-mod lists;
+pub mod lists;
 mod places;
 mod responses;
 pub mod sampling;

@@ -2,6 +2,7 @@
 //! progress and enumerators' visits in their own modules.
 
 mod assignments;
+mod lists;
 mod progress;
 mod sampling;
 
@@ -32,7 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/quan-ly/dot/{id}/dong", web::post().to(close_wave))
         .configure(sampling::routes)
         .configure(progress::routes)
-        .configure(assignments::routes);
+        .configure(assignments::routes)
+        .configure(lists::routes);
 }
 
 /// Figures built on fewer valid answers than this are hidden on the page.
@@ -214,6 +216,7 @@ async fn change_status(
 /// Which of the wave pages the official may open, by the rules of the API behind them.
 fn nav(user: &crate::storage::accounts::User) -> minijinja::Value {
     context! {
+        lists => lists::may_upload(user.role),
         sampling => sampling::may_view(user.role),
         progress => progress::may_view(user.role),
         assignments => user.role == Role::Enumerator,
