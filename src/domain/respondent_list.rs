@@ -85,6 +85,29 @@ const HEADERS: &[(Field, &[&str])] = &[
     (Field::RespondentKind, &["ca nhan/to chuc", "ca nhan / to chuc", "doi tuong", "loai"]),
 ];
 
+/// Header words of columns that must never be stored, not even in the copy of a pending list
+/// kept for a corrected mapping: identity documents and birth dates.
+const NEVER_KEPT: &[&str] = &[
+    "cccd",
+    "cmnd",
+    "can cuoc",
+    "chung minh",
+    "ho chieu",
+    "dinh danh",
+    "ngay sinh",
+    "nam sinh",
+    "sinh ngay",
+    "passport",
+    "birth",
+    "id number",
+    "identity",
+];
+
+pub fn never_kept(header: &str) -> bool {
+    let header = folded(header);
+    NEVER_KEPT.iter().any(|word| header.contains(word))
+}
+
 pub fn recognise(header: &str) -> Option<Field> {
     let header = folded(header);
     let header = header.trim_matches(|c: char| !c.is_alphanumeric());
@@ -326,8 +349,9 @@ impl<'a> LocalityResolver<'a> {
 pub struct IdentityKey(String);
 
 impl IdentityKey {
-    fn of(kind: &str, value: &str) -> Self {
-        let digest = Sha256::digest(format!("{kind}:{value}").as_bytes());
+    /// Salted per import, so that a key cannot be matched against a table of phone hashes.
+    fn of(salt: &str, kind: &str, value: &str) -> Self {
+        let digest = Sha256::digest(format!("{salt}\0{kind}:{value}").as_bytes());
         Self(hex::encode(&digest[..16]))
     }
 
@@ -342,16 +366,16 @@ impl IdentityKey {
 }
 
 /// The same phone, the same email, or the same name at the same address is one person.
-fn identity_keys(contact: &Contact) -> Vec<IdentityKey> {
+fn identity_keys(salt: &str, contact: &Contact) -> Vec<IdentityKey> {
     let mut keys = Vec::new();
     if let Some(phone) = &contact.phone {
-        keys.push(IdentityKey::of("phone", phone.as_str()));
+        keys.push(IdentityKey::of(salt, "phone", phone.as_str()));
     }
     if let Some(email) = &contact.email {
-        keys.push(IdentityKey::of("email", email.as_str()));
+        keys.push(IdentityKey::of(salt, "email", email.as_str()));
     }
     if let Some(address) = &contact.address {
-        keys.push(IdentityKey::of("name", &format!("{}|{}", folded(&contact.name), folded(address))));
+        keys.push(IdentityKey::of(salt, "name", &format!("{}|{}", folded(&contact.name), folded(address))));
     }
     keys
 }
@@ -377,12 +401,14 @@ pub struct ListCleaner<'a> {
     columns: ColumnMap,
     context: ListContext<'a>,
     resolver: LocalityResolver<'a>,
+    salt: String,
 }
 
 impl<'a> ListCleaner<'a> {
-    pub fn new(columns: ColumnMap, context: ListContext<'a>) -> Self {
+    /// `salt` keys the duplicate hashes: one per import.
+    pub fn new(columns: ColumnMap, context: ListContext<'a>, salt: &str) -> Self {
         let resolver = LocalityResolver::new(context.localities);
-        Self { columns, context, resolver }
+        Self { columns, context, resolver, salt: salt.to_string() }
     }
 
     /// Cleans `rows` (each with its line in the file). `earlier` answers, for keys of this
@@ -400,7 +426,7 @@ impl<'a> ListCleaner<'a> {
             }
             match self.read(&cells) {
                 Err(reason) => batch.report.push(LineReport { line, status: LineStatus::Rejected, reason }),
-                Ok((contact, warnings)) => read.push((line, identity_keys(&contact), contact, warnings)),
+                Ok((contact, warnings)) => read.push((line, identity_keys(&self.salt, &contact), contact, warnings)),
             }
         }
         let wanted: Vec<IdentityKey> = read.iter().flat_map(|(_, keys, _, _)| keys.iter().cloned()).collect();
@@ -510,7 +536,7 @@ mod tests {
         columns: ColumnMap,
         context: ListContext,
     ) -> CleanedBatch {
-        let cleaner = ListCleaner::new(columns, context);
+        let cleaner = ListCleaner::new(columns, context, "test");
         let mut seen: HashMap<IdentityKey, usize> = HashMap::new();
         let mut all = CleanedBatch::default();
         for pair in rows.chunks(2) {
@@ -538,6 +564,17 @@ mod tests {
     }
 
     #[test]
+    fn identity_documents_and_birth_dates_are_never_kept() {
+        for header in ["Số CCCD", "CMND/CCCD", "Số định danh cá nhân", "Ngày sinh", "Năm sinh", "Hộ chiếu"]
+        {
+            assert!(never_kept(header), "{header}");
+        }
+        for header in ["Họ và tên", "Số điện thoại", "Địa chỉ", "Ngày trả kết quả", "Email"] {
+            assert!(!never_kept(header), "{header}");
+        }
+    }
+
+    #[test]
     fn field_names_are_those_of_the_json_api() {
         for field in Field::ALL {
             assert_eq!(serde_json::to_value(field).unwrap(), field.as_str());
@@ -547,11 +584,12 @@ mod tests {
 
     #[test]
     fn identity_keys_do_not_hold_the_phone_or_email_itself() {
-        let key = IdentityKey::of("phone", "0912345678");
+        let key = IdentityKey::of("upload-1", "phone", "0912345678");
         assert_eq!(key.as_str().len(), 32);
         assert!(!key.as_str().contains("912345678"));
-        assert_eq!(key, IdentityKey::of("phone", "0912345678"));
-        assert_ne!(key, IdentityKey::of("email", "0912345678"));
+        assert_eq!(key, IdentityKey::of("upload-1", "phone", "0912345678"));
+        assert_ne!(key, IdentityKey::of("upload-1", "email", "0912345678"));
+        assert_ne!(key, IdentityKey::of("upload-2", "phone", "0912345678"), "salted per import");
     }
 
     fn communes() -> Vec<Locality> {

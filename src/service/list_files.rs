@@ -41,11 +41,12 @@ fn csv_rows(path: &Path, head: &[u8]) -> Result<Rows, ListFileError> {
     let text: Box<dyn Read + Send> = if utf8 {
         Box::new(BufReader::new(file))
     } else {
-        // Windows-1258 lists are small office exports: decoded whole, then streamed.
-        let mut bytes = Vec::new();
-        BufReader::new(file).read_to_end(&mut bytes).map_err(|e| ListFileError::Unreadable(e.to_string()))?;
-        let (decoded, _, _) = encoding_rs::WINDOWS_1258.decode(&bytes);
-        Box::new(std::io::Cursor::new(decoded.into_owned().into_bytes()))
+        // Windows-1258 is decoded as it is read, a buffer at a time.
+        Box::new(BufReader::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding_rs::WINDOWS_1258))
+                .build(BufReader::new(file)),
+        ))
     };
     let reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -213,6 +214,29 @@ fn cell_text(value: &calamine::DataRef) -> String {
 }
 
 #[cfg(test)]
+mod kept_copy_tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_copy_reads_back_as_written_without_the_dropped_columns() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut copy = KeptCopy::new(file.reopen().unwrap(), vec![2]);
+        let cell = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        copy.row(&(1, cell(&["Họ tên", "SĐT", "Số CCCD"]))).unwrap();
+        copy.row(&(4, cell(&["Nguyễn Văn An", "0912, \"345\"", "001099001234"]))).unwrap();
+        copy.unreadable(5, "dòng 5: lỗi").unwrap();
+        copy.row(&(7, cell(&[]))).unwrap();
+        copy.finish().unwrap();
+        let rows: Vec<_> = kept_copy_rows(file.path()).unwrap().collect();
+        assert_eq!(rows[0].as_ref().unwrap(), &(1, cell(&["Họ tên", "SĐT", ""])));
+        assert_eq!(rows[1].as_ref().unwrap(), &(4, cell(&["Nguyễn Văn An", "0912, \"345\"", ""])));
+        assert!(matches!(&rows[2], Err(ListFileError::BadLine { line: 5, reason }) if reason == "dòng 5: lỗi"));
+        assert_eq!(rows[3].as_ref().unwrap(), &(7, cell(&[])));
+        assert!(!std::fs::read_to_string(file.path()).unwrap().contains("001099001234"));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
@@ -263,4 +287,53 @@ mod tests {
         assert!(error.to_string().starts_with("không đọc được tệp"), "{error}");
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// The copy of a list kept while it is pending, so that a corrected column mapping can read
+/// it again: UTF-8 CSV whose records are the original line number, a kind (empty for a row,
+/// `!` for a line the reader could not read, followed by the reason) and the cells, with
+/// the columns that are never kept (identity documents, birth dates) left empty.
+pub struct KeptCopy {
+    writer: csv::Writer<std::fs::File>,
+    dropped: Vec<usize>,
+}
+
+const UNREADABLE: &str = "!";
+
+impl KeptCopy {
+    pub fn new(file: std::fs::File, dropped: Vec<usize>) -> Self {
+        Self { writer: csv::WriterBuilder::new().flexible(true).from_writer(file), dropped }
+    }
+
+    pub fn row(&mut self, (line, cells): &Row) -> std::io::Result<()> {
+        let kept = cells.iter().enumerate().map(|(i, c)| if self.dropped.contains(&i) { "" } else { c.as_str() });
+        let line = line.to_string();
+        self.writer.write_record([line.as_str(), ""].into_iter().chain(kept)).map_err(std::io::Error::other)
+    }
+
+    pub fn unreadable(&mut self, line: usize, reason: &str) -> std::io::Result<()> {
+        self.writer.write_record([line.to_string().as_str(), UNREADABLE, reason]).map_err(std::io::Error::other)
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// Reads a kept copy back as the rows (and unreadable lines) it was written from.
+pub fn kept_copy_rows(path: &Path) -> Result<Rows, ListFileError> {
+    let corrupt = |e: &dyn std::fmt::Display| ListFileError::Unreadable(format!("bản lưu danh sách hỏng: {e}"));
+    let reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).map_err(|e| corrupt(&e))?;
+    let rows = reader.into_records().map(move |record| {
+        let record = record.map_err(|e| corrupt(&e))?;
+        let line: usize = record.get(0).and_then(|l| l.parse().ok()).ok_or_else(|| corrupt(&"số dòng"))?;
+        match record.get(1) {
+            Some(UNREADABLE) => {
+                Err(ListFileError::BadLine { line, reason: record.get(2).unwrap_or_default().to_string() })
+            }
+            _ => Ok((line, record.iter().skip(2).map(str::to_string).collect())),
+        }
+    });
+    Ok(Box::new(rows))
 }

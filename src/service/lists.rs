@@ -3,9 +3,11 @@
 //! a list of any length is read in constant memory.
 
 use super::Survey;
-use super::list_files::{ListFileError, Row, open_rows};
+use super::list_files::{KeptCopy, ListFileError, Row, Rows, kept_copy_rows, open_rows};
 use crate::domain::locality::LocalityTree;
-use crate::domain::respondent_list::{ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header};
+use crate::domain::respondent_list::{
+    ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header, never_kept,
+};
 use crate::storage::lists::{ImportCounts, NewUpload, Upload};
 use crate::storage::localities::Agency;
 use crate::storage::waves::Wave;
@@ -34,6 +36,9 @@ pub struct ListColumns {
     pub header_rows: usize,
     pub labels: Vec<String>,
     pub fields: ColumnMap,
+    /// Columns never stored (identity documents, birth dates), so never mappable.
+    #[serde(default)]
+    pub dropped: Vec<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +63,8 @@ const BATCH_ROWS: usize = 2_000;
 
 impl Survey {
     /// Reads the file at `path` for `wave` (as `agency`'s list) and stores it as pending,
-    /// keeping the file for a corrected mapping. A file that cannot be read changes nothing.
+    /// with a copy of its rows (never the columns that must not be kept) for a corrected
+    /// mapping. A file that cannot be read changes nothing.
     pub async fn read_list(
         &self,
         wave: Wave,
@@ -71,10 +77,13 @@ impl Survey {
         blocking(move || {
             let agency_code = agency.as_ref().map_or("", |a| a.code.as_str());
             let id = db.begin_import(&NewUpload { wave_id: &wave.id, agency_code, uploaded_by: &uploaded_by })?;
-            let imported = std::fs::File::open(&path)
-                .map_err(|e| ListError::File(ListFileError::Unreadable(e.to_string())))
-                .and_then(|mut file| Ok(db.keep_file(&id, &mut file)?))
-                .and_then(|()| import(&db, &id, &wave, agency.as_ref(), &path, None));
+            let imported = (|| {
+                let copy = tempfile::NamedTempFile::new().map_err(|e| StorageError::Io(e.to_string()))?;
+                let source = Source::File { rows: open_rows(&path)?, copy: copy.reopen().map_err(io)? };
+                let summary = import(&db, &id, &wave, agency.as_ref(), source, None)?;
+                db.keep_file(&id, &mut copy.reopen().map_err(io)?)?;
+                Ok(summary)
+            })();
             undo_on_error(&db, &id, imported)
         })
         .await
@@ -87,6 +96,13 @@ impl Survey {
         blocking(move || {
             let stored: ListColumns =
                 serde_json::from_str(&upload.columns).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            if let Some(column) = fields.values().find(|c| stored.dropped.contains(c)) {
+                let label = stored.labels.get(*column).map_or("", String::as_str);
+                return Err(ListError::Mapping(format!(
+                    "cột thứ {} (“{label}”) không được lưu nên không dùng được",
+                    column + 1
+                )));
+            }
             let fields = ColumnMap::chosen(fields, stored.labels.len()).map_err(ListError::Mapping)?;
             let wave = db.wave(&upload.wave_id)?.ok_or_else(|| StorageError::Corrupt("upload without wave".into()))?;
             let agency = match upload.agency_code.as_str() {
@@ -98,11 +114,23 @@ impl Survey {
                 return Err(ListError::NotPending);
             }
             let columns = ListColumns { fields, ..stored };
-            let imported = import(&db, &upload.id, &wave, agency.as_ref(), copy.path(), Some(columns));
+            let source = Source::KeptCopy(kept_copy_rows(copy.path())?);
+            let imported = import(&db, &upload.id, &wave, agency.as_ref(), source, Some(columns));
             undo_on_error(&db, &upload.id, imported)
         })
         .await
     }
+}
+
+fn io(e: std::io::Error) -> ListError {
+    ListError::Storage(StorageError::Io(e.to_string()))
+}
+
+/// Where an import reads its rows: an uploaded file, copied as it is read, or the copy
+/// kept from an earlier reading.
+enum Source {
+    File { rows: Rows, copy: std::fs::File },
+    KeptCopy(Rows),
 }
 
 async fn blocking<T: Send + 'static>(
@@ -132,19 +160,27 @@ fn import(
     id: &str,
     wave: &Wave,
     agency: Option<&Agency>,
-    path: &Path,
+    source: Source,
     columns: Option<ListColumns>,
 ) -> Result<UploadSummary, ListError> {
-    let mut rows = open_rows(path)?;
+    let (mut rows, copy) = match source {
+        Source::File { rows, copy } => (rows, Some(copy)),
+        Source::KeptCopy(rows) => (rows, None),
+    };
     let head = rows.by_ref().take(HEADER_SEARCH).collect::<Result<Vec<Row>, _>>()?;
     let columns = match columns {
         Some(columns) => columns,
         None => {
             let cells: Vec<Vec<String>> = head.iter().map(|(_, cells)| cells.clone()).collect();
             let header = find_header(&cells).ok_or(ListError::NoHeader)?;
-            ListColumns { header_rows: header.rows, labels: header.labels, fields: header.columns }
+            let dropped = header.labels.iter().enumerate().filter(|(_, l)| never_kept(l)).map(|(i, _)| i).collect();
+            ListColumns { header_rows: header.rows, labels: header.labels, fields: header.columns, dropped }
         }
     };
+    let mut copy = copy.map(|file| KeptCopy::new(file, columns.dropped.clone()));
+    if let Some(copy) = copy.as_mut() {
+        head.iter().try_for_each(|row| copy.row(row)).map_err(io)?;
+    }
     let all = db.all_localities()?;
     let tree = LocalityTree::new(all.clone());
     let localities: Vec<_> = all
@@ -156,7 +192,7 @@ fn import(
         localities: &localities,
         default_locality: agency.map(|a| a.locality_code.as_str()),
     };
-    let cleaner = ListCleaner::new(columns.fields.clone(), context);
+    let cleaner = ListCleaner::new(columns.fields.clone(), context, id);
     let agency_code = agency.map_or("", |a| a.code.as_str());
     let mut counts = ImportCounts { rows: 0, accepted: 0, rejected: 0, columns: String::new() };
     let mut flush = |batch: Vec<Row>, unreadable: Vec<LineReport>| -> Result<(), ListError> {
@@ -175,7 +211,17 @@ fn import(
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     // Lines the reader itself could not read are reported, and reading goes on.
     let mut unreadable = Vec::new();
-    for row in head.into_iter().skip(columns.header_rows).map(Ok).chain(rows) {
+    // Rows of the head are in the copy already; the rest are copied as they are read.
+    let head_data = head.into_iter().skip(columns.header_rows).map(|row| (Ok(row), false));
+    for (row, to_copy) in head_data.chain(rows.map(|row| (row, true))) {
+        if to_copy && let Some(copy) = copy.as_mut() {
+            match &row {
+                Ok(row) => copy.row(row),
+                Err(ListFileError::BadLine { line, reason }) => copy.unreadable(*line, reason),
+                Err(_) => Ok(()),
+            }
+            .map_err(io)?;
+        }
         match row {
             Ok(row) => batch.push(row),
             Err(ListFileError::BadLine { line, reason }) if line > 0 => {
@@ -188,6 +234,9 @@ fn import(
         }
     }
     flush(batch, unreadable)?;
+    if let Some(copy) = copy {
+        copy.finish().map_err(io)?;
+    }
     counts.columns = serde_json::to_string(&columns).expect("columns serialise");
     db.finish_import(id, &counts)?;
     Ok(UploadSummary {

@@ -299,7 +299,17 @@ impl Database {
     /// that counts and the replacement from the reserve still add up. `false` when no contact
     /// holds that invitation (or it was erased already).
     pub fn opt_out(&self, code_hash: &str) -> StorageResult<bool> {
-        let erased = with_conn!(self, c => diesel::update(
+        let erased = with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            // The list's report may quote the person's unusable phone or email.
+            let source: Option<(String, i64)> = contacts::table
+                .filter(contacts::code_hash.eq(code_hash))
+                .select((contacts::upload_id, contacts::line))
+                .first(c)
+                .optional()?;
+            if let Some((upload_id, line)) = source {
+                diesel::update(list_lines::table.find((upload_id, line))).set(list_lines::reason.eq("")).execute(c)?;
+            }
+            Ok(diesel::update(
                 contacts::table.filter(contacts::code_hash.eq(code_hash)).filter(contacts::delivery.ne("opted_out")),
             )
             .set((
@@ -312,7 +322,8 @@ impl Database {
                 contacts::invite_code.eq(None::<String>),
                 contacts::delivery.eq("opted_out"),
             ))
-            .execute(c)?);
+            .execute(c)?)
+        }))?;
         if erased > 0 {
             self.truncate_wal()?;
         }
@@ -352,6 +363,7 @@ impl Database {
                 conn.batch_execute("VACUUM contacts")?;
                 conn.batch_execute("VACUUM list_lines")?;
                 conn.batch_execute("VACUUM list_files")?;
+                conn.batch_execute("VACUUM list_keys")?;
             }
         }
         Ok(deleted)

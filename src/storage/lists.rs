@@ -1,6 +1,6 @@
 //! Agencies' lists, their contacts, and sample draws. The only tables holding personal data.
 
-use super::schema::{contacts, list_files, list_keys, list_lines, list_uploads, sample_draws};
+use super::schema::{contacts, list_files, list_keys, list_lines, list_uploads, sample_draws, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn};
 use crate::domain::respondent_list::{CleanedBatch, IdentityKey, LineReport, LineStatus, RespondentKind};
 use chrono::{NaiveDateTime, Utc};
@@ -103,6 +103,7 @@ pub struct DrawRecord {
 
 const IMPORTING: &str = "importing";
 const PENDING: &str = "pending";
+const REPLACED: &str = "replaced";
 /// Rows per INSERT: below both backends' limits on bound parameters.
 const INSERT_CHUNK: usize = 1000;
 /// Bytes per stored chunk of an uploaded file.
@@ -151,6 +152,7 @@ impl Database {
                 list_uploads::agency_code.eq(new.agency_code),
                 list_uploads::uploaded_by.eq(new.uploaded_by),
                 list_uploads::uploaded_at.eq(now),
+                list_uploads::import_started_at.eq(now),
                 list_uploads::status.eq(IMPORTING),
                 list_uploads::rows.eq(0),
                 list_uploads::accepted.eq(0),
@@ -270,6 +272,11 @@ impl Database {
             })
             .collect();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            // A wave purged while its list was being read takes no more of it.
+            let purged: Option<NaiveDateTime> = waves::table.find(wave_id).select(waves::purged_at).first(c)?;
+            if purged.is_some() {
+                return Err(StorageError::Corrupt("the wave was purged during the import".into()));
+            }
             for chunk in contacts.chunks(INSERT_CHUNK) {
                 diesel::insert_into(contacts::table).values(chunk).execute(c)?;
             }
@@ -284,10 +291,26 @@ impl Database {
     }
 
     /// Ends an import: the upload becomes pending, with its counts and mapping, and the
-    /// duplicate keys are dropped.
+    /// duplicate keys are dropped. A pending upload of the same agency that it corrects is
+    /// replaced, with all it stored.
     pub fn finish_import(&self, upload_id: &str, counts: &ImportCounts) -> StorageResult<()> {
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             diesel::delete(list_keys::table.filter(list_keys::upload_id.eq(upload_id))).execute(c)?;
+            let (wave_id, agency_code): (String, String) = list_uploads::table
+                .find(upload_id)
+                .select((list_uploads::wave_id, list_uploads::agency_code))
+                .first(c)?;
+            let corrected: Vec<String> = list_uploads::table
+                .filter(list_uploads::wave_id.eq(&wave_id))
+                .filter(list_uploads::agency_code.eq(&agency_code))
+                .filter(list_uploads::status.eq(PENDING))
+                .filter(list_uploads::id.ne(upload_id))
+                .select(list_uploads::id)
+                .load(c)?;
+            delete_upload_data!(c, &corrected);
+            diesel::update(list_uploads::table.filter(list_uploads::id.eq_any(&corrected)))
+                .set(list_uploads::status.eq(REPLACED))
+                .execute(c)?;
             diesel::update(list_uploads::table.find(upload_id))
                 .set((
                     list_uploads::status.eq(PENDING),
@@ -315,7 +338,7 @@ impl Database {
     pub fn restart_import(&self, upload_id: &str) -> StorageResult<bool> {
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             let claimed = diesel::update(list_uploads::table.find(upload_id).filter(list_uploads::status.eq(PENDING)))
-                .set(list_uploads::status.eq(IMPORTING))
+                .set((list_uploads::status.eq(IMPORTING), list_uploads::import_started_at.eq(Utc::now().naive_utc())))
                 .execute(c)?;
             if claimed == 0 {
                 return Ok(false);
@@ -331,7 +354,7 @@ impl Database {
     pub fn abandon_stale_imports(&self, cutoff: NaiveDateTime) -> StorageResult<usize> {
         let stale: Vec<String> = with_conn!(self, c => list_uploads::table
             .filter(list_uploads::status.eq(IMPORTING))
-            .filter(list_uploads::uploaded_at.lt(cutoff))
+            .filter(list_uploads::import_started_at.lt(cutoff))
             .select(list_uploads::id)
             .load(c)?);
         for id in &stale {
@@ -425,7 +448,7 @@ impl Database {
                 .load(c)?;
             delete_upload_data!(c, &earlier);
             diesel::update(list_uploads::table.filter(list_uploads::id.eq_any(&earlier)))
-                .set(list_uploads::status.eq("replaced"))
+                .set(list_uploads::status.eq(REPLACED))
                 .execute(c)?;
             // The file was kept only for a corrected mapping, which a confirmed list no longer takes.
             diesel::delete(list_files::table.filter(list_files::upload_id.eq(id))).execute(c)?;

@@ -141,6 +141,7 @@ diesel::table! {
         accepted -> BigInt,
         rejected -> BigInt,
         column_map -> Text,
+        import_started_at -> Nullable<Timestamp>,
     }
 }
 

@@ -114,6 +114,14 @@ async fn list_is_reported_line_by_line_and_enters_the_frame_only_when_confirmed(
     assert_eq!(before.status(), 422, "nothing in the frame before confirmation");
 
     let upload_id = body["upload_id"].as_str().unwrap();
+    let db = phieu::storage::Database::connect(&app.database_url, 1).unwrap();
+    let mut kept = Vec::new();
+    db.copy_kept_file(upload_id, &mut kept).unwrap().unwrap();
+    let kept = String::from_utf8(kept).unwrap();
+    assert!(kept.contains("Trần Thị Bình") && !kept.contains("001099"), "the kept copy drops the ID column: {kept}");
+    assert_eq!(body["columns"]["dropped"], json!([4]));
+    let mapped = put_columns(&app, &app.admin_token, upload_id, json!({"name": 1, "phone": 4})).await;
+    assert_eq!(mapped.status(), 422, "a column never stored cannot be mapped");
     let report = app.get_as(&app.admin_token, &format!("/api/v1/uploads/{upload_id}/report.csv")).await;
     assert_eq!(report.status(), 200);
     let csv = report.text().await.unwrap();
@@ -327,6 +335,17 @@ async fn officer_corrects_the_column_mapping_before_confirming(app: TestApp) {
         "read with the new mapping, and the first reading is gone"
     );
 
+    // A corrected file from the same agency replaces the pending upload.
+    let corrected: Value =
+        upload(&app, &officer, &wave, "l.csv", csv.as_bytes().to_vec(), None).await.json().await.unwrap();
+    let corrected_id = corrected["upload_id"].as_str().unwrap();
+    let mut statuses = stored(&app, "SELECT status AS value FROM list_uploads");
+    statuses.sort();
+    assert_eq!(statuses, ["pending", "replaced"]);
+    assert_eq!(app.post_as(&officer, &format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 409);
+    let id = corrected_id;
+    let remapped = put_columns(&app, &officer, id, mapping.clone()).await;
+    assert_eq!(remapped.status(), 200);
     assert_eq!(app.post_as(&officer, &format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.status(), 200);
     assert_eq!(put_columns(&app, &officer, id, mapping).await.status(), 409, "a confirmed list is not read again");
     assert_eq!(stored(&app, "SELECT upload_id AS value FROM list_files").len(), 0, "the file goes once confirmed");

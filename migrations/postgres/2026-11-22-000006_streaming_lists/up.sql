@@ -2,7 +2,10 @@
 -- live in tables rather than in memory or one JSON value.
 ALTER TABLE list_uploads DROP COLUMN report;
 -- The header cells and which column holds which field, as JSON; the officer may correct it.
-ALTER TABLE list_uploads ADD COLUMN column_map TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE list_uploads ADD COLUMN column_map TEXT NOT NULL DEFAULT '{"header_rows":0,"labels":[],"fields":{}}';
+-- When the current reading of the upload began: a reading still going an hour later was
+-- cut off by a crash and is swept away.
+ALTER TABLE list_uploads ADD COLUMN import_started_at TIMESTAMP;
 
 -- One outcome per data line of an upload. Reasons may quote cells: deleted with the contacts.
 CREATE TABLE list_lines (

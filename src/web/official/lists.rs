@@ -130,6 +130,9 @@ async fn upload(
 ) -> HttpResponse {
     let Some(PageUser(user)) = user else { return redirect("/dang-nhap") };
     let unreadable = |e: ApiError| refused(&state, &req, &e);
+    if let Err(e) = require(&user, LIST_ROLES) {
+        return unreadable(e);
+    }
     let received = match receive_list(form, state.settings.max_upload_bytes).await {
         Ok(received) => received,
         Err(ApiError::BadRequest(message)) => {
@@ -192,7 +195,10 @@ async fn render_upload(
         .labels
         .iter()
         .enumerate()
-        .map(|(index, label)| context! { index, number => index + 1, label, field => chosen.get(&index).copied().unwrap_or("") })
+        .map(|(index, label)| {
+            let field = chosen.get(&index).copied().unwrap_or("");
+            context! { index, number => index + 1, label, field, dropped => columns.dropped.contains(&index) }
+        })
         .collect();
     let problems: Vec<_> =
         problems.iter().map(|p| context! { line => p.line, status => p.status.label(), reason => p.reason }).collect();
