@@ -201,8 +201,8 @@ impl Database {
     pub fn claimed_keys(&self, upload_id: &str, keys: &[IdentityKey]) -> StorageResult<HashMap<IdentityKey, usize>> {
         let mut claimed = HashMap::new();
         for chunk in keys.chunks(INSERT_CHUNK) {
-            let wanted: Vec<&str> = chunk.iter().map(IdentityKey::as_str).collect();
-            let rows: Vec<(String, i64)> = with_conn!(self, c => list_keys::table
+            let wanted: Vec<i64> = chunk.iter().map(|k| k.stored()).collect();
+            let rows: Vec<(i64, i64)> = with_conn!(self, c => list_keys::table
                 .filter(list_keys::upload_id.eq(upload_id))
                 .filter(list_keys::key.eq_any(&wanted))
                 .select((list_keys::key, list_keys::line))
@@ -268,7 +268,7 @@ impl Database {
             .keys
             .iter()
             .map(|(key, line)| {
-                (list_keys::upload_id.eq(upload_id), list_keys::key.eq(key.as_str()), list_keys::line.eq(*line as i64))
+                (list_keys::upload_id.eq(upload_id), list_keys::key.eq(key.stored()), list_keys::line.eq(*line as i64))
             })
             .collect();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {

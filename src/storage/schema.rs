@@ -157,7 +157,7 @@ diesel::table! {
 diesel::table! {
     list_keys (upload_id, key) {
         upload_id -> Text,
-        key -> Text,
+        key -> BigInt,
         line -> BigInt,
     }
 }

@@ -16,11 +16,12 @@ CREATE TABLE list_lines (
     PRIMARY KEY (upload_id, line)
 );
 
--- Hashed identity keys (phone, email, name + address) seen so far in an import, to merge
--- duplicates without holding the list in memory. Emptied when the import ends.
+-- Identity keys (phone, email, name + address: 64 bits of a hash salted per import) seen
+-- so far in an import, to merge duplicates without holding the list in memory. Emptied
+-- when the import ends.
 CREATE TABLE list_keys (
     upload_id TEXT NOT NULL,
-    key TEXT NOT NULL,
+    key BIGINT NOT NULL,
     line BIGINT NOT NULL,
     PRIMARY KEY (upload_id, key)
 );

@@ -14,16 +14,17 @@ CREATE TABLE list_lines (
     status TEXT NOT NULL,
     reason TEXT NOT NULL,
     PRIMARY KEY (upload_id, line)
-);
+) WITHOUT ROWID;
 
--- Hashed identity keys (phone, email, name + address) seen so far in an import, to merge
--- duplicates without holding the list in memory. Emptied when the import ends.
+-- Identity keys (phone, email, name + address: 64 bits of a hash salted per import) seen
+-- so far in an import, to merge duplicates without holding the list in memory. Emptied
+-- when the import ends.
 CREATE TABLE list_keys (
     upload_id TEXT NOT NULL,
-    key TEXT NOT NULL,
+    key BIGINT NOT NULL,
     line BIGINT NOT NULL,
     PRIMARY KEY (upload_id, key)
-);
+) WITHOUT ROWID;
 
 -- The uploaded file in chunks, kept while the upload is pending so that a corrected column
 -- mapping can be applied; deleted on confirmation, replacement or purge.
