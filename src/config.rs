@@ -58,6 +58,9 @@ pub struct Settings {
     pub sms_gateway: Option<GatewayTemplate>,
     /// SMS handed to the gateway per second at most.
     pub sms_rate: f64,
+    /// How long the gateway has to answer a request; a later answer leaves the SMS
+    /// uncertain (never sent again).
+    pub sms_timeout: Duration,
     /// Days without an answer before a reminder, and reminders at most per person.
     pub reminder_after_days: i64,
     pub reminder_max: i64,
@@ -116,6 +119,7 @@ impl Settings {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!(e))?,
             sms_rate: parsed("PHIEU_SMS_RATE", 5.0)?,
+            sms_timeout: Duration::from_secs(parsed("PHIEU_SMS_TIMEOUT_SECS", 30u64)?.max(1)),
             reminder_after_days: parsed("PHIEU_REMINDER_AFTER_DAYS", 7)?,
             reminder_max: parsed("PHIEU_REMINDER_MAX", 2)?,
             reminders_automatic: parsed("PHIEU_REMINDERS_AUTOMATIC", true)?,

@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::domain::delivery::{MailValues, render_mail};
-use crate::outbox::{Carrier, Invitation, SendFailure};
+use crate::outbox::{Carrier, FailureKind, Invitation, SendFailure};
 use crate::storage::mail::QueuedMessage;
 use anyhow::Context;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -39,7 +39,7 @@ impl Mailer {
     }
 
     pub fn send(&self, to: &str, subject: &str, body: String) -> Result<(), SendFailure> {
-        let invalid = |message: String| SendFailure { message, permanent: true, bounced: true };
+        let invalid = |message: String| SendFailure { message, kind: FailureKind::Permanent { bounced: true } };
         let to: Mailbox = to.parse().map_err(|e| invalid(format!("địa chỉ không hợp lệ: {e}")))?;
         // Base64 keeps Vietnamese text intact through any server, 8BITMIME or not.
         let part =
@@ -50,12 +50,63 @@ impl Mailer {
             .subject(subject)
             .singlepart(part)
             .map_err(|e| invalid(e.to_string()))?;
-        self.transport.send(&message).map(|_| ()).map_err(|e| SendFailure {
-            message: e.to_string(),
-            permanent: e.is_permanent(),
-            bounced: e.is_permanent() && e.status().is_some(),
-        })
+        self.transport.send(&message).map(|_| ()).map_err(|e| smtp_failure(&e))
     }
+}
+
+/// An SMTP error described without the server's text, which often quotes the recipient
+/// ("5.1.1 <a@b.vn>: Recipient address rejected"): the reply code, or the kind of failure
+/// with what the client's own libraries say about it (a TLS certificate problem, a missing
+/// STARTTLS).
+///
+/// lettre does not say which command a network error or a timeout interrupted, so one after
+/// the message's DATA cannot be told from one before it: both are retried, and a server
+/// that took the message but dropped the connection before its reply may get it twice.
+fn smtp_failure(error: &lettre::transport::smtp::Error) -> SendFailure {
+    if let Some(code) = error.status() {
+        return match error.is_permanent() {
+            true => SendFailure {
+                message: format!("smtp {code} (permanent)"),
+                kind: FailureKind::Permanent { bounced: true },
+            },
+            false => SendFailure { message: format!("smtp {code} (transient)"), kind: FailureKind::Temporary },
+        };
+    }
+    let message = if let Some(tls) = find_source::<rustls::Error>(error) {
+        format!("tls: {tls}")
+    } else if error.is_tls() {
+        "tls".to_string()
+    } else if error.is_timeout() {
+        "timeout".to_string()
+    } else if error.is_client() {
+        // lettre's own fixed sentences ("STARTTLS is not supported on this server").
+        match std::error::Error::source(error) {
+            Some(reason) => format!("client: {reason}"),
+            None => "client".to_string(),
+        }
+    } else if error.is_response() {
+        "response: unreadable reply".to_string()
+    } else if let Some(io) = find_source::<std::io::Error>(error) {
+        format!("connection: {:?}", io.kind())
+    } else {
+        "connection".to_string()
+    };
+    SendFailure { message, kind: FailureKind::Temporary }
+}
+
+/// The first error of type `E` in `error`'s chain of sources, looking inside I/O errors.
+fn find_source<'a, E: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if let Some(found) = current.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = match current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    None
 }
 
 impl Carrier for Mailer {

@@ -1,9 +1,10 @@
 //! The workers that drain the queue of outgoing messages: emails through SMTP
 //! ([`crate::mail`]) and, with a gateway, SMS over HTTP ([`crate::sms`]). Every channel gets
 //! the same guarantees: a message is claimed before it is handed over and recorded after, so
-//! a crash leaves at most the messages in flight `uncertain` (never sent twice); temporary
-//! failures are retried with a doubling back-off; a channel's rate limit is shared by its
-//! workers.
+//! a crash leaves at most the messages in flight `uncertain` (never sent twice); a failure
+//! after which the other side may have the message (an SMS gateway that took the request
+//! but did not answer in time) is `uncertain` too; failures before anything was handed over
+//! are retried with a doubling back-off; a channel's rate limit is shared by its workers.
 
 use crate::config::Settings;
 use crate::domain::code::InvitationCode;
@@ -17,11 +18,20 @@ use std::time::Duration;
 
 #[derive(Debug)]
 pub struct SendFailure {
-    /// Why, without personal data: it is logged and stored.
+    /// Why, without personal data nor the other side's own text (which may quote the
+    /// address): it is logged and stored.
     pub message: String,
-    pub permanent: bool,
-    /// The server refused the address: it does not work.
-    pub bounced: bool,
+    pub kind: FailureKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Nothing was delivered: tried again later, up to the maximum of attempts.
+    Temporary,
+    /// It will not work: given up. `bounced`: the server refused the address.
+    Permanent { bounced: bool },
+    /// The other side may have the message: never sent again.
+    Uncertain,
 }
 
 /// What every message says about its invitation, whatever carries it.
@@ -51,11 +61,11 @@ pub fn start_workers(db: Database, settings: Arc<Settings>, base_url: Arc<str>) 
         }
     }
     if let Some(gateway) = settings.sms_gateway.clone() {
-        let organisation = settings.organisation.clone();
+        let (organisation, timeout) = (settings.organisation.clone(), settings.sms_timeout);
         // The blocking HTTP client may not be built inside the async runtime: the worker
         // thread builds it.
         queue.spawn("sms-worker".into(), Channel::Sms, 1, settings.sms_rate, move || {
-            SmsGateway::connect(gateway, organisation)
+            SmsGateway::connect(gateway, organisation, timeout)
         })?;
     }
     Ok(())
@@ -123,19 +133,29 @@ impl Queue {
         let opt_out_url = format!("{url}/tu-choi");
         let grouped = code.grouped();
         let invitation = Invitation { grouped_code: &grouped, url: &url, opt_out_url: &opt_out_url };
+        let failed_for_good = |failure: &SendFailure, bounced: bool| {
+            tracing::warn!(error = %failure.message, channel = channel.as_str(), "message failed for good");
+            db.message_failed(message, &failure.message, bounced)
+        };
         let recorded = match carrier.send(message, &invitation) {
             Ok(()) => db.message_sent(message),
-            Err(failure) if failure.permanent || message.attempts + 1 >= settings.mail_max_attempts => {
-                tracing::warn!(error = %failure.message, channel = channel.as_str(), "message failed for good");
-                db.message_failed(message, &failure.message, failure.bounced)
-            }
-            Err(failure) => {
-                // The base wait, doubled at each attempt, capped at an hour.
-                let base = settings.mail_retry_base.as_millis() as i64;
-                let wait = (base << message.attempts.clamp(0, 12)).min(3_600_000);
-                let next = chrono::Utc::now().naive_utc() + chrono::Duration::milliseconds(wait);
-                db.message_retry(message, &failure.message, next)
-            }
+            Err(failure) => match failure.kind {
+                FailureKind::Uncertain => {
+                    tracing::warn!(error = %failure.message, channel = channel.as_str(), "message perhaps delivered: not sent again");
+                    db.message_uncertain(message, &failure.message)
+                }
+                FailureKind::Permanent { bounced } => failed_for_good(&failure, bounced),
+                FailureKind::Temporary if message.attempts + 1 >= settings.mail_max_attempts => {
+                    failed_for_good(&failure, false)
+                }
+                FailureKind::Temporary => {
+                    // The base wait, doubled at each attempt, capped at an hour.
+                    let base = settings.mail_retry_base.as_millis() as i64;
+                    let wait = (base << message.attempts.clamp(0, 12)).min(3_600_000);
+                    let next = chrono::Utc::now().naive_utc() + chrono::Duration::milliseconds(wait);
+                    db.message_retry(message, &failure.message, next)
+                }
+            },
         };
         if let Err(error) = recorded {
             tracing::error!(%error, channel = channel.as_str(), "could not record a message's outcome");

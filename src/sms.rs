@@ -4,7 +4,7 @@
 
 use crate::domain::contact::RespondentPhone;
 use crate::domain::delivery::invitation_sms;
-use crate::outbox::{Carrier, Invitation, SendFailure};
+use crate::outbox::{Carrier, FailureKind, Invitation, SendFailure};
 use crate::storage::mail::QueuedMessage;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
@@ -90,8 +90,10 @@ impl fmt::Debug for GatewayTemplate {
     }
 }
 
-/// Sends SMS through the gateway: 2xx is sent; 408, 429, 5xx, timeouts and connection
-/// errors are temporary; any other answer (4xx, a redirect) is a permanent failure.
+/// Sends SMS through the gateway: 2xx is sent; 408, 429, 5xx and failures to connect are
+/// temporary; any other answer (4xx, a redirect) is a permanent failure; a timeout or any
+/// other error once connected leaves the message uncertain, as the gateway may have taken
+/// it: it is never sent again.
 pub struct SmsGateway {
     template: GatewayTemplate,
     client: reqwest::blocking::Client,
@@ -99,11 +101,13 @@ pub struct SmsGateway {
 }
 
 impl SmsGateway {
-    /// Must run outside the async runtime (the blocking client runs its own).
-    pub fn connect(template: GatewayTemplate, organisation: String) -> anyhow::Result<Self> {
+    /// Must run outside the async runtime (the blocking client runs its own). `timeout`: for
+    /// the whole request, the gateway's answer included. Connecting has less (at most half),
+    /// so that a slow connection fails as a connection, before anything was sent.
+    pub fn connect(template: GatewayTemplate, organisation: String, timeout: Duration) -> anyhow::Result<Self> {
         let client = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout((timeout / 2).min(Duration::from_secs(10)))
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self { template, client, organisation })
@@ -112,9 +116,10 @@ impl SmsGateway {
 
 impl Carrier for SmsGateway {
     fn send(&self, message: &QueuedMessage, invitation: &Invitation) -> Result<(), SendFailure> {
-        let failure = |message: String, permanent: bool| SendFailure { message, permanent, bounced: false };
+        let failure = |message: String, kind: FailureKind| SendFailure { message, kind };
+        let permanent = FailureKind::Permanent { bounced: false };
         let phone = RespondentPhone::parse(&message.to)
-            .map_err(|_| failure("số điện thoại không hợp lệ".into(), true))?
+            .map_err(|_| failure("số điện thoại không hợp lệ".into(), permanent))?
             .international();
         let sms = invitation_sms(&self.organisation, invitation.grouped_code, invitation.url);
         let request = self.template.request(&phone, &sms.text);
@@ -133,7 +138,8 @@ impl Carrier for SmsGateway {
                 let temporary = status.is_server_error()
                     || status == StatusCode::REQUEST_TIMEOUT
                     || status == StatusCode::TOO_MANY_REQUESTS;
-                Err(failure(format!("cổng SMS trả lời HTTP {}", status.as_u16()), !temporary))
+                let kind = if temporary { FailureKind::Temporary } else { permanent };
+                Err(failure(format!("cổng SMS trả lời HTTP {}", status.as_u16()), kind))
             }
             // Without the URL, which holds the phone number and perhaps the gateway's key.
             Err(error) => {
@@ -144,7 +150,17 @@ impl Carrier for SmsGateway {
                     reason.push_str(&format!(": {cause}"));
                     source = cause.source();
                 }
-                Err(failure(format!("không gửi được tới cổng SMS: {reason}"), false))
+                // Not connected: the gateway has nothing, try again later. Connected (a
+                // timeout waiting for the answer, a connection cut): it may have the
+                // message and send it, so it is not sent again.
+                if error.is_connect() {
+                    Err(failure(format!("không kết nối được tới cổng SMS: {reason}"), FailureKind::Temporary))
+                } else {
+                    Err(failure(
+                        format!("cổng SMS không trả lời rõ, có thể đã nhận tin: {reason}"),
+                        FailureKind::Uncertain,
+                    ))
+                }
             }
         }
     }

@@ -439,7 +439,7 @@ impl<'a> ListCleaner<'a> {
                 continue;
             }
             for key in keys {
-                seen.insert(key.clone(), line);
+                seen.insert(key, line);
                 batch.keys.push((key, line));
             }
             let status = if warnings.is_empty() { LineStatus::Accepted } else { LineStatus::Warning };
@@ -543,7 +543,7 @@ mod tests {
         for pair in rows.chunks(2) {
             let batch = cleaner
                 .clean_batch(pair.to_vec(), |keys| {
-                    Ok::<_, ()>(keys.iter().filter_map(|k| seen.get(k).map(|line| (k.clone(), *line))).collect())
+                    Ok::<_, ()>(keys.iter().filter_map(|k| seen.get(k).map(|line| (*k, *line))).collect())
                 })
                 .unwrap();
             seen.extend(batch.keys);

@@ -138,12 +138,15 @@ impl Survey {
                 agency_code: person.agency_code,
             });
         }
-        let (queued, unreachable_count) = (issued.len(), unreachable.len());
+        let unreachable_count = unreachable.len();
         let wave = wave_id.to_string();
-        self.db
+        // Counts only those issued now: a send running at the same time may have taken some.
+        let queued = self
+            .db
             .run(move |db| {
-                db.record_issued(&wave, &issued)?;
-                db.mark_unreachable(&unreachable)
+                let created = db.record_issued(&wave, &issued)?;
+                db.mark_unreachable(&unreachable)?;
+                Ok(created)
             })
             .await?;
         Ok(SendOutcome { queued, unreachable: unreachable_count })

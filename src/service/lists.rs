@@ -8,6 +8,7 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::respondent_list::{
     ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header, never_kept,
 };
+use crate::domain::wave::WaveStatus;
 use crate::storage::lists::{ImportCounts, NewUpload, Upload};
 use crate::storage::localities::Agency;
 use crate::storage::waves::Wave;
@@ -51,6 +52,8 @@ pub enum ListError {
     Mapping(String),
     #[error("danh sách này đã được xác nhận hoặc đã bị thay thế")]
     NotPending,
+    #[error("đợt khảo sát đã kết thúc")]
+    WaveClosed,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -90,7 +93,7 @@ impl Survey {
     }
 
     /// Reads a pending upload's kept file again with the officer's mapping (field → column,
-    /// counted from 0), replacing its contacts and report.
+    /// counted from 0), replacing its contacts and report; not once the wave is closed.
     pub async fn remap_list(&self, upload: Upload, fields: HashMap<Field, usize>) -> Result<UploadSummary, ListError> {
         let db = self.db.clone();
         blocking(move || {
@@ -105,6 +108,9 @@ impl Survey {
             }
             let fields = ColumnMap::chosen(fields, stored.labels.len()).map_err(ListError::Mapping)?;
             let wave = db.wave(&upload.wave_id)?.ok_or_else(|| StorageError::Corrupt("upload without wave".into()))?;
+            if wave.status == WaveStatus::Closed {
+                return Err(ListError::WaveClosed);
+            }
             let agency = match upload.agency_code.as_str() {
                 "" => None,
                 code => db.agency(code)?,

@@ -78,26 +78,15 @@ impl Database {
 
     /// Creates the invitations, records them on the contacts and queues the messages the
     /// server sends itself, all or nothing: a crash cannot leave a queued invitation that
-    /// nobody will send.
-    pub fn record_issued(&self, wave_id: &str, issued: &[Issued]) -> StorageResult<()> {
+    /// nobody will send. A person who was given a code meanwhile (another send running at
+    /// the same time) is skipped: the guarded update claims each person once, and only then
+    /// are their invitation and message created. Returns the invitations created.
+    pub fn record_issued(&self, wave_id: &str, issued: &[Issued]) -> StorageResult<usize> {
         let now = Utc::now().naive_utc();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let mut created = 0;
             for i in issued {
-                if i.queued {
-                    diesel::insert_into(mail_queue::table)
-                        .values(NewMessage::new(wave_id, &i.contact_id, i.channel, "invitation", now))
-                        .execute(c)?;
-                }
-                diesel::insert_into(invitations::table)
-                    .values((
-                        invitations::code_hash.eq(&i.code_hash),
-                        invitations::wave_id.eq(wave_id),
-                        invitations::locality_code.eq(&i.locality_code),
-                        invitations::agency_code.eq(&i.agency_code),
-                        invitations::used.eq(false),
-                    ))
-                    .execute(c)?;
-                diesel::update(contacts::table.find(&i.contact_id))
+                let claimed = diesel::update(contacts::table.find(&i.contact_id).filter(contacts::code_hash.is_null()))
                     .set((
                         contacts::last_contacted_at.eq(now),
                         contacts::invite_code.eq(&i.code),
@@ -109,14 +98,32 @@ impl Database {
                         contacts::assigned_to.eq(&i.assigned_to),
                     ))
                     .execute(c)?;
+                if claimed != 1 {
+                    continue;
+                }
+                diesel::insert_into(invitations::table)
+                    .values((
+                        invitations::code_hash.eq(&i.code_hash),
+                        invitations::wave_id.eq(wave_id),
+                        invitations::locality_code.eq(&i.locality_code),
+                        invitations::agency_code.eq(&i.agency_code),
+                        invitations::used.eq(false),
+                    ))
+                    .execute(c)?;
+                if i.queued {
+                    diesel::insert_into(mail_queue::table)
+                        .values(NewMessage::new(wave_id, &i.contact_id, i.channel, "invitation", now))
+                        .execute(c)?;
+                }
+                created += 1;
             }
-            Ok(())
+            Ok(created)
         }))
     }
 
     /// Sampled people no channel could reach, so that they can be replaced.
     pub fn mark_unreachable(&self, contact_ids: &[String]) -> StorageResult<()> {
-        with_conn!(self, c => diesel::update(contacts::table.filter(contacts::id.eq_any(contact_ids)))
+        with_conn!(self, c => diesel::update(contacts::table.filter(contacts::id.eq_any(contact_ids)).filter(contacts::code_hash.is_null()))
             .set(contacts::delivery.eq("unreachable"))
             .execute(c)?);
         Ok(())
@@ -173,7 +180,7 @@ impl Database {
         let now = Utc::now().naive_utc();
         let run = uuid::Uuid::new_v4().to_string();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
-            let due: Vec<(String, String)> = contacts::table
+            let due: Vec<(String, String, i64)> = contacts::table
                 .inner_join(invitations::table.on(invitations::code_hash.nullable().eq(contacts::code_hash)))
                 .filter(contacts::wave_id.eq(wave_id))
                 .filter(invitations::used.eq(false))
@@ -181,25 +188,30 @@ impl Database {
                 .filter(contacts::channel.eq_any(channels))
                 .filter(contacts::reminders_sent.lt(max))
                 .filter(contacts::last_contacted_at.le(contacted_before))
-                .select((contacts::id, contacts::channel.assume_not_null()))
+                .select((contacts::id, contacts::channel.assume_not_null(), contacts::reminders_sent))
                 .load(c)?;
             let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-            for (id, channel) in &due {
-                if queued.contains(&channel.as_str()) {
-                    diesel::insert_into(mail_queue::table)
-                        .values(NewMessage::new(wave_id, id, channel, "reminder", now))
-                        .execute(c)?;
-                }
-                diesel::update(contacts::table.find(id))
+            for (id, channel, reminders_sent) in &due {
+                // Guarded on the count read: a run going on at the same time (another
+                // instance's scheduler, a second click) reminds each person once.
+                let claimed = diesel::update(contacts::table.find(id).filter(contacts::reminders_sent.eq(reminders_sent)))
                     .set((
                         contacts::reminders_sent.eq(contacts::reminders_sent + 1),
                         contacts::last_contacted_at.eq(now),
                         contacts::reminder_run.eq(&run),
                     ))
                     .execute(c)?;
+                if claimed != 1 {
+                    continue;
+                }
+                if queued.contains(&channel.as_str()) {
+                    diesel::insert_into(mail_queue::table)
+                        .values(NewMessage::new(wave_id, id, channel, "reminder", now))
+                        .execute(c)?;
+                }
                 *counts.entry(channel.clone()).or_default() += 1;
             }
-            if !due.is_empty() {
+            if !counts.is_empty() {
                 diesel::update(waves::table.find(wave_id)).set(waves::last_reminder_run.eq(&run)).execute(c)?;
             }
             Ok(counts.into_iter().collect())
@@ -340,8 +352,8 @@ impl Database {
             .load(c)?))
     }
 
-    /// Deletes every contact of a wave and the per-line reports (which quote list cells),
-    /// keeping the counts. On SQLite `secure_delete` overwrites the freed content and the WAL
+    /// Deletes every contact of a wave, the per-line reports (which quote list cells) and the
+    /// messages' errors, keeping the counts. On SQLite `secure_delete` overwrites the freed content and the WAL
     /// is truncated; on PostgreSQL the table is vacuumed (see README for what remains).
     pub fn purge_contacts(&self, wave_id: &str) -> StorageResult<usize> {
         let now = Utc::now().naive_utc();
@@ -351,6 +363,10 @@ impl Database {
             diesel::delete(list_lines::table.filter(list_lines::upload_id.eq_any(uploads))).execute(c)?;
             diesel::delete(list_files::table.filter(list_files::upload_id.eq_any(uploads))).execute(c)?;
             diesel::delete(list_keys::table.filter(list_keys::upload_id.eq_any(uploads))).execute(c)?;
+            // Errors are stored without personal data, but a server's wording is not ours.
+            diesel::update(mail_queue::table.filter(mail_queue::wave_id.eq(wave_id)))
+                .set(mail_queue::last_error.eq(None::<String>))
+                .execute(c)?;
             diesel::update(waves::table.find(wave_id)).set(waves::purged_at.eq(Some(now))).execute(c)?;
             Ok(deleted)
         }))?;

@@ -3,6 +3,7 @@
 use super::schema::{contacts, list_files, list_keys, list_lines, list_uploads, sample_draws, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn};
 use crate::domain::respondent_list::{CleanedBatch, IdentityKey, LineReport, LineStatus, RespondentKind};
+use crate::domain::wave::WaveStatus;
 use chrono::{NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -50,6 +51,11 @@ pub enum ConfirmOutcome {
     },
     NotFound,
     NotPending,
+    /// The wave is closed: its frame stays as it was.
+    WaveClosed,
+    /// Invitations went out from the current sample: replacing a list would take people
+    /// out of it.
+    InvitationsSent,
 }
 
 /// An upload's file was not kept (it was confirmed, replaced or purged).
@@ -418,7 +424,8 @@ impl Database {
     }
 
     /// Puts a pending upload into the frame; an earlier confirmed list of the same agency
-    /// in the same wave is replaced and its contacts deleted.
+    /// in the same wave is replaced and its contacts deleted. Refused once the wave is
+    /// closed or any invitation of it went out.
     pub fn confirm_upload(&self, id: &str) -> StorageResult<ConfirmOutcome> {
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             let found: Option<(String, String, String)> = list_uploads::table
@@ -429,6 +436,18 @@ impl Database {
             let Some((wave_id, agency_code, status)) = found else { return Ok(ConfirmOutcome::NotFound) };
             if status != PENDING {
                 return Ok(ConfirmOutcome::NotPending);
+            }
+            let wave_status: String = waves::table.find(&wave_id).select(waves::status).first(c)?;
+            if wave_status == WaveStatus::Closed.as_str() {
+                return Ok(ConfirmOutcome::WaveClosed);
+            }
+            let invited: i64 = contacts::table
+                .filter(contacts::wave_id.eq(&wave_id))
+                .filter(contacts::code_hash.is_not_null())
+                .count()
+                .get_result(c)?;
+            if invited > 0 {
+                return Ok(ConfirmOutcome::InvitationsSent);
             }
             let selected: i64 = contacts::table
                 .filter(contacts::wave_id.eq(&wave_id))

@@ -144,6 +144,19 @@ impl Database {
         }))
     }
 
+    /// Perhaps delivered (the other side may have it though it did not say so): never sent
+    /// again, and the contact stays pending.
+    pub fn message_uncertain(&self, message: &QueuedMessage, error: &str) -> StorageResult<()> {
+        with_conn!(self, c => diesel::update(mail_queue::table.find(&message.id))
+            .set((
+                mail_queue::status.eq("uncertain"),
+                mail_queue::attempts.eq(message.attempts + 1),
+                mail_queue::last_error.eq(error),
+            ))
+            .execute(c)?);
+        Ok(())
+    }
+
     /// Messages left in sending by a worker that died: perhaps sent, perhaps not. They are
     /// marked uncertain rather than sent again.
     pub fn expire_message_leases(&self, claimed_before: NaiveDateTime) -> StorageResult<usize> {

@@ -38,6 +38,11 @@ impl fmt::Display for ApiError {
 }
 
 impl ApiError {
+    /// A closed wave takes nothing more: no answers, lists or invitations.
+    pub fn wave_closed() -> Self {
+        ApiError::Gone("Đợt khảo sát đã kết thúc.".into())
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
@@ -97,7 +102,7 @@ impl From<AnswerError> for ApiError {
     fn from(error: AnswerError) -> Self {
         match error {
             AnswerError::UnknownCode => ApiError::NotFound("Không tìm thấy mã mời này.".into()),
-            AnswerError::WaveClosed => ApiError::Gone("Đợt khảo sát đã kết thúc.".into()),
+            AnswerError::WaveClosed => ApiError::wave_closed(),
             AnswerError::NotYetOpen => ApiError::Forbidden("Đợt khảo sát chưa bắt đầu.".into()),
             AnswerError::AlreadyAnswered => ApiError::Conflict("Mã mời này đã được dùng để trả lời.".into()),
             AnswerError::Invalid(errors) => ApiError::Invalid(errors),

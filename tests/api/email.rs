@@ -101,6 +101,15 @@ async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend,
     let answered: i64 = progress["strata"].as_array().unwrap().iter().map(|s| s["answered"].as_i64().unwrap()).sum();
     assert_eq!(answered, 1);
     assert_eq!(stored(&app, "SELECT delivery AS value FROM contacts WHERE email = 'bounce@example.vn'"), ["bounced"]);
+    // The server's refusal quotes the address: only its code is kept.
+    assert_eq!(
+        stored(
+            &app,
+            "SELECT status || ' ' || last_error AS value FROM mail_queue WHERE last_error IS NOT NULL ORDER BY last_error"
+        ),
+        ["sent smtp 451 (transient)", "failed smtp 550 (permanent)"]
+    );
+    assert!(!progress.to_string().contains("@example.vn"), "{progress}");
 
     // A reminder goes by email to the one who neither answered nor bounced.
     let reminded: Value =
@@ -110,6 +119,11 @@ async fn email_invitations_arrive_and_their_links_are_answered(backend: Backend,
     let reminder = &mails[2];
     assert_eq!(reminder.to, "busy@example.vn");
     assert_eq!(reminder.subject, "Nhắc lại: Khảo sát SIPAS 2026");
+
+    // The purge leaves no error text behind either.
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/purge"), &json!({"force": true})).await.status(), 200);
+    assert_eq!(stored(&app, "SELECT last_error AS value FROM mail_queue WHERE last_error IS NOT NULL").len(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,4 +211,48 @@ async fn a_server_killed_while_sending_sends_no_email_twice_and_loses_none_silen
         "every email not received is flagged uncertain: {email}, received {}",
         received.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sends_at_once_invite_each_person_once_on_sqlite() {
+    two_sends_at_once_invite_each_person_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sends_at_once_invite_each_person_once_on_postgres() {
+    two_sends_at_once_invite_each_person_once(Backend::Postgres).await;
+}
+
+/// A double click: two sends of the same wave at the same time.
+async fn two_sends_at_once_invite_each_person_once(backend: Backend) {
+    let Some((app, sink)) = app_sending_to(backend, Security::Plain).await else { return };
+    let total = 60;
+    let mut list = String::from("Họ tên,Email,Xã\n");
+    for i in 0..total {
+        list.push_str(&format!("Người {i},nguoi{i}@example.vn,00001\n"));
+    }
+    let wave = sampled_wave_of(&app, &list).await;
+    let path = format!("/api/v1/waves/{wave}/invitations/send");
+    let body = json!({"channel": "email"});
+    let (first, second) = tokio::join!(app.post(&path, &body), app.post(&path, &body));
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    let (first, second): (Value, Value) = (first.json().await.unwrap(), second.json().await.unwrap());
+    assert_eq!(first["queued"].as_u64().unwrap() + second["queued"].as_u64().unwrap(), total, "{first} {second}");
+
+    let invited = stored(
+        &app,
+        "SELECT c.id AS value FROM contacts c JOIN invitations i ON i.code_hash = c.code_hash ORDER BY c.id",
+    );
+    assert_eq!(invited.len(), total as usize);
+    assert_eq!(stored(&app, "SELECT code_hash AS value FROM invitations").len(), total as usize, "one code each");
+    let queued = stored(&app, "SELECT contact_id AS value FROM mail_queue ORDER BY contact_id");
+    assert_eq!(queued, invited, "one message each");
+    sink.wait_for(total as usize).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut received: HashMap<String, usize> = HashMap::new();
+    for mail in sink.mails() {
+        *received.entry(mail.to).or_default() += 1;
+    }
+    assert_eq!(received.len(), total as usize);
+    assert!(received.values().all(|n| *n == 1), "an invitation was mailed twice: {received:?}");
 }

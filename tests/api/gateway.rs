@@ -1,6 +1,6 @@
 //! A real HTTP SMS gateway on loopback that records every request it receives. It answers
-//! 200 unless told otherwise for a number: statuses to give in turn (then 200), or no
-//! answer at all.
+//! 200 unless told otherwise for a number: statuses to give in turn (then 200), an answer
+//! only after a delay, or no answer at all.
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use std::collections::{HashMap, VecDeque};
@@ -33,6 +33,7 @@ impl Sms {
 #[derive(Clone)]
 enum Script {
     Statuses(VecDeque<u16>),
+    Late(Duration),
     Hang,
 }
 
@@ -76,6 +77,11 @@ impl SmsGateway {
         self.state.scripts.lock().unwrap().insert(phone.into(), Script::Statuses(statuses.iter().copied().collect()));
     }
 
+    /// Answers 200 to the requests for `phone`, but only after `delay`.
+    pub fn answer_late(&self, phone: &str, delay: Duration) {
+        self.state.scripts.lock().unwrap().insert(phone.into(), Script::Late(delay));
+    }
+
     /// Never answers the requests for `phone`.
     pub fn hang(&self, phone: &str) {
         self.state.scripts.lock().unwrap().insert(phone.into(), Script::Hang);
@@ -112,10 +118,11 @@ async fn receive(request: HttpRequest, body: web::Bytes, state: web::Data<State>
     let encoded = if request.method() == "POST" { body.to_vec() } else { request.query_string().as_bytes().to_vec() };
     let params: HashMap<String, String> = form_urlencoded::parse(&encoded).into_owned().collect();
     let phone = params.get("to").cloned().unwrap_or_default();
-    let script = match state.scripts.lock().unwrap().get_mut(&phone) {
-        Some(Script::Hang) => None,
-        Some(Script::Statuses(statuses)) => Some(statuses.pop_front().unwrap_or(200)),
-        None => Some(200),
+    let (script, delay) = match state.scripts.lock().unwrap().get_mut(&phone) {
+        Some(Script::Hang) => (None, Duration::ZERO),
+        Some(Script::Late(delay)) => (Some(200), *delay),
+        Some(Script::Statuses(statuses)) => (Some(statuses.pop_front().unwrap_or(200)), Duration::ZERO),
+        None => (Some(200), Duration::ZERO),
     };
     state.received.lock().unwrap().push(Sms {
         method: request.method().to_string(),
@@ -125,6 +132,7 @@ async fn receive(request: HttpRequest, body: web::Bytes, state: web::Data<State>
         params,
         status: script.unwrap_or(0),
     });
+    tokio::time::sleep(delay).await;
     match script {
         Some(status) => HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body("{}"),
         None => std::future::pending().await,

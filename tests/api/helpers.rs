@@ -120,6 +120,7 @@ pub fn test_settings(database_url: String) -> Settings {
         mail_retry_base: Duration::from_millis(200),
         sms_gateway: None,
         sms_rate: 200.0,
+        sms_timeout: Duration::from_secs(30),
         reminder_after_days: 7,
         reminder_max: 2,
         reminders_automatic: false,

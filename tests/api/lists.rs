@@ -16,6 +16,7 @@ on_both_backends!(
     report_downloads_as_an_excel_workbook,
     list_of_100_000_rows_is_imported_with_every_line_reported,
     import_cut_off_by_a_crash_is_removed_with_what_it_stored,
+    a_list_is_not_replaced_once_invitations_went_out_nor_once_the_wave_is_closed,
 );
 
 /// A list shaped like a real one: semicolons, BOM, a TCVN3 name, an old 11-digit mobile, a
@@ -443,4 +444,39 @@ async fn import_cut_off_by_a_crash_is_removed_with_what_it_stored(app: TestApp) 
         [pending],
         "the pending upload keeps its file"
     );
+}
+
+async fn a_list_is_not_replaced_once_invitations_went_out_nor_once_the_wave_is_closed(app: TestApp) {
+    let wave = crate::delivery::sampled_wave(&app).await;
+    let sent = app.post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "letter"})).await;
+    assert_eq!(sent.status(), 200);
+    let invited = "SELECT id || ' ' || selection || ' ' || invite_code AS value FROM contacts \
+                   WHERE code_hash IS NOT NULL ORDER BY id";
+    let before = stored(&app, invited);
+    assert_eq!(before.len(), 2, "letters to the two with an address");
+
+    // A corrected list of the same agency would replace the invited people's list.
+    let corrected = crate::delivery::PEOPLE.replace("Thôn Đông", "Thôn Đông mới");
+    let pending: Value =
+        upload(&app, &app.admin_token, &wave, "l.csv", corrected.into_bytes(), Some("AG1")).await.json().await.unwrap();
+    let id = pending["upload_id"].as_str().unwrap();
+    let confirm = format!("/api/v1/uploads/{id}/confirm");
+    let refused = app.post(&confirm, &json!({})).await;
+    assert_eq!(refused.status(), 409);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["message"],
+        "Thư mời đã được gửi từ mẫu hiện tại nên không thể thay danh sách nữa."
+    );
+    assert_eq!(stored(&app, invited), before, "the invited people keep their place and codes");
+    assert_eq!(stored(&app, "SELECT status AS value FROM list_uploads ORDER BY status"), ["confirmed", "pending"]);
+
+    // The pending list's mapping can still be corrected, until the wave closes.
+    let mapping = json!({"name": 0, "address": 1, "phone": 2, "locality": 3});
+    assert_eq!(put_columns(&app, &app.admin_token, id, mapping.clone()).await.status(), 200);
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
+    assert_eq!(put_columns(&app, &app.admin_token, id, mapping).await.status(), 410);
+    let refused = app.post(&confirm, &json!({})).await;
+    assert_eq!(refused.status(), 410);
+    assert_eq!(refused.json::<Value>().await.unwrap()["message"], "Đợt khảo sát đã kết thúc.");
+    assert_eq!(stored(&app, invited), before);
 }

@@ -184,3 +184,66 @@ async fn a_server_killed_while_handing_an_sms_to_the_gateway_never_sends_it_agai
     assert_eq!(received.len(), 6, "{received:?}");
     assert!(received.values().all(|n| *n == 1), "an SMS was sent twice: {received:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_the_gateway_took_but_answered_too_late_is_uncertain_and_never_sent_again_on_sqlite() {
+    an_sms_the_gateway_took_but_answered_too_late_is_uncertain_and_never_sent_again(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_the_gateway_took_but_answered_too_late_is_uncertain_and_never_sent_again_on_postgres() {
+    an_sms_the_gateway_took_but_answered_too_late_is_uncertain_and_never_sent_again(Backend::Postgres).await;
+}
+
+async fn an_sms_the_gateway_took_but_answered_too_late_is_uncertain_and_never_sent_again(backend: Backend) {
+    let gateway = SmsGateway::start().await;
+    gateway.answer_late("84912000001", Duration::from_secs(3));
+    let template = GatewayTemplate::parse(&gateway.url_template(), "GET").unwrap();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.sms_gateway = Some(template);
+        s.sms_timeout = Duration::from_secs(1);
+    })
+    .await
+    else {
+        return;
+    };
+    let list = "Họ và tên,Điện thoại,Xã\nNguyễn Thị Chậm,0912000001,00001\nTrần Văn Nhanh,0912000002,00001\n";
+    let wave = sampled_wave_of(&app, list).await;
+    let sent = app.post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "sms"})).await;
+    assert_eq!(sent.json::<Value>().await.unwrap()["queued"], 2);
+
+    let progress = app.progress_when(&wave, |p| p["sms"] == json!({"sent": 1, "uncertain": 1})).await;
+    assert_eq!(progress["sms"], json!({"sent": 1, "uncertain": 1}), "{progress}");
+    // Past the late answer and many back-offs (200 ms in the tests): still received once.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(gateway.received_for("84912000001").len(), 1, "{:?}", gateway.received());
+    assert_eq!(gateway.received().len(), 2);
+    let progress = app.get_json(&format!("/api/v1/waves/{wave}/progress")).await;
+    assert_eq!(progress["sms"], json!({"sent": 1, "uncertain": 1}), "{progress}");
+    let error = stored(&app, "SELECT last_error AS value FROM mail_queue WHERE status = 'uncertain'");
+    assert!(error[0].starts_with("cổng SMS không trả lời rõ, có thể đã nhận tin"), "{error:?}");
+    assert!(!error[0].contains("912000001") && !error[0].contains("khoa-thu"), "{error:?}");
+    assert_eq!(
+        stored(&app, "SELECT phone || ' ' || delivery AS value FROM contacts ORDER BY phone"),
+        ["0912000001 pending", "0912000002 sent"],
+        "not known to have arrived"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_cannot_be_reached_is_tried_again_then_given_up() {
+    // Nothing listens there: the connection is refused before anything is sent.
+    let url = format!("http://127.0.0.1:{}/api/send?to={{phone}}&text={{text}}", free_port());
+    let template = GatewayTemplate::parse(&url, "GET").unwrap();
+    let Some(app) = spawn_app_with(Backend::Sqlite, |s| s.sms_gateway = Some(template)).await else { return };
+    let wave = sampled_wave_of(&app, "Họ và tên,Điện thoại,Xã\nNguyễn Thị Xa,0912000001,00001\n").await;
+    let sent = app.post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "sms"})).await;
+    assert_eq!(sent.json::<Value>().await.unwrap()["queued"], 1);
+    let progress = app.progress_when(&wave, |p| p["sms"] == json!({"failed": 1})).await;
+    assert_eq!(progress["sms"], json!({"failed": 1}), "{progress}");
+    let queued = stored(&app, "SELECT attempts || ' ' || last_error AS value FROM mail_queue");
+    assert!(
+        queued[0].starts_with("3 không kết nối được tới cổng SMS"),
+        "tried PHIEU_MAIL_MAX_ATTEMPTS times: {queued:?}"
+    );
+}

@@ -2,9 +2,10 @@
 
 //! A real SMTP server on loopback that keeps what it receives: plain, offering STARTTLS, or
 //! TLS from the first byte, with a certificate issued at start by a certificate authority of
-//! its own (`ca_file`). Addresses containing "bounce" are refused (550); those containing
-//! "busy" are told to retry (451) once. It accepts mail in clear even when it offers
-//! STARTTLS, so that a client that would fall back to clear text would be seen doing it.
+//! its own (`ca_file`). Addresses containing "bounce" are refused (550, the reply quoting
+//! the address as real servers' replies do); those containing "busy" are told to retry
+//! (451) once. It accepts mail in clear even when it offers STARTTLS, so that a client that
+//! would fall back to clear text would be seen doing it.
 
 use base64::Engine;
 use std::collections::HashMap;
@@ -175,7 +176,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Shared, 
             let address =
                 line.split(':').nth(1).unwrap_or("").trim().trim_matches(|c| c == '<' || c == '>').to_string();
             if address.contains("bounce") {
-                "550 5.1.1 no such user".into()
+                // As real servers do, quoting the address.
+                format!("550 5.1.1 <{address}>: Recipient address rejected: User unknown")
             } else if address.contains("busy") && {
                 let mut seen = shared.busy_seen.lock().unwrap();
                 let n = seen.entry(address.clone()).or_default();

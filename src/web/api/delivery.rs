@@ -66,7 +66,7 @@ pub async fn send_invitations(
     require(user, SEND_ROLES)?;
     let wave = find_wave(state, wave_id).await?;
     if wave.status == WaveStatus::Closed {
-        return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
+        return Err(ApiError::wave_closed());
     }
     let channel = match channel_name {
         "auto" => None,

@@ -86,7 +86,7 @@ pub async fn accept_list(
     require(user, LIST_ROLES)?;
     let wave = find_wave(state, wave_id).await?;
     if wave.status == WaveStatus::Closed {
-        return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
+        return Err(ApiError::wave_closed());
     }
     let mut agency_code = received.fields.get("agency_code").cloned().filter(|c| !c.is_empty());
     if user.role == Role::AgencyOfficer && agency_code.is_none() {
@@ -112,6 +112,7 @@ fn list_error(field: &'static str) -> impl Fn(ListError) -> ApiError {
     move |e| match e {
         ListError::Storage(e) => e.into(),
         ListError::NotPending => ApiError::Conflict(e.to_string()),
+        ListError::WaveClosed => ApiError::wave_closed(),
         other => ApiError::Invalid([(field.to_string(), other.to_string())].into()),
     }
 }
@@ -202,6 +203,10 @@ pub async fn confirm_list(state: &AppState, user: &User, upload_id: &str) -> Res
         ConfirmOutcome::NotFound => Err(ApiError::NotFound("Không tìm thấy danh sách.".into())),
         ConfirmOutcome::NotPending => {
             Err(ApiError::Conflict("Danh sách này đã được xác nhận hoặc đã bị thay thế.".into()))
+        }
+        ConfirmOutcome::WaveClosed => Err(ApiError::wave_closed()),
+        ConfirmOutcome::InvitationsSent => {
+            Err(ApiError::Conflict("Thư mời đã được gửi từ mẫu hiện tại nên không thể thay danh sách nữa.".into()))
         }
     }
 }

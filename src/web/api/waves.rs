@@ -154,7 +154,7 @@ async fn invite(
     }
     let wave = find_wave(&state, &path).await?;
     if wave.status == WaveStatus::Closed {
-        return Err(ApiError::Gone("Đợt khảo sát đã kết thúc.".into()));
+        return Err(ApiError::wave_closed());
     }
     let locality_code = body.locality_code.trim().to_string();
     let (agency_code_q, locality_q) = (agency_code.clone(), locality_code.clone());
