@@ -86,6 +86,7 @@ async fn new_wave(app: &TestApp) -> String {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    phieu::telemetry::init();
     let csv_rows = env_number("BENCH_CSV_ROWS", 1_000_000);
     let xlsx_rows = env_number("BENCH_XLSX_ROWS", 200_000);
     let emails = env_number("BENCH_EMAILS", 2_000);
