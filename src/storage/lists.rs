@@ -1,7 +1,7 @@
 //! Agencies' lists, their contacts, and sample draws. The only tables holding personal data.
 
 use super::schema::{contacts, list_files, list_keys, list_lines, list_uploads, sample_draws, waves};
-use super::{Database, Pool, StorageError, StorageResult, with_conn};
+use super::{Database, Pool, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::respondent_list::{CleanedBatch, IdentityKey, LineReport, LineStatus, RespondentKind};
 use crate::domain::wave::WaveStatus;
 use chrono::{NaiveDateTime, Utc};
@@ -277,7 +277,7 @@ impl Database {
                 (list_keys::upload_id.eq(upload_id), list_keys::key.eq(key.stored()), list_keys::line.eq(*line as i64))
             })
             .collect();
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             // A wave purged while its list was being read takes no more of it.
             let purged: Option<NaiveDateTime> = waves::table.find(wave_id).select(waves::purged_at).first(c)?;
             if purged.is_some() {
@@ -293,7 +293,7 @@ impl Database {
                 diesel::insert_into(list_keys::table).values(chunk).execute(c)?;
             }
             Ok(())
-        }))
+        })
     }
 
     /// Ends an import: the upload becomes pending, with its counts and mapping, and the
@@ -427,7 +427,7 @@ impl Database {
     /// in the same wave is replaced and its contacts deleted. Refused once the wave is
     /// closed or any invitation of it went out.
     pub fn confirm_upload(&self, id: &str) -> StorageResult<ConfirmOutcome> {
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             let found: Option<(String, String, String)> = list_uploads::table
                 .find(id)
                 .select((list_uploads::wave_id, list_uploads::agency_code, list_uploads::status))
@@ -473,7 +473,7 @@ impl Database {
             diesel::delete(list_files::table.filter(list_files::upload_id.eq(id))).execute(c)?;
             diesel::update(list_uploads::table.find(id)).set(list_uploads::status.eq(CONFIRMED)).execute(c)?;
             Ok(ConfirmOutcome::Confirmed { replaced: earlier.len(), sample_reset: selected > 0 })
-        }))
+        })
     }
 
     /// The sampling frame: contacts of the wave's confirmed lists.

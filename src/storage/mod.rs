@@ -74,6 +74,23 @@ macro_rules! with_conn {
 }
 pub(crate) use with_conn;
 
+/// A transaction that reads before it writes. SQLite's default (deferred) transaction would
+/// fail at once with "database is locked", without waiting, if another connection wrote
+/// between its read and its write; an immediate one takes the write lock first and waits.
+macro_rules! write_transaction {
+    ($db:expr, $c:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::storage::Pool::Sqlite(pool) => {
+                (&mut *pool.get()?).immediate_transaction::<_, $crate::storage::StorageError, _>(|$c| $body)
+            }
+            $crate::storage::Pool::Postgres(pool) => {
+                (&mut *pool.get()?).transaction::<_, $crate::storage::StorageError, _>(|$c| $body)
+            }
+        }
+    };
+}
+pub(crate) use write_transaction;
+
 #[derive(Clone)]
 pub struct Database {
     pub(crate) pool: Pool,
