@@ -218,6 +218,11 @@ async fn confirm(state: web::Data<AppState>, user: ApiUser, path: web::Path<Stri
 /// Report lines per database round trip.
 const REPORT_PAGE: i64 = 5_000;
 
+/// Where the page after `page` starts, if a full page suggests there is one.
+fn next_page_after(page: &[LineReport]) -> Option<i64> {
+    page.last().filter(|_| page.len() as i64 == REPORT_PAGE).map(|last| last.line as i64)
+}
+
 /// An upload's report lines in line order, a page at a time.
 fn report_pages(db: Database, upload_id: String) -> impl Stream<Item = Result<Vec<LineReport>, StorageError>> {
     stream::try_unfold(Some(0i64), move |after| {
@@ -225,11 +230,10 @@ fn report_pages(db: Database, upload_id: String) -> impl Stream<Item = Result<Ve
         async move {
             let Some(after) = after else { return Ok(None) };
             let page = db.run(move |db| db.report_page(&id, after, REPORT_PAGE)).await?;
-            let next = match page.last() {
-                Some(last) if page.len() as i64 == REPORT_PAGE => Some(last.line as i64),
-                Some(_) => None,
-                None => return Ok(None),
-            };
+            if page.is_empty() {
+                return Ok(None);
+            }
+            let next = next_page_after(&page);
             Ok(Some((page, next)))
         }
     })
@@ -375,9 +379,9 @@ fn report_workbook(db: &Database, upload_id: &str) -> Result<tempfile::NamedTemp
             sheet.write_string(row, 2, &line.reason).map_err(failed)?;
             row += 1;
         }
-        match page.last() {
-            Some(last) if page.len() as i64 == REPORT_PAGE => after = last.line as i64,
-            _ => break,
+        match next_page_after(&page) {
+            Some(next) => after = next,
+            None => break,
         }
     }
     let file = tempfile::NamedTempFile::new().map_err(|e| StorageError::Io(e.to_string()))?;

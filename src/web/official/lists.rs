@@ -2,7 +2,7 @@
 //! which column holds what, download the report, confirm. Every action goes through the
 //! same calls as the API's.
 
-use super::{redirect, refused, thousands};
+use super::{local_time, redirect, refused, session_expired, signed_form, thousands};
 use crate::domain::account::Role;
 use crate::domain::respondent_list::Field;
 use crate::service::lists::ListColumns;
@@ -14,7 +14,6 @@ use crate::web::api::lists::{
 };
 use crate::web::api::waves::find_wave;
 use crate::web::auth::{CSRF_FIELD, PageUser, csrf_valid, require};
-use crate::web::citizen::form_fields;
 use crate::web::error::ApiError;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -46,16 +45,6 @@ fn status_label(status: &str) -> &'static str {
         "replaced" => "Đã được thay bằng danh sách mới",
         _ => "Đang đọc",
     }
-}
-
-fn local_time(state: &AppState, at: chrono::NaiveDateTime) -> String {
-    (at.and_utc() + state.survey.utc_offset).format("%H:%M %d/%m/%Y").to_string()
-}
-
-fn session_expired() -> HttpResponse {
-    HttpResponse::Forbidden()
-        .content_type("text/plain; charset=utf-8")
-        .body("Phiên làm việc đã hết hạn, vui lòng tải lại trang.")
 }
 
 /// The wave's lists page: the upload form and the uploads so far (an agency officer's own).
@@ -220,20 +209,6 @@ async fn render_upload(
     )
 }
 
-/// A checked form of a page about one upload: the user and the fields, or the response.
-async fn upload_form(
-    req: &HttpRequest,
-    body: &[u8],
-    user: Option<PageUser>,
-) -> Result<(User, std::collections::BTreeMap<String, Vec<String>>), HttpResponse> {
-    let Some(PageUser(user)) = user else { return Err(redirect("/dang-nhap")) };
-    let fields = form_fields(body);
-    if !csrf_valid(req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str)) {
-        return Err(session_expired());
-    }
-    Ok((user, fields))
-}
-
 /// The mapping chosen on the page: `col-{n}` holds the field of column n, or nothing.
 fn chosen_mapping(fields: &std::collections::BTreeMap<String, Vec<String>>) -> Result<HashMap<Field, usize>, String> {
     let mut mapping = HashMap::new();
@@ -258,7 +233,7 @@ async fn remap(
     user: Option<PageUser>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (user, fields) = match upload_form(&req, &body, user).await {
+    let (user, fields) = match signed_form(&req, &body, user).await {
         Ok(checked) => checked,
         Err(response) => return response,
     };
@@ -283,7 +258,7 @@ async fn confirm(
     user: Option<PageUser>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (user, _) = match upload_form(&req, &body, user).await {
+    let (user, _) = match signed_form(&req, &body, user).await {
         Ok(checked) => checked,
         Err(response) => return response,
     };

@@ -118,27 +118,49 @@ async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: Option<Pa
     )
 }
 
-/// Page forms: CSRF-checked, administrators only.
-pub(super) async fn admin_form(
+/// A form post refused because its CSRF token is missing or stale.
+pub(super) fn session_expired() -> HttpResponse {
+    HttpResponse::Forbidden()
+        .content_type("text/plain; charset=utf-8")
+        .body("Phiên làm việc đã hết hạn, vui lòng tải lại trang.")
+}
+
+type FormFields = std::collections::BTreeMap<String, Vec<String>>;
+
+/// Page forms: signed in and CSRF-checked; the user and the fields, or the response.
+pub(super) async fn signed_form(
     req: &HttpRequest,
     body: &[u8],
     user: Option<PageUser>,
-) -> Result<(crate::storage::accounts::User, std::collections::BTreeMap<String, Vec<String>>), HttpResponse> {
+) -> Result<(crate::storage::accounts::User, FormFields), HttpResponse> {
     let Some(PageUser(user)) = user else {
         return Err(redirect("/dang-nhap"));
     };
     let fields = form_fields(body);
     if !csrf_valid(req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str)) {
-        return Err(HttpResponse::Forbidden()
-            .content_type("text/plain; charset=utf-8")
-            .body("Phiên làm việc đã hết hạn, vui lòng tải lại trang."));
+        return Err(session_expired());
     }
+    Ok((user, fields))
+}
+
+/// Page forms of administrators only.
+pub(super) async fn admin_form(
+    req: &HttpRequest,
+    body: &[u8],
+    user: Option<PageUser>,
+) -> Result<(crate::storage::accounts::User, FormFields), HttpResponse> {
+    let (user, fields) = signed_form(req, body, user).await?;
     if user.role != Role::Administrator {
         return Err(HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")
             .body("Tài khoản không có quyền thực hiện thao tác này."));
     }
     Ok((user, fields))
+}
+
+/// A stored UTC time as the officials' local time.
+pub(super) fn local_time(state: &AppState, at: chrono::NaiveDateTime) -> String {
+    chrono::TimeZone::from_utc_datetime(&state.survey.utc_offset, &at).format("%d/%m/%Y %H:%M").to_string()
 }
 
 async fn create_wave(

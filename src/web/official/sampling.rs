@@ -2,7 +2,7 @@
 //! and the record of draws; then invitations by channel, and the letters and mail merges.
 //! Every action goes through the same calls as the API's.
 
-use super::{admin_form, level_label, redirect, refused, thousands};
+use super::{admin_form, level_label, local_time, redirect, refused, thousands};
 use crate::domain::account::Role;
 use crate::service::sampling::SampleRequest;
 use crate::storage::accounts::User;
@@ -264,9 +264,7 @@ async fn render(
         Ok(shown) => shown,
         Err(e) => return refused(state, req, &e),
     };
-    let when = |d: &DrawRecord| {
-        chrono::TimeZone::from_utc_datetime(&state.survey.utc_offset, &d.drawn_at).format("%d/%m/%Y %H:%M").to_string()
-    };
+    let when = |d: &DrawRecord| local_time(state, d.drawn_at);
     let who = |d: &DrawRecord| shown.emails.get(&d.drawn_by).cloned().unwrap_or_else(|| d.drawn_by.clone());
     let current = shown.draws.first().filter(|_| shown.drawn).map(|d| {
         let strata: Vec<RecordedStratum> = serde_json::from_value(d.strata.clone()).unwrap_or_default();
