@@ -1,5 +1,6 @@
 //! Settings from environment variables, each with a safe default (documented in README).
 
+use crate::domain::account::SignInDelays;
 use crate::sms::GatewayTemplate;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,8 +26,11 @@ pub struct Settings {
     pub rate_failed_codes_per_prefix: u32,
     /// Requests for one code per window.
     pub rate_requests_per_code: u32,
-    /// Sign-in attempts per network prefix per window.
-    pub rate_logins_per_prefix: u32,
+    /// How failed sign-ins slow the next attempts (see `SignInDelays`).
+    pub sign_in_delays: SignInDelays,
+    /// Sign-in attempts one network prefix may have waiting out a delay at once; more are
+    /// refused with a Retry-After, so waiting attempts cannot exhaust the server.
+    pub sign_in_waiting_per_prefix: u32,
     /// How often PostgreSQL answers are re-mixed (see README, anonymity).
     pub mix_interval: Duration,
     pub secure_cookies: bool,
@@ -97,7 +101,12 @@ impl Settings {
             rate_window: Duration::from_secs(parsed("PHIEU_RATE_WINDOW_SECS", 600u64)?),
             rate_failed_codes_per_prefix: parsed("PHIEU_RATE_FAILED_CODES_PER_PREFIX", 30)?,
             rate_requests_per_code: parsed("PHIEU_RATE_REQUESTS_PER_CODE", 60)?,
-            rate_logins_per_prefix: parsed("PHIEU_RATE_LOGINS_PER_PREFIX", 20)?,
+            sign_in_delays: SignInDelays {
+                free: parsed("PHIEU_SIGNIN_FREE_FAILURES", 5)?,
+                base: Duration::from_millis(parsed("PHIEU_SIGNIN_DELAY_MS", 1000u64)?),
+                max: Duration::from_secs(parsed("PHIEU_SIGNIN_DELAY_MAX_SECS", 10u64)?),
+            },
+            sign_in_waiting_per_prefix: parsed("PHIEU_SIGNIN_WAITING_PER_PREFIX", 4u32)?.max(1),
             mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?),
             secure_cookies: parsed("PHIEU_SECURE_COOKIES", false)?,
             utc_offset_hours: parsed("PHIEU_UTC_OFFSET_HOURS", 7)?,

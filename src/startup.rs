@@ -63,12 +63,8 @@ pub fn ensure_administrator(survey: &Survey, settings: &Settings) -> anyhow::Res
     let email = EmailAddress::parse(settings.admin_email.as_deref().unwrap_or("admin@phieu.local"))
         .map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_EMAIL: {e}"))?;
     let (password, generated) = match &settings.admin_password {
-        Some(p) => (NewPassword::parse(p).map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_PASSWORD: {e}"))?, false),
-        None => {
-            let mut bytes = [0u8; 12];
-            rand::thread_rng().fill_bytes(&mut bytes);
-            (NewPassword::parse(&hex::encode(bytes)).expect("24 characters"), true)
-        }
+        Some(p) => (NewPassword::parse(p, &email).map_err(|e| anyhow::anyhow!("PHIEU_ADMIN_PASSWORD: {e}"))?, false),
+        None => (NewPassword::generate(&email), true),
     };
     let hash = web::auth::hash_password(password.expose());
     let created = survey
@@ -116,6 +112,7 @@ impl Application {
             survey: survey.clone(),
             settings: settings.clone(),
             limiter: RateLimiter::new(settings.rate_window),
+            sign_in_waiting: Default::default(),
             templates: Templates::load(),
         });
         let server = HttpServer::new(move || {

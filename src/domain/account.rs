@@ -49,6 +49,12 @@ pub enum CredentialError {
     InvalidEmail,
     #[error("mật khẩu phải có ít nhất {0} ký tự")]
     PasswordTooShort(usize),
+    #[error("mật khẩu không được chứa phần tên trong địa chỉ email")]
+    PasswordContainsEmail,
+    #[error("mật khẩu quá dễ đoán, vui lòng chọn mật khẩu khác")]
+    PasswordTooCommon,
+    #[error("mật khẩu không được chứa ký tự điều khiển")]
+    PasswordControlCharacter,
 }
 
 impl EmailAddress {
@@ -67,6 +73,10 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The part before the `@`.
+    pub fn local_part(&self) -> &str {
+        self.0.split_once('@').map_or(&self.0, |(local, _)| local)
+    }
 }
 
 /// Emails of officials are personal data: keep them out of debug output and logs.
@@ -76,19 +86,88 @@ impl fmt::Debug for EmailAddress {
     }
 }
 
-pub const MIN_PASSWORD_LENGTH: usize = 10;
+pub const MIN_PASSWORD_LENGTH: usize = 12;
 
+/// Passwords long enough to pass the length rule that guessers try first.
+const COMMON_PASSWORDS: [&str; 16] = [
+    "123456789012",
+    "1234567890123",
+    "12345678910111",
+    "123456123456",
+    "qwertyuiop123",
+    "qwertyuiopasdf",
+    "password1234",
+    "passwordpassword",
+    "matkhau123456",
+    "matkhaumoi123",
+    "abc123456789",
+    "administrator",
+    "admin1234567",
+    "iloveyou1234",
+    "vietnam123456",
+    "khongbiet123",
+];
+
+/// An official's new password, checked against the account's email: long enough, not built
+/// on the email's local part, not a common password, not a single repeated character.
 pub struct NewPassword(String);
 
 impl NewPassword {
-    pub fn parse(input: &str) -> Result<Self, CredentialError> {
+    pub fn parse(input: &str, email: &EmailAddress) -> Result<Self, CredentialError> {
+        if input.chars().any(char::is_control) {
+            return Err(CredentialError::PasswordControlCharacter);
+        }
         if input.chars().count() < MIN_PASSWORD_LENGTH {
             return Err(CredentialError::PasswordTooShort(MIN_PASSWORD_LENGTH));
         }
+        let lower = input.to_lowercase();
+        let local = email.local_part();
+        // A one- or two-letter local part would forbid half the alphabet.
+        if local.chars().count() >= 3 && lower.contains(local) {
+            return Err(CredentialError::PasswordContainsEmail);
+        }
+        let mut chars = lower.chars();
+        let first = chars.next();
+        if COMMON_PASSWORDS.contains(&lower.as_str()) || chars.all(|c| Some(c) == first) {
+            return Err(CredentialError::PasswordTooCommon);
+        }
         Ok(Self(input.to_string()))
     }
+
+    /// 24 random hexadecimal characters that pass the rules for `email`.
+    pub fn generate(email: &EmailAddress) -> Self {
+        use rand::RngCore;
+        loop {
+            let mut bytes = [0u8; 12];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            if let Ok(password) = Self::parse(&hex::encode(bytes), email) {
+                return password;
+            }
+        }
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// How sign-in slows guessing down: the first `free` failures cost nothing; after them each
+/// attempt waits `base`, doubled per further failure, at most `max`. The failures are the
+/// larger of the account's (since its last success) and the client network's (in the
+/// window), so the right password always gets in after at most `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInDelays {
+    pub free: u32,
+    pub base: std::time::Duration,
+    pub max: std::time::Duration,
+}
+
+impl SignInDelays {
+    pub fn delay(&self, failures: u32) -> std::time::Duration {
+        match failures.checked_sub(self.free) {
+            None => std::time::Duration::ZERO,
+            Some(extra) => self.base.saturating_mul(2u32.saturating_pow(extra.min(31))).min(self.max),
+        }
     }
 }
 
@@ -105,9 +184,32 @@ mod tests {
     }
 
     #[test]
-    fn short_password_is_refused() {
-        assert!(NewPassword::parse("ngắn").is_err());
-        assert!(NewPassword::parse("đủ-dài-rồi-nhé").is_ok());
+    fn weak_passwords_are_refused() {
+        let email = EmailAddress::parse("nguyenvanan@noivu.gov.vn").unwrap();
+        assert_eq!(
+            NewPassword::parse("ngắn-quá", &email).err(),
+            Some(CredentialError::PasswordTooShort(MIN_PASSWORD_LENGTH))
+        );
+        assert_eq!(NewPassword::parse("NguyenVanAn-2026", &email).err(), Some(CredentialError::PasswordContainsEmail));
+        assert_eq!(NewPassword::parse("Password1234", &email).err(), Some(CredentialError::PasswordTooCommon));
+        assert_eq!(NewPassword::parse("aaaaaaaaaaaaaa", &email).err(), Some(CredentialError::PasswordTooCommon));
+        assert_eq!(
+            NewPassword::parse("đủ-dài\u{0}rồi-nhé", &email).err(),
+            Some(CredentialError::PasswordControlCharacter)
+        );
+        assert!(NewPassword::parse("đủ-dài-rồi-nhé", &email).is_ok());
+        let short_local = EmailAddress::parse("an@noivu.gov.vn").unwrap();
+        assert!(NewPassword::parse("an-toàn-thật-sự", &short_local).is_ok(), "a two-letter local part is ignored");
+        assert!(NewPassword::parse(NewPassword::generate(&email).expose(), &email).is_ok());
+    }
+
+    #[test]
+    fn sign_in_delays_grow_exponentially_up_to_the_cap() {
+        use std::time::Duration;
+        let delays = SignInDelays { free: 3, base: Duration::from_secs(1), max: Duration::from_secs(10) };
+        let secs: Vec<u64> = (0..10).map(|f| delays.delay(f).as_secs()).collect();
+        assert_eq!(secs, [0, 0, 0, 1, 2, 4, 8, 10, 10, 10]);
+        assert_eq!(delays.delay(u32::MAX), Duration::from_secs(10), "no overflow");
     }
 
     #[test]

@@ -13,6 +13,17 @@ pub struct User {
     pub agency_code: Option<String>,
 }
 
+/// Not `Debug`: it holds an email.
+#[derive(serde::Serialize)]
+pub struct AccountSummary {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub agency_code: Option<String>,
+    pub disabled: bool,
+    pub failed_sign_ins: i32,
+}
+
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
@@ -58,6 +69,25 @@ impl Database {
             .load(c)?))
     }
 
+    /// Every account for administrators: id, email, role, agency, disabled, failed sign-ins.
+    pub fn list_users(&self) -> StorageResult<Vec<AccountSummary>> {
+        let rows: Vec<(String, String, String, Option<String>, Option<NaiveDateTime>, i32)> = with_conn!(self, c => users::table
+                .order(users::email)
+                .select((users::id, users::email, users::role, users::agency_code, users::disabled_at, users::failed_sign_ins))
+                .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, email, role, agency_code, disabled_at, failed_sign_ins)| AccountSummary {
+                id,
+                email,
+                role,
+                agency_code,
+                disabled: disabled_at.is_some(),
+                failed_sign_ins,
+            })
+            .collect())
+    }
+
     pub fn count_users(&self) -> StorageResult<i64> {
         Ok(with_conn!(self, c => users::table.count().get_result(c)?))
     }
@@ -85,14 +115,72 @@ impl Database {
         }
     }
 
-    /// The user and their password hash, for signing in.
-    pub fn user_credentials(&self, email: &str) -> StorageResult<Option<(User, String)>> {
-        let row: Option<(String, String, Option<String>, String)> = with_conn!(self, c => users::table
+    /// An enabled account, its password hash and its failed sign-ins since the last success,
+    /// for signing in. A disabled account is not found.
+    pub fn user_credentials(&self, email: &str) -> StorageResult<Option<(User, String, u32)>> {
+        let row: Option<(String, String, Option<String>, String, i32)> = with_conn!(self, c => users::table
             .filter(users::email.eq(email))
-            .select((users::id, users::role, users::agency_code, users::password_hash))
+            .filter(users::disabled_at.is_null())
+            .select((users::id, users::role, users::agency_code, users::password_hash, users::failed_sign_ins))
             .first(c)
             .optional()?);
-        row.map(|(id, role, agency, hash)| Ok((to_user((id, role, agency))?, hash))).transpose()
+        row.map(|(id, role, agency, hash, failures)| Ok((to_user((id, role, agency))?, hash, failures.max(0) as u32)))
+            .transpose()
+    }
+
+    pub fn user_email(&self, user_id: &str) -> StorageResult<Option<String>> {
+        Ok(with_conn!(self, c => users::table.find(user_id).select(users::email).first(c).optional()?))
+    }
+
+    pub fn record_sign_in_failure(&self, user_id: &str) -> StorageResult<()> {
+        with_conn!(self, c => diesel::update(users::table.find(user_id))
+            .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
+            .execute(c)?);
+        Ok(())
+    }
+
+    /// False when there is no such account.
+    pub fn clear_sign_in_failures(&self, user_id: &str) -> StorageResult<bool> {
+        Ok(with_conn!(self, c => diesel::update(users::table.find(user_id))
+            .set(users::failed_sign_ins.eq(0))
+            .execute(c)?)
+            > 0)
+    }
+
+    /// Disables (ending every token and session at once) or re-enables an account; false
+    /// when there is no such account.
+    pub fn set_disabled(&self, user_id: &str, disabled: bool) -> StorageResult<bool> {
+        let at = disabled.then(|| Utc::now().naive_utc());
+        Ok(with_conn!(self, c => c.transaction(|c| {
+            let found = diesel::update(users::table.find(user_id)).set(users::disabled_at.eq(at)).execute(c)? > 0;
+            if disabled {
+                diesel::delete(auth_tokens::table.filter(auth_tokens::user_id.eq(user_id))).execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(found)
+        })?))
+    }
+
+    /// A new password: the failed sign-ins are forgotten and every token of the account ends,
+    /// except `keep` (the session or token that changed its own password). False when there
+    /// is no such account.
+    pub fn set_password(&self, user_id: &str, password_hash: &str, keep: Option<&str>) -> StorageResult<bool> {
+        let keep = keep.unwrap_or("").to_string();
+        Ok(with_conn!(self, c => c.transaction(|c| {
+            let found = diesel::update(users::table.find(user_id))
+                .set((users::password_hash.eq(password_hash), users::failed_sign_ins.eq(0)))
+                .execute(c)?
+                > 0;
+            diesel::delete(
+                auth_tokens::table.filter(auth_tokens::user_id.eq(user_id)).filter(auth_tokens::token_hash.ne(&keep)),
+            )
+            .execute(c)?;
+            Ok::<_, diesel::result::Error>(found)
+        })?))
+    }
+
+    /// The id of the account with `email`, disabled or not.
+    pub fn user_id_by_email(&self, email: &str) -> StorageResult<Option<String>> {
+        Ok(with_conn!(self, c => users::table.filter(users::email.eq(email)).select(users::id).first(c).optional()?))
     }
 
     pub fn store_token(
@@ -120,6 +208,8 @@ impl Database {
             .filter(auth_tokens::token_hash.eq(token_hash))
             .filter(auth_tokens::kind.eq(kind.as_str()))
             .filter(auth_tokens::expires_at.gt(now))
+            // Checked on every request: a disabled account's tokens stop working at once.
+            .filter(users::disabled_at.is_null())
             .select((users::id, users::role, users::agency_code))
             .first(c)
             .optional()?);

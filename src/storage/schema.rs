@@ -100,6 +100,8 @@ diesel::table! {
         role -> Text,
         agency_code -> Nullable<Text>,
         created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+        failed_sign_ins -> Integer,
     }
 }
 

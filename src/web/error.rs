@@ -18,6 +18,8 @@ pub enum ApiError {
     Gone(String),
     Invalid(BTreeMap<String, String>),
     TooManyRequests,
+    /// Too many attempts waiting at once: try again after this many seconds.
+    RetryLater(u64),
     Internal,
 }
 
@@ -32,6 +34,7 @@ impl fmt::Display for ApiError {
             ApiError::Unauthorized => f.write_str("Cần đăng nhập: gửi Authorization: Bearer <token>."),
             ApiError::Invalid(_) => f.write_str("Câu trả lời chưa hợp lệ."),
             ApiError::TooManyRequests => f.write_str("Quá nhiều yêu cầu, vui lòng thử lại sau."),
+            ApiError::RetryLater(secs) => write!(f, "Quá nhiều yêu cầu đang chờ, vui lòng thử lại sau {secs} giây."),
             ApiError::Internal => f.write_str("Lỗi máy chủ, vui lòng thử lại sau."),
         }
     }
@@ -52,7 +55,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
             ApiError::Invalid(_) => "invalid",
-            ApiError::TooManyRequests => "too_many_requests",
+            ApiError::TooManyRequests | ApiError::RetryLater(_) => "too_many_requests",
             ApiError::Internal => "internal",
         }
     }
@@ -68,7 +71,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests | ApiError::RetryLater(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,7 +81,11 @@ impl ResponseError for ApiError {
         if let ApiError::Invalid(errors) = self {
             body["errors"] = json!(errors);
         }
-        HttpResponse::build(self.status_code()).json(body)
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::RetryLater(secs) = self {
+            response.insert_header(("Retry-After", secs.to_string()));
+        }
+        response.json(body)
     }
 }
 

@@ -22,6 +22,8 @@ pub struct AppState {
     pub survey: Survey,
     pub settings: Arc<Settings>,
     pub limiter: RateLimiter,
+    /// Sign-ins waiting out their delay, per client network.
+    pub sign_in_waiting: ratelimit::WaitingGate,
     pub templates: Templates,
 }
 

@@ -6,7 +6,7 @@
 use actix_web::HttpRequest;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct RateLimiter {
@@ -46,10 +46,54 @@ impl RateLimiter {
         slot.1 <= limit
     }
 
+    /// Events counted for `key` in the current window.
+    pub fn count(&self, key: &str) -> u32 {
+        let slots = self.slots.lock().expect("rate limiter lock");
+        slots.get(key).filter(|(start, _)| start.elapsed() < self.window).map_or(0, |(_, count)| *count)
+    }
+
     /// Whether `key` already used up `limit` in the current window (without counting).
     pub fn exhausted(&self, key: &str, limit: u32) -> bool {
         let slots = self.slots.lock().expect("rate limiter lock");
         slots.get(key).is_some_and(|(start, count)| start.elapsed() < self.window && *count >= limit)
+    }
+}
+
+/// How many requests per key may be in progress at once (sign-ins waiting out their delay):
+/// a key's entry exists only while it has some, so memory follows what is in flight.
+#[derive(Default)]
+pub struct WaitingGate {
+    waiting: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+/// A place among the waiting requests of a key, given back when dropped.
+pub struct WaitingPlace {
+    waiting: Arc<Mutex<HashMap<String, u32>>>,
+    key: String,
+}
+
+impl WaitingGate {
+    /// A place for `key` unless `limit` requests of it are already waiting.
+    pub fn enter(&self, key: &str, limit: u32) -> Option<WaitingPlace> {
+        let mut waiting = self.waiting.lock().expect("waiting gate lock");
+        let count = waiting.entry(key.to_string()).or_insert(0);
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(WaitingPlace { waiting: self.waiting.clone(), key: key.to_string() })
+    }
+}
+
+impl Drop for WaitingPlace {
+    fn drop(&mut self) {
+        let mut waiting = self.waiting.lock().expect("waiting gate lock");
+        if let Some(count) = waiting.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                waiting.remove(&self.key);
+            }
+        }
     }
 }
 
@@ -98,6 +142,20 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(!limiter.exhausted("a", 2));
         assert!(limiter.hit("a", 2));
+    }
+
+    #[test]
+    fn the_gate_admits_a_limited_number_per_key_and_forgets_idle_keys() {
+        let gate = WaitingGate::default();
+        let first = gate.enter("a", 2).unwrap();
+        let second = gate.enter("a", 2).unwrap();
+        assert!(gate.enter("a", 2).is_none());
+        assert!(gate.enter("b", 2).is_some(), "another key is not affected");
+        drop(first);
+        let third = gate.enter("a", 2);
+        assert!(third.is_some());
+        drop((second, third));
+        assert!(gate.waiting.lock().unwrap().is_empty());
     }
 
     #[test]

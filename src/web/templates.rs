@@ -25,6 +25,7 @@ impl Templates {
             ("assignments.html", include_str!("templates/assignments.html")),
             ("lists.html", include_str!("templates/lists.html")),
             ("upload.html", include_str!("templates/upload.html")),
+            ("password.html", include_str!("templates/password.html")),
         ] {
             env.add_template(name, source).expect("template parses");
         }

@@ -103,7 +103,13 @@ pub fn test_settings(database_url: String) -> Settings {
         rate_window: Duration::from_secs(600),
         rate_failed_codes_per_prefix: 1000,
         rate_requests_per_code: 1000,
-        rate_logins_per_prefix: 1000,
+        // Real delays, short enough that a test's wrong passwords cost milliseconds.
+        sign_in_delays: phieu::domain::account::SignInDelays {
+            free: 5,
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(20),
+        },
+        sign_in_waiting_per_prefix: 4,
         mix_interval: Duration::from_secs(3600),
         secure_cookies: false,
         utc_offset_hours: 7,

@@ -45,32 +45,65 @@ impl AppState {
         Ok((token, expires))
     }
 
-    /// Checks credentials with a per-network limit on attempts; the same message for an
-    /// unknown email and a wrong password, so accounts cannot be enumerated.
+    /// Checks credentials, slowed down by earlier failures (see `SignInDelays`): only
+    /// failures count, per account and per client network, and they delay the answer rather
+    /// than refuse it, so the right password always gets in. The same message for an unknown
+    /// email, a disabled account and a wrong password, so accounts cannot be enumerated.
     pub async fn sign_in(
         &self,
         req: &HttpRequest,
         email: &str,
         password: &str,
     ) -> Result<crate::storage::accounts::User, ApiError> {
-        let key = format!("login:{}", client_network(req, self.settings.trust_proxy));
-        if !self.limiter.hit(&key, self.settings.rate_logins_per_prefix) {
-            return Err(ApiError::TooManyRequests);
-        }
-        let refused = || ApiError::Unauthorized;
-        let email = EmailAddress::parse(email).map_err(|_| refused())?;
+        let network = client_network(req, self.settings.trust_proxy);
+        let network_key = format!("sign-in-failures:{network}");
+        let email = EmailAddress::parse(email).map_err(|_| ApiError::Unauthorized)?;
+        // Unknown emails keep their count in memory, so their delays grow like an account's.
+        let unknown_key = format!("sign-in-failures:{}", email.as_str());
         let found = self.survey.db.run(move |db| db.user_credentials(email.as_str())).await?;
+        let account_failures = match &found {
+            Some((_, _, failures)) => *failures,
+            None => self.limiter.count(&unknown_key),
+        };
+        let delays = self.settings.sign_in_delays;
+        let delay = delays.delay(account_failures.max(self.limiter.count(&network_key)));
+        let _place = if delay.is_zero() {
+            None
+        } else {
+            let place = self
+                .sign_in_waiting
+                .enter(&network, self.settings.sign_in_waiting_per_prefix)
+                .ok_or(ApiError::RetryLater(delays.max.as_secs().max(1)))?;
+            actix_web::rt::time::sleep(delay).await;
+            Some(place)
+        };
         let password = password.to_string();
         // An unknown email costs the same Argon2 work as a wrong password.
-        let valid = tokio::task::spawn_blocking(move || match found {
-            Some((user, hash)) => verify_password(&password, &hash).then_some(user),
+        let (user_id, valid) = tokio::task::spawn_blocking(move || match found {
+            Some((user, hash, _)) => (Some(user.id.clone()), verify_password(&password, &hash).then_some(user)),
             None => {
                 verify_password(&password, &DUMMY_HASH);
-                None
+                (None, None)
             }
         })
         .await
         .map_err(|_| ApiError::Internal)?;
-        valid.ok_or_else(refused)
+        match (valid, user_id) {
+            (Some(user), _) => {
+                if account_failures > 0 {
+                    let id = user.id.clone();
+                    self.survey.db.run(move |db| db.clear_sign_in_failures(&id)).await?;
+                }
+                Ok(user)
+            }
+            (None, account) => {
+                self.limiter.hit(&network_key, u32::MAX);
+                match account {
+                    Some(id) => self.survey.db.run(move |db| db.record_sign_in_failure(&id)).await?,
+                    None => _ = self.limiter.hit(&unknown_key, u32::MAX),
+                }
+                Err(ApiError::Unauthorized)
+            }
+        }
     }
 }

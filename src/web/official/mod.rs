@@ -3,6 +3,7 @@
 
 mod assignments;
 mod lists;
+mod password;
 mod progress;
 mod sampling;
 
@@ -34,7 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(sampling::routes)
         .configure(progress::routes)
         .configure(assignments::routes)
-        .configure(lists::routes);
+        .configure(lists::routes)
+        .configure(password::routes);
 }
 
 /// Figures built on fewer valid answers than this are hidden on the page.
@@ -60,8 +62,15 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     }
     let user = match state.sign_in(&req, &email, &first("password")).await {
         Ok(user) => user,
-        Err(ApiError::TooManyRequests) => {
-            return retry(StatusCode::TOO_MANY_REQUESTS, "Đăng nhập sai quá nhiều lần, vui lòng thử lại sau.");
+        Err(ApiError::RetryLater(secs)) => {
+            let mut response = retry(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Có quá nhiều lần đăng nhập đang chờ từ mạng của bạn, vui lòng thử lại sau {secs} giây."),
+            );
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(secs));
+            return response;
         }
         Err(_) => return retry(StatusCode::UNAUTHORIZED, "Email hoặc mật khẩu không đúng."),
     };
@@ -74,13 +83,18 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     response
 }
 
-async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let fields = form_fields(&body);
-    if csrf_valid(&req, fields.get(CSRF_FIELD).and_then(|v| v.first()).map(String::as_str))
-        && let Some(cookie) = req.cookie(super::auth::SESSION_COOKIE)
-    {
+/// Signs out whatever session the cookie names, CSRF token or not: the cookie is cleared,
+/// so the session must end with it. A forged cross-site sign-out is not possible anyway: the
+/// session cookie is `SameSite=Strict`, so such a request carries none.
+async fn logout(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if let Some(cookie) = req.cookie(super::auth::SESSION_COOKIE) {
         let hash = token_hash(cookie.value());
-        let _ = state.survey.db.run(move |db| db.revoke_token(&hash)).await;
+        if state.survey.db.run(move |db| db.revoke_token(&hash)).await.is_err() {
+            // Keep the cookie rather than clear it over a session that stays valid.
+            return HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("Lỗi máy chủ, chưa đăng xuất được, vui lòng thử lại.");
+        }
     }
     let mut response = redirect("/dang-nhap");
     let mut gone = Cookie::new(super::auth::SESSION_COOKIE, "");

@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN failed_sign_ins;
+ALTER TABLE users DROP COLUMN disabled_at;
