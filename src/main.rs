@@ -14,6 +14,10 @@ usage:
   phieu forms check [DIR]       validate form files (default: survey_forms/)
   phieu localities import FILE  import localities from a code,name,level,parent_code CSV
   phieu purge                   delete the contact data of waves closed longer than PHIEU_RETENTION_DAYS
+  phieu admin reset-password EMAIL [--stdin]
+                                set a new password for an account (generated and printed once, or
+                                read from the first line of standard input), enable it, forget its
+                                failed sign-ins and end its sessions
 
 configuration: environment variables, see README.md";
 
@@ -29,6 +33,8 @@ fn main() -> ExitCode {
         ["forms", "check", dir] => forms_check(PathBuf::from(dir)),
         ["localities", "import", file] => import_localities(PathBuf::from(file)),
         ["purge"] => run_async(purge()),
+        ["admin", "reset-password", email] => reset_password(email, false),
+        ["admin", "reset-password", email, "--stdin"] => reset_password(email, true),
         ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -93,6 +99,37 @@ async fn purge() -> anyhow::Result<ExitCode> {
     }
     if purged.is_empty() {
         println!("nothing to purge");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// For a lost administrator password: whoever can run the command on the server's database
+/// may set any account's password.
+fn reset_password(email: &str, from_stdin: bool) -> anyhow::Result<ExitCode> {
+    use phieu::domain::account::{EmailAddress, NewPassword};
+    let email = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        NewPassword::parse(line.trim_end_matches(['\r', '\n']), &email).map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        NewPassword::generate(&email)
+    };
+    let settings = Settings::from_env()?;
+    let survey = open_survey(&settings)?;
+    let Some(id) = survey.db.user_id_by_email(email.as_str())? else {
+        eprintln!("phieu: no account has this email");
+        return Ok(ExitCode::FAILURE);
+    };
+    let hash = phieu::web::auth::hash_password(password.expose());
+    survey.db.set_password(&id, &hash, None)?;
+    survey.db.set_disabled(&id, false)?;
+    survey.db.audit("cli", "user.password_reset", &id)?;
+    if from_stdin {
+        println!("password set for {}", email.as_str());
+    } else {
+        // Printed, not logged: shown once to whoever ran the command.
+        println!("mật khẩu mới / new password for {}: {}", email.as_str(), password.expose());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -114,6 +114,9 @@ fn check_item(item: &Item, values: &[&str]) -> Result<Option<AnswerValue>, Strin
     }
     if item.is_text() {
         let text: String = values.join("\n").nfc().collect();
+        if crate::domain::text::free_text(&text).is_err() {
+            return Err("Câu trả lời không được chứa ký tự điều khiển (như ký tự NUL).".into());
+        }
         let length = text.chars().count();
         if length > item.text_limit() {
             return Err(format!("Câu trả lời dài {length} ký tự, vượt quá giới hạn {} ký tự.", item.text_limit()));

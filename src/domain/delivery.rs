@@ -132,9 +132,8 @@ const REQUIRED: [&str; 3] = ["ma", "duong_dan", "tu_choi"];
 /// A wave's own template must name only known placeholders and carry the code, the link
 /// and the opt-out link.
 pub fn check_template(subject: &str, body: &str) -> Result<(), String> {
-    if subject.trim().is_empty() {
-        return Err("Tiêu đề thư không được để trống.".into());
-    }
+    crate::domain::text::name(subject).map_err(|e| e.about("Tiêu đề thư"))?;
+    crate::domain::text::free_text(body).map_err(|e| e.about("Nội dung thư"))?;
     for text in [subject, body] {
         let mut rest = text;
         while let Some(start) = rest.find('{') {

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use std::collections::HashMap;
-use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Locality {
@@ -18,8 +17,8 @@ pub struct Locality {
 pub enum LocalityError {
     #[error("mã địa bàn “{0}” không hợp lệ (chỉ gồm chữ, số, - và _, tối đa 32 ký tự)")]
     InvalidCode(String),
-    #[error("tên địa bàn không được để trống")]
-    EmptyName,
+    #[error("tên địa bàn {0}")]
+    Name(crate::domain::text::TextError),
     #[error("cấp “{0}” không hợp lệ (chữ thường không dấu, ví dụ province, district, commune)")]
     InvalidLevel(String),
     #[error("địa bàn không thể là cấp trên của chính nó")]
@@ -37,10 +36,7 @@ pub fn parse_code(code: &str) -> Result<String, LocalityError> {
 impl Locality {
     pub fn parse(code: &str, name: &str, level: &str, parent_code: Option<&str>) -> Result<Self, LocalityError> {
         let code = parse_code(code)?;
-        let name: String = name.trim().nfc().collect();
-        if name.is_empty() {
-            return Err(LocalityError::EmptyName);
-        }
+        let name = crate::domain::text::name(name).map_err(LocalityError::Name)?;
         let level = level.trim();
         if level.is_empty() || !level.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
             return Err(LocalityError::InvalidLevel(level.into()));
@@ -279,7 +275,12 @@ mod tests {
     #[test]
     fn parse_rejects_bad_input_with_reasons() {
         assert_eq!(Locality::parse("a b", "X", "province", None), Err(LocalityError::InvalidCode("a b".into())));
-        assert_eq!(Locality::parse("1", " ", "province", None), Err(LocalityError::EmptyName));
+        use crate::domain::text::TextError;
+        assert_eq!(Locality::parse("1", " ", "province", None), Err(LocalityError::Name(TextError::Empty)));
+        assert_eq!(
+            Locality::parse("1", "Xã\u{0}", "province", None),
+            Err(LocalityError::Name(TextError::ControlCharacter))
+        );
         assert_eq!(Locality::parse("1", "X", "Tỉnh", None), Err(LocalityError::InvalidLevel("Tỉnh".into())));
         assert_eq!(Locality::parse("1", "X", "province", Some("1")), Err(LocalityError::OwnParent));
     }

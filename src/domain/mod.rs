@@ -12,4 +12,5 @@ pub mod locality;
 pub mod progress;
 pub mod respondent_list;
 pub mod sampling;
+pub mod text;
 pub mod wave;

@@ -5,7 +5,6 @@ use crate::storage::StorageError;
 use crate::storage::waves::NewWave;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
-use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Clone, Default)]
 pub struct WaveRequest {
@@ -31,11 +30,10 @@ pub enum WaveError {
 impl Survey {
     /// Creates a draft wave after checking its name, form, dates and coverage.
     pub async fn create_wave(&self, request: WaveRequest) -> Result<String, WaveError> {
-        let name: String = request.name.trim().nfc().collect();
         let mut errors = BTreeMap::new();
-        if name.is_empty() {
-            errors.insert("name".to_string(), "Tên đợt khảo sát không được để trống.".to_string());
-        }
+        let name = crate::domain::text::name(&request.name)
+            .map_err(|e| errors.insert("name".to_string(), e.about("Tên đợt khảo sát")))
+            .unwrap_or_default();
         if self.forms.get(&request.form_id).is_none() {
             errors.insert("form_id".into(), "Không có bộ phiếu này.".into());
         }

@@ -10,7 +10,6 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
-use unicode_normalization::UnicodeNormalization;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/localities", web::post().to(create_locality))
@@ -112,10 +111,7 @@ async fn create_agency(
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let code = locality::parse_code(&body.code).map_err(|e| invalid("code", e))?;
-    let name: String = body.name.trim().nfc().collect();
-    if name.is_empty() {
-        return Err(invalid("name", "Tên cơ quan không được để trống."));
-    }
+    let name = crate::domain::text::name(&body.name).map_err(|e| invalid("name", e.about("Tên cơ quan")))?;
     let agency = Agency { code: code.clone(), name, locality_code: body.locality_code.trim().to_string() };
     let outcome = state.survey.db.run(move |db| db.save_agency(&agency)).await?;
     if outcome == SaveOutcome::UnknownParent {
