@@ -7,6 +7,7 @@ mod accounts;
 mod anonymity;
 mod browser;
 mod citizen;
+mod control_characters;
 mod delivery;
 mod email;
 mod gateway;
