@@ -71,7 +71,8 @@ impl Database {
 
     /// Every account for administrators: id, email, role, agency, disabled, failed sign-ins.
     pub fn list_users(&self) -> StorageResult<Vec<AccountSummary>> {
-        let rows: Vec<(String, String, String, Option<String>, Option<NaiveDateTime>, i32)> = with_conn!(self, c => users::table
+        type Row = (String, String, String, Option<String>, Option<NaiveDateTime>, i32);
+        let rows: Vec<Row> = with_conn!(self, c => users::table
                 .order(users::email)
                 .select((users::id, users::email, users::role, users::agency_code, users::disabled_at, users::failed_sign_ins))
                 .load(c)?);
