@@ -59,7 +59,7 @@ impl AppState {
         let network_key = format!("sign-in-failures:{network}");
         let email = EmailAddress::parse(email).map_err(|_| ApiError::Unauthorized)?;
         // Unknown emails keep their count in memory, so their delays grow like an account's.
-        let unknown_key = format!("sign-in-failures:{}", email.as_str());
+        let unknown_key = format!("sign-in-email:{}", email.as_str());
         let found = self.survey.db.run(move |db| db.user_credentials(email.as_str())).await?;
         let account_failures = match &found {
             Some((_, _, failures)) => *failures,
