@@ -145,13 +145,29 @@ async fn delayed_sign_ins_per_network_are_capped_with_retry_after() {
     .await
     .unwrap();
     let network = "203.0.113.9";
-    let (first, second) = tokio::join!(sign_in_from(&app, network, ADMIN_EMAIL, "sai-mat-khau-roi"), async {
+    let page = browser();
+    let csrf = csrf_of(&page.get(app.url("/dang-nhap")).send().await.unwrap().text().await.unwrap());
+    let page_sign_in = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        sign_in_from(&app, network, ADMIN_EMAIL, "sai-mat-khau-roi").await
-    });
+        let form = [("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("_csrf", &csrf)];
+        let response =
+            page.post(app.url("/dang-nhap")).header("X-Forwarded-For", network).form(&form).send().await.unwrap();
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+        (response.status().as_u16(), retry_after, response.text().await.unwrap())
+    };
+    let (first, second, on_page) = tokio::join!(
+        sign_in_from(&app, network, ADMIN_EMAIL, "sai-mat-khau-roi"),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            sign_in_from(&app, network, ADMIN_EMAIL, "sai-mat-khau-roi").await
+        },
+        page_sign_in
+    );
     assert_eq!(first.0, 401);
     assert_eq!((second.0, second.2.as_deref()), (429, Some("1")), "the second waits nowhere: the place is taken");
     assert!(second.1 < Duration::from_millis(500), "refused at once: {:?}", second.1);
+    assert_eq!((on_page.0, on_page.1.as_deref()), (429, Some("1")), "the sign-in page shares the places");
+    assert!(on_page.2.contains("vui lòng thử lại sau 1 giây"), "{}", on_page.2);
     let other_network = sign_in_from(&app, "198.51.100.1", ADMIN_EMAIL, ADMIN_PASSWORD);
     let again = sign_in_from(&app, network, ADMIN_EMAIL, ADMIN_PASSWORD);
     let (other_network, again) = tokio::join!(other_network, again);
