@@ -20,6 +20,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
+use crate::scratch::{Scratch, SealedFile};
 use std::io::{Read, Write};
 
 /// Who may upload lists and see their reports (agency officers only their agency's).
@@ -34,22 +35,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/uploads/{id}/report.xlsx", web::get().to(report_xlsx_route));
 }
 
-/// A list file as received, on disk only while it is read (it holds personal data), and
-/// the form's other fields.
+/// A list file as received, on disk only while it is read and only encrypted (it holds
+/// personal data, columns never kept included), and the form's other fields.
 pub struct ReceivedList {
-    pub file: tempfile::NamedTempFile,
+    pub file: SealedFile,
     pub fields: HashMap<String, String>,
 }
 
 /// Reads a multipart form with a `file` field, refusing files over `limit` bytes.
-pub async fn receive_list(mut form: Multipart, limit: usize) -> Result<ReceivedList, ApiError> {
-    let mut file: Option<tempfile::NamedTempFile> = None;
+pub async fn receive_list(scratch: &Scratch, mut form: Multipart, limit: usize) -> Result<ReceivedList, ApiError> {
+    let mut file: Option<SealedFile> = None;
     let mut fields = HashMap::new();
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| ApiError::BadRequest(format!("Dữ liệu tải lên không hợp lệ: {e}")))?;
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
-            let mut out = tempfile::NamedTempFile::new().map_err(|_| ApiError::Internal)?;
+            let sealed = scratch.create().map_err(|_| ApiError::Internal)?;
+            let mut out = sealed.open().map_err(|_| ApiError::Internal)?;
             let mut size = 0usize;
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("Tệp tải lên bị gián đoạn: {e}")))?;
@@ -59,7 +61,7 @@ pub async fn receive_list(mut form: Multipart, limit: usize) -> Result<ReceivedL
                 }
                 out.write_all(&chunk).map_err(|_| ApiError::Internal)?;
             }
-            file = Some(out).filter(|_| size > 0);
+            file = Some(sealed).filter(|_| size > 0);
         } else {
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
@@ -101,7 +103,7 @@ pub async fn accept_list(
     };
     let summary = state
         .survey
-        .read_list(wave, agency, received.file.path(), user.id.clone())
+        .read_list(wave, agency, received.file, user.id.clone())
         .await
         .map_err(list_error("file"))?;
     state.audit(user, "list.upload", &format!("upload={} rows={}", summary.upload_id, summary.rows)).await?;
@@ -124,7 +126,7 @@ async fn upload(
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, LIST_ROLES)?;
-    let received = receive_list(form, state.settings.max_upload_bytes).await?;
+    let received = receive_list(&state.survey.scratch, form, state.settings.max_upload_bytes).await?;
     let summary = accept_list(&state, &user.0, &path, received).await?;
     Ok(with_report(StatusCode::CREATED, state.survey.db.clone(), &summary))
 }
@@ -341,26 +343,31 @@ const FILE_CHUNK: usize = 256 * 1024;
 /// The report as an Excel workbook, written in constant memory to a temporary file and
 /// streamed from it.
 async fn report_xlsx(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError> {
-    let file = state.survey.db.run(move |db| report_workbook(db, &upload.id)).await?;
-    let chunks = stream::try_unfold(file, |mut file| async move {
-        let (file, chunk) = tokio::task::spawn_blocking(move || {
+    let scratch = state.survey.scratch.clone();
+    let file = state.survey.db.run(move |db| report_workbook(db, &scratch, &upload.id)).await?;
+    let chunks = stream::try_unfold((file.open().map_err(|_| ApiError::Internal)?, file), |(mut handle, file)| async move {
+        let (handle, chunk) = tokio::task::spawn_blocking(move || {
             let mut chunk = vec![0u8; FILE_CHUNK];
-            let read = file.read(&mut chunk)?;
+            let read = handle.read(&mut chunk)?;
             chunk.truncate(read);
-            Ok::<_, std::io::Error>((file, chunk))
+            Ok::<_, std::io::Error>((handle, chunk))
         })
         .await
         .map_err(std::io::Error::other)??;
-        Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), file)))
+        // The file is deleted when the stream ends and drops it.
+        Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), (handle, file))))
     });
     Ok(download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "bao-cao-danh-sach.xlsx")
         .streaming(chunks.map_err(actix_web::error::ErrorInternalServerError)))
 }
 
-fn report_workbook(db: &Database, upload_id: &str) -> Result<tempfile::NamedTempFile, StorageError> {
+fn report_workbook(db: &Database, scratch: &Scratch, upload_id: &str) -> Result<SealedFile, StorageError> {
     use rust_xlsxwriter::{Format, Workbook};
     let failed = |e: rust_xlsxwriter::XlsxError| StorageError::Io(e.to_string());
+    let io = |e: std::io::Error| StorageError::Io(e.to_string());
     let mut workbook = Workbook::new();
+    // Its own temporary files (one per sheet, nameless) go where ours do.
+    workbook.set_tempdir(scratch.dir()).map_err(failed)?;
     let sheet = workbook.add_worksheet_with_constant_memory().map_err(failed)?;
     sheet.set_name("Báo cáo").map_err(failed)?;
     sheet.set_column_width(1, 18).map_err(failed)?;
@@ -384,7 +391,10 @@ fn report_workbook(db: &Database, upload_id: &str) -> Result<tempfile::NamedTemp
             None => break,
         }
     }
-    let file = tempfile::NamedTempFile::new().map_err(|e| StorageError::Io(e.to_string()))?;
-    workbook.save(file.path()).map_err(failed)?;
+    let file = scratch.create().map_err(io)?;
+    let mut out = std::io::BufWriter::new(file.open().map_err(io)?);
+    workbook.save_to_writer(&mut out).map_err(failed)?;
+    out.flush().map_err(io)?;
+    drop(out);
     Ok(file)
 }
