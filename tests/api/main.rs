@@ -18,4 +18,5 @@ mod results;
 mod setup;
 mod sms;
 mod smtp;
+mod upload_crash;
 mod wave_pages;
