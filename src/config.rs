@@ -82,20 +82,6 @@ fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_data_directory_defaults_to_that_of_the_sqlite_file() {
-        assert_eq!(default_data_dir("sqlite://data/phieu.db"), PathBuf::from("data"));
-        assert_eq!(default_data_dir("sqlite:///srv/phieu/phieu.db"), PathBuf::from("/srv/phieu"));
-        assert_eq!(default_data_dir("phieu.db"), PathBuf::from("."));
-        assert_eq!(default_data_dir("postgres://db/phieu"), PathBuf::from("data"));
-        assert_eq!(default_data_dir("postgresql://db/phieu"), PathBuf::from("data"));
-    }
-}
-
 /// The directory of the SQLite file; `data` with PostgreSQL.
 pub fn default_data_dir(database_url: &str) -> PathBuf {
     if database_url.starts_with("postgres") {
