@@ -9,13 +9,13 @@ use crate::domain::respondent_list::{
     ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header, never_kept,
 };
 use crate::domain::wave::WaveStatus;
+use crate::scratch::{SealedFile, SealedHandle};
 use crate::storage::lists::{ImportCounts, NewUpload, Upload};
 use crate::storage::localities::Agency;
 use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use crate::scratch::{SealedFile, SealedHandle};
 
 /// An import as it ended; the per-line report is read from storage page by page.
 #[derive(Debug, Serialize)]
@@ -117,7 +117,9 @@ impl Survey {
                 code => db.agency(code)?,
             };
             let copy = scratch.create().map_err(io)?;
-            if db.copy_kept_file(&upload.id, &mut copy.open().map_err(io)?)?.is_err() || !db.restart_import(&upload.id)? {
+            if db.copy_kept_file(&upload.id, &mut copy.open().map_err(io)?)?.is_err()
+                || !db.restart_import(&upload.id)?
+            {
                 return Err(ListError::NotPending);
             }
             let columns = ListColumns { fields, ..stored };

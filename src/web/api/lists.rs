@@ -4,6 +4,7 @@
 use crate::domain::account::Role;
 use crate::domain::respondent_list::{Field, LineReport};
 use crate::domain::wave::WaveStatus;
+use crate::scratch::{Scratch, SealedFile};
 use crate::service::lists::{ListError, UploadSummary};
 use crate::storage::lists::{ConfirmOutcome, Upload};
 use crate::storage::{Database, StorageError};
@@ -11,6 +12,7 @@ use crate::web::AppState;
 use crate::web::User;
 use crate::web::api::waves::find_wave;
 use crate::web::auth::{ApiUser, require, require_agency_access};
+use crate::web::csv_export::{Cell, CsvWriter};
 use crate::web::error::ApiError;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -20,7 +22,6 @@ use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
-use crate::scratch::{Scratch, SealedFile};
 use std::io::{Read, Write};
 
 /// Who may upload lists and see their reports (agency officers only their agency's).
@@ -101,11 +102,8 @@ pub async fn accept_list(
         })?),
         None => None,
     };
-    let summary = state
-        .survey
-        .read_list(wave, agency, received.file, user.id.clone())
-        .await
-        .map_err(list_error("file"))?;
+    let summary =
+        state.survey.read_list(wave, agency, received.file, user.id.clone()).await.map_err(list_error("file"))?;
     state.audit(user, "list.upload", &format!("upload={} rows={}", summary.upload_id, summary.rows)).await?;
     Ok(summary)
 }
@@ -321,17 +319,15 @@ async fn report_xlsx_route(
 
 /// The report as a spreadsheet-friendly CSV (UTF-8 with BOM so Excel shows diacritics).
 fn report_csv(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError> {
-    let mut head = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    head.write_record(REPORT_HEADER).map_err(|_| ApiError::Internal)?;
-    let head = head.into_inner().map_err(|_| ApiError::Internal)?;
+    let mut head = CsvWriter::new();
+    head.header(&REPORT_HEADER);
+    let head = head.into_bytes();
     let lines = report_pages(state.survey.db.clone(), upload.id).map_ok(|page| {
-        let mut writer = csv::Writer::from_writer(Vec::new());
+        let mut csv = CsvWriter::continued();
         for line in page {
-            writer
-                .write_record([line.line.to_string().as_str(), line.status.label(), &line.reason])
-                .expect("writing to memory");
+            csv.row(&[Cell::Integer(line.line as i64), Cell::Text(line.status.label()), Cell::Text(&line.reason)]);
         }
-        Bytes::from(writer.into_inner().expect("writing to memory"))
+        Bytes::from(csv.into_bytes())
     });
     let body = stream::once(async move { Ok(Bytes::from(head)) }).chain(lines).map_err(streaming_error);
     Ok(download("text/csv; charset=utf-8", "bao-cao-danh-sach.csv").streaming(body))
@@ -345,18 +341,19 @@ const FILE_CHUNK: usize = 256 * 1024;
 async fn report_xlsx(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError> {
     let scratch = state.survey.scratch.clone();
     let file = state.survey.db.run(move |db| report_workbook(db, &scratch, &upload.id)).await?;
-    let chunks = stream::try_unfold((file.open().map_err(|_| ApiError::Internal)?, file), |(mut handle, file)| async move {
-        let (handle, chunk) = tokio::task::spawn_blocking(move || {
-            let mut chunk = vec![0u8; FILE_CHUNK];
-            let read = handle.read(&mut chunk)?;
-            chunk.truncate(read);
-            Ok::<_, std::io::Error>((handle, chunk))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        // The file is deleted when the stream ends and drops it.
-        Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), (handle, file))))
-    });
+    let chunks =
+        stream::try_unfold((file.open().map_err(|_| ApiError::Internal)?, file), |(mut handle, file)| async move {
+            let (handle, chunk) = tokio::task::spawn_blocking(move || {
+                let mut chunk = vec![0u8; FILE_CHUNK];
+                let read = handle.read(&mut chunk)?;
+                chunk.truncate(read);
+                Ok::<_, std::io::Error>((handle, chunk))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            // The file is deleted when the stream ends and drops it.
+            Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), (handle, file))))
+        });
     Ok(download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "bao-cao-danh-sach.xlsx")
         .streaming(chunks.map_err(actix_web::error::ErrorInternalServerError)))
 }
