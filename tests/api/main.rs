@@ -8,6 +8,7 @@ mod browser;
 mod citizen;
 mod delivery;
 mod email;
+mod exports;
 mod gateway;
 mod list_pages;
 mod lists;
