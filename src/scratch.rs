@@ -87,23 +87,41 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Deletes the directories (and lock files) of instances that no longer run: those whose
-/// lock file can be locked, or is missing. Returns how many files were deleted.
+/// lock file can be locked, or is missing. Returns how many files were deleted. Another
+/// instance may be sweeping too: what it deleted first is not an error.
 fn sweep(root: &Path) -> io::Result<usize> {
     let mut deleted = 0;
     for entry in std::fs::read_dir(root)? {
         let path = entry?.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
-        if let Some(instance) = name.strip_suffix(LOCK_SUFFIX) {
-            let Ok(file) = File::open(&path) else { continue };
-            if file.try_lock().is_ok() {
-                deleted += remove_instance(&root.join(instance.trim_start_matches('.')))?;
-                std::fs::remove_file(&path)?;
+        // A lock being set up by an instance that is starting (it holds nothing).
+        if name.starts_with('.') {
+            continue;
+        }
+        let removed = if let Some(instance) = name.strip_suffix(LOCK_SUFFIX) {
+            match File::open(&path) {
+                Ok(lock) if lock.try_lock().is_ok() => remove_instance(&root.join(instance))
+                    .and_then(|n| ignore_missing(std::fs::remove_file(&path)).map(|_| n)),
+                _ => Ok(0),
             }
         } else if path.is_dir() && !root.join(format!("{name}{LOCK_SUFFIX}")).exists() {
-            deleted += remove_instance(&path)?;
+            remove_instance(&path)
+        } else {
+            Ok(0)
+        };
+        match removed {
+            Ok(n) => deleted += n,
+            Err(error) => tracing::warn!(%error, path = %path.display(), "could not delete a leftover temporary file"),
         }
     }
     Ok(deleted)
+}
+
+fn ignore_missing(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 fn remove_instance(dir: &Path) -> io::Result<usize> {
@@ -112,7 +130,7 @@ fn remove_instance(dir: &Path) -> io::Result<usize> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
-    std::fs::remove_dir_all(dir)?;
+    ignore_missing(std::fs::remove_dir_all(dir))?;
     Ok(files)
 }
 
