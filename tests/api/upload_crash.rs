@@ -2,7 +2,7 @@
 //! columns never kept (ID numbers) in any file of its own or in its temporary directory,
 //! and its next start deletes the (encrypted) leftovers.
 
-use crate::helpers::{ServeProcess, TestApp, free_port, serve_dir, wait_until_up};
+use crate::helpers::{ServeProcess, TestApp, free_port, serve_dir, skip, wait_until_up};
 use crate::lists::wave_with_period;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -71,10 +71,32 @@ fn post_list(app: &TestApp, wave: &str, body: reqwest::Body) -> tokio::task::Joi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_killed_during_an_upload_leaves_no_id_number_on_disk() {
+async fn a_server_killed_during_an_upload_leaves_no_id_number_on_disk_sqlite() {
+    killed_during_an_upload(None).await;
+}
+
+/// The data directory is the server's own (`data` in its working directory) and the
+/// database elsewhere: the files searched are the server's and its TMPDIR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_during_an_upload_leaves_no_id_number_on_disk_postgres() {
+    use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        skip("PostgreSQL tests", "PHIEU_REQUIRE_POSTGRES", "TEST_DATABASE_URL is not set");
+        return;
+    };
+    let name = format!("phieu_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::establish(&admin_url).unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+    let base = admin_url.split('?').next().unwrap();
+    killed_during_an_upload(Some(format!("{}/{name}", &base[..base.rfind('/').unwrap()]))).await;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).unwrap();
+}
+
+async fn killed_during_an_upload(database_url: Option<String>) {
     let (dir, port) = (serve_dir(), free_port());
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    let env = [("TMPDIR", dir.join("tmp").display().to_string())];
+    let mut env = vec![("TMPDIR", dir.join("tmp").display().to_string())];
+    env.extend(database_url.map(|url| ("DATABASE_URL", url)));
     let mut server = ServeProcess::start(&dir, port, &env);
     let app = TestApp::attach(port, dir.clone()).await;
     app.seed_places().await;
@@ -116,9 +138,10 @@ async fn a_server_killed_during_an_upload_leaves_no_id_number_on_disk() {
     assert!(wait_until_up(&app.url("/health")).await);
     assert!(leftovers.iter().all(|(path, _)| !path.exists()), "the start-up sweep deleted the leftovers");
     assert_eq!(files_with_markers(&dir), Vec::<PathBuf>::new());
-    // The database and its WAL were searched too: the rows read before the kill are there,
-    // without their ID numbers.
-    assert!(files_under(&dir.join("data")).iter().any(|p| p.ends_with("phieu.db")));
+    // On SQLite the database and its WAL were searched too: the rows read before the kill
+    // are there, without their ID numbers.
+    let sqlite = files_under(&dir.join("data")).iter().any(|p| p.ends_with("phieu.db"));
+    assert_eq!(sqlite, env.iter().all(|(name, _)| *name != "DATABASE_URL"));
 }
 
 fn tokio_stream<T: Send + 'static>(
