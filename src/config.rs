@@ -10,6 +10,9 @@ use std::time::Duration;
 pub struct Settings {
     pub bind: SocketAddr,
     pub database_url: String,
+    /// Where the server keeps its own files: temporary list files (encrypted, under
+    /// `scratch/`), swept at start-up.
+    pub data_dir: PathBuf,
     pub pool_size: u32,
     pub forms_dir: PathBuf,
     /// Public address used in invitation links; empty means the bound address.
@@ -83,13 +86,27 @@ fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     }
 }
 
+/// The directory of the SQLite file; `data` with PostgreSQL.
+pub fn default_data_dir(database_url: &str) -> PathBuf {
+    if database_url.starts_with("postgres") {
+        return PathBuf::from("data");
+    }
+    let file = std::path::Path::new(database_url.strip_prefix("sqlite://").unwrap_or(database_url));
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
         let bind: SocketAddr = parsed("PHIEU_BIND", "127.0.0.1:8080".parse()?)?;
         let base_url = var("PHIEU_BASE_URL").unwrap_or_default();
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/phieu.db".into());
         Ok(Self {
             bind,
-            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/phieu.db".into()),
+            data_dir: var("PHIEU_DATA_DIR").map_or_else(|| default_data_dir(&database_url), PathBuf::from),
+            database_url,
             pool_size: parsed("PHIEU_DB_POOL_SIZE", 8)?,
             forms_dir: PathBuf::from(var("PHIEU_FORMS_DIR").unwrap_or_else(|| "survey_forms".into())),
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -133,5 +150,19 @@ impl Settings {
             reminder_max: parsed("PHIEU_REMINDER_MAX", 2)?,
             reminders_automatic: parsed("PHIEU_REMINDERS_AUTOMATIC", true)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_directory_defaults_to_that_of_the_sqlite_file() {
+        assert_eq!(default_data_dir("sqlite://data/phieu.db"), PathBuf::from("data"));
+        assert_eq!(default_data_dir("sqlite:///srv/phieu/phieu.db"), PathBuf::from("/srv/phieu"));
+        assert_eq!(default_data_dir("phieu.db"), PathBuf::from("."));
+        assert_eq!(default_data_dir("postgres://db/phieu"), PathBuf::from("data"));
+        assert_eq!(default_data_dir("postgresql://db/phieu"), PathBuf::from("data"));
     }
 }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod domain;
 pub mod mail;
 pub mod outbox;
+pub mod scratch;
 pub mod service;
 pub mod sms;
 pub mod startup;

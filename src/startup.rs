@@ -4,6 +4,7 @@ use crate::config::Settings;
 use crate::domain::account::{EmailAddress, NewPassword, Role};
 use crate::domain::code::CodeHasher;
 use crate::domain::form::{self, FormRegistry};
+use crate::scratch::Scratch;
 use crate::service::Survey;
 use crate::storage::Database;
 use crate::storage::accounts::NewUser;
@@ -51,6 +52,8 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
             .ok_or_else(|| anyhow::anyhow!("PHIEU_UTC_OFFSET_HOURS must be between -23 and 23"))?,
         mail_enabled: settings.smtp_url.is_some(),
         sms_gateway: settings.sms_gateway.is_some(),
+        scratch: Scratch::open(&settings.data_dir.join("scratch"))
+            .with_context(|| format!("opening {}", settings.data_dir.join("scratch").display()))?,
     })
 }
 

@@ -109,6 +109,10 @@ pub fn never_kept(header: &str) -> bool {
 }
 
 pub fn recognise(header: &str) -> Option<Field> {
+    // "Date of birth" must not be read as a date of service, nor "Phone / CCCD" as a phone.
+    if never_kept(header) {
+        return None;
+    }
     let header = folded(header);
     let header = header.trim_matches(|c: char| !c.is_alphanumeric());
     if header.is_empty() {
@@ -573,6 +577,16 @@ mod tests {
         for header in ["Họ và tên", "Số điện thoại", "Địa chỉ", "Ngày trả kết quả", "Email"] {
             assert!(!never_kept(header), "{header}");
         }
+    }
+
+    #[test]
+    fn a_column_never_kept_is_never_mapped_to_a_field() {
+        for header in ["Date of birth", "Phone / CCCD", "Địa chỉ theo CCCD", "Ngày cấp CMND"] {
+            assert_eq!(recognise(header), None, "{header}");
+        }
+        let rows = vec![vec!["Họ tên".to_string(), "SĐT".into(), "Date of birth".into()]];
+        let header = find_header(&rows).unwrap();
+        assert_eq!(header.columns.get(Field::CompletedOn), None);
     }
 
     #[test]

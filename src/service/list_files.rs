@@ -1,9 +1,8 @@
 //! Reading agencies' files row by row, without holding the file in memory: CSV (UTF-8 with
 //! or without BOM, or Windows-1258; comma, semicolon or tab) and XLSX.
 
-use std::fs::File;
+use crate::scratch::Reopen;
 use std::io::{BufReader, Read};
-use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListFileError {
@@ -22,21 +21,21 @@ pub type Rows = Box<dyn Iterator<Item = Result<Row, ListFileError>> + Send>;
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
-/// Opens `path` by content, not by name: spreadsheets arrive renamed more often than not.
-pub fn open_rows(path: &Path) -> Result<Rows, ListFileError> {
+/// Opens `source` by content, not by name: spreadsheets arrive renamed more often than not.
+pub fn open_rows(source: &(impl Reopen + ?Sized)) -> Result<Rows, ListFileError> {
     let unreadable = |e: std::io::Error| ListFileError::Unreadable(e.to_string());
     let mut head = [0u8; 4096];
-    let read = File::open(path).and_then(|mut f| f.read(&mut head)).map_err(unreadable)?;
+    let read = source.reopen().and_then(|mut f| f.read(&mut head)).map_err(unreadable)?;
     let head = &head[..read];
     if head.starts_with(ZIP_MAGIC) {
-        return xlsx_rows(path);
+        return xlsx_rows(source);
     }
-    csv_rows(path, head)
+    csv_rows(source, head)
 }
 
-fn csv_rows(path: &Path, head: &[u8]) -> Result<Rows, ListFileError> {
+fn csv_rows(source: &(impl Reopen + ?Sized), head: &[u8]) -> Result<Rows, ListFileError> {
     let delimiter = sniff_delimiter(head);
-    let file = File::open(path).map_err(|e| ListFileError::Unreadable(e.to_string()))?;
+    let file = source.reopen().map_err(|e| ListFileError::Unreadable(e.to_string()))?;
     let utf8 = head.starts_with(b"\xEF\xBB\xBF") || is_probably_utf8(head);
     let text: Box<dyn Read + Send> = if utf8 {
         Box::new(BufReader::new(file))
@@ -149,10 +148,11 @@ impl<R: Read> Read for KeepBlankLines<R> {
     }
 }
 
-fn xlsx_rows(path: &Path) -> Result<Rows, ListFileError> {
-    use calamine::{Reader, Xlsx, open_workbook};
+fn xlsx_rows(source: &(impl Reopen + ?Sized)) -> Result<Rows, ListFileError> {
+    use calamine::{Reader, Xlsx};
     let unreadable = |e: calamine::XlsxError| ListFileError::Unreadable(e.to_string());
-    let mut workbook: Xlsx<_> = open_workbook(path).map_err(unreadable)?;
+    let file = source.reopen().map_err(|e| ListFileError::Unreadable(e.to_string()))?;
+    let mut workbook = Xlsx::new(BufReader::new(file)).map_err(unreadable)?;
     let sheet = workbook.sheet_names().first().cloned().ok_or(ListFileError::EmptyWorkbook)?;
     // The cell reader borrows the workbook; rows are gathered one at a time and handed on
     // through a bounded channel, so memory holds the shared strings and a few rows.
@@ -294,14 +294,15 @@ mod tests {
 /// `!` for a line the reader could not read, followed by the reason) and the cells, with
 /// the columns that are never kept (identity documents, birth dates) left empty.
 pub struct KeptCopy {
-    writer: csv::Writer<std::fs::File>,
+    writer: csv::Writer<Box<dyn std::io::Write + Send>>,
     dropped: Vec<usize>,
 }
 
 const UNREADABLE: &str = "!";
 
 impl KeptCopy {
-    pub fn new(file: std::fs::File, dropped: Vec<usize>) -> Self {
+    pub fn new(file: impl std::io::Write + Send + 'static, dropped: Vec<usize>) -> Self {
+        let file: Box<dyn std::io::Write + Send> = Box::new(file);
         Self { writer: csv::WriterBuilder::new().flexible(true).from_writer(file), dropped }
     }
 
@@ -321,10 +322,10 @@ impl KeptCopy {
 }
 
 /// Reads a kept copy back as the rows (and unreadable lines) it was written from.
-pub fn kept_copy_rows(path: &Path) -> Result<Rows, ListFileError> {
+pub fn kept_copy_rows(source: &(impl Reopen + ?Sized)) -> Result<Rows, ListFileError> {
     let corrupt = |e: &dyn std::fmt::Display| ListFileError::Unreadable(format!("bản lưu danh sách hỏng: {e}"));
-    let reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).map_err(|e| corrupt(&e))?;
+    let file = BufReader::new(source.reopen().map_err(|e| corrupt(&e))?);
+    let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
     let rows = reader.into_records().map(move |record| {
         let record = record.map_err(|e| corrupt(&e))?;
         let line: usize = record.get(0).and_then(|l| l.parse().ok()).ok_or_else(|| corrupt(&"số dòng"))?;

@@ -9,13 +9,13 @@ use crate::domain::respondent_list::{
     ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header, never_kept,
 };
 use crate::domain::wave::WaveStatus;
+use crate::scratch::{SealedFile, SealedHandle};
 use crate::storage::lists::{ImportCounts, NewUpload, Upload};
 use crate::storage::localities::Agency;
 use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::Path;
 
 /// An import as it ended; the per-line report is read from storage page by page.
 #[derive(Debug, Serialize)]
@@ -65,26 +65,26 @@ const HEADER_SEARCH: usize = 30;
 const BATCH_ROWS: usize = 2_000;
 
 impl Survey {
-    /// Reads the file at `path` for `wave` (as `agency`'s list) and stores it as pending,
-    /// with a copy of its rows (never the columns that must not be kept) for a corrected
-    /// mapping. A file that cannot be read changes nothing.
+    /// Reads `file` for `wave` (as `agency`'s list) and stores it as pending, with a copy
+    /// of its rows (never the columns that must not be kept) for a corrected mapping. A
+    /// file that cannot be read changes nothing. The file is deleted once read.
     pub async fn read_list(
         &self,
         wave: Wave,
         agency: Option<Agency>,
-        path: &Path,
+        file: SealedFile,
         uploaded_by: String,
     ) -> Result<UploadSummary, ListError> {
         let db = self.db.clone();
-        let path = path.to_path_buf();
+        let scratch = self.scratch.clone();
         blocking(move || {
             let agency_code = agency.as_ref().map_or("", |a| a.code.as_str());
             let id = db.begin_import(&NewUpload { wave_id: &wave.id, agency_code, uploaded_by: &uploaded_by })?;
             let imported = (|| {
-                let copy = tempfile::NamedTempFile::new().map_err(|e| StorageError::Io(e.to_string()))?;
-                let source = Source::File { rows: open_rows(&path)?, copy: copy.reopen().map_err(io)? };
+                let copy = scratch.create().map_err(io)?;
+                let source = Source::File { rows: open_rows(&file)?, copy: copy.open().map_err(io)? };
                 let summary = import(&db, &id, &wave, agency.as_ref(), source, None)?;
-                db.keep_file(&id, &mut copy.reopen().map_err(io)?)?;
+                db.keep_file(&id, &mut copy.open().map_err(io)?)?;
                 Ok(summary)
             })();
             undo_on_error(&db, &id, imported)
@@ -96,6 +96,7 @@ impl Survey {
     /// counted from 0), replacing its contacts and report; not once the wave is closed.
     pub async fn remap_list(&self, upload: Upload, fields: HashMap<Field, usize>) -> Result<UploadSummary, ListError> {
         let db = self.db.clone();
+        let scratch = self.scratch.clone();
         blocking(move || {
             let stored: ListColumns =
                 serde_json::from_str(&upload.columns).map_err(|e| StorageError::Corrupt(e.to_string()))?;
@@ -115,12 +116,14 @@ impl Survey {
                 "" => None,
                 code => db.agency(code)?,
             };
-            let copy = tempfile::NamedTempFile::new().map_err(|e| StorageError::Io(e.to_string()))?;
-            if db.copy_kept_file(&upload.id, &mut copy.as_file())?.is_err() || !db.restart_import(&upload.id)? {
+            let copy = scratch.create().map_err(io)?;
+            if db.copy_kept_file(&upload.id, &mut copy.open().map_err(io)?)?.is_err()
+                || !db.restart_import(&upload.id)?
+            {
                 return Err(ListError::NotPending);
             }
             let columns = ListColumns { fields, ..stored };
-            let source = Source::KeptCopy(kept_copy_rows(copy.path())?);
+            let source = Source::KeptCopy(kept_copy_rows(&copy)?);
             let imported = import(&db, &upload.id, &wave, agency.as_ref(), source, Some(columns));
             undo_on_error(&db, &upload.id, imported)
         })
@@ -135,7 +138,7 @@ fn io(e: std::io::Error) -> ListError {
 /// Where an import reads its rows: an uploaded file, copied as it is read, or the copy
 /// kept from an earlier reading.
 enum Source {
-    File { rows: Rows, copy: std::fs::File },
+    File { rows: Rows, copy: SealedHandle },
     KeptCopy(Rows),
 }
 

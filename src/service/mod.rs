@@ -13,6 +13,7 @@ pub mod waves;
 
 use crate::domain::code::CodeHasher;
 use crate::domain::form::FormRegistry;
+use crate::scratch::Scratch;
 use crate::storage::Database;
 use crate::storage::responses::ResponseWriter;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct Survey {
     pub mail_enabled: bool,
     /// Whether an SMS gateway is configured, so that the server sends SMS itself.
     pub sms_gateway: bool,
+    /// Where files holding list data live while a request uses them.
+    pub scratch: Scratch,
 }
 
 impl Survey {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod citizen;
+pub mod csv_export;
 pub mod error;
 pub mod official;
 pub mod ratelimit;

@@ -91,6 +91,11 @@ pub fn skip(what: &str, variable: &str, hint: &str) -> Option<TestApp> {
 pub fn test_settings(database_url: String) -> Settings {
     Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
+        // Beside the SQLite file; one shared directory for PostgreSQL instances.
+        data_dir: match phieu::config::default_data_dir(&database_url) {
+            dir if database_url.starts_with("postgres") => std::env::temp_dir().join("phieu-test-data").join(dir),
+            dir => dir,
+        },
         database_url,
         pool_size: 8,
         forms_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("survey_forms"),

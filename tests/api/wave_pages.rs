@@ -19,7 +19,7 @@ on_both_backends!(
 const PASSWORD: &str = "mat-khau-trang-1";
 
 /// A browser signed in on the pages as `email`, with the sign-in's redirect target.
-async fn signed_in(app: &TestApp, email: &str, password: &str) -> (reqwest::Client, String) {
+pub async fn signed_in(app: &TestApp, email: &str, password: &str) -> (reqwest::Client, String) {
     let client = browser();
     let page = client.get(app.url("/dang-nhap")).send().await.unwrap().text().await.unwrap();
     let response = client

@@ -11,6 +11,7 @@ use crate::storage::waves::Wave;
 use crate::web::AppState;
 use crate::web::api::waves::find_wave;
 use crate::web::auth::{ApiUser, require};
+use crate::web::csv_export::{Cell, CsvWriter};
 use crate::web::error::ApiError;
 use actix_web::{HttpResponse, web};
 use minijinja::context;
@@ -154,16 +155,12 @@ pub async fn letters_html(
     ))
 }
 
-fn csv_response(name: &str, rows: Vec<Vec<String>>) -> Result<HttpResponse, ApiError> {
-    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    for row in rows {
-        writer.write_record(row).map_err(|_| ApiError::Internal)?;
-    }
-    Ok(HttpResponse::Ok()
+fn csv_response(name: &str, csv: CsvWriter) -> HttpResponse {
+    HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
         .insert_header(("Cache-Control", "no-store"))
-        .body(writer.into_inner().map_err(|_| ApiError::Internal)?))
+        .body(csv.into_bytes())
 }
 
 /// Mail merge for the post office.
@@ -183,12 +180,19 @@ pub async fn letters_merge(
     params: &ExportParams,
 ) -> Result<HttpResponse, ApiError> {
     let (_, list) = addressees(state, user, wave_id, Channel::Letter, params).await?;
-    let mut rows = vec![vec!["Họ tên".into(), "Địa chỉ".into(), "Mã khảo sát".into(), "Đường dẫn".into()]];
+    let mut csv = CsvWriter::new();
+    csv.header(&["Họ tên", "Địa chỉ", "Mã khảo sát", "Đường dẫn"]);
     for a in &list {
         let invitation = invitation(state, a)?;
-        rows.push(vec![a.name.clone(), a.address.clone().unwrap_or_default(), invitation.grouped, invitation.url]);
+        let address = a.address.as_deref().unwrap_or_default();
+        csv.row(&[
+            Cell::Text(&a.name),
+            Cell::Text(address),
+            Cell::Text(&invitation.grouped),
+            Cell::Text(&invitation.url),
+        ]);
     }
-    csv_response("thu-moi.csv", rows)
+    Ok(csv_response("thu-moi.csv", csv))
 }
 
 /// Messages ready for an SMS gateway: GSM-7 text without diacritics, with its length.
@@ -208,14 +212,16 @@ pub async fn sms_merge(
     params: &ExportParams,
 ) -> Result<HttpResponse, ApiError> {
     let (_, list) = addressees(state, user, wave_id, Channel::Sms, params).await?;
-    let mut rows = vec![vec!["Số điện thoại".into(), "Nội dung".into(), "Số ký tự GSM-7".into(), "Số phần tin".into()]];
+    let mut csv = CsvWriter::new();
+    csv.header(&["Số điện thoại", "Nội dung", "Số ký tự GSM-7", "Số phần tin"]);
     for a in &list {
         let invitation = invitation(state, a)?;
         let sms = invitation_sms(&state.settings.organisation, &invitation.grouped, &invitation.url);
-        let length = sms.gsm7_length.map_or_else(|| "UCS-2".to_string(), |n| n.to_string());
-        rows.push(vec![a.phone.clone().unwrap_or_default(), sms.text, length, sms.parts.to_string()]);
+        let length = sms.gsm7_length.map_or(Cell::Text("UCS-2"), |n| Cell::Integer(n as i64));
+        let phone = a.phone.as_deref().unwrap_or_default();
+        csv.row(&[Cell::Text(phone), Cell::Text(&sms.text), length, Cell::Integer(sms.parts as i64)]);
     }
-    csv_response("tin-nhan.csv", rows)
+    Ok(csv_response("tin-nhan.csv", csv))
 }
 
 /// An enumerator's visits: whom to see, where, and the code to answer with.

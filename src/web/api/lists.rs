@@ -4,6 +4,7 @@
 use crate::domain::account::Role;
 use crate::domain::respondent_list::{Field, LineReport};
 use crate::domain::wave::WaveStatus;
+use crate::scratch::{Scratch, SealedFile};
 use crate::service::lists::{ListError, UploadSummary};
 use crate::storage::lists::{ConfirmOutcome, Upload};
 use crate::storage::{Database, StorageError};
@@ -11,6 +12,7 @@ use crate::web::AppState;
 use crate::web::User;
 use crate::web::api::waves::find_wave;
 use crate::web::auth::{ApiUser, require, require_agency_access};
+use crate::web::csv_export::{Cell, CsvWriter};
 use crate::web::error::ApiError;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -34,22 +36,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/uploads/{id}/report.xlsx", web::get().to(report_xlsx_route));
 }
 
-/// A list file as received, on disk only while it is read (it holds personal data), and
-/// the form's other fields.
+/// A list file as received, on disk only while it is read and only encrypted (it holds
+/// personal data, columns never kept included), and the form's other fields.
 pub struct ReceivedList {
-    pub file: tempfile::NamedTempFile,
+    pub file: SealedFile,
     pub fields: HashMap<String, String>,
 }
 
 /// Reads a multipart form with a `file` field, refusing files over `limit` bytes.
-pub async fn receive_list(mut form: Multipart, limit: usize) -> Result<ReceivedList, ApiError> {
-    let mut file: Option<tempfile::NamedTempFile> = None;
+pub async fn receive_list(scratch: &Scratch, mut form: Multipart, limit: usize) -> Result<ReceivedList, ApiError> {
+    let mut file: Option<SealedFile> = None;
     let mut fields = HashMap::new();
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| ApiError::BadRequest(format!("Dữ liệu tải lên không hợp lệ: {e}")))?;
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
-            let mut out = tempfile::NamedTempFile::new().map_err(|_| ApiError::Internal)?;
+            let sealed = scratch.create().map_err(|_| ApiError::Internal)?;
+            let mut out = sealed.open().map_err(|_| ApiError::Internal)?;
             let mut size = 0usize;
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("Tệp tải lên bị gián đoạn: {e}")))?;
@@ -59,7 +62,7 @@ pub async fn receive_list(mut form: Multipart, limit: usize) -> Result<ReceivedL
                 }
                 out.write_all(&chunk).map_err(|_| ApiError::Internal)?;
             }
-            file = Some(out).filter(|_| size > 0);
+            file = Some(sealed).filter(|_| size > 0);
         } else {
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
@@ -99,11 +102,8 @@ pub async fn accept_list(
         })?),
         None => None,
     };
-    let summary = state
-        .survey
-        .read_list(wave, agency, received.file.path(), user.id.clone())
-        .await
-        .map_err(list_error("file"))?;
+    let summary =
+        state.survey.read_list(wave, agency, received.file, user.id.clone()).await.map_err(list_error("file"))?;
     state.audit(user, "list.upload", &format!("upload={} rows={}", summary.upload_id, summary.rows)).await?;
     Ok(summary)
 }
@@ -124,7 +124,7 @@ async fn upload(
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, LIST_ROLES)?;
-    let received = receive_list(form, state.settings.max_upload_bytes).await?;
+    let received = receive_list(&state.survey.scratch, form, state.settings.max_upload_bytes).await?;
     let summary = accept_list(&state, &user.0, &path, received).await?;
     Ok(with_report(StatusCode::CREATED, state.survey.db.clone(), &summary))
 }
@@ -319,17 +319,15 @@ async fn report_xlsx_route(
 
 /// The report as a spreadsheet-friendly CSV (UTF-8 with BOM so Excel shows diacritics).
 fn report_csv(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError> {
-    let mut head = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    head.write_record(REPORT_HEADER).map_err(|_| ApiError::Internal)?;
-    let head = head.into_inner().map_err(|_| ApiError::Internal)?;
+    let mut head = CsvWriter::new();
+    head.header(&REPORT_HEADER);
+    let head = head.into_bytes();
     let lines = report_pages(state.survey.db.clone(), upload.id).map_ok(|page| {
-        let mut writer = csv::Writer::from_writer(Vec::new());
+        let mut csv = CsvWriter::continued();
         for line in page {
-            writer
-                .write_record([line.line.to_string().as_str(), line.status.label(), &line.reason])
-                .expect("writing to memory");
+            csv.row(&[Cell::Integer(line.line as i64), Cell::Text(line.status.label()), Cell::Text(&line.reason)]);
         }
-        Bytes::from(writer.into_inner().expect("writing to memory"))
+        Bytes::from(csv.into_bytes())
     });
     let body = stream::once(async move { Ok(Bytes::from(head)) }).chain(lines).map_err(streaming_error);
     Ok(download("text/csv; charset=utf-8", "bao-cao-danh-sach.csv").streaming(body))
@@ -341,26 +339,32 @@ const FILE_CHUNK: usize = 256 * 1024;
 /// The report as an Excel workbook, written in constant memory to a temporary file and
 /// streamed from it.
 async fn report_xlsx(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError> {
-    let file = state.survey.db.run(move |db| report_workbook(db, &upload.id)).await?;
-    let chunks = stream::try_unfold(file, |mut file| async move {
-        let (file, chunk) = tokio::task::spawn_blocking(move || {
-            let mut chunk = vec![0u8; FILE_CHUNK];
-            let read = file.read(&mut chunk)?;
-            chunk.truncate(read);
-            Ok::<_, std::io::Error>((file, chunk))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), file)))
-    });
+    let scratch = state.survey.scratch.clone();
+    let file = state.survey.db.run(move |db| report_workbook(db, &scratch, &upload.id)).await?;
+    let chunks =
+        stream::try_unfold((file.open().map_err(|_| ApiError::Internal)?, file), |(mut handle, file)| async move {
+            let (handle, chunk) = tokio::task::spawn_blocking(move || {
+                let mut chunk = vec![0u8; FILE_CHUNK];
+                let read = handle.read(&mut chunk)?;
+                chunk.truncate(read);
+                Ok::<_, std::io::Error>((handle, chunk))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            // The file is deleted when the stream ends and drops it.
+            Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), (handle, file))))
+        });
     Ok(download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "bao-cao-danh-sach.xlsx")
         .streaming(chunks.map_err(actix_web::error::ErrorInternalServerError)))
 }
 
-fn report_workbook(db: &Database, upload_id: &str) -> Result<tempfile::NamedTempFile, StorageError> {
+fn report_workbook(db: &Database, scratch: &Scratch, upload_id: &str) -> Result<SealedFile, StorageError> {
     use rust_xlsxwriter::{Format, Workbook};
     let failed = |e: rust_xlsxwriter::XlsxError| StorageError::Io(e.to_string());
+    let io = |e: std::io::Error| StorageError::Io(e.to_string());
     let mut workbook = Workbook::new();
+    // Its own temporary files (one per sheet, nameless) go where ours do.
+    workbook.set_tempdir(scratch.dir()).map_err(failed)?;
     let sheet = workbook.add_worksheet_with_constant_memory().map_err(failed)?;
     sheet.set_name("Báo cáo").map_err(failed)?;
     sheet.set_column_width(1, 18).map_err(failed)?;
@@ -384,7 +388,10 @@ fn report_workbook(db: &Database, upload_id: &str) -> Result<tempfile::NamedTemp
             None => break,
         }
     }
-    let file = tempfile::NamedTempFile::new().map_err(|e| StorageError::Io(e.to_string()))?;
-    workbook.save(file.path()).map_err(failed)?;
+    let file = scratch.create().map_err(io)?;
+    let mut out = std::io::BufWriter::new(file.open().map_err(io)?);
+    workbook.save_to_writer(&mut out).map_err(failed)?;
+    out.flush().map_err(io)?;
+    drop(out);
     Ok(file)
 }

@@ -122,7 +122,7 @@ async fn upload(
     if let Err(e) = require(&user, LIST_ROLES) {
         return unreadable(e);
     }
-    let received = match receive_list(form, state.settings.max_upload_bytes).await {
+    let received = match receive_list(&state.survey.scratch, form, state.settings.max_upload_bytes).await {
         Ok(received) => received,
         Err(ApiError::BadRequest(message)) => {
             return render_wave_lists(&state, &req, &user, &path, StatusCode::BAD_REQUEST, Some(message)).await;
