@@ -51,6 +51,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
             .ok_or_else(|| anyhow::anyhow!("PHIEU_UTC_OFFSET_HOURS must be between -23 and 23"))?,
         mail_enabled: settings.smtp_url.is_some(),
         sms_gateway: settings.sms_gateway.is_some(),
+        max_invitations_per_wave: settings.max_invitations_per_wave,
     })
 }
 

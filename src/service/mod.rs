@@ -31,6 +31,8 @@ pub struct Survey {
     pub mail_enabled: bool,
     /// Whether an SMS gateway is configured, so that the server sends SMS itself.
     pub sms_gateway: bool,
+    /// Invitations one wave may hold (`PHIEU_MAX_INVITATIONS_PER_WAVE`).
+    pub max_invitations_per_wave: u64,
 }
 
 impl Survey {

@@ -279,7 +279,7 @@ pub(super) fn one_decimal(value: f64) -> String {
 }
 
 /// A count as Vietnamese writes it: 1.234.567.
-pub(super) fn thousands(n: i64) -> String {
+pub(crate) fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
