@@ -79,6 +79,13 @@ pub enum DeskFilter {
 }
 
 impl DeskFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeskFilter::Include => "include",
+            DeskFilter::Exclude => "exclude",
+            DeskFilter::Only => "only",
+        }
+    }
     pub fn counts(self, channel: Channel) -> bool {
         match self {
             DeskFilter::Include => true,
