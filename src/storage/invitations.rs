@@ -81,7 +81,8 @@ impl Database {
                      invitations::locality_code, invitations::agency_code, invitations::used, invitations::channel))
             .first(c)
             .optional()?);
-        let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used, channel)) = row else {
+        let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used, channel)) = row
+        else {
             return Ok(None);
         };
         Ok(Some(InvitationTarget {

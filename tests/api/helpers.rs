@@ -337,7 +337,12 @@ impl TestApp {
 
     /// A wave on `form_id`, opened.
     pub async fn open_wave(&self, form_id: &str) -> String {
-        let response = self.post("/api/v1/waves", &json!({"name": "Đợt thử", "form_id": form_id})).await;
+        self.open_wave_with(&json!({"name": "Đợt thử", "form_id": form_id})).await
+    }
+
+    /// A wave created from `body`, opened.
+    pub async fn open_wave_with(&self, body: &Value) -> String {
+        let response = self.post("/api/v1/waves", body).await;
         assert_eq!(response.status(), 201);
         let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
         assert_eq!(self.post(&format!("/api/v1/waves/{id}/open"), &json!({})).await.status(), 200);

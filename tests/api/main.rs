@@ -15,6 +15,7 @@ mod official;
 mod process;
 mod responses;
 mod results;
+mod scope;
 mod setup;
 mod sms;
 mod smtp;

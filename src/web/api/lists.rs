@@ -2,8 +2,8 @@
 //! per-line report (JSON, CSV, XLSX), streamed from storage a page at a time.
 
 use crate::domain::account::Role;
-use crate::domain::respondent_list::{Field, LineReport};
 use crate::domain::locality::LocalityTree;
+use crate::domain::respondent_list::{Field, LineReport};
 use crate::domain::wave::{WaveStatus, covers_agency};
 use crate::service::lists::{ListError, UploadSummary};
 use crate::storage::lists::{ConfirmOutcome, Upload};

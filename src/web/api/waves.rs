@@ -157,10 +157,7 @@ async fn invite(
     if body.count == 0 || body.count > MAX_INVITATIONS_PER_REQUEST {
         return Err(invalid(
             "count",
-            &format!(
-                "Mỗi lần phát được từ 1 đến {} thư mời.",
-                thousands(MAX_INVITATIONS_PER_REQUEST as i64)
-            ),
+            &format!("Mỗi lần phát được từ 1 đến {} thư mời.", thousands(MAX_INVITATIONS_PER_REQUEST as i64)),
         ));
     }
     let wave = find_wave(&state, &path).await?;

@@ -10,7 +10,8 @@ use crate::storage::accounts::User;
 use crate::storage::lists::Upload;
 use crate::web::AppState;
 use crate::web::api::lists::{
-    ConfirmRequest, LIST_ROLES, ReportFormat, accept_list, apply_mapping, confirm_list, owned_upload, receive_list, report_file,
+    ConfirmRequest, LIST_ROLES, ReportFormat, accept_list, apply_mapping, confirm_list, owned_upload, receive_list,
+    report_file,
 };
 use crate::web::api::waves::find_wave;
 use crate::web::auth::{CSRF_FIELD, PageUser, csrf_valid, require};
