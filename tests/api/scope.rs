@@ -2,14 +2,16 @@
 //! and localities a wave covers, no officer undoing a drawn sample, codes from agencies only
 //! where the wave allows it (and counted apart), and caps on how many codes are issued.
 
-use crate::helpers::{Backend, TestApp, satisfied_at, spawn_app_with};
+use crate::helpers::{Backend, TestApp, csrf_of, satisfied_at, spawn_app_with};
 use crate::lists::{confirmed_list, sample, stored, upload, wave_with_period};
 use crate::on_both_backends;
+use crate::wave_pages::{admin, get};
 use serde_json::{Value, json};
 
 on_both_backends!(
     officer_uploads_only_into_waves_covering_its_agency_and_locality,
     officer_cannot_confirm_after_a_draw_and_an_administrator_resets_only_explicitly,
+    upload_page_after_a_draw_confirms_only_for_an_administrator_who_ticks_the_reset,
     officer_issues_codes_only_in_desk_waves_and_desk_answers_are_counted_apart,
     a_request_over_100_000_codes_is_refused,
 );
@@ -88,6 +90,47 @@ async fn officer_cannot_confirm_after_a_draw_and_an_administrator_resets_only_ex
     assert_eq!(stored(&app, "SELECT id AS value FROM sample_draws"), draws_before, "the record of draws stays");
     let log = app.get_json("/api/v1/audit?limit=100").await.to_string();
     assert!(log.contains("sample_reset=true"), "{log}");
+}
+
+async fn upload_page_after_a_draw_confirms_only_for_an_administrator_who_ticks_the_reset(app: TestApp) {
+    app.seed_places().await;
+    let wave = wave_with_period(&app).await;
+    confirmed_list(&app, &wave, "Họ tên,SĐT,Xã\nNguyễn Văn An,0912345678,00001\n").await;
+    sample(&app, &wave, json!({"level": "commune", "method": "quota", "quota": 100, "seed": 7})).await;
+    let officer = app.official("agency_officer", Some("AG2")).await;
+    let uploaded: Value =
+        upload(&app, &officer, &wave, "l.csv", LIST.as_bytes().to_vec(), None).await.json().await.unwrap();
+    let page = format!("/quan-ly/danh-sach/{}", uploaded["upload_id"].as_str().unwrap());
+
+    let (officer_page, _) = crate::wave_pages::official(&app, "agency_officer", Some("AG2")).await;
+    let (status, html) = get(&officer_page, &app, &page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Nội vụ phải xác nhận") && !html.contains("Xác nhận danh sách</button>"), "{html}");
+    let forced = officer_page
+        .post(app.url(&format!("{page}/xac-nhan")))
+        .form(&[("_csrf", csrf_of(&html)), ("reset_sample", "1".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forced.status(), 409, "the form's absence is not the only guard");
+
+    let administrator = admin(&app).await;
+    let (_, html) = get(&administrator, &app, &page).await;
+    assert!(html.contains("name=\"reset_sample\"") && html.contains("hủy mẫu"), "{html}");
+    let csrf = csrf_of(&html);
+    let unticked =
+        administrator.post(app.url(&format!("{page}/xac-nhan"))).form(&[("_csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(unticked.status(), 409);
+    assert_eq!(sampled(&app, &wave).await, 1);
+    let ticked = administrator
+        .post(app.url(&format!("{page}/xac-nhan")))
+        .form(&[("_csrf", csrf.as_str()), ("reset_sample", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ticked.status(), 303);
+    assert_eq!(sampled(&app, &wave).await, 0);
+    assert_eq!(stored(&app, "SELECT status AS value FROM list_uploads WHERE agency_code = 'AG2'"), ["confirmed"]);
 }
 
 fn index(group: &Value, id: &str) -> f64 {
