@@ -19,8 +19,8 @@ pub const MAX_INVITATIONS_PER_REQUEST: usize = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
-    #[error("the wave would hold more than {limit} invitations (it has {existing})")]
-    OverWaveLimit { limit: u64, existing: u64 },
+    #[error("the wave would hold more than {limit} invitations (it has {existing}, {requested} more asked)")]
+    OverWaveLimit { limit: u64, existing: u64, requested: u64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -42,7 +42,7 @@ impl Survey {
         let outcome =
             self.db.run(move |db| db.insert_invitations(&wave, &locality, &agency, channel, &hashes, limit)).await?;
         if let IssueOutcome::OverWaveLimit { existing } = outcome {
-            return Err(IssueError::OverWaveLimit { limit, existing: existing as u64 });
+            return Err(IssueError::OverWaveLimit { limit, existing: existing as u64, requested: count as u64 });
         }
         Ok(codes
             .into_iter()

@@ -24,8 +24,11 @@ pub struct InvitationTarget {
 /// Whether codes were stored, or how many the wave already has when they would pass its cap.
 #[derive(Debug, PartialEq, Eq)]
 pub enum IssueOutcome {
-    Issued,
-    OverWaveLimit { existing: i64 },
+    /// How many were created.
+    Issued(usize),
+    OverWaveLimit {
+        existing: i64,
+    },
 }
 
 #[derive(Insertable)]
@@ -39,10 +42,25 @@ struct NewInvitation<'a> {
     channel: &'a str,
 }
 
+/// Locks a wave's row and counts its invitations: a no-op update takes the row lock
+/// (PostgreSQL; SQLite's write lock is already held), so everyone adding invitations to one
+/// wave counts them one after the other.
+macro_rules! locked_invitation_count {
+    ($c:expr, $wave_id:expr) => {{
+        diesel::update($crate::storage::schema::waves::table.find($wave_id))
+            .set($crate::storage::schema::waves::desk_codes.eq($crate::storage::schema::waves::desk_codes))
+            .execute($c)?;
+        $crate::storage::schema::invitations::table
+            .filter($crate::storage::schema::invitations::wave_id.eq($wave_id))
+            .count()
+            .get_result::<i64>($c)?
+    }};
+}
+pub(crate) use locked_invitation_count;
+
 impl Database {
     /// Stores issued codes unless the wave would then hold more than `wave_limit`
-    /// invitations (sampled and issued alike). The count is taken after locking the wave's
-    /// row, so issuers running at once are checked one after the other.
+    /// invitations (sampled and issued alike).
     pub fn insert_invitations(
         &self,
         wave_id: &str,
@@ -58,17 +76,14 @@ impl Database {
             .map(|h| NewInvitation { code_hash: h, wave_id, locality_code, agency_code, used: false, channel })
             .collect();
         write_transaction!(self, c => {
-            // A no-op update: the row lock (PostgreSQL) or write lock (SQLite) it takes
-            // serialises issuers of one wave.
-            diesel::update(waves::table.find(wave_id)).set(waves::desk_codes.eq(waves::desk_codes)).execute(c)?;
-            let existing: i64 = invitations::table.filter(invitations::wave_id.eq(wave_id)).count().get_result(c)?;
+            let existing = locked_invitation_count!(c, wave_id);
             if existing as u64 + rows.len() as u64 > wave_limit {
                 return Ok(IssueOutcome::OverWaveLimit { existing });
             }
             for chunk in rows.chunks(500) {
                 diesel::insert_into(invitations::table).values(chunk).execute(c)?;
             }
-            Ok(IssueOutcome::Issued)
+            Ok(IssueOutcome::Issued(rows.len()))
         })
     }
 

@@ -241,6 +241,41 @@ async fn wave_cap_holds_under_concurrent_requests(backend: Backend) {
     assert_eq!(app.post(&path, &json!({"count": 1, "locality_code": "00001"})).await.status(), 201, "up to the cap");
 }
 
+/// Sampled people's invitations count against the cap like issued codes, both ways.
+async fn sampled_and_issued_invitations_share_the_wave_cap(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.max_invitations_per_wave = 6).await else { return };
+    let wave = crate::delivery::sampled_wave(&app).await;
+    let path = format!("/api/v1/waves/{wave}/invitations");
+    assert_eq!(app.post(&path, &json!({"count": 3, "locality_code": "00001"})).await.status(), 201);
+    let send = format!("/api/v1/waves/{wave}/invitations/send");
+    let refused = app.post(&send, &json!({"channel": "sms"})).await;
+    assert_eq!(refused.status(), 422, "3 issued + 4 sampled people reachable by SMS > 6");
+    let message = refused.json::<Value>().await.unwrap()["errors"]["channel"].as_str().unwrap().to_string();
+    assert!(message.contains("tối đa 6 thư mời") && message.contains("đã có 3"), "{message}");
+    let invited =
+        stored(&app, &format!("SELECT id AS value FROM contacts WHERE wave_id = '{wave}' AND code_hash IS NOT NULL"));
+    assert!(invited.is_empty(), "nobody was half invited");
+
+    let fresh = spawn_app_with(backend, |s| s.max_invitations_per_wave = 6).await.unwrap();
+    let wave = crate::delivery::sampled_wave(&fresh).await;
+    let sent = fresh.post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "sms"})).await;
+    assert_eq!(sent.status(), 200);
+    let path = format!("/api/v1/waves/{wave}/invitations");
+    let over = fresh.post(&path, &json!({"count": 3, "locality_code": "00001"})).await;
+    assert_eq!(over.status(), 422, "4 sent + 3 > 6");
+    assert_eq!(fresh.post(&path, &json!({"count": 2, "locality_code": "00001"})).await.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampled_and_issued_invitations_share_the_wave_cap_sqlite() {
+    sampled_and_issued_invitations_share_the_wave_cap(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampled_and_issued_invitations_share_the_wave_cap_postgres() {
+    sampled_and_issued_invitations_share_the_wave_cap(Backend::Postgres).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wave_cap_holds_under_concurrent_requests_sqlite() {
     wave_cap_holds_under_concurrent_requests(Backend::Sqlite).await

@@ -214,18 +214,7 @@ async fn invite(
         .survey
         .issue_invitations(&wave.id, &locality_code, agency_code.as_deref(), channel, body.count)
         .await
-        .map_err(|e| match e {
-            IssueError::OverWaveLimit { limit, existing } => invalid(
-                "count",
-                &format!(
-                    "Mỗi đợt khảo sát có tối đa {} thư mời; đợt này đã có {}, không phát thêm {} mã được.",
-                    thousands(limit as i64),
-                    thousands(existing as i64),
-                    thousands(body.count as i64)
-                ),
-            ),
-            IssueError::Storage(e) => e.into(),
-        })?;
+        .map_err(|e| issue_error("count", e))?;
     state
         .audit(
             &user.0,
@@ -241,6 +230,22 @@ async fn invite(
         )
         .await?;
     Ok(HttpResponse::Created().json(json!({"invitations": invitations})))
+}
+
+/// A refused issue, the wave's cap named in Vietnamese under `field`.
+pub fn issue_error(field: &str, e: IssueError) -> ApiError {
+    match e {
+        IssueError::OverWaveLimit { limit, existing, requested } => invalid(
+            field,
+            &format!(
+                "Mỗi đợt khảo sát có tối đa {} thư mời; đợt này đã có {}, không phát thêm {} mã được.",
+                thousands(limit as i64),
+                thousands(existing as i64),
+                thousands(requested as i64)
+            ),
+        ),
+        IssueError::Storage(e) => e.into(),
+    }
 }
 
 #[derive(Deserialize)]
