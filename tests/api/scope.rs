@@ -203,6 +203,14 @@ async fn officer_issues_codes_only_in_desk_waves_and_desk_answers_are_counted_ap
     let bad = app.get_as(&app.admin_token, &format!("/api/v1/waves/{desk}/results?desk=maybe")).await;
     assert_eq!(bad.status(), 400);
 
+    // The results page offers the same filter and shows the desk answers of each row.
+    let administrator = admin(&app).await;
+    let (status, html) = get(&administrator, &app, &format!("/quan-ly/dot/{desk}?level=commune")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("name=\"desk\"") && html.contains("5 từ mã phát tại quầy"), "{html}");
+    let (_, html) = get(&administrator, &app, &format!("/quan-ly/dot/{desk}?level=commune&desk=exclude")).await;
+    assert!(html.contains("<option value=\"exclude\" selected>") && !html.contains("từ mã phát tại quầy</small>"));
+
     let verify = app.get_json(&format!("/api/v1/waves/{desk}/verify")).await;
     assert_eq!(verify["consistent"], true, "{verify}");
     let log = app.get_json("/api/v1/audit?limit=100").await.to_string();
