@@ -54,6 +54,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         sms_gateway: settings.sms_gateway.is_some(),
         scratch: Scratch::open(&settings.data_dir.join("scratch"))
             .with_context(|| format!("opening {}", settings.data_dir.join("scratch").display()))?,
+        max_invitations_per_wave: settings.max_invitations_per_wave,
     })
 }
 

@@ -1,7 +1,8 @@
 //! A survey wave's life: draft → open → closed.
 
+use crate::domain::locality::LocalityTree;
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -45,9 +46,117 @@ pub fn accepts_answers(
     status == WaveStatus::Open && opens_on.is_none_or(|d| d <= today) && closes_on.is_none_or(|d| today <= d)
 }
 
+/// Invitations issued by a wave's administrators may be used by anyone; those agencies hand
+/// out at their own desk (only where the wave allows it) are marked, and so are their
+/// answers, because the unit being assessed chose who got them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Standard,
+    Desk,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Standard => "standard",
+            Channel::Desk => "desk",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Channel::Standard, Channel::Desk].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Which answers results count: all (default), all but desk answers, or desk answers only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeskFilter {
+    #[default]
+    Include,
+    Exclude,
+    Only,
+}
+
+impl DeskFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeskFilter::Include => "include",
+            DeskFilter::Exclude => "exclude",
+            DeskFilter::Only => "only",
+        }
+    }
+    pub fn counts(self, channel: Channel) -> bool {
+        match self {
+            DeskFilter::Include => true,
+            DeskFilter::Exclude => channel != Channel::Desk,
+            DeskFilter::Only => channel == Channel::Desk,
+        }
+    }
+}
+
+/// Why an agency may not take part in a wave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutOfScope {
+    Agency,
+    Locality,
+}
+
+impl OutOfScope {
+    pub fn message(self) -> &'static str {
+        match self {
+            OutOfScope::Agency => "Cơ quan này không thuộc phạm vi của đợt khảo sát.",
+            OutOfScope::Locality => "Cơ quan này không thuộc địa bàn của đợt khảo sát.",
+        }
+    }
+}
+
+/// Whether an agency (seated in `agency_locality`) is inside a wave's coverage: listed among
+/// its agencies and seated within one of its localities. An empty list covers everything.
+pub fn covers_agency(
+    agencies: &[String],
+    localities: &[String],
+    agency_code: &str,
+    agency_locality: &str,
+    tree: &LocalityTree,
+) -> Result<(), OutOfScope> {
+    if !agencies.is_empty() && !agencies.iter().any(|a| a == agency_code) {
+        return Err(OutOfScope::Agency);
+    }
+    if !localities.is_empty() && !localities.iter().any(|root| tree.is_within(agency_locality, root)) {
+        return Err(OutOfScope::Locality);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::locality::Locality;
+
+    #[test]
+    fn an_agency_is_covered_only_when_listed_and_seated_within_the_wave() {
+        let tree = LocalityTree::new([
+            Locality::parse("01", "Tỉnh", "province", None).unwrap(),
+            Locality::parse("0101", "Huyện A", "district", Some("01")).unwrap(),
+            Locality::parse("0102", "Huyện B", "district", Some("01")).unwrap(),
+            Locality::parse("010101", "Xã A1", "commune", Some("0101")).unwrap(),
+        ]);
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(covers_agency(&[], &[], "X", "010101", &tree), Ok(()));
+        assert_eq!(covers_agency(&s(&["X"]), &s(&["0101"]), "X", "010101", &tree), Ok(()));
+        assert_eq!(covers_agency(&s(&["Y"]), &[], "X", "010101", &tree), Err(OutOfScope::Agency));
+        assert_eq!(covers_agency(&[], &s(&["0102"]), "X", "010101", &tree), Err(OutOfScope::Locality));
+        // A provincial agency is not inside a district wave.
+        assert_eq!(covers_agency(&[], &s(&["0101"]), "X", "01", &tree), Err(OutOfScope::Locality));
+    }
+
+    #[test]
+    fn desk_filter_selects_channels() {
+        assert!(DeskFilter::Include.counts(Channel::Desk) && DeskFilter::Include.counts(Channel::Standard));
+        assert!(!DeskFilter::Exclude.counts(Channel::Desk) && DeskFilter::Exclude.counts(Channel::Standard));
+        assert!(DeskFilter::Only.counts(Channel::Desk) && !DeskFilter::Only.counts(Channel::Standard));
+    }
 
     #[test]
     fn only_forward_transitions_are_allowed() {

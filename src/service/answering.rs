@@ -71,6 +71,7 @@ impl Survey {
             wave_id: target.wave_id.clone(),
             locality_code: target.locality_code.clone(),
             agency_code: target.agency_code.clone(),
+            channel: target.channel,
             answers_json: valid.to_json(),
             submitted_on: self.today().to_string(),
             tallies,

@@ -4,8 +4,10 @@ use super::Survey;
 use crate::domain::code::InvitationCode;
 use crate::domain::contact::{PhoneKind, RespondentPhone};
 use crate::domain::delivery::{Channel, Reachable, choose};
+use crate::service::invitations::IssueError;
 use crate::storage::StorageError;
 use crate::storage::delivery::Issued;
+use crate::storage::invitations::IssueOutcome;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -43,6 +45,8 @@ pub struct Visit {
 pub enum DeliveryError {
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Limit(#[from] IssueError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -140,15 +144,24 @@ impl Survey {
         }
         let unreachable_count = unreachable.len();
         let wave = wave_id.to_string();
+        let (limit, requested) = (self.max_invitations_per_wave, issued.len() as u64);
         // Counts only those issued now: a send running at the same time may have taken some.
-        let queued = self
+        let outcome = self
             .db
             .run(move |db| {
-                let created = db.record_issued(&wave, &issued)?;
-                db.mark_unreachable(&unreachable)?;
-                Ok(created)
+                let outcome = db.record_issued(&wave, &issued, limit)?;
+                if matches!(outcome, IssueOutcome::Issued(_)) {
+                    db.mark_unreachable(&unreachable)?;
+                }
+                Ok(outcome)
             })
             .await?;
+        let queued = match outcome {
+            IssueOutcome::Issued(created) => created,
+            IssueOutcome::OverWaveLimit { existing } => {
+                return Err(IssueError::OverWaveLimit { limit, existing: existing as u64, requested }.into());
+            }
+        };
         Ok(SendOutcome { queued, unreachable: unreachable_count })
     }
 

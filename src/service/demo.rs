@@ -5,7 +5,7 @@
 use super::Survey;
 use crate::domain::form::{Form, Item};
 use crate::domain::locality;
-use crate::domain::wave::WaveStatus;
+use crate::domain::wave::{Channel, WaveStatus};
 use crate::storage::localities::Agency;
 use crate::storage::waves::NewWave;
 use rand::Rng;
@@ -62,6 +62,7 @@ pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow
                 closes_on: None,
                 period_from: None,
                 period_to: None,
+                desk_codes: false,
                 localities: &[PROVINCE.to_string()],
                 agencies: &[],
             })?;
@@ -76,7 +77,8 @@ pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow
     chosen.shuffle(&mut rand::thread_rng());
     for commune in chosen.iter().take(invitations.div_ceil(per_commune)) {
         let agency = format!("MC{}", commune.parent_code.clone().unwrap_or_default());
-        let batch = survey.issue_invitations(&wave_id, &commune.code, Some(&agency), per_commune).await?;
+        let batch =
+            survey.issue_invitations(&wave_id, &commune.code, Some(&agency), Channel::Standard, per_commune).await?;
         let mood = rand::thread_rng().gen_range(-1..=1);
         issued.extend(batch.into_iter().map(|i| (i, mood)));
     }

@@ -34,6 +34,8 @@ pub struct Survey {
     pub sms_gateway: bool,
     /// Where files holding list data live while a request uses them.
     pub scratch: Scratch,
+    /// Invitations one wave may hold (`PHIEU_MAX_INVITATIONS_PER_WAVE`).
+    pub max_invitations_per_wave: u64,
 }
 
 impl Survey {

@@ -5,6 +5,7 @@ use crate::domain::answers::{self, ValidAnswers};
 use crate::domain::form::Form;
 use crate::domain::indices::{self, Counts, IndexValue};
 use crate::domain::locality::LocalityTree;
+use crate::domain::wave::{Channel, DeskFilter};
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -25,6 +26,8 @@ pub struct AgencyRef {
 #[derive(Debug, Serialize)]
 pub struct Overall {
     pub responses: u64,
+    /// How many of `responses` came from codes an agency handed out at its desk.
+    pub desk_responses: u64,
     pub indices: Vec<IndexValue>,
 }
 
@@ -33,6 +36,7 @@ pub struct GroupResult {
     pub locality: Option<LocalityRef>,
     pub agency: Option<AgencyRef>,
     pub responses: u64,
+    pub desk_responses: u64,
     pub indices: Vec<IndexValue>,
 }
 
@@ -51,6 +55,8 @@ pub struct ResultsQuery {
     pub agency_scope: Option<String>,
     /// Localities the wave covers: these groups are listed even without answers.
     pub covered: Vec<String>,
+    /// Whether answers to desk codes count (all by default).
+    pub desk: DeskFilter,
 }
 
 type GroupKey = (Option<String>, Option<String>);
@@ -59,6 +65,16 @@ type GroupKey = (Option<String>, Option<String>);
 struct Tally {
     counts: Counts,
     responses: u64,
+    desk_responses: u64,
+}
+
+impl Tally {
+    fn add_responses(&mut self, channel: Channel, n: u64) {
+        self.responses += n;
+        if channel == Channel::Desk {
+            self.desk_responses += n;
+        }
+    }
 }
 
 pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQuery) -> StorageResult<WaveResults> {
@@ -84,17 +100,17 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
             }
         }
     }
-    for row in db.answer_counters(wave_id, scope)? {
+    for row in db.answer_counters(wave_id, scope, query.desk)? {
         let n = row.n as u64;
         overall.counts.add(&row.item_id, &row.option_code, n);
         if grouping && let Some(key) = key_of(&row.locality_code, &row.agency_code) {
             groups.entry(key).or_default().counts.add(&row.item_id, &row.option_code, n);
         }
     }
-    for (locality, agency, n) in db.response_counters(wave_id, scope)? {
-        overall.responses += n as u64;
-        if grouping && let Some(key) = key_of(&locality, &agency) {
-            groups.entry(key).or_default().responses += n as u64;
+    for row in db.response_counters(wave_id, scope, query.desk)? {
+        overall.add_responses(row.channel, row.n as u64);
+        if grouping && let Some(key) = key_of(&row.locality_code, &row.agency_code) {
+            groups.entry(key).or_default().add_responses(row.channel, row.n as u64);
         }
     }
 
@@ -108,11 +124,16 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
             }),
             agency: agency.map(|code| AgencyRef { name: agency_names.get(&code).cloned().unwrap_or_default(), code }),
             responses: tally.responses,
+            desk_responses: tally.desk_responses,
             indices: indices::compute(form, &tally.counts),
         })
         .collect();
     Ok(WaveResults {
-        overall: Overall { responses: overall.responses, indices: indices::compute(form, &overall.counts) },
+        overall: Overall {
+            responses: overall.responses,
+            desk_responses: overall.desk_responses,
+            indices: indices::compute(form, &overall.counts),
+        },
         groups,
     })
 }
@@ -130,32 +151,50 @@ pub struct Verification {
     pub consistent: bool,
     pub responses_stored: u64,
     pub responses_counted: u64,
-    /// The first differences found, as "locality/agency item=code: counters N, raw M".
+    /// The first differences found, as "locality/agency/channel item=code: counters N, raw M".
     pub differences: Vec<String>,
 }
 
 /// Recounts every answer of a wave from the raw rows and compares with the live counters.
 pub fn verify_counters(db: &Database, form: &Form, wave_id: &str) -> StorageResult<Verification> {
-    let mut raw: BTreeMap<(String, String, String, String), u64> = BTreeMap::new();
+    type Key = (String, String, &'static str, String, String);
+    let mut raw: BTreeMap<Key, u64> = BTreeMap::new();
+    let mut raw_totals: BTreeMap<(String, String, &'static str), u64> = BTreeMap::new();
     let rows = db.raw_answers(wave_id)?;
     let responses_stored = rows.len() as u64;
-    for (locality, agency, json) in rows {
+    for (locality, agency, channel, json) in rows {
         let valid = ValidAnswers::from_stored(form, &json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
         for (item, code) in answers::tallies(form, &valid) {
-            *raw.entry((locality.clone(), agency.clone(), item.into(), code.into())).or_default() += 1;
+            *raw.entry((locality.clone(), agency.clone(), channel.as_str(), item.into(), code.into())).or_default() +=
+                1;
         }
+        *raw_totals.entry((locality, agency, channel.as_str())).or_default() += 1;
     }
-    let mut live: BTreeMap<(String, String, String, String), u64> = BTreeMap::new();
-    for row in db.answer_counters(wave_id, None)? {
-        live.insert((row.locality_code, row.agency_code, row.item_id, row.option_code), row.n as u64);
+    let mut live: BTreeMap<Key, u64> = BTreeMap::new();
+    for row in db.answer_counters(wave_id, None, DeskFilter::Include)? {
+        live.insert(
+            (row.locality_code, row.agency_code, row.channel.as_str(), row.item_id, row.option_code),
+            row.n as u64,
+        );
     }
-    let responses_counted = db.response_counters(wave_id, None)?.iter().map(|r| r.2 as u64).sum();
+    let mut live_totals: BTreeMap<(String, String, &'static str), u64> = BTreeMap::new();
+    for row in db.response_counters(wave_id, None, DeskFilter::Include)? {
+        live_totals.insert((row.locality_code, row.agency_code, row.channel.as_str()), row.n as u64);
+    }
+    let responses_counted = live_totals.values().sum();
     let mut differences = Vec::new();
     let keys: std::collections::BTreeSet<_> = raw.keys().chain(live.keys()).cloned().collect();
     for key in keys {
         let (a, b) = (live.get(&key).copied().unwrap_or(0), raw.get(&key).copied().unwrap_or(0));
         if a != b && differences.len() < 20 {
-            differences.push(format!("{}/{} {}={}: counters {a}, raw {b}", key.0, key.1, key.2, key.3));
+            differences.push(format!("{}/{}/{} {}={}: counters {a}, raw {b}", key.0, key.1, key.2, key.3, key.4));
+        }
+    }
+    let cells: std::collections::BTreeSet<_> = raw_totals.keys().chain(live_totals.keys()).cloned().collect();
+    for cell in cells {
+        let (a, b) = (live_totals.get(&cell).copied().unwrap_or(0), raw_totals.get(&cell).copied().unwrap_or(0));
+        if a != b && differences.len() < 20 {
+            differences.push(format!("{}/{}/{} answers: counters {a}, raw {b}", cell.0, cell.1, cell.2));
         }
     }
     Ok(Verification {

@@ -16,6 +16,7 @@ pub struct WaveRequest {
     pub closes_on: Option<NaiveDate>,
     pub period_from: Option<NaiveDate>,
     pub period_to: Option<NaiveDate>,
+    pub desk_codes: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,7 @@ impl Survey {
                     period_to: request.period_to,
                     localities: &request.localities,
                     agencies: &request.agencies,
+                    desk_codes: request.desk_codes,
                 })
             })
             .await?)

@@ -1,6 +1,7 @@
 //! Invitations to sampled people: issuing their codes, the channels that carry them, how
 //! far each stratum has come, and deleting the contact data at the end.
 
+use super::invitations::{IssueOutcome, locked_invitation_count};
 use super::mail::NewMessage;
 use super::schema::{contacts, invitations, list_files, list_keys, list_lines, list_uploads, mail_queue, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn};
@@ -80,10 +81,15 @@ impl Database {
     /// server sends itself, all or nothing: a crash cannot leave a queued invitation that
     /// nobody will send. A person who was given a code meanwhile (another send running at
     /// the same time) is skipped: the guarded update claims each person once, and only then
-    /// are their invitation and message created. Returns the invitations created.
-    pub fn record_issued(&self, wave_id: &str, issued: &[Issued]) -> StorageResult<usize> {
+    /// are their invitation and message created. Returns the invitations created, or
+    /// nothing when the wave would then hold more than `wave_limit` invitations.
+    pub fn record_issued(&self, wave_id: &str, issued: &[Issued], wave_limit: u64) -> StorageResult<IssueOutcome> {
         let now = Utc::now().naive_utc();
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+            let existing = locked_invitation_count!(c, wave_id);
+            if existing as u64 + issued.len() as u64 > wave_limit {
+                return Ok(IssueOutcome::OverWaveLimit { existing });
+            }
             let mut created = 0;
             for i in issued {
                 let claimed = diesel::update(contacts::table.find(&i.contact_id).filter(contacts::code_hash.is_null()))
@@ -117,7 +123,7 @@ impl Database {
                 }
                 created += 1;
             }
-            Ok(created)
+            Ok(IssueOutcome::Issued(created))
         }))
     }
 

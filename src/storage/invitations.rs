@@ -2,8 +2,8 @@
 
 use super::schema::{invitations, waves};
 use super::waves::parse_date;
-use super::{Database, StorageError, StorageResult, with_conn};
-use crate::domain::wave::WaveStatus;
+use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
+use crate::domain::wave::{Channel, WaveStatus};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
@@ -18,6 +18,17 @@ pub struct InvitationTarget {
     pub locality_code: String,
     pub agency_code: String,
     pub used: bool,
+    pub channel: Channel,
+}
+
+/// Whether codes were stored, or how many the wave already has when they would pass its cap.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IssueOutcome {
+    /// How many were created.
+    Issued(usize),
+    OverWaveLimit {
+        existing: i64,
+    },
 }
 
 #[derive(Insertable)]
@@ -28,38 +39,65 @@ struct NewInvitation<'a> {
     locality_code: &'a str,
     agency_code: &'a str,
     used: bool,
+    channel: &'a str,
 }
 
+/// Locks a wave's row and counts its invitations: a no-op update takes the row lock
+/// (PostgreSQL; SQLite's write lock is already held), so everyone adding invitations to one
+/// wave counts them one after the other.
+macro_rules! locked_invitation_count {
+    ($c:expr, $wave_id:expr) => {{
+        diesel::update($crate::storage::schema::waves::table.find($wave_id))
+            .set($crate::storage::schema::waves::desk_codes.eq($crate::storage::schema::waves::desk_codes))
+            .execute($c)?;
+        $crate::storage::schema::invitations::table
+            .filter($crate::storage::schema::invitations::wave_id.eq($wave_id))
+            .count()
+            .get_result::<i64>($c)?
+    }};
+}
+pub(crate) use locked_invitation_count;
+
 impl Database {
+    /// Stores issued codes unless the wave would then hold more than `wave_limit`
+    /// invitations (sampled and issued alike).
     pub fn insert_invitations(
         &self,
         wave_id: &str,
         locality_code: &str,
         agency_code: &str,
+        channel: Channel,
         code_hashes: &[String],
-    ) -> StorageResult<()> {
+        wave_limit: u64,
+    ) -> StorageResult<IssueOutcome> {
+        let channel = channel.as_str();
         let rows: Vec<NewInvitation> = code_hashes
             .iter()
-            .map(|h| NewInvitation { code_hash: h, wave_id, locality_code, agency_code, used: false })
+            .map(|h| NewInvitation { code_hash: h, wave_id, locality_code, agency_code, used: false, channel })
             .collect();
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
+            let existing = locked_invitation_count!(c, wave_id);
+            if existing as u64 + rows.len() as u64 > wave_limit {
+                return Ok(IssueOutcome::OverWaveLimit { existing });
+            }
             for chunk in rows.chunks(500) {
                 diesel::insert_into(invitations::table).values(chunk).execute(c)?;
             }
-            Ok(())
-        }))
+            Ok(IssueOutcome::Issued(rows.len()))
+        })
     }
 
     pub fn invitation_target(&self, code_hash: &str) -> StorageResult<Option<InvitationTarget>> {
-        type Row = (String, String, String, Option<String>, Option<String>, String, String, bool);
+        type Row = (String, String, String, Option<String>, Option<String>, String, String, bool, String);
         let row: Option<Row> = with_conn!(self, c => invitations::table
             .inner_join(waves::table.on(waves::id.eq(invitations::wave_id)))
             .filter(invitations::code_hash.eq(code_hash))
             .select((waves::id, waves::form_id, waves::status, waves::opens_on, waves::closes_on,
-                     invitations::locality_code, invitations::agency_code, invitations::used))
+                     invitations::locality_code, invitations::agency_code, invitations::used, invitations::channel))
             .first(c)
             .optional()?);
-        let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used)) = row else {
+        let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used, channel)) = row
+        else {
             return Ok(None);
         };
         Ok(Some(InvitationTarget {
@@ -71,6 +109,7 @@ impl Database {
             locality_code,
             agency_code,
             used,
+            channel: Channel::parse(&channel).ok_or_else(|| StorageError::Corrupt(channel.clone()))?,
         }))
     }
 

@@ -53,6 +53,8 @@ pub enum ConfirmOutcome {
     NotPending,
     /// The wave is closed: its frame stays as it was.
     WaveClosed,
+    /// A sample is drawn and the caller did not ask to reset it.
+    SampleDrawn,
     /// Invitations went out from the current sample: replacing a list would take people
     /// out of it.
     InvitationsSent,
@@ -425,8 +427,9 @@ impl Database {
 
     /// Puts a pending upload into the frame; an earlier confirmed list of the same agency
     /// in the same wave is replaced and its contacts deleted. Refused once the wave is
-    /// closed or any invitation of it went out.
-    pub fn confirm_upload(&self, id: &str) -> StorageResult<ConfirmOutcome> {
+    /// closed or any invitation of it went out, and, once a sample is drawn, unless
+    /// `reset_sample` (the whole wave's draw is then undone).
+    pub fn confirm_upload(&self, id: &str, reset_sample: bool) -> StorageResult<ConfirmOutcome> {
         write_transaction!(self, c => {
             let found: Option<(String, String, String)> = list_uploads::table
                 .find(id)
@@ -454,6 +457,9 @@ impl Database {
                 .filter(contacts::selection.ne("frame"))
                 .count()
                 .get_result(c)?;
+            if selected > 0 && !reset_sample {
+                return Ok(ConfirmOutcome::SampleDrawn);
+            }
             if selected > 0 {
                 diesel::update(contacts::table.filter(contacts::wave_id.eq(&wave_id)))
                     .set((contacts::selection.eq("frame"), contacts::stratum.eq(None::<String>), contacts::draw_rank.eq(None::<i64>)))

@@ -7,7 +7,7 @@
 
 use super::schema::{answer_counts, invitations, response_counts, responses, waves};
 use super::{Backend, Database, StorageError, StorageResult, with_conn};
-use crate::domain::wave::WaveStatus;
+use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use rand::seq::SliceRandom;
@@ -21,6 +21,8 @@ pub struct Submission {
     pub wave_id: String,
     pub locality_code: String,
     pub agency_code: String,
+    /// `desk` for codes an agency handed out itself; counted apart so results can filter it.
+    pub channel: Channel,
     pub answers_json: String,
     /// The local day only: no finer time is ever stored with an answer.
     pub submitted_on: String,
@@ -111,6 +113,7 @@ struct NewResponse<'a> {
     agency_code: &'a str,
     submitted_on: &'a str,
     answers: &'a str,
+    channel: &'a str,
 }
 
 #[derive(Insertable)]
@@ -122,6 +125,7 @@ struct CountRow<'a> {
     item_id: &'a str,
     option_code: &'a str,
     n: i64,
+    channel: &'a str,
 }
 
 #[derive(Insertable)]
@@ -131,6 +135,7 @@ struct TotalRow<'a> {
     locality_code: &'a str,
     agency_code: &'a str,
     n: i64,
+    channel: &'a str,
 }
 
 /// Counter increments of a set of answers, summed so each counter row is written once, and
@@ -138,34 +143,42 @@ struct TotalRow<'a> {
 /// PostgreSQL database cannot deadlock.
 #[derive(Default)]
 struct CounterDeltas<'a> {
-    items: BTreeMap<(&'a str, &'a str, &'a str, &'a str, &'a str), i64>,
-    totals: BTreeMap<(&'a str, &'a str, &'a str), i64>,
+    items: BTreeMap<(&'a str, &'a str, &'a str, &'static str, &'a str, &'a str), i64>,
+    totals: BTreeMap<(&'a str, &'a str, &'a str, &'static str), i64>,
 }
 
 impl<'a> CounterDeltas<'a> {
     fn add(&mut self, s: &'a Submission) {
-        *self.totals.entry((&s.wave_id, &s.locality_code, &s.agency_code)).or_default() += 1;
+        let channel = s.channel.as_str();
+        *self.totals.entry((&s.wave_id, &s.locality_code, &s.agency_code, channel)).or_default() += 1;
         for (item, code) in &s.tallies {
-            *self.items.entry((&s.wave_id, &s.locality_code, &s.agency_code, item, code)).or_default() += 1;
+            *self.items.entry((&s.wave_id, &s.locality_code, &s.agency_code, channel, item, code)).or_default() += 1;
         }
     }
     fn item_rows(&self) -> Vec<CountRow<'a>> {
         self.items
             .iter()
-            .map(|(&(wave_id, locality_code, agency_code, item_id, option_code), &n)| CountRow {
+            .map(|(&(wave_id, locality_code, agency_code, channel, item_id, option_code), &n)| CountRow {
                 wave_id,
                 locality_code,
                 agency_code,
                 item_id,
                 option_code,
                 n,
+                channel,
             })
             .collect()
     }
     fn total_rows(&self) -> Vec<TotalRow<'a>> {
         self.totals
             .iter()
-            .map(|(&(wave_id, locality_code, agency_code), &n)| TotalRow { wave_id, locality_code, agency_code, n })
+            .map(|(&(wave_id, locality_code, agency_code, channel), &n)| TotalRow {
+                wave_id,
+                locality_code,
+                agency_code,
+                n,
+                channel,
+            })
             .collect()
     }
 }
@@ -199,6 +212,7 @@ impl Database {
                         agency_code: &s.agency_code,
                         submitted_on: &s.submitted_on,
                         answers: &s.answers_json,
+                        channel: s.channel.as_str(),
                     });
                     outcomes[index] = SubmitOutcome::Stored;
                 } else {
@@ -220,7 +234,7 @@ impl Database {
             for row in deltas.item_rows() {
                 diesel::insert_into(answer_counts::table)
                     .values(&row)
-                    .on_conflict((answer_counts::wave_id, answer_counts::locality_code, answer_counts::agency_code, answer_counts::item_id, answer_counts::option_code))
+                    .on_conflict((answer_counts::wave_id, answer_counts::locality_code, answer_counts::agency_code, answer_counts::channel, answer_counts::item_id, answer_counts::option_code))
                     .do_update()
                     .set(answer_counts::n.eq(answer_counts::n + excluded(answer_counts::n)))
                     .execute(c)?;
@@ -228,7 +242,7 @@ impl Database {
             for row in deltas.total_rows() {
                 diesel::insert_into(response_counts::table)
                     .values(&row)
-                    .on_conflict((response_counts::wave_id, response_counts::locality_code, response_counts::agency_code))
+                    .on_conflict((response_counts::wave_id, response_counts::locality_code, response_counts::agency_code, response_counts::channel))
                     .do_update()
                     .set(response_counts::n.eq(response_counts::n + excluded(response_counts::n)))
                     .execute(c)?;
@@ -237,12 +251,18 @@ impl Database {
         }))
     }
 
-    /// Raw answers of a wave with where they belong, for the recount.
-    pub fn raw_answers(&self, wave_id: &str) -> StorageResult<Vec<(String, String, String)>> {
-        Ok(with_conn!(self, c => responses::table
+    /// Raw answers of a wave with where they belong and their channel, for the recount.
+    pub fn raw_answers(&self, wave_id: &str) -> StorageResult<Vec<(String, String, Channel, String)>> {
+        let rows: Vec<(String, String, String, String)> = with_conn!(self, c => responses::table
             .filter(responses::wave_id.eq(wave_id))
-            .select((responses::locality_code, responses::agency_code, responses::answers))
-            .load(c)?))
+            .select((responses::locality_code, responses::agency_code, responses::channel, responses::answers))
+            .load(c)?);
+        rows.into_iter()
+            .map(|(locality, agency, channel, answers)| {
+                let channel = Channel::parse(&channel).ok_or_else(|| StorageError::Corrupt(channel.clone()))?;
+                Ok((locality, agency, channel, answers))
+            })
+            .collect()
     }
 
     /// On PostgreSQL, erases what transaction ids and heap order say about answers: every
@@ -277,8 +297,8 @@ impl Database {
         let open: Vec<String> = with_conn!(self, c => waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id).load(c)?);
         open.into_iter()
             .map(|wave| {
-                let totals = self.response_counters(&wave, None)?;
-                Ok((wave, totals.iter().map(|t| t.2).sum()))
+                let totals = self.response_counters(&wave, None, DeskFilter::Include)?;
+                Ok((wave, totals.iter().map(|t| t.n).sum()))
             })
             .collect()
     }

@@ -34,6 +34,7 @@ diesel::table! {
         mail_subject -> Nullable<Text>,
         mail_body -> Nullable<Text>,
         last_reminder_run -> Nullable<Text>,
+        desk_codes -> Bool,
     }
 }
 
@@ -58,6 +59,7 @@ diesel::table! {
         locality_code -> Text,
         agency_code -> Text,
         used -> Bool,
+        channel -> Text,
     }
 }
 
@@ -69,26 +71,29 @@ diesel::table! {
         agency_code -> Text,
         submitted_on -> Text,
         answers -> Text,
+        channel -> Text,
     }
 }
 
 diesel::table! {
-    answer_counts (wave_id, locality_code, agency_code, item_id, option_code) {
+    answer_counts (wave_id, locality_code, agency_code, channel, item_id, option_code) {
         wave_id -> Text,
         locality_code -> Text,
         agency_code -> Text,
         item_id -> Text,
         option_code -> Text,
         n -> BigInt,
+        channel -> Text,
     }
 }
 
 diesel::table! {
-    response_counts (wave_id, locality_code, agency_code) {
+    response_counts (wave_id, locality_code, agency_code, channel) {
         wave_id -> Text,
         locality_code -> Text,
         agency_code -> Text,
         n -> BigInt,
+        channel -> Text,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Wave {
     pub period_to: Option<NaiveDate>,
     pub localities: Vec<String>,
     pub agencies: Vec<String>,
+    /// Agencies may hand out invitation codes at their desk (their answers are marked `desk`).
+    pub desk_codes: bool,
 }
 
 pub struct NewWave<'a> {
@@ -32,10 +34,21 @@ pub struct NewWave<'a> {
     pub period_to: Option<NaiveDate>,
     pub localities: &'a [String],
     pub agencies: &'a [String],
+    pub desk_codes: bool,
 }
 
-type WaveRow =
-    (String, String, String, String, Option<String>, Option<String>, NaiveDateTime, Option<String>, Option<String>);
+type WaveRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    NaiveDateTime,
+    Option<String>,
+    Option<String>,
+    bool,
+);
 
 /// Dates are stored as ISO text so both backends compare them alike.
 pub(super) fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> {
@@ -43,7 +56,7 @@ pub(super) fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> 
 }
 
 fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> StorageResult<Wave> {
-    let (id, name, form_id, status, opens_on, closes_on, created_at, period_from, period_to) = row;
+    let (id, name, form_id, status, opens_on, closes_on, created_at, period_from, period_to, desk_codes) = row;
     let status = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("wave status {status}")))?;
     Ok(Wave {
         id,
@@ -57,6 +70,7 @@ fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> Stor
         period_to: parse_date(period_to)?,
         localities,
         agencies,
+        desk_codes,
     })
 }
 
@@ -83,6 +97,7 @@ impl Database {
                     waves::created_at.eq(now),
                     waves::period_from.eq(new.period_from.map(|d| d.to_string())),
                     waves::period_to.eq(new.period_to.map(|d| d.to_string())),
+                    waves::desk_codes.eq(new.desk_codes),
                 ))
                 .execute(c)?;
             for code in new.localities {
@@ -104,7 +119,7 @@ impl Database {
         with_conn!(self, c => {
             let row: Option<WaveRow> = waves::table
                 .find(id)
-                .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at, waves::period_from, waves::period_to))
+                .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at, waves::period_from, waves::period_to, waves::desk_codes))
                 .first(c)
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
@@ -124,7 +139,7 @@ impl Database {
 
     pub fn waves(&self) -> StorageResult<Vec<Wave>> {
         let rows: Vec<WaveRow> = with_conn!(self, c => waves::table
-            .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at, waves::period_from, waves::period_to))
+            .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at, waves::period_from, waves::period_to, waves::desk_codes))
             .order(waves::created_at.desc())
             .load(c)?);
         rows.into_iter().map(|r| to_wave(r, Vec::new(), Vec::new())).collect()

@@ -63,11 +63,15 @@ async fn stored_answers_cannot_be_joined_to_invitations_or_put_in_submission_ord
     // Closing mixes the answers on PostgreSQL (see README); SQLite needs nothing.
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
 
+    // `channel` is `standard` or `desk` (codes an agency handed out itself): see the README.
     assert_eq!(
         column_names(&app, "responses"),
-        ["agency_code", "answers", "id", "locality_code", "submitted_on", "wave_id"]
+        ["agency_code", "answers", "channel", "id", "locality_code", "submitted_on", "wave_id"]
     );
-    assert_eq!(column_names(&app, "invitations"), ["agency_code", "code_hash", "locality_code", "used", "wave_id"]);
+    assert_eq!(
+        column_names(&app, "invitations"),
+        ["agency_code", "channel", "code_hash", "locality_code", "used", "wave_id"]
+    );
 
     let days = column(&app, "SELECT submitted_on AS value FROM responses");
     assert_eq!(days.len(), 400);

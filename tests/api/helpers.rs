@@ -119,6 +119,7 @@ pub fn test_settings(database_url: String) -> Settings {
         secure_cookies: false,
         utc_offset_hours: 7,
         max_upload_bytes: 200 * 1_048_576,
+        max_invitations_per_wave: 2_000_000,
         organisation: "Sở Nội vụ tỉnh Thử Nghiệm".into(),
         retention_days: 30,
         smtp_url: None,
@@ -347,7 +348,12 @@ impl TestApp {
 
     /// A wave on `form_id`, opened.
     pub async fn open_wave(&self, form_id: &str) -> String {
-        let response = self.post("/api/v1/waves", &json!({"name": "Đợt thử", "form_id": form_id})).await;
+        self.open_wave_with(&json!({"name": "Đợt thử", "form_id": form_id})).await
+    }
+
+    /// A wave created from `body`, opened.
+    pub async fn open_wave_with(&self, body: &Value) -> String {
+        let response = self.post("/api/v1/waves", body).await;
         assert_eq!(response.status(), 201);
         let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
         assert_eq!(self.post(&format!("/api/v1/waves/{id}/open"), &json!({})).await.status(), 200);

@@ -81,7 +81,7 @@ fn line(body: &Value, line: u64) -> &Value {
         .unwrap_or_else(|| panic!("no line {line}: {body}"))
 }
 
-async fn sample(app: &TestApp, wave: &str, body: Value) -> Value {
+pub async fn sample(app: &TestApp, wave: &str, body: Value) -> Value {
     let response = app.post(&format!("/api/v1/waves/{wave}/sample"), &body).await;
     assert_eq!(response.status(), 201);
     response.json().await.unwrap()
@@ -199,8 +199,12 @@ async fn corrected_list_replaces_the_earlier_one(app: TestApp) {
             .await
             .unwrap();
         let id = body["upload_id"].as_str().unwrap();
-        let confirmed: Value =
-            app.post(&format!("/api/v1/uploads/{id}/confirm"), &json!({})).await.json().await.unwrap();
+        let confirmed: Value = app
+            .post(&format!("/api/v1/uploads/{id}/confirm"), &json!({"reset_sample": true}))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(confirmed["replaced"], usize::from(expected == 1), "the corrected list replaces the first");
         assert_eq!(confirmed["sample_reset"], expected == 1, "the earlier sample no longer stands");
         let outcome =

@@ -18,6 +18,7 @@ mod official;
 mod process;
 mod responses;
 mod results;
+mod scope;
 mod setup;
 mod sms;
 mod smtp;

@@ -9,7 +9,7 @@ use crate::storage::accounts::User;
 use crate::storage::delivery::Addressee;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
-use crate::web::api::waves::find_wave;
+use crate::web::api::waves::{find_wave, issue_error};
 use crate::web::auth::{ApiUser, require};
 use crate::web::csv_export::{Cell, CsvWriter};
 use crate::web::error::ApiError;
@@ -79,6 +79,7 @@ pub async fn send_invitations(
     };
     let outcome = state.survey.send_invitations(&wave.id, channel, enumerators).await.map_err(|e| match e {
         DeliveryError::Invalid(message) => ApiError::Invalid([("channel".to_string(), message)].into()),
+        DeliveryError::Limit(e) => issue_error("channel", e),
         DeliveryError::Storage(e) => e.into(),
     })?;
     state

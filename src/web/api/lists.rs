@@ -2,8 +2,9 @@
 //! per-line report (JSON, CSV, XLSX), streamed from storage a page at a time.
 
 use crate::domain::account::Role;
+use crate::domain::locality::LocalityTree;
 use crate::domain::respondent_list::{Field, LineReport};
-use crate::domain::wave::WaveStatus;
+use crate::domain::wave::{WaveStatus, covers_agency};
 use crate::scratch::{Scratch, SealedFile};
 use crate::service::lists::{ListError, UploadSummary};
 use crate::storage::lists::{ConfirmOutcome, Upload};
@@ -97,9 +98,17 @@ pub async fn accept_list(
     }
     require_agency_access(user, agency_code.as_deref())?;
     let agency = match agency_code {
-        Some(code) => Some(state.survey.db.run(move |db| db.agency(&code)).await?.ok_or_else(|| {
-            ApiError::Invalid([("agency_code".to_string(), "Cơ quan chưa có trong hệ thống.".to_string())].into())
-        })?),
+        Some(code) => {
+            let (agency, tree) =
+                state.survey.db.run(move |db| Ok((db.agency(&code)?, LocalityTree::new(db.all_localities()?)))).await?;
+            let agency = agency.ok_or_else(|| {
+                ApiError::Invalid([("agency_code".to_string(), "Cơ quan chưa có trong hệ thống.".to_string())].into())
+            })?;
+            // A list may only come from an agency the wave covers, seated in its area.
+            covers_agency(&wave.agencies, &wave.localities, &agency.code, &agency.locality_code, &tree)
+                .map_err(|out| ApiError::Forbidden(out.message().into()))?;
+            Some(agency)
+        }
         None => None,
     };
     let summary =
@@ -188,13 +197,30 @@ async fn remap(
     Ok(with_report(StatusCode::OK, state.survey.db.clone(), &summary))
 }
 
-/// Puts a pending upload into the frame.
-pub async fn confirm_list(state: &AppState, user: &User, upload_id: &str) -> Result<serde_json::Value, ApiError> {
+/// The body of a confirmation: an administrator resets a drawn sample only by saying so.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    #[serde(default)]
+    pub reset_sample: bool,
+}
+
+/// Puts a pending upload into the frame. Once a sample is drawn, a new list changes the
+/// frame every agency's sample came from, so only an administrator may confirm it, and only
+/// by asking for the sample to be reset (it must then be drawn again).
+pub async fn confirm_list(
+    state: &AppState,
+    user: &User,
+    upload_id: &str,
+    request: ConfirmRequest,
+) -> Result<serde_json::Value, ApiError> {
     let upload = owned_upload(state, user, upload_id).await?;
     let id = upload.id.clone();
-    match state.survey.db.run(move |db| db.confirm_upload(&id)).await? {
+    let reset_sample = request.reset_sample && user.role == Role::Administrator;
+    match state.survey.db.run(move |db| db.confirm_upload(&id, reset_sample)).await? {
         ConfirmOutcome::Confirmed { replaced, sample_reset } => {
-            state.audit(user, "list.confirm", &format!("upload={}", upload.id)).await?;
+            let detail = format!("upload={} sample_reset={sample_reset}", upload.id);
+            state.audit(user, "list.confirm", &detail).await?;
             Ok(json!({
                 "upload_id": upload.id, "status": "confirmed", "accepted": upload.accepted,
                 "replaced": replaced, "sample_reset": sample_reset,
@@ -205,14 +231,35 @@ pub async fn confirm_list(state: &AppState, user: &User, upload_id: &str) -> Res
             Err(ApiError::Conflict("Danh sách này đã được xác nhận hoặc đã bị thay thế.".into()))
         }
         ConfirmOutcome::WaveClosed => Err(ApiError::wave_closed()),
+        ConfirmOutcome::SampleDrawn if user.role == Role::Administrator => Err(ApiError::Conflict(
+            "Mẫu đã được chọn từ các danh sách hiện có: xác nhận danh sách này sẽ hủy mẫu của mọi cơ quan \
+             trong đợt. Gửi {\"reset_sample\": true} để xác nhận và hủy mẫu, rồi chọn mẫu lại."
+                .into(),
+        )),
+        ConfirmOutcome::SampleDrawn => Err(ApiError::Conflict(
+            "Mẫu đã được chọn nên cơ quan không thể tự xác nhận danh sách mới: Nội vụ phải xác nhận \
+             danh sách này và chọn mẫu lại."
+                .into(),
+        )),
         ConfirmOutcome::InvitationsSent => {
             Err(ApiError::Conflict("Thư mời đã được gửi từ mẫu hiện tại nên không thể thay danh sách nữa.".into()))
         }
     }
 }
 
-async fn confirm(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(confirm_list(&state, &user.0, &path).await?))
+async fn confirm(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // The body is optional: an empty one confirms without resetting anything.
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        ConfirmRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("Dữ liệu không hợp lệ: {e}")))?
+    };
+    Ok(HttpResponse::Ok().json(confirm_list(&state, &user.0, &path, request).await?))
 }
 
 /// Report lines per database round trip.

@@ -2,14 +2,15 @@
 
 use crate::domain::account::Role;
 use crate::domain::locality::LocalityTree;
-use crate::domain::wave::WaveStatus;
-use crate::service::invitations::MAX_INVITATIONS_PER_REQUEST;
+use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
+use crate::service::invitations::{IssueError, MAX_INVITATIONS_PER_REQUEST};
 use crate::service::results::{ResultsQuery, verify_counters, wave_results};
 use crate::service::waves::WaveRequest;
 use crate::storage::waves::{TransitionOutcome, Wave};
 use crate::web::AppState;
 use crate::web::auth::{ApiUser, require, require_agency_access};
 use crate::web::error::ApiError;
+use crate::web::official::thousands;
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -45,6 +46,9 @@ struct CreateWave {
     /// The period whose transactions are surveyed (list rows outside it are flagged).
     period_from: Option<NaiveDate>,
     period_to: Option<NaiveDate>,
+    /// Agencies may hand out codes at their desk; their answers are marked `desk`.
+    #[serde(default)]
+    desk_codes: bool,
 }
 
 async fn create(
@@ -63,6 +67,7 @@ async fn create(
         closes_on: body.closes_on,
         period_from: body.period_from,
         period_to: body.period_to,
+        desk_codes: body.desk_codes,
     };
     let id = state.survey.create_wave(request).await?;
     state.audit(&user.0, "wave.create", &id).await?;
@@ -150,12 +155,26 @@ async fn invite(
     require(&user.0, &[Role::Administrator, Role::AgencyOfficer])?;
     require_agency_access(&user.0, agency_code.as_deref())?;
     if body.count == 0 || body.count > MAX_INVITATIONS_PER_REQUEST {
-        return Err(invalid("count", &format!("Số thư mời phải từ 1 đến {MAX_INVITATIONS_PER_REQUEST}.")));
+        return Err(invalid(
+            "count",
+            &format!("Mỗi lần phát được từ 1 đến {} thư mời.", thousands(MAX_INVITATIONS_PER_REQUEST as i64)),
+        ));
     }
     let wave = find_wave(&state, &path).await?;
     if wave.status == WaveStatus::Closed {
         return Err(ApiError::wave_closed());
     }
+    // The unit being assessed must not choose its respondents: only Nội vụ issues codes,
+    // unless the wave lets agencies hand them out at their desk (and marks those answers).
+    let channel = match user.0.role {
+        Role::AgencyOfficer if wave.desk_codes => Channel::Desk,
+        Role::AgencyOfficer => {
+            return Err(ApiError::Forbidden(
+                "Đợt khảo sát này không cho cơ quan tự phát mã mời: chỉ Nội vụ phát mã và chọn mẫu.".into(),
+            ));
+        }
+        _ => Channel::Standard,
+    };
     let locality_code = body.locality_code.trim().to_string();
     let (agency_code_q, locality_q) = (agency_code.clone(), locality_code.clone());
     let (tree, agency) = state
@@ -191,28 +210,51 @@ async fn invite(
             return Err(ApiError::Forbidden("Cơ quan chỉ được phát thư mời trong địa bàn của mình.".into()));
         }
     }
-    let invitations =
-        state.survey.issue_invitations(&wave.id, &locality_code, agency_code.as_deref(), body.count).await?;
+    let invitations = state
+        .survey
+        .issue_invitations(&wave.id, &locality_code, agency_code.as_deref(), channel, body.count)
+        .await
+        .map_err(|e| issue_error("count", e))?;
     state
         .audit(
             &user.0,
             "invitations.issue",
             &format!(
-                "wave={} locality={} agency={} count={}",
+                "wave={} locality={} agency={} count={} channel={}",
                 wave.id,
                 locality_code,
                 agency_code.as_deref().unwrap_or("-"),
-                body.count
+                body.count,
+                channel.as_str()
             ),
         )
         .await?;
     Ok(HttpResponse::Created().json(json!({"invitations": invitations})))
 }
 
+/// A refused issue, the wave's cap named in Vietnamese under `field`.
+pub fn issue_error(field: &str, e: IssueError) -> ApiError {
+    match e {
+        IssueError::OverWaveLimit { limit, existing, requested } => invalid(
+            field,
+            &format!(
+                "Mỗi đợt khảo sát có tối đa {} thư mời; đợt này đã có {}, không phát thêm {} mã được.",
+                thousands(limit as i64),
+                thousands(existing as i64),
+                thousands(requested as i64)
+            ),
+        ),
+        IssueError::Storage(e) => e.into(),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ResultsParams {
     pub level: Option<String>,
     pub by: Option<String>,
+    /// `include` (default), `exclude` or `only` answers to codes handed out at agencies' desks.
+    #[serde(default)]
+    pub desk: DeskFilter,
 }
 
 impl ResultsParams {
@@ -232,6 +274,7 @@ impl ResultsParams {
             by_agency: self.by.as_deref() == Some("agency"),
             agency_scope,
             covered: wave.localities.clone(),
+            desk: self.desk,
         })
     }
 }

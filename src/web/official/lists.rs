@@ -10,7 +10,8 @@ use crate::storage::accounts::User;
 use crate::storage::lists::Upload;
 use crate::web::AppState;
 use crate::web::api::lists::{
-    LIST_ROLES, ReportFormat, accept_list, apply_mapping, confirm_list, owned_upload, receive_list, report_file,
+    ConfirmRequest, LIST_ROLES, ReportFormat, accept_list, apply_mapping, confirm_list, owned_upload, receive_list,
+    report_file,
 };
 use crate::web::api::waves::find_wave;
 use crate::web::auth::{CSRF_FIELD, PageUser, csrf_valid, require};
@@ -169,11 +170,16 @@ async fn render_upload(
         let upload = owned_upload(state, user, upload_id).await?;
         let wave = find_wave(state, &upload.wave_id).await?;
         let id = upload.id.clone();
-        let problems = state.survey.db.run(move |db| db.problem_lines(&id, SHOWN_PROBLEMS)).await?;
+        let wave_id = upload.wave_id.clone();
+        let (problems, sample_drawn) = state
+            .survey
+            .db
+            .run(move |db| Ok((db.problem_lines(&id, SHOWN_PROBLEMS)?, db.sample_drawn(&wave_id)?)))
+            .await?;
         let columns: ListColumns = serde_json::from_str(&upload.columns).map_err(|_| ApiError::Internal)?;
-        Ok::<_, ApiError>((upload, wave, problems, columns))
+        Ok::<_, ApiError>((upload, wave, problems, columns, sample_drawn))
     };
-    let (upload, wave, problems, columns): (Upload, _, _, _) = match found.await {
+    let (upload, wave, problems, columns, sample_drawn): (Upload, _, _, _, _) = match found.await {
         Ok(found) => found,
         Err(e) => return refused(state, req, &e),
     };
@@ -204,7 +210,8 @@ async fn render_upload(
                 accepted => thousands(upload.accepted), rejected => thousands(upload.rejected),
                 problems_shown => problems.len(),
             },
-            pending => upload.status == "pending", problems, columns => column_rows, fields, notice, error,
+            pending => upload.status == "pending", sample_drawn,
+            may_reset => user.role == Role::Administrator, problems, columns => column_rows, fields, notice, error,
         },
     )
 }
@@ -258,11 +265,12 @@ async fn confirm(
     user: Option<PageUser>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (user, _) = match signed_form(&req, &body, user).await {
+    let (user, fields) = match signed_form(&req, &body, user).await {
         Ok(checked) => checked,
         Err(response) => return response,
     };
-    match confirm_list(&state, &user, &path).await {
+    let request = ConfirmRequest { reset_sample: fields.contains_key("reset_sample") };
+    match confirm_list(&state, &user, &path, request).await {
         Ok(_) => redirect(&format!("/quan-ly/danh-sach/{path}")),
         Err(e) => refused(&state, &req, &e),
     }

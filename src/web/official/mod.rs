@@ -293,7 +293,7 @@ pub(super) fn one_decimal(value: f64) -> String {
 }
 
 /// A count as Vietnamese writes it: 1.234.567.
-pub(super) fn thousands(n: i64) -> String {
+pub(crate) fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -351,7 +351,7 @@ async fn results_page(
     };
     let shown = form.headline_indices();
     let headers: Vec<&str> = shown.iter().map(|i| i.label.as_str()).collect();
-    let row = |name: String, responses: u64, indices: &[crate::domain::indices::IndexValue]| {
+    let row = |name: String, responses: u64, desk: u64, indices: &[crate::domain::indices::IndexValue]| {
         let cells: Vec<_> = shown
             .iter()
             .map(|def| {
@@ -362,9 +362,10 @@ async fn results_page(
                 context! { shown => value.is_some(), value => value.map(one_decimal), n, ci }
             })
             .collect();
-        context! { name, responses, cells }
+        context! { name, responses, desk, cells }
     };
-    let mut rows = vec![row("Toàn đợt".to_string(), results.overall.responses, &results.overall.indices)];
+    let overall = &results.overall;
+    let mut rows = vec![row("Toàn đợt".to_string(), overall.responses, overall.desk_responses, &overall.indices)];
     for g in &results.groups {
         let name = match (&g.locality, &g.agency) {
             (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
@@ -372,7 +373,7 @@ async fn results_page(
             (None, Some(a)) => a.name.clone(),
             (None, None) => "(khác)".into(),
         };
-        rows.push(row(name, g.responses, &g.indices));
+        rows.push(row(name, g.responses, g.desk_responses, &g.indices));
     }
     let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
     state.page(
@@ -388,6 +389,8 @@ async fn results_page(
             levels => levels.iter().map(|l| context! { value => l, label => level_label(l) }).collect::<Vec<_>>(),
             level => query.level.unwrap_or_default(),
             by_agency => query.by_agency,
+            desk_codes => wave.desk_codes,
+            desk => query.desk.as_str(),
             min_n => MIN_SHOWN_N,
             nav => nav(&user),
         },
