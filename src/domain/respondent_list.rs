@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
+/// Characters of a cell read into a contact; a longer one rejects its row.
+pub const MAX_FIELD_CHARS: usize = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
@@ -451,6 +454,14 @@ impl<'a> ListCleaner<'a> {
     }
 
     fn read(&self, cells: &[String]) -> Result<(Contact, Vec<String>), String> {
+        // What is stored per row stays small: a longer cell is no name, address or procedure.
+        for field in Field::ALL {
+            if let Some(cell) = self.columns.get(field).and_then(|i| cells.get(i))
+                && cell.chars().nth(MAX_FIELD_CHARS).is_some()
+            {
+                return Err(format!("cột “{}” dài hơn giới hạn {MAX_FIELD_CHARS} ký tự", field.label()));
+            }
+        }
         let cell = |field: Field| {
             self.columns
                 .get(field)

@@ -1,8 +1,9 @@
 //! Reading agencies' files row by row, without holding the file in memory: CSV (UTF-8 with
 //! or without BOM, or Windows-1258; comma, semicolon or tab) and XLSX.
 
+use super::list_limits::{LimitExceeded, MAX_COLUMNS, MAX_LINE_BYTES, RowBudget};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,8 @@ pub enum ListFileError {
     EmptyWorkbook,
     #[error("dòng {line}: {reason}")]
     BadLine { line: usize, reason: String },
+    #[error("tệp vượt giới hạn: {0}")]
+    Limit(#[from] LimitExceeded),
 }
 
 /// A data row with its line number as the spreadsheet shows it.
@@ -28,10 +31,26 @@ pub fn open_rows(path: &Path) -> Result<Rows, ListFileError> {
     let mut head = [0u8; 4096];
     let read = File::open(path).and_then(|mut f| f.read(&mut head)).map_err(unreadable)?;
     let head = &head[..read];
-    if head.starts_with(ZIP_MAGIC) {
-        return xlsx_rows(path);
-    }
-    csv_rows(path, head)
+    let rows = if head.starts_with(ZIP_MAGIC) { super::list_xlsx::xlsx_rows(path)? } else { csv_rows(path, head)? };
+    Ok(budgeted(rows))
+}
+
+/// Every reader's rows go through the one [`RowBudget`] of the file.
+fn budgeted(rows: Rows) -> Rows {
+    let mut budget = RowBudget::default();
+    let mut failed = false;
+    Box::new(rows.map_while(move |row| {
+        if failed {
+            return None;
+        }
+        let checked = match &row {
+            Ok((line, cells)) => budget.row(*line, cells),
+            Err(ListFileError::BadLine { .. }) => budget.line(),
+            Err(_) => Ok(()),
+        };
+        failed = checked.is_err() || matches!(row, Err(ListFileError::Limit(_) | ListFileError::Unreadable(_)));
+        Some(checked.map_err(ListFileError::from).and(row))
+    }))
 }
 
 fn csv_rows(path: &Path, head: &[u8]) -> Result<Rows, ListFileError> {
@@ -48,22 +67,83 @@ fn csv_rows(path: &Path, head: &[u8]) -> Result<Rows, ListFileError> {
                 .build(BufReader::new(file)),
         ))
     };
-    let reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(KeepBlankLines::new(text));
-    let rows = reader.into_records().map(|record| match record {
-        Ok(record) => {
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            let cells = record.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect();
-            Ok((line, cells))
+    let records = BoundedCsv::new(BufReader::new(KeepBlankLines::new(text)), delimiter, MAX_COLUMNS, MAX_LINE_BYTES);
+    Ok(Box::new(records.map(|record| {
+        record.map(|(line, cells)| {
+            (line, cells.into_iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect())
+        })
+    })))
+}
+
+/// CSV records read with the buffers capped: the `csv` crate grows its record without
+/// limit, so a line of separators or a 100 MB line would take memory in proportion.
+/// Here a record longer than `max_bytes` or with more than `max_fields` fields stops the
+/// file with the limit named; memory stays at most a few times `max_bytes`.
+struct BoundedCsv<R> {
+    input: R,
+    core: csv_core::Reader,
+    max_fields: usize,
+    max_bytes: usize,
+    done: bool,
+}
+
+impl<R: BufRead> BoundedCsv<R> {
+    fn new(input: R, delimiter: u8, max_fields: usize, max_bytes: usize) -> Self {
+        let core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+        Self { input, core, max_fields, max_bytes, done: false }
+    }
+
+    fn record(&mut self) -> Result<Option<Row>, ListFileError> {
+        use csv_core::ReadRecordResult::*;
+        let line = self.core.line() as usize;
+        let (mut out, mut ends) = (vec![0u8; 1024.min(self.max_bytes)], vec![0usize; 16.min(self.max_fields + 1)]);
+        let (mut out_len, mut ends_len) = (0, 0);
+        loop {
+            let input = self.input.fill_buf().map_err(|e| ListFileError::Unreadable(e.to_string()))?;
+            let (result, read, written, ended) =
+                self.core.read_record(input, &mut out[out_len..], &mut ends[ends_len..]);
+            self.input.consume(read);
+            out_len += written;
+            ends_len += ended;
+            match result {
+                InputEmpty => continue,
+                OutputFull if out.len() >= self.max_bytes => return Err(LimitExceeded::Line(line).into()),
+                OutputFull => out.resize((out.len() * 2).min(self.max_bytes), 0),
+                OutputEndsFull if ends.len() > self.max_fields => return Err(LimitExceeded::Columns(line).into()),
+                OutputEndsFull => ends.resize((ends.len() * 2).min(self.max_fields + 1), 0),
+                Record => break,
+                End => return Ok(None),
+            }
         }
-        Err(e) => {
-            Err(ListFileError::BadLine { line: e.position().map_or(0, |p| p.line() as usize), reason: e.to_string() })
+        let mut cells = Vec::with_capacity(ends_len);
+        let mut start = 0;
+        for &end in &ends[..ends_len] {
+            match std::str::from_utf8(&out[start..end]) {
+                Ok(cell) => cells.push(cell.to_string()),
+                Err(_) => {
+                    return Err(ListFileError::BadLine {
+                        line, reason: "dòng có ký tự không phải UTF-8".into()
+                    });
+                }
+            }
+            start = end;
         }
-    });
-    Ok(Box::new(rows))
+        Ok(Some((line, cells)))
+    }
+}
+
+impl<R: BufRead> Iterator for BoundedCsv<R> {
+    type Item = Result<Row, ListFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let record = self.record().transpose();
+        // A limit or a read error ends the file; a line that is not UTF-8 does not.
+        self.done = matches!(record, None | Some(Err(ListFileError::Limit(_) | ListFileError::Unreadable(_))));
+        record
+    }
 }
 
 /// UTF-8 unless the first bytes contain a sequence UTF-8 cannot have (a cut-off character
@@ -146,70 +226,6 @@ impl<R: Read> Read for KeepBlankLines<R> {
             self.previous = byte;
         }
         Ok(written)
-    }
-}
-
-fn xlsx_rows(path: &Path) -> Result<Rows, ListFileError> {
-    use calamine::{Reader, Xlsx, open_workbook};
-    let unreadable = |e: calamine::XlsxError| ListFileError::Unreadable(e.to_string());
-    let mut workbook: Xlsx<_> = open_workbook(path).map_err(unreadable)?;
-    let sheet = workbook.sheet_names().first().cloned().ok_or(ListFileError::EmptyWorkbook)?;
-    // The cell reader borrows the workbook; rows are gathered one at a time and handed on
-    // through a bounded channel, so memory holds the shared strings and a few rows.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Row, ListFileError>>(1024);
-    std::thread::spawn(move || {
-        let mut cells = match workbook.worksheet_cells_reader(&sheet) {
-            Ok(cells) => cells,
-            Err(e) => {
-                let _ = sender.send(Err(unreadable(e)));
-                return;
-            }
-        };
-        let mut current: Option<(u32, Vec<String>)> = None;
-        loop {
-            match cells.next_cell() {
-                Ok(Some(cell)) => {
-                    let (row, column) = cell.get_position();
-                    let value = cell_text(cell.get_value());
-                    if current.as_ref().is_some_and(|(r, _)| *r != row)
-                        && let Some((r, values)) = current.take()
-                        && sender.send(Ok((r as usize + 1, values))).is_err()
-                    {
-                        return;
-                    }
-                    let (_, values) = current.get_or_insert_with(|| (row, Vec::new()));
-                    if values.len() <= column as usize {
-                        values.resize(column as usize + 1, String::new());
-                    }
-                    values[column as usize] = value;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = sender.send(Err(unreadable(e)));
-                    return;
-                }
-            }
-        }
-        if let Some((r, values)) = current {
-            let _ = sender.send(Ok((r as usize + 1, values)));
-        }
-    });
-    Ok(Box::new(receiver.into_iter()))
-}
-
-/// A cell as the officer typed it: numbers without a trailing ".0" (phone numbers are often
-/// stored as numbers), dates as Excel serial days (the list rules read those).
-fn cell_text(value: &calamine::DataRef) -> String {
-    use calamine::DataRef;
-    match value {
-        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
-        DataRef::SharedString(s) => s.to_string(),
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        DataRef::Float(f) => f.to_string(),
-        DataRef::Bool(b) => b.to_string(),
-        DataRef::DateTime(d) => d.as_f64().to_string(),
-        DataRef::Error(_) | DataRef::Empty => String::new(),
     }
 }
 
@@ -301,12 +317,15 @@ pub struct KeptCopy {
 const UNREADABLE: &str = "!";
 
 impl KeptCopy {
-    pub fn new(file: std::fs::File, dropped: Vec<usize>) -> Self {
+    pub fn new(file: std::fs::File, mut dropped: Vec<usize>) -> Self {
+        dropped.sort_unstable();
         Self { writer: csv::WriterBuilder::new().flexible(true).from_writer(file), dropped }
     }
 
     pub fn row(&mut self, (line, cells): &Row) -> std::io::Result<()> {
-        let kept = cells.iter().enumerate().map(|(i, c)| if self.dropped.contains(&i) { "" } else { c.as_str() });
+        // `dropped` is sorted: a search, not a scan, per cell.
+        let kept =
+            cells.iter().enumerate().map(|(i, c)| if self.dropped.binary_search(&i).is_ok() { "" } else { c.as_str() });
         let line = line.to_string();
         self.writer.write_record([line.as_str(), ""].into_iter().chain(kept)).map_err(std::io::Error::other)
     }
@@ -323,17 +342,21 @@ impl KeptCopy {
 /// Reads a kept copy back as the rows (and unreadable lines) it was written from.
 pub fn kept_copy_rows(path: &Path) -> Result<Rows, ListFileError> {
     let corrupt = |e: &dyn std::fmt::Display| ListFileError::Unreadable(format!("bản lưu danh sách hỏng: {e}"));
-    let reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).map_err(|e| corrupt(&e))?;
-    let rows = reader.into_records().map(move |record| {
-        let record = record.map_err(|e| corrupt(&e))?;
-        let line: usize = record.get(0).and_then(|l| l.parse().ok()).ok_or_else(|| corrupt(&"số dòng"))?;
-        match record.get(1) {
+    let file = File::open(path).map_err(|e| corrupt(&e))?;
+    // The same bounded reader as an upload's: a line number and a kind before the cells.
+    let records = BoundedCsv::new(BufReader::new(file), b',', MAX_COLUMNS + 2, MAX_LINE_BYTES + 64);
+    let rows = records.map(move |record| {
+        let (_, record) = record.map_err(|e| match e {
+            ListFileError::BadLine { reason, .. } => corrupt(&reason),
+            other => other,
+        })?;
+        let line: usize = record.first().and_then(|l| l.parse().ok()).ok_or_else(|| corrupt(&"số dòng"))?;
+        match record.get(1).map(String::as_str) {
             Some(UNREADABLE) => {
-                Err(ListFileError::BadLine { line, reason: record.get(2).unwrap_or_default().to_string() })
+                Err(ListFileError::BadLine { line, reason: record.get(2).cloned().unwrap_or_default() })
             }
-            _ => Ok((line, record.iter().skip(2).map(str::to_string).collect())),
+            _ => Ok((line, record.into_iter().skip(2).collect())),
         }
     });
-    Ok(Box::new(rows))
+    Ok(budgeted(Box::new(rows)))
 }
