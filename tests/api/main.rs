@@ -9,6 +9,8 @@ mod citizen;
 mod delivery;
 mod email;
 mod gateway;
+mod hostile_files;
+mod hostile_lists;
 mod list_pages;
 mod lists;
 mod official;
