@@ -587,6 +587,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_too_long_for_a_contact_rejects_its_row_with_a_short_reason() {
+        let communes = communes();
+        let context = ListContext { period: None, localities: &communes, default_locality: Some("09190") };
+        let columns = find_header(&[row(&["Họ và tên", "Địa chỉ"])]).unwrap().columns;
+        let long = "a".repeat(MAX_FIELD_CHARS + 1);
+        let rows = vec![(2, row(&["Nguyễn Văn An", &long])), (3, row(&["Trần Thị Bình", &long[1..]]))];
+        let list = clean_in_batches_of_two(rows, columns, context);
+        assert_eq!(list.report[0].status, LineStatus::Rejected);
+        assert_eq!(list.report[0].reason, "cột “Địa chỉ” dài hơn giới hạn 500 ký tự");
+        assert_eq!(list.report[1].status, LineStatus::Accepted, "the limit itself is allowed");
+    }
+
+    #[test]
     fn field_names_are_those_of_the_json_api() {
         for field in Field::ALL {
             assert_eq!(serde_json::to_value(field).unwrap(), field.as_str());

@@ -250,6 +250,21 @@ mod kept_copy_tests {
         assert_eq!(rows[3].as_ref().unwrap(), &(7, cell(&[])));
         assert!(!std::fs::read_to_string(file.path()).unwrap().contains("001099001234"));
     }
+
+    #[test]
+    fn a_kept_copy_is_read_again_under_the_same_limits() {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "1,,Họ tên,Địa chỉ").unwrap();
+        writeln!(file, "2,,{}", "a".repeat(MAX_LINE_BYTES + 100)).unwrap();
+        let rows: Vec<_> = kept_copy_rows(file.path()).unwrap().collect();
+        assert_eq!(rows.len(), 2, "reading stops at the limit");
+        assert!(matches!(rows[1], Err(ListFileError::Limit(LimitExceeded::Line(2)))), "{:?}", rows[1]);
+        let mut wide = tempfile::NamedTempFile::new().unwrap();
+        writeln!(wide, "1,{}", ",".repeat(MAX_COLUMNS + 5)).unwrap();
+        let rows: Vec<_> = kept_copy_rows(wide.path()).unwrap().collect();
+        assert!(matches!(rows[..], [Err(ListFileError::Limit(LimitExceeded::Columns(1)))]), "{rows:?}");
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +309,36 @@ mod tests {
     fn tab_separated_lists_are_recognised() {
         let rows = rows_of(b"Ho ten\tSDT\nAn\t0912345678\n");
         assert_eq!(rows[1].1, vec!["An".to_string(), "0912345678".into()]);
+    }
+
+    #[test]
+    fn csv_lines_beyond_the_limits_stop_the_file_with_the_limit() {
+        let path = write_temp(format!("Họ tên,SĐT\nAn,09\n{}\nBình,08\n", "x".repeat(MAX_LINE_BYTES + 1)).as_bytes());
+        let rows: Vec<_> = open_rows(&path).unwrap().collect();
+        assert_eq!(rows.len(), 3);
+        assert!(matches!(rows[2], Err(ListFileError::Limit(LimitExceeded::Line(3)))), "{:?}", rows[2]);
+        let _ = std::fs::remove_file(path);
+        // A quoted field running over many short lines is one record, and bounded as one.
+        let path = write_temp(format!("Họ tên,SĐT\n\"{}", "ab\n".repeat(MAX_LINE_BYTES)).as_bytes());
+        let rows: Vec<_> = open_rows(&path).unwrap().collect();
+        assert!(matches!(rows[1], Err(ListFileError::Limit(LimitExceeded::Line(2)))), "{:?}", rows[1]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_reported_and_reading_goes_on() {
+        let rows: Vec<_> = {
+            // Past the sample the encoding is judged on, so the file is read as UTF-8.
+            let mut bytes = b"Ho ten,SDT\n".to_vec();
+            bytes.extend(b"An,09\n".repeat(1000));
+            bytes.extend(b"B\xffnh,08\nChi,07\n");
+            let path = write_temp(&bytes);
+            let rows = open_rows(&path).unwrap().collect();
+            let _ = std::fs::remove_file(path);
+            rows
+        };
+        assert!(matches!(&rows[1001], Err(ListFileError::BadLine { line: 1002, .. })), "{:?}", rows[1001]);
+        assert_eq!(rows[1002].as_ref().unwrap(), &(1003, vec!["Chi".to_string(), "07".into()]));
     }
 
     #[test]

@@ -450,6 +450,40 @@ impl Iterator for SheetRows {
 mod tests {
     use super::*;
 
+    fn workbook(sheet: &str, shared: &str) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut zip = zip::ZipWriter::new(file.reopen().unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        for (name, content) in [("xl/worksheets/sheet1.xml", sheet), ("xl/sharedStrings.xml", shared)] {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(content.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        file
+    }
+
+    #[test]
+    fn cells_read_as_the_officer_typed_them() {
+        let shared = "<sst uniqueCount=\"2\"><si><t>Nguyễn &amp; Văn An</t></si>\
+            <si><r><t>Thôn </t></r><r><t>Đông</t></r><rPh><t>とう</t></rPh></si></sst>";
+        let sheet = "<worksheet><sheetData><row r=\"2\"><c r=\"A2\" t=\"s\"><v>0</v></c>\
+            <c r=\"C2\" t=\"s\"><v>1</v></c><c r=\"D2\"><v>912345678</v></c><c r=\"E2\"><v>46096.5</v></c>\
+            <c r=\"F2\" t=\"b\"><v>1</v></c><c r=\"G2\" t=\"inlineStr\"><is><t>&#7843;nh</t></is></c>\
+            <c r=\"H2\" t=\"e\"><v>#N/A</v></c></row><row><c t=\"str\"><v>x</v></c></row>\
+            <row r=\"9\"/></sheetData></worksheet>";
+        let file = workbook(sheet, shared);
+        let rows: Vec<Row> = xlsx_rows(file.path()).unwrap().map(Result::unwrap).collect();
+        let cells = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            rows,
+            [
+                (2, cells(&["Nguyễn & Văn An", "", "Thôn Đông", "912345678", "46096.5", "true", "ảnh"])),
+                (3, cells(&["x"]))
+            ]
+        );
+    }
+
     #[test]
     fn column_references_are_read_from_their_letters() {
         assert_eq!(column_of("A1"), Some(0));

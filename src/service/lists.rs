@@ -275,3 +275,14 @@ fn import(
         columns,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_reading_is_a_failed_import_not_a_crash() {
+        let result = without_panics(|| panic!("a reader met an odd file"));
+        assert!(matches!(result, Err(ListError::File(ListFileError::Unreadable(_)))));
+    }
+}
