@@ -6,6 +6,7 @@
 //! cargo bench --profile dev --bench hostile
 //! PHIEU_BIN=/path/to/other/phieu cargo bench --profile dev --bench hostile   (another build)
 //! BENCH_ONLY=zip cargo bench --profile dev --bench hostile                   (files whose name contains "zip")
+//! BENCH_TIMEOUT_SECS=240 …                                                    (give up on an upload sooner)
 
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
@@ -55,7 +56,7 @@ struct Outcome {
     alive: bool,
 }
 
-async fn run_one(binary: &Path, path: &Path, cap_kib: u64) -> Outcome {
+async fn run_one(binary: &Path, path: &Path, cap_kib: u64, timeout: Duration) -> Outcome {
     let dir = serve_dir();
     let port = free_port();
     let mut server = ServeProcess::start_binary(binary, &dir, port, &[]);
@@ -99,7 +100,7 @@ async fn run_one(binary: &Path, path: &Path, cap_kib: u64) -> Outcome {
     let length = file.metadata().await.unwrap().len();
     let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file), length).file_name("list");
     let form = reqwest::multipart::Form::new().part("file", part).text("agency_code", "AG1");
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(900)).build().unwrap();
+    let client = reqwest::Client::builder().timeout(timeout).build().unwrap();
     let response = client
         .post(app.url(&format!("/api/v1/waves/{wave}/lists")))
         .bearer_auth(&app.admin_token)
@@ -134,8 +135,8 @@ async fn run_one(binary: &Path, path: &Path, cap_kib: u64) -> Outcome {
         status = format!("killed by the benchmark above {} MiB", cap_kib / 1024);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let alive = !server.ended()
-        && reqwest::get(app.url("/health")).await.map(|r| r.status().is_success()).unwrap_or(false);
+    let alive =
+        !server.ended() && reqwest::get(app.url("/health")).await.map(|r| r.status().is_success()).unwrap_or(false);
     server.kill();
     Outcome { status, seconds, start_mib, peak_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0, alive }
 }
@@ -145,6 +146,8 @@ async fn main() {
     let binary = std::env::var("PHIEU_BIN").map(PathBuf::from).unwrap_or_else(|_| env!("CARGO_BIN_EXE_phieu").into());
     let cap_kib = std::env::var("BENCH_RSS_CAP_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(4096u64) * 1024;
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let timeout =
+        Duration::from_secs(std::env::var("BENCH_TIMEOUT_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(900));
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     type Generator = Box<dyn FnOnce(&Path) -> (PathBuf, u64)>;
@@ -180,11 +183,15 @@ async fn main() {
         ),
         (
             "separators csv 28 MB",
-            Box::new(|d| generate(d, "sep28.csv", |o| hostile_files::separators_csv(o, 28_000_000, 1_000_000).unwrap())),
+            Box::new(|d| {
+                generate(d, "sep28.csv", |o| hostile_files::separators_csv(o, 28_000_000, 1_000_000).unwrap())
+            }),
         ),
         (
             "separators csv 94 MB",
-            Box::new(|d| generate(d, "sep94.csv", |o| hostile_files::separators_csv(o, 94_000_000, 1_000_000).unwrap())),
+            Box::new(|d| {
+                generate(d, "sep94.csv", |o| hostile_files::separators_csv(o, 94_000_000, 1_000_000).unwrap())
+            }),
         ),
         (
             "single line csv 100 MB",
@@ -217,7 +224,7 @@ async fn main() {
             continue;
         }
         let (path, size) = make(dir);
-        let outcome = run_one(&binary, &path, cap_kib).await;
+        let outcome = run_one(&binary, &path, cap_kib, timeout).await;
         println!(
             "| {name} | {:.2} MB | {} | {:.1} | {:.0} MiB | {:.0} MiB | {} |",
             size as f64 / 1e6,

@@ -75,7 +75,7 @@ struct Counting<R> {
     allowed: u64,
     ratio_bound: bool,
     run: usize,
-    hit: Arc<Mutex<Option<LimitExceeded>>>,
+    hit: LimitHit,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -104,10 +104,13 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Where a counting reader leaves the limit it hit.
+type LimitHit = Arc<Mutex<Option<LimitExceeded>>>;
+
 type Xml = quick_xml::Reader<BufReader<Counting<Box<dyn Read + Send>>>>;
 
 /// An XML reader over one part, and the limit it hits if it does.
-fn open(path: &Path, part: &Part) -> Result<(Xml, Arc<Mutex<Option<LimitExceeded>>>), ListFileError> {
+fn open(path: &Path, part: &Part) -> Result<(Xml, LimitHit), ListFileError> {
     let mut file = File::open(path).map_err(unreadable)?;
     file.seek(SeekFrom::Start(part.start)).map_err(unreadable)?;
     let raw = BufReader::new(file).take(part.compressed);
@@ -325,7 +328,7 @@ pub fn xlsx_rows(path: &Path) -> Result<Rows, ListFileError> {
 
 struct SheetRows {
     xml: Xml,
-    hit: Arc<Mutex<Option<LimitExceeded>>>,
+    hit: LimitHit,
     shared: SharedStrings,
     buf: Vec<u8>,
     last_row: usize,

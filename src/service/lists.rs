@@ -247,7 +247,8 @@ fn import(
         }
         match row {
             Ok(row) => {
-                batch_bytes += row.1.iter().map(String::len).sum::<usize>();
+                // Empty cells cost their `String` too: a row of separators is not free.
+                batch_bytes += row.1.iter().map(|c| c.len() + std::mem::size_of::<String>()).sum::<usize>();
                 batch.push(row)
             }
             Err(ListFileError::BadLine { line, reason }) if line > 0 => {
