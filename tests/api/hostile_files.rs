@@ -56,15 +56,15 @@ pub fn declared_count_bomb(out: impl Write + Seek, declared: &str) -> std::io::R
     )
 }
 
-/// Shared strings that decompress to `decompressed` bytes of one repeated entry: about a
-/// thousand to one.
+/// Shared strings that decompress to `decompressed` bytes of one short entry repeated:
+/// about a thousand to one, and many small strings for a reader to hold.
 pub fn zip_bomb(out: impl Write + Seek, decompressed: u64) -> std::io::Result<()> {
     workbook(
         out,
         |w| w.write_all(SMALL_SHEET.as_bytes()),
         |w| {
             w.write_all(br#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#)?;
-            let item = format!("<si><t>{}</t></si>", "Nguyễn Văn An ".repeat(8));
+            let item = "<si><t>An</t></si>";
             let block = item.repeat(1 + 1_048_576 / item.len());
             let mut written = 0;
             while written < decompressed {
