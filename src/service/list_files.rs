@@ -84,19 +84,23 @@ struct BoundedCsv<R> {
     core: csv_core::Reader,
     max_fields: usize,
     max_bytes: usize,
+    /// The record's bytes and where its fields end, reused from record to record.
+    out: Vec<u8>,
+    ends: Vec<usize>,
     done: bool,
 }
 
 impl<R: BufRead> BoundedCsv<R> {
     fn new(input: R, delimiter: u8, max_fields: usize, max_bytes: usize) -> Self {
         let core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
-        Self { input, core, max_fields, max_bytes, done: false }
+        let (out, ends) = (vec![0; 1024.min(max_bytes)], vec![0; 16.min(max_fields + 1)]);
+        Self { input, core, max_fields, max_bytes, out, ends, done: false }
     }
 
     fn record(&mut self) -> Result<Option<Row>, ListFileError> {
         use csv_core::ReadRecordResult::*;
         let line = self.core.line() as usize;
-        let (mut out, mut ends) = (vec![0u8; 1024.min(self.max_bytes)], vec![0usize; 16.min(self.max_fields + 1)]);
+        let (out, ends) = (&mut self.out, &mut self.ends);
         let (mut out_len, mut ends_len) = (0, 0);
         loop {
             let input = self.input.fill_buf().map_err(|e| ListFileError::Unreadable(e.to_string()))?;

@@ -347,7 +347,8 @@ impl SheetRows {
     fn row(&mut self) -> Result<Option<Row>, ListFileError> {
         let mut row: Option<(usize, Vec<String>, usize)> = None;
         let mut cell: Option<Cell> = None;
-        let mut in_value = false;
+        // Inside <v> or <t>; inside a phonetic run (<rPh>), whose text is not the cell's.
+        let (mut in_value, mut phonetic) = (false, false);
         loop {
             let event = next(&mut self.xml, &self.hit, &mut self.buf)?;
             match event {
@@ -372,8 +373,9 @@ impl SheetRows {
                     let kind = attribute(&e, "t").unwrap_or_default();
                     cell = Some(Cell { column, kind, text: String::new() });
                 }
-                Event::Start(e) if matches!(e.local_name().as_ref(), "v" | "t") => in_value = true,
-                Event::Start(e) if e.local_name().as_ref() == "rPh" => in_value = false,
+                Event::Start(e) if matches!(e.local_name().as_ref(), "v" | "t") => in_value = !phonetic,
+                Event::Start(e) if e.local_name().as_ref() == "rPh" => phonetic = true,
+                Event::End(e) if e.local_name().as_ref() == "rPh" => phonetic = false,
                 Event::End(e) if matches!(e.local_name().as_ref(), "v" | "t") => in_value = false,
                 Event::Text(t) if in_value => {
                     if let Some(c) = cell.as_mut() {
@@ -472,7 +474,7 @@ mod tests {
             <si><r><t>Thôn </t></r><r><t>Đông</t></r><rPh><t>とう</t></rPh></si></sst>";
         let sheet = "<worksheet><sheetData><row r=\"2\"><c r=\"A2\" t=\"s\"><v>0</v></c>\
             <c r=\"C2\" t=\"s\"><v>1</v></c><c r=\"D2\"><v>912345678</v></c><c r=\"E2\"><v>46096.5</v></c>\
-            <c r=\"F2\" t=\"b\"><v>1</v></c><c r=\"G2\" t=\"inlineStr\"><is><t>&#7843;nh</t></is></c>\
+            <c r=\"F2\" t=\"b\"><v>1</v></c><c r=\"G2\" t=\"inlineStr\"><is><t>&#7843;nh</t><rPh><t>x</t></rPh></is></c>\
             <c r=\"H2\" t=\"e\"><v>#N/A</v></c></row><row><c t=\"str\"><v>x</v></c></row>\
             <row r=\"9\"/></sheetData></worksheet>";
         let file = workbook(sheet, shared);
