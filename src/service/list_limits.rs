@@ -17,8 +17,8 @@ pub const MAX_LINE_BYTES: usize = 256 * 1024;
 pub const MAX_ZIP_ENTRIES: usize = 10_000;
 /// Bytes one XLSX part may decompress to.
 pub const MAX_PART_BYTES: u64 = 2 * 1024 * 1024 * 1024;
-/// Decompressed bytes per compressed byte of an XLSX part (Apache POI refuses above 100
-/// too); parts decompressing to less than [`RATIO_FREE_BYTES`] are not checked.
+/// Decompressed bytes per compressed byte of an XLSX part, checked as it is read (Apache
+/// POI refuses above 100 too); the first [`RATIO_FREE_BYTES`] of a part are not checked.
 pub const MAX_RATIO: u64 = 100;
 pub const RATIO_FREE_BYTES: u64 = 1024 * 1024;
 /// Bytes of XML between two tags (one text node or one tag), which the XML reader buffers.

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 fn unreadable(e: impl std::fmt::Display) -> ListFileError {
@@ -76,6 +77,23 @@ struct Counting<R> {
     ratio_bound: bool,
     run: usize,
     hit: LimitHit,
+    /// Compressed bytes taken from the file so far: the ratio is checked as the part is
+    /// read, so a uniform bomb stops after its first MiB.
+    compressed: Arc<AtomicU64>,
+}
+
+/// Counts the compressed bytes read from the archive.
+struct CompressedCount<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CompressedCount<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -83,7 +101,10 @@ impl<R: Read> Read for Counting<R> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         let mut hit = None;
-        if self.read > self.allowed {
+        let so_far = self.compressed.load(Ordering::Relaxed).saturating_mul(MAX_RATIO);
+        if self.read > RATIO_FREE_BYTES && self.read > so_far {
+            hit = Some(LimitExceeded::Ratio(self.name.clone()));
+        } else if self.read > self.allowed {
             hit = Some(if self.ratio_bound {
                 LimitExceeded::Ratio(self.name.clone())
             } else {
@@ -113,7 +134,8 @@ type Xml = quick_xml::Reader<BufReader<Counting<Box<dyn Read + Send>>>>;
 fn open(path: &Path, part: &Part) -> Result<(Xml, LimitHit), ListFileError> {
     let mut file = File::open(path).map_err(unreadable)?;
     file.seek(SeekFrom::Start(part.start)).map_err(unreadable)?;
-    let raw = BufReader::new(file).take(part.compressed);
+    let compressed = Arc::new(AtomicU64::new(0));
+    let raw = BufReader::new(CompressedCount { inner: file.take(part.compressed), count: compressed.clone() });
     let data: Box<dyn Read + Send> =
         if part.deflated { Box::new(flate2::bufread::DeflateDecoder::new(raw)) } else { Box::new(raw) };
     let by_ratio = part.compressed.saturating_mul(MAX_RATIO).max(RATIO_FREE_BYTES);
@@ -126,6 +148,7 @@ fn open(path: &Path, part: &Part) -> Result<(Xml, LimitHit), ListFileError> {
         ratio_bound: by_ratio < MAX_PART_BYTES,
         run: 0,
         hit: hit.clone(),
+        compressed,
     };
     let mut xml = quick_xml::Reader::from_reader(BufReader::new(counting));
     // No stack of open elements: nesting cannot grow memory.
