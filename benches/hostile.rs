@@ -182,6 +182,14 @@ async fn main() {
             }),
         ),
         (
+            "shared strings at their limit xlsx (within the ratio)",
+            Box::new(|d| {
+                generate(d, "shared.xlsx", |o| {
+                    hostile_files::many_shared_strings(o, 600_000, 200).unwrap();
+                })
+            }),
+        ),
+        (
             "separators csv 28 MB",
             Box::new(|d| {
                 generate(d, "sep28.csv", |o| hostile_files::separators_csv(o, 28_000_000, 1_000_000).unwrap())

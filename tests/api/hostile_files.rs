@@ -76,6 +76,31 @@ pub fn zip_bomb(out: impl Write + Seek, decompressed: u64) -> std::io::Result<()
     )
 }
 
+/// `count` distinct shared strings of `length` letters each, compressing about 5:1: a
+/// workbook within the ratio limit that fills the shared strings to their limit.
+pub fn many_shared_strings(out: impl Write + Seek, count: usize, length: usize) -> std::io::Result<()> {
+    workbook(
+        out,
+        |w| w.write_all(SMALL_SHEET.as_bytes()),
+        |w| {
+            w.write_all(br#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#)?;
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            let mut text = String::with_capacity(length);
+            for _ in 0..count {
+                text.clear();
+                for _ in 0..length {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    text.push((b'a' + (state % 26) as u8) as char);
+                }
+                write!(w, "<si><t>{text}</t></si>")?;
+            }
+            w.write_all(b"</sst>")
+        },
+    )
+}
+
 /// A header, then one-cell rows (without row numbers, as some generators write them)
 /// until the sheet holds `rows` rows.
 pub fn one_cell_rows(out: impl Write + Seek, rows: usize) -> std::io::Result<()> {
