@@ -1,7 +1,7 @@
 //! Reading agencies' files row by row, without holding the file in memory: CSV (UTF-8 with
 //! or without BOM, or Windows-1258; comma, semicolon or tab) and XLSX.
 
-use super::list_limits::{LimitExceeded, MAX_COLUMNS, MAX_LINE_BYTES, RowBudget};
+use super::list_limits::{LimitExceeded, MAX_COLUMNS, MAX_CSV_FIELDS, MAX_LINE_BYTES, RowBudget};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -67,9 +67,13 @@ fn csv_rows(path: &Path, head: &[u8]) -> Result<Rows, ListFileError> {
                 .build(BufReader::new(file)),
         ))
     };
-    let records = BoundedCsv::new(BufReader::new(KeepBlankLines::new(text)), delimiter, MAX_COLUMNS, MAX_LINE_BYTES);
+    let records = BoundedCsv::new(BufReader::new(KeepBlankLines::new(text)), delimiter, MAX_CSV_FIELDS, MAX_LINE_BYTES);
     Ok(Box::new(records.map(|record| {
-        record.map(|(line, cells)| {
+        record.map(|(line, mut cells)| {
+            // Trailing empty fields, which some exports write, are no columns.
+            while cells.len() > 1 && cells.last().is_some_and(String::is_empty) {
+                cells.pop();
+            }
             (line, cells.into_iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect())
         })
     })))
@@ -113,7 +117,7 @@ impl<R: BufRead> BoundedCsv<R> {
                 InputEmpty => continue,
                 OutputFull if out.len() >= self.max_bytes => return Err(LimitExceeded::Line(line).into()),
                 OutputFull => out.resize((out.len() * 2).min(self.max_bytes), 0),
-                OutputEndsFull if ends.len() > self.max_fields => return Err(LimitExceeded::Columns(line).into()),
+                OutputEndsFull if ends.len() > self.max_fields => return Err(LimitExceeded::Fields(line).into()),
                 OutputEndsFull => ends.resize((ends.len() * 2).min(self.max_fields + 1), 0),
                 Record => break,
                 End => return Ok(None),
@@ -265,9 +269,9 @@ mod kept_copy_tests {
         assert_eq!(rows.len(), 2, "reading stops at the limit");
         assert!(matches!(rows[1], Err(ListFileError::Limit(LimitExceeded::Line(2)))), "{:?}", rows[1]);
         let mut wide = tempfile::NamedTempFile::new().unwrap();
-        writeln!(wide, "1,{}", ",".repeat(MAX_COLUMNS + 5)).unwrap();
+        writeln!(wide, "1,{}a", ",".repeat(MAX_COLUMNS + 5)).unwrap();
         let rows: Vec<_> = kept_copy_rows(wide.path()).unwrap().collect();
-        assert!(matches!(rows[..], [Err(ListFileError::Limit(LimitExceeded::Columns(1)))]), "{rows:?}");
+        assert!(matches!(rows[..], [Err(ListFileError::Limit(LimitExceeded::Fields(1)))]), "{rows:?}");
     }
 }
 
@@ -326,6 +330,16 @@ mod tests {
         let path = write_temp(format!("Họ tên,SĐT\n\"{}", "ab\n".repeat(MAX_LINE_BYTES)).as_bytes());
         let rows: Vec<_> = open_rows(&path).unwrap().collect();
         assert!(matches!(rows[1], Err(ListFileError::Limit(LimitExceeded::Line(2)))), "{:?}", rows[1]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn trailing_empty_fields_are_no_columns_but_are_bounded() {
+        let path =
+            write_temp(format!("Họ tên,SĐT{}\nAn,09{}\n", ",".repeat(5_000), ",".repeat(MAX_CSV_FIELDS)).as_bytes());
+        let rows: Vec<_> = open_rows(&path).unwrap().collect();
+        assert_eq!(rows[0].as_ref().unwrap(), &(1, vec!["Họ tên".to_string(), "SĐT".into()]));
+        assert!(matches!(rows[1], Err(ListFileError::Limit(LimitExceeded::Fields(2)))), "{:?}", rows[1]);
         let _ = std::fs::remove_file(path);
     }
 

@@ -9,6 +9,9 @@ pub const MAX_ROWS: usize = 2_500_000;
 /// Cells per row. Real lists have a few dozen columns; the page showing the header lists
 /// every column.
 pub const MAX_COLUMNS: usize = 1_024;
+/// Fields of a CSV line, empty ones included (Excel's own column count): trailing empty
+/// fields, which some exports write, do not count against [`MAX_COLUMNS`].
+pub const MAX_CSV_FIELDS: usize = 16_384;
 /// Bytes of one cell: Excel's 32,767 characters at two bytes each (Vietnamese in UTF-8).
 pub const MAX_CELL_BYTES: usize = 64 * 1024;
 /// Bytes of one row's text (a CSV record, or an XLSX row's cells together).
@@ -40,6 +43,8 @@ pub enum LimitExceeded {
     Rows,
     #[error("dòng {0} có hơn {n} cột (giới hạn {n} cột mỗi dòng)", n = number(MAX_COLUMNS))]
     Columns(usize),
+    #[error("dòng {0} có hơn {n} ô kể cả ô trống (giới hạn {n} ô mỗi dòng)", n = number(MAX_CSV_FIELDS))]
+    Fields(usize),
     #[error("dòng {0} có một ô dài hơn giới hạn {k} KiB mỗi ô", k = MAX_CELL_BYTES / 1024)]
     Cell(usize),
     #[error("dòng {0} dài hơn giới hạn {k} KiB mỗi dòng", k = MAX_LINE_BYTES / 1024)]

@@ -11,7 +11,7 @@ on_both_backends!(
     xlsx_declaring_a_hundred_billion_shared_strings_is_refused,
     xlsx_zip_bomb_is_refused_by_its_compression_ratio,
     xlsx_of_one_cell_rows_is_refused_before_filling_the_report,
-    csv_of_separators_only_is_refused_at_the_column_limit,
+    csv_of_separators_only_is_refused_at_the_field_limit,
     csv_single_giant_line_is_refused_at_the_line_limit,
     header_of_many_columns_is_refused_at_the_column_limit,
     csv_beyond_the_row_limit_is_refused,
@@ -60,9 +60,10 @@ async fn xlsx_of_one_cell_rows_is_refused_before_filling_the_report(app: TestApp
     refused(&app, "dong.xlsx", rows, &["xl/worksheets/sheet1.xml", "giới hạn tỉ lệ nén 100:1"]).await;
 }
 
-async fn csv_of_separators_only_is_refused_at_the_column_limit(app: TestApp) {
-    let separators = in_memory(|out| separators_csv(out, 1 << 20, 5_000));
-    refused(&app, "phay.csv", separators, &["dòng 1 có hơn 1.024 cột", "giới hạn 1.024 cột mỗi dòng"]).await;
+async fn csv_of_separators_only_is_refused_at_the_field_limit(app: TestApp) {
+    let separators = in_memory(|out| separators_csv(out, 1 << 20, 20_000));
+    refused(&app, "phay.csv", separators, &["dòng 1 có hơn 16.384 ô kể cả ô trống", "giới hạn 16.384 ô mỗi dòng"])
+        .await;
 }
 
 async fn csv_single_giant_line_is_refused_at_the_line_limit(app: TestApp) {
