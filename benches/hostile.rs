@@ -202,6 +202,10 @@ async fn main() {
             }),
         ),
         (
+            "separators csv 94 MB, 16,000 a line (within the field limit)",
+            Box::new(|d| generate(d, "sep94n.csv", |o| hostile_files::separators_csv(o, 94_000_000, 16_000).unwrap())),
+        ),
+        (
             "single line csv 100 MB",
             Box::new(|d| generate(d, "line.csv", |o| hostile_files::single_line_csv(o, 100_000_000).unwrap())),
         ),
