@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
+/// Characters of a cell read into a contact; a longer one rejects its row.
+pub const MAX_FIELD_CHARS: usize = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
@@ -455,6 +458,14 @@ impl<'a> ListCleaner<'a> {
     }
 
     fn read(&self, cells: &[String]) -> Result<(Contact, Vec<String>), String> {
+        // What is stored per row stays small: a longer cell is no name, address or procedure.
+        for field in Field::ALL {
+            if let Some(cell) = self.columns.get(field).and_then(|i| cells.get(i))
+                && cell.chars().nth(MAX_FIELD_CHARS).is_some()
+            {
+                return Err(format!("cột “{}” dài hơn giới hạn {MAX_FIELD_CHARS} ký tự", field.label()));
+            }
+        }
         let cell = |field: Field| {
             self.columns
                 .get(field)
@@ -587,6 +598,19 @@ mod tests {
         let rows = vec![vec!["Họ tên".to_string(), "SĐT".into(), "Date of birth".into()]];
         let header = find_header(&rows).unwrap();
         assert_eq!(header.columns.get(Field::CompletedOn), None);
+    }
+
+    #[test]
+    fn a_cell_too_long_for_a_contact_rejects_its_row_with_a_short_reason() {
+        let communes = communes();
+        let context = ListContext { period: None, localities: &communes, default_locality: Some("09190") };
+        let columns = find_header(&[row(&["Họ và tên", "Địa chỉ"])]).unwrap().columns;
+        let long = "a".repeat(MAX_FIELD_CHARS + 1);
+        let rows = vec![(2, row(&["Nguyễn Văn An", &long])), (3, row(&["Trần Thị Bình", &long[1..]]))];
+        let list = clean_in_batches_of_two(rows, columns, context);
+        assert_eq!(list.report[0].status, LineStatus::Rejected);
+        assert_eq!(list.report[0].reason, "cột “Địa chỉ” dài hơn giới hạn 500 ký tự");
+        assert_eq!(list.report[1].status, LineStatus::Accepted, "the limit itself is allowed");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Reading agencies' files row by row, without holding the file in memory: CSV (UTF-8 with
 //! or without BOM, or Windows-1258; comma, semicolon or tab) and XLSX.
 
+use super::list_limits::{LimitExceeded, MAX_COLUMNS, MAX_CSV_FIELDS, MAX_LINE_BYTES, RowBudget};
 use crate::scratch::Reopen;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListFileError {
@@ -12,6 +13,8 @@ pub enum ListFileError {
     EmptyWorkbook,
     #[error("dòng {line}: {reason}")]
     BadLine { line: usize, reason: String },
+    #[error("tệp vượt giới hạn: {0}")]
+    Limit(#[from] LimitExceeded),
 }
 
 /// A data row with its line number as the spreadsheet shows it.
@@ -27,10 +30,26 @@ pub fn open_rows(source: &(impl Reopen + ?Sized)) -> Result<Rows, ListFileError>
     let mut head = [0u8; 4096];
     let read = source.reopen().and_then(|mut f| f.read(&mut head)).map_err(unreadable)?;
     let head = &head[..read];
-    if head.starts_with(ZIP_MAGIC) {
-        return xlsx_rows(source);
-    }
-    csv_rows(source, head)
+    let rows = if head.starts_with(ZIP_MAGIC) { super::list_xlsx::xlsx_rows(source)? } else { csv_rows(source, head)? };
+    Ok(budgeted(rows))
+}
+
+/// Every reader's rows go through the one [`RowBudget`] of the file.
+fn budgeted(rows: Rows) -> Rows {
+    let mut budget = RowBudget::default();
+    let mut failed = false;
+    Box::new(rows.map_while(move |row| {
+        if failed {
+            return None;
+        }
+        let checked = match &row {
+            Ok((line, cells)) => budget.row(*line, cells),
+            Err(ListFileError::BadLine { .. }) => budget.line(),
+            Err(_) => Ok(()),
+        };
+        failed = checked.is_err() || matches!(row, Err(ListFileError::Limit(_) | ListFileError::Unreadable(_)));
+        Some(checked.map_err(ListFileError::from).and(row))
+    }))
 }
 
 fn csv_rows(source: &(impl Reopen + ?Sized), head: &[u8]) -> Result<Rows, ListFileError> {
@@ -47,22 +66,91 @@ fn csv_rows(source: &(impl Reopen + ?Sized), head: &[u8]) -> Result<Rows, ListFi
                 .build(BufReader::new(file)),
         ))
     };
-    let reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(KeepBlankLines::new(text));
-    let rows = reader.into_records().map(|record| match record {
-        Ok(record) => {
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            let cells = record.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect();
-            Ok((line, cells))
+    let records = BoundedCsv::new(BufReader::new(KeepBlankLines::new(text)), delimiter, MAX_CSV_FIELDS, MAX_LINE_BYTES);
+    Ok(Box::new(records.map(|record| {
+        record.map(|(line, mut cells)| {
+            // Trailing empty fields, which some exports write, are no columns.
+            while cells.len() > 1 && cells.last().is_some_and(String::is_empty) {
+                cells.pop();
+            }
+            (line, cells.into_iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect())
+        })
+    })))
+}
+
+/// CSV records read with the buffers capped: the `csv` crate grows its record without
+/// limit, so a line of separators or a 100 MB line would take memory in proportion.
+/// Here a record longer than `max_bytes` or with more than `max_fields` fields stops the
+/// file with the limit named; memory stays at most a few times `max_bytes`.
+struct BoundedCsv<R> {
+    input: R,
+    core: csv_core::Reader,
+    max_fields: usize,
+    max_bytes: usize,
+    /// The record's bytes and where its fields end, reused from record to record.
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    done: bool,
+}
+
+impl<R: BufRead> BoundedCsv<R> {
+    fn new(input: R, delimiter: u8, max_fields: usize, max_bytes: usize) -> Self {
+        let core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+        let (out, ends) = (vec![0; 1024.min(max_bytes)], vec![0; 16.min(max_fields + 1)]);
+        Self { input, core, max_fields, max_bytes, out, ends, done: false }
+    }
+
+    fn record(&mut self) -> Result<Option<Row>, ListFileError> {
+        use csv_core::ReadRecordResult::*;
+        let line = self.core.line() as usize;
+        let (out, ends) = (&mut self.out, &mut self.ends);
+        let (mut out_len, mut ends_len) = (0, 0);
+        loop {
+            let input = self.input.fill_buf().map_err(|e| ListFileError::Unreadable(e.to_string()))?;
+            let (result, read, written, ended) =
+                self.core.read_record(input, &mut out[out_len..], &mut ends[ends_len..]);
+            self.input.consume(read);
+            out_len += written;
+            ends_len += ended;
+            match result {
+                InputEmpty => continue,
+                OutputFull if out.len() >= self.max_bytes => return Err(LimitExceeded::Line(line).into()),
+                OutputFull => out.resize((out.len() * 2).min(self.max_bytes), 0),
+                OutputEndsFull if ends.len() > self.max_fields => return Err(LimitExceeded::Fields(line).into()),
+                OutputEndsFull => ends.resize((ends.len() * 2).min(self.max_fields + 1), 0),
+                Record => break,
+                End => return Ok(None),
+            }
         }
-        Err(e) => {
-            Err(ListFileError::BadLine { line: e.position().map_or(0, |p| p.line() as usize), reason: e.to_string() })
+        let mut cells = Vec::with_capacity(ends_len);
+        let mut start = 0;
+        for &end in &ends[..ends_len] {
+            match std::str::from_utf8(&out[start..end]) {
+                Ok(cell) => cells.push(cell.to_string()),
+                Err(_) => {
+                    return Err(ListFileError::BadLine {
+                        line, reason: "dòng có ký tự không phải UTF-8".into()
+                    });
+                }
+            }
+            start = end;
         }
-    });
-    Ok(Box::new(rows))
+        Ok(Some((line, cells)))
+    }
+}
+
+impl<R: BufRead> Iterator for BoundedCsv<R> {
+    type Item = Result<Row, ListFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let record = self.record().transpose();
+        // A limit or a read error ends the file; a line that is not UTF-8 does not.
+        self.done = matches!(record, None | Some(Err(ListFileError::Limit(_) | ListFileError::Unreadable(_))));
+        record
+    }
 }
 
 /// UTF-8 unless the first bytes contain a sequence UTF-8 cannot have (a cut-off character
@@ -148,71 +236,6 @@ impl<R: Read> Read for KeepBlankLines<R> {
     }
 }
 
-fn xlsx_rows(source: &(impl Reopen + ?Sized)) -> Result<Rows, ListFileError> {
-    use calamine::{Reader, Xlsx};
-    let unreadable = |e: calamine::XlsxError| ListFileError::Unreadable(e.to_string());
-    let file = source.reopen().map_err(|e| ListFileError::Unreadable(e.to_string()))?;
-    let mut workbook = Xlsx::new(BufReader::new(file)).map_err(unreadable)?;
-    let sheet = workbook.sheet_names().first().cloned().ok_or(ListFileError::EmptyWorkbook)?;
-    // The cell reader borrows the workbook; rows are gathered one at a time and handed on
-    // through a bounded channel, so memory holds the shared strings and a few rows.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Row, ListFileError>>(1024);
-    std::thread::spawn(move || {
-        let mut cells = match workbook.worksheet_cells_reader(&sheet) {
-            Ok(cells) => cells,
-            Err(e) => {
-                let _ = sender.send(Err(unreadable(e)));
-                return;
-            }
-        };
-        let mut current: Option<(u32, Vec<String>)> = None;
-        loop {
-            match cells.next_cell() {
-                Ok(Some(cell)) => {
-                    let (row, column) = cell.get_position();
-                    let value = cell_text(cell.get_value());
-                    if current.as_ref().is_some_and(|(r, _)| *r != row)
-                        && let Some((r, values)) = current.take()
-                        && sender.send(Ok((r as usize + 1, values))).is_err()
-                    {
-                        return;
-                    }
-                    let (_, values) = current.get_or_insert_with(|| (row, Vec::new()));
-                    if values.len() <= column as usize {
-                        values.resize(column as usize + 1, String::new());
-                    }
-                    values[column as usize] = value;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = sender.send(Err(unreadable(e)));
-                    return;
-                }
-            }
-        }
-        if let Some((r, values)) = current {
-            let _ = sender.send(Ok((r as usize + 1, values)));
-        }
-    });
-    Ok(Box::new(receiver.into_iter()))
-}
-
-/// A cell as the officer typed it: numbers without a trailing ".0" (phone numbers are often
-/// stored as numbers), dates as Excel serial days (the list rules read those).
-fn cell_text(value: &calamine::DataRef) -> String {
-    use calamine::DataRef;
-    match value {
-        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
-        DataRef::SharedString(s) => s.to_string(),
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        DataRef::Float(f) => f.to_string(),
-        DataRef::Bool(b) => b.to_string(),
-        DataRef::DateTime(d) => d.as_f64().to_string(),
-        DataRef::Error(_) | DataRef::Empty => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod kept_copy_tests {
     use super::*;
@@ -233,6 +256,21 @@ mod kept_copy_tests {
         assert!(matches!(&rows[2], Err(ListFileError::BadLine { line: 5, reason }) if reason == "dòng 5: lỗi"));
         assert_eq!(rows[3].as_ref().unwrap(), &(7, cell(&[])));
         assert!(!std::fs::read_to_string(file.path()).unwrap().contains("001099001234"));
+    }
+
+    #[test]
+    fn a_kept_copy_is_read_again_under_the_same_limits() {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "1,,Họ tên,Địa chỉ").unwrap();
+        writeln!(file, "2,,{}", "a".repeat(MAX_LINE_BYTES + 100)).unwrap();
+        let rows: Vec<_> = kept_copy_rows(file.path()).unwrap().collect();
+        assert_eq!(rows.len(), 2, "reading stops at the limit");
+        assert!(matches!(rows[1], Err(ListFileError::Limit(LimitExceeded::Line(2)))), "{:?}", rows[1]);
+        let mut wide = tempfile::NamedTempFile::new().unwrap();
+        writeln!(wide, "1,{}a", ",".repeat(MAX_COLUMNS + 5)).unwrap();
+        let rows: Vec<_> = kept_copy_rows(wide.path()).unwrap().collect();
+        assert!(matches!(rows[..], [Err(ListFileError::Limit(LimitExceeded::Fields(1)))]), "{rows:?}");
     }
 }
 
@@ -281,6 +319,46 @@ mod tests {
     }
 
     #[test]
+    fn csv_lines_beyond_the_limits_stop_the_file_with_the_limit() {
+        let path = write_temp(format!("Họ tên,SĐT\nAn,09\n{}\nBình,08\n", "x".repeat(MAX_LINE_BYTES + 1)).as_bytes());
+        let rows: Vec<_> = open_rows(&path).unwrap().collect();
+        assert_eq!(rows.len(), 3);
+        assert!(matches!(rows[2], Err(ListFileError::Limit(LimitExceeded::Line(3)))), "{:?}", rows[2]);
+        let _ = std::fs::remove_file(path);
+        // A quoted field running over many short lines is one record, and bounded as one.
+        let path = write_temp(format!("Họ tên,SĐT\n\"{}", "ab\n".repeat(MAX_LINE_BYTES)).as_bytes());
+        let rows: Vec<_> = open_rows(&path).unwrap().collect();
+        assert!(matches!(rows[1], Err(ListFileError::Limit(LimitExceeded::Line(2)))), "{:?}", rows[1]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn trailing_empty_fields_are_no_columns_but_are_bounded() {
+        let path =
+            write_temp(format!("Họ tên,SĐT{}\nAn,09{}\n", ",".repeat(5_000), ",".repeat(MAX_CSV_FIELDS)).as_bytes());
+        let rows: Vec<_> = open_rows(&path).unwrap().collect();
+        assert_eq!(rows[0].as_ref().unwrap(), &(1, vec!["Họ tên".to_string(), "SĐT".into()]));
+        assert!(matches!(rows[1], Err(ListFileError::Limit(LimitExceeded::Fields(2)))), "{:?}", rows[1]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_reported_and_reading_goes_on() {
+        let rows: Vec<_> = {
+            // Past the sample the encoding is judged on, so the file is read as UTF-8.
+            let mut bytes = b"Ho ten,SDT\n".to_vec();
+            bytes.extend(b"An,09\n".repeat(1000));
+            bytes.extend(b"B\xffnh,08\nChi,07\n");
+            let path = write_temp(&bytes);
+            let rows = open_rows(&path).unwrap().collect();
+            let _ = std::fs::remove_file(path);
+            rows
+        };
+        assert!(matches!(&rows[1001], Err(ListFileError::BadLine { line: 1002, .. })), "{:?}", rows[1001]);
+        assert_eq!(rows[1002].as_ref().unwrap(), &(1003, vec!["Chi".to_string(), "07".into()]));
+    }
+
+    #[test]
     fn a_file_that_is_neither_csv_nor_xlsx_is_refused_clearly() {
         let path = write_temp(b"PK\x03\x04not really a zip");
         let error = open_rows(&path).err().expect("refused");
@@ -301,13 +379,16 @@ pub struct KeptCopy {
 const UNREADABLE: &str = "!";
 
 impl KeptCopy {
-    pub fn new(file: impl std::io::Write + Send + 'static, dropped: Vec<usize>) -> Self {
+    pub fn new(file: impl std::io::Write + Send + 'static, mut dropped: Vec<usize>) -> Self {
+        dropped.sort_unstable();
         let file: Box<dyn std::io::Write + Send> = Box::new(file);
         Self { writer: csv::WriterBuilder::new().flexible(true).from_writer(file), dropped }
     }
 
     pub fn row(&mut self, (line, cells): &Row) -> std::io::Result<()> {
-        let kept = cells.iter().enumerate().map(|(i, c)| if self.dropped.contains(&i) { "" } else { c.as_str() });
+        // `dropped` is sorted: a search, not a scan, per cell.
+        let kept =
+            cells.iter().enumerate().map(|(i, c)| if self.dropped.binary_search(&i).is_ok() { "" } else { c.as_str() });
         let line = line.to_string();
         self.writer.write_record([line.as_str(), ""].into_iter().chain(kept)).map_err(std::io::Error::other)
     }
@@ -324,17 +405,21 @@ impl KeptCopy {
 /// Reads a kept copy back as the rows (and unreadable lines) it was written from.
 pub fn kept_copy_rows(source: &(impl Reopen + ?Sized)) -> Result<Rows, ListFileError> {
     let corrupt = |e: &dyn std::fmt::Display| ListFileError::Unreadable(format!("bản lưu danh sách hỏng: {e}"));
-    let file = BufReader::new(source.reopen().map_err(|e| corrupt(&e))?);
-    let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
-    let rows = reader.into_records().map(move |record| {
-        let record = record.map_err(|e| corrupt(&e))?;
-        let line: usize = record.get(0).and_then(|l| l.parse().ok()).ok_or_else(|| corrupt(&"số dòng"))?;
-        match record.get(1) {
+    let file = source.reopen().map_err(|e| corrupt(&e))?;
+    // The same bounded reader as an upload's: a line number and a kind before the cells.
+    let records = BoundedCsv::new(BufReader::new(file), b',', MAX_COLUMNS + 2, MAX_LINE_BYTES + 64);
+    let rows = records.map(move |record| {
+        let (_, record) = record.map_err(|e| match e {
+            ListFileError::BadLine { reason, .. } => corrupt(&reason),
+            other => other,
+        })?;
+        let line: usize = record.first().and_then(|l| l.parse().ok()).ok_or_else(|| corrupt(&"số dòng"))?;
+        match record.get(1).map(String::as_str) {
             Some(UNREADABLE) => {
-                Err(ListFileError::BadLine { line, reason: record.get(2).unwrap_or_default().to_string() })
+                Err(ListFileError::BadLine { line, reason: record.get(2).cloned().unwrap_or_default() })
             }
-            _ => Ok((line, record.iter().skip(2).map(str::to_string).collect())),
+            _ => Ok((line, record.into_iter().skip(2).collect())),
         }
     });
-    Ok(Box::new(rows))
+    Ok(budgeted(Box::new(rows)))
 }

@@ -4,6 +4,7 @@
 
 use super::Survey;
 use super::list_files::{KeptCopy, ListFileError, Row, Rows, kept_copy_rows, open_rows};
+use super::list_limits::MAX_LABEL_CHARS;
 use crate::domain::locality::LocalityTree;
 use crate::domain::respondent_list::{
     ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header, never_kept,
@@ -63,6 +64,8 @@ const HEADER_SEARCH: usize = 30;
 /// Rows cleaned and stored together: large enough to amortise a transaction, small enough
 /// to keep memory flat.
 const BATCH_ROWS: usize = 2_000;
+/// And flushed earlier when their cells reach this size (rows may be long).
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 impl Survey {
     /// Reads `file` for `wave` (as `agency`'s list) and stores it as pending, with a copy
@@ -80,13 +83,13 @@ impl Survey {
         blocking(move || {
             let agency_code = agency.as_ref().map_or("", |a| a.code.as_str());
             let id = db.begin_import(&NewUpload { wave_id: &wave.id, agency_code, uploaded_by: &uploaded_by })?;
-            let imported = (|| {
+            let imported = without_panics(|| {
                 let copy = scratch.create().map_err(io)?;
                 let source = Source::File { rows: open_rows(&file)?, copy: copy.open().map_err(io)? };
                 let summary = import(&db, &id, &wave, agency.as_ref(), source, None)?;
                 db.keep_file(&id, &mut copy.open().map_err(io)?)?;
                 Ok(summary)
-            })();
+            });
             undo_on_error(&db, &id, imported)
         })
         .await
@@ -124,7 +127,7 @@ impl Survey {
             }
             let columns = ListColumns { fields, ..stored };
             let source = Source::KeptCopy(kept_copy_rows(&copy)?);
-            let imported = import(&db, &upload.id, &wave, agency.as_ref(), source, Some(columns));
+            let imported = without_panics(|| import(&db, &upload.id, &wave, agency.as_ref(), source, Some(columns)));
             undo_on_error(&db, &upload.id, imported)
         })
         .await
@@ -146,6 +149,17 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ListError> + Send + 'static,
 ) -> Result<T, ListError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| ListError::Storage(StorageError::Task(e.to_string())))?
+}
+
+/// A panic while reading a file (a bug, most likely in a reader meeting an odd file) is
+/// a failed import like any other: removed, answered 422, never left `importing`.
+fn without_panics(work: impl FnOnce() -> Result<UploadSummary, ListError>) -> Result<UploadSummary, ListError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let what =
+            panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+        tracing::error!(panic = what.as_deref().unwrap_or("?"), "reading a list panicked");
+        Err(ListFileError::Unreadable("lỗi bất thường khi đọc tệp".into()).into())
+    })
 }
 
 /// Nothing is half-imported: a failed import is removed with all it stored.
@@ -183,7 +197,9 @@ fn import(
             let cells: Vec<Vec<String>> = head.iter().map(|(_, cells)| cells.clone()).collect();
             let header = find_header(&cells).ok_or(ListError::NoHeader)?;
             let dropped = header.labels.iter().enumerate().filter(|(_, l)| never_kept(l)).map(|(i, _)| i).collect();
-            ListColumns { header_rows: header.rows, labels: header.labels, fields: header.columns, dropped }
+            // Labels are shown on the upload's page: a long one is cut there.
+            let labels = header.labels.into_iter().map(|l| l.chars().take(MAX_LABEL_CHARS).collect()).collect();
+            ListColumns { header_rows: header.rows, labels, fields: header.columns, dropped }
         }
     };
     let mut copy = copy.map(|file| KeptCopy::new(file, columns.dropped.clone()));
@@ -218,6 +234,7 @@ fn import(
         Ok(())
     };
     let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut batch_bytes = 0;
     // Lines the reader itself could not read are reported, and reading goes on.
     let mut unreadable = Vec::new();
     // Rows of the head are in the copy already; the rest are copied as they are read.
@@ -232,13 +249,18 @@ fn import(
             .map_err(io)?;
         }
         match row {
-            Ok(row) => batch.push(row),
+            Ok(row) => {
+                // Empty cells cost their `String` too: a row of separators is not free.
+                batch_bytes += row.1.iter().map(|c| c.len() + std::mem::size_of::<String>()).sum::<usize>();
+                batch.push(row)
+            }
             Err(ListFileError::BadLine { line, reason }) if line > 0 => {
                 unreadable.push(LineReport { line, status: LineStatus::Rejected, reason })
             }
             Err(other) => return Err(other.into()),
         }
-        if batch.len() + unreadable.len() >= BATCH_ROWS {
+        if batch.len() + unreadable.len() >= BATCH_ROWS || batch_bytes >= BATCH_BYTES {
+            batch_bytes = 0;
             flush(std::mem::take(&mut batch), std::mem::take(&mut unreadable))?;
         }
     }
@@ -256,4 +278,15 @@ fn import(
         rejected: counts.rejected,
         columns,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_reading_is_a_failed_import_not_a_crash() {
+        let result = without_panics(|| panic!("a reader met an odd file"));
+        assert!(matches!(result, Err(ListError::File(ListFileError::Unreadable(_)))));
+    }
 }

@@ -5,6 +5,8 @@ pub mod delivery;
 pub mod demo;
 pub mod invitations;
 pub mod list_files;
+pub mod list_limits;
+mod list_xlsx;
 pub mod lists;
 pub mod progress;
 pub mod results;

@@ -197,7 +197,12 @@ pub struct ServeProcess(Child);
 
 impl ServeProcess {
     pub fn start(dir: &Path, port: u16, env: &[(&str, String)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_phieu"));
+        Self::start_binary(Path::new(env!("CARGO_BIN_EXE_phieu")), dir, port, env)
+    }
+
+    /// The same with another build of the binary (the benchmark compares two).
+    pub fn start_binary(binary: &Path, dir: &Path, port: u16, env: &[(&str, String)]) -> Self {
+        let mut command = Command::new(binary);
         command
             .arg("serve")
             .current_dir(dir)
@@ -210,6 +215,15 @@ impl ServeProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         Self(command.spawn().unwrap())
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Whether the process has ended (crashed or killed).
+    pub fn ended(&mut self) -> bool {
+        self.0.try_wait().ok().flatten().is_some()
     }
 
     pub fn kill(&mut self) {

@@ -12,6 +12,8 @@ mod delivery;
 mod email;
 mod exports;
 mod gateway;
+mod hostile_files;
+mod hostile_lists;
 mod list_pages;
 mod lists;
 mod official;
