@@ -218,6 +218,15 @@ async fn main() {
             Box::new(|d| generate(d, "ids.csv", |o| hostile_files::wide_header_csv(o, 60_000, "Số CCCD").unwrap())),
         ),
         (
+            "one 64 KiB shared string in every cell xlsx (1 GiB of text)",
+            Box::new(|d| {
+                generate(d, "repeated.xlsx", |o| {
+                    let bytes = hostile_files::in_memory(|c| hostile_files::repeated_long_string(c, 4_200));
+                    o.write_all(&bytes).unwrap()
+                })
+            }),
+        ),
+        (
             "one-cell rows xlsx 0.75 MB",
             Box::new(|d| {
                 let rows = rows_for(750_000);

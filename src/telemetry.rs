@@ -1,5 +1,7 @@
 //! Logging. Requests are logged without invitation codes: the code in `/s/{code}` is a
 //! credential, and a log that lists codes could tie an answer's time to an invitation.
+//! Panics are logged by where they happened, never by their message, which can quote the
+//! data being handled (a list cell, an answer).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,6 +12,11 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     let filter = EnvFilter::try_from_env("PHIEU_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    std::panic::set_hook(Box::new(|info| tracing::error!(location = %panic_location(info), "panic")));
+}
+
+fn panic_location(info: &std::panic::PanicHookInfo) -> String {
+    info.location().map_or_else(|| "?".to_string(), |l| format!("{}:{}", l.file(), l.line()))
 }
 
 /// The path as it may be logged: invitation codes replaced.

@@ -51,6 +51,19 @@ pub fn without_controls(raw: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A count as Vietnamese writes it: 1.234.567.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +82,15 @@ mod tests {
         assert_eq!(free_text("dòng một\ndòng hai\tcột"), Ok(()));
         assert_eq!(free_text("ý kiến\u{0}"), Err(TextError::ControlCharacter));
         assert_eq!(free_text("\u{1b}[31m"), Err(TextError::ControlCharacter));
+    }
+
+    #[test]
+    fn counts_are_grouped_with_dots() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1.000");
+        assert_eq!(thousands(1_234_567), "1.234.567");
+        assert_eq!(thousands(-12_345), "-12.345");
     }
 
     #[test]

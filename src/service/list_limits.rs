@@ -16,8 +16,16 @@ pub const MAX_CSV_FIELDS: usize = 16_384;
 pub const MAX_CELL_BYTES: usize = 64 * 1024;
 /// Bytes of one row's text (a CSV record, or an XLSX row's cells together).
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Text of all cells of one file together: every row is copied (for a corrected mapping)
+/// and cleaned, so this bounds the work and the disk an import takes, which shared strings
+/// referred to from many cells could otherwise multiply. Two million rows of a real list
+/// hold a few hundred MiB.
+pub const MAX_FILE_TEXT_BYTES: u64 = 1024 * 1024 * 1024;
 /// Parts (files) inside an XLSX archive; a workbook has a few dozen.
 pub const MAX_ZIP_ENTRIES: usize = 10_000;
+/// Bytes of an XLSX archive's table of entries (names, extra fields, comments), which the
+/// zip reader holds in memory; a workbook's is a few KiB.
+pub const MAX_ZIP_DIRECTORY_BYTES: usize = 4 * 1024 * 1024;
 /// Bytes one XLSX part may decompress to.
 pub const MAX_PART_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Decompressed bytes per compressed byte of an XLSX part, checked as it is read (Apache
@@ -49,8 +57,12 @@ pub enum LimitExceeded {
     Cell(usize),
     #[error("dòng {0} dài hơn giới hạn {k} KiB mỗi dòng", k = MAX_LINE_BYTES / 1024)]
     Line(usize),
+    #[error("các ô của tệp có hơn {m} MiB chữ (giới hạn {m} MiB mỗi tệp; hãy chia danh sách thành nhiều tệp)", m = MAX_FILE_TEXT_BYTES / 1024 / 1024)]
+    Text,
     #[error("tệp Excel có hơn {n} phần nén (giới hạn {n})", n = number(MAX_ZIP_ENTRIES))]
     Entries,
+    #[error("mục lục của tệp Excel dài hơn giới hạn {} MiB", MAX_ZIP_DIRECTORY_BYTES / 1024 / 1024)]
+    Directory,
     #[error("phần “{0}” của tệp Excel giải nén ra hơn giới hạn {m} MiB", m = MAX_PART_BYTES / 1024 / 1024)]
     PartSize(String),
     #[error("phần “{0}” của tệp Excel nén hơn {r}:1, vượt giới hạn tỉ lệ nén {r}:1 (tệp bất thường, có thể là bom nén)", r = MAX_RATIO)]
@@ -65,17 +77,8 @@ pub enum LimitExceeded {
     SharedBytes,
 }
 
-/// 2500000 as Vietnamese write it: 2.500.000.
-pub fn number(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
+fn number(n: usize) -> String {
+    crate::domain::text::thousands(n as i64)
 }
 
 /// Checks every row a reader hands on, whatever the reader: the row count, the columns
@@ -84,6 +87,7 @@ pub fn number(n: usize) -> String {
 #[derive(Debug, Default)]
 pub struct RowBudget {
     rows: usize,
+    text: u64,
 }
 
 impl RowBudget {
@@ -101,6 +105,10 @@ impl RowBudget {
         }
         if total > MAX_LINE_BYTES {
             return Err(LimitExceeded::Line(line));
+        }
+        self.text += total as u64;
+        if self.text > MAX_FILE_TEXT_BYTES {
+            return Err(LimitExceeded::Text);
         }
         Ok(())
     }
@@ -137,9 +145,22 @@ mod tests {
         assert_eq!(budget.row(3, &vec![String::new(); MAX_COLUMNS + 1]), Err(LimitExceeded::Columns(3)));
         let wide = vec!["a".repeat(MAX_CELL_BYTES); MAX_LINE_BYTES / MAX_CELL_BYTES + 1];
         assert_eq!(budget.row(4, &wide), Err(LimitExceeded::Line(4)));
-        let mut budget = RowBudget { rows: MAX_ROWS - 1 };
+        let mut budget = RowBudget { rows: MAX_ROWS - 1, text: 0 };
         assert!(budget.line().is_ok());
         assert_eq!(budget.row(9, &[]), Err(LimitExceeded::Rows));
         assert!(LimitExceeded::Rows.to_string().contains("2.500.000 dòng"));
+    }
+
+    #[test]
+    fn the_budget_bounds_the_text_of_the_whole_file() {
+        // Shared strings let a small workbook refer to one long string from every cell.
+        let long = vec!["a".repeat(MAX_CELL_BYTES); MAX_LINE_BYTES / MAX_CELL_BYTES];
+        let rows_allowed = MAX_FILE_TEXT_BYTES / MAX_LINE_BYTES as u64;
+        let mut budget = RowBudget::default();
+        for line in 0..rows_allowed as usize {
+            assert!(budget.row(line, &long).is_ok(), "line {line}");
+        }
+        assert_eq!(budget.row(rows_allowed as usize, &long), Err(LimitExceeded::Text));
+        assert!(LimitExceeded::Text.to_string().contains("1024 MiB"));
     }
 }

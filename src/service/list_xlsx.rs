@@ -28,9 +28,7 @@ struct Part {
 /// The parts of the archive, without reading any of them.
 fn parts(source: &(impl Reopen + ?Sized)) -> Result<HashMap<String, Part>, ListFileError> {
     let mut file = source.reopen().map_err(unreadable)?;
-    if declared_entries(&mut file).map_err(unreadable)? > MAX_ZIP_ENTRIES as u64 {
-        return Err(LimitExceeded::Entries.into());
-    }
+    check_directory(&mut file)?;
     let mut archive = zip::ZipArchive::new(file).map_err(unreadable)?;
     if archive.len() > MAX_ZIP_ENTRIES {
         return Err(LimitExceeded::Entries.into());
@@ -53,17 +51,36 @@ fn parts(source: &(impl Reopen + ?Sized)) -> Result<HashMap<String, Part>, ListF
     Ok(parts)
 }
 
-/// The entry count of the end-of-central-directory record, read before the zip reader
-/// builds its table of entries; a ZIP64 archive (no workbook needs one) counts as too many.
-fn declared_entries(file: &mut Box<dyn ReadSeek>) -> std::io::Result<u64> {
-    let length = file.seek(SeekFrom::End(0))?;
-    let tail_length = length.min(65_557);
-    file.seek(SeekFrom::Start(length - tail_length))?;
+/// Checks the end-of-central-directory record before the zip reader builds its table of
+/// entries (which holds every entry's name, extra field and comment): the entry count and
+/// the table's size must be within the limits, and the record must end the file, so that a
+/// record faked inside an archive comment cannot stand in for the real one. A ZIP64 archive
+/// (no workbook needs one) counts as too many entries.
+fn check_directory(file: &mut Box<dyn ReadSeek>) -> Result<(), ListFileError> {
+    const RECORD: usize = 22;
+    let length = file.seek(SeekFrom::End(0)).map_err(unreadable)?;
+    let tail_length = length.min(RECORD as u64 + u16::MAX as u64);
+    file.seek(SeekFrom::Start(length - tail_length)).map_err(unreadable)?;
     let mut tail = vec![0u8; tail_length as usize];
-    file.read_exact(&mut tail)?;
-    let Some(at) = tail.windows(4).rposition(|w| w == b"PK\x05\x06") else { return Ok(0) };
-    let entries = tail.get(at + 10..at + 12).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
-    Ok(if entries == u16::MAX { u64::MAX } else { entries as u64 })
+    file.read_exact(&mut tail).map_err(unreadable)?;
+    let record = tail
+        .windows(4)
+        .rposition(|w| w == b"PK\x05\x06")
+        .and_then(|at| tail.get(at..at + RECORD).map(|r| (at, r)))
+        .ok_or_else(|| unreadable("không phải tệp Excel (.xlsx) hợp lệ"))?;
+    let (at, record) = record;
+    let u16_at = |i: usize| u16::from_le_bytes([record[i], record[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes([record[i], record[i + 1], record[i + 2], record[i + 3]]);
+    if at + RECORD + u16_at(20) as usize != tail.len() {
+        return Err(unreadable("không phải tệp Excel (.xlsx) hợp lệ"));
+    }
+    if u16_at(10) == u16::MAX || u16_at(10) as usize > MAX_ZIP_ENTRIES {
+        return Err(LimitExceeded::Entries.into());
+    }
+    if u32_at(12) as usize > MAX_ZIP_DIRECTORY_BYTES {
+        return Err(LimitExceeded::Directory.into());
+    }
+    Ok(())
 }
 
 /// Counts the decompressed bytes of a part and the bytes between two `<`, stopping at the
@@ -72,8 +89,6 @@ struct Counting<R> {
     inner: R,
     name: String,
     read: u64,
-    allowed: u64,
-    ratio_bound: bool,
     run: usize,
     hit: LimitHit,
     /// Compressed bytes taken from the file so far: the ratio is checked as the part is
@@ -103,12 +118,8 @@ impl<R: Read> Read for Counting<R> {
         let so_far = self.compressed.load(Ordering::Relaxed).saturating_mul(MAX_RATIO);
         if self.read > RATIO_FREE_BYTES && self.read > so_far {
             hit = Some(LimitExceeded::Ratio(self.name.clone()));
-        } else if self.read > self.allowed {
-            hit = Some(if self.ratio_bound {
-                LimitExceeded::Ratio(self.name.clone())
-            } else {
-                LimitExceeded::PartSize(self.name.clone())
-            });
+        } else if self.read > MAX_PART_BYTES {
+            hit = Some(LimitExceeded::PartSize(self.name.clone()));
         }
         for &byte in &buf[..n] {
             self.run = if byte == b'<' { 0 } else { self.run + 1 };
@@ -137,18 +148,8 @@ fn open(source: &(impl Reopen + ?Sized), part: &Part) -> Result<(Xml, LimitHit),
     let raw = BufReader::new(CompressedCount { inner: file.take(part.compressed), count: compressed.clone() });
     let data: Box<dyn Read + Send> =
         if part.deflated { Box::new(flate2::bufread::DeflateDecoder::new(raw)) } else { Box::new(raw) };
-    let by_ratio = part.compressed.saturating_mul(MAX_RATIO).max(RATIO_FREE_BYTES);
     let hit = Arc::new(Mutex::new(None));
-    let counting = Counting {
-        inner: data,
-        name: part.name.clone(),
-        read: 0,
-        allowed: by_ratio.min(MAX_PART_BYTES),
-        ratio_bound: by_ratio < MAX_PART_BYTES,
-        run: 0,
-        hit: hit.clone(),
-        compressed,
-    };
+    let counting = Counting { inner: data, name: part.name.clone(), read: 0, run: 0, hit: hit.clone(), compressed };
     let mut xml = quick_xml::Reader::from_reader(BufReader::new(counting));
     // No stack of open elements: nesting cannot grow memory.
     xml.config_mut().check_end_names = false;

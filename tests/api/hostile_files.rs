@@ -101,6 +101,26 @@ pub fn many_shared_strings(out: impl Write + Seek, count: usize, length: usize) 
     )
 }
 
+/// One shared string of a full cell's length, referred to from four cells of every row:
+/// a workbook of a few KiB whose cells hold `rows` × 256 KiB of text.
+pub fn repeated_long_string(out: impl Write + Seek, rows: usize) -> std::io::Result<()> {
+    workbook(
+        out,
+        |w| {
+            w.write_all(SMALL_SHEET.as_bytes())?;
+            for r in 3..rows + 3 {
+                write!(w, "<row r=\"{r}\">")?;
+                for column in ["A", "B", "C", "D"] {
+                    write!(w, r#"<c r="{column}{r}" t="s"><v>0</v></c>"#)?;
+                }
+                w.write_all(b"</row>")?;
+            }
+            Ok(())
+        },
+        |w| write!(w, "<sst><si><t>{}</t></si></sst>", "a".repeat(64 * 1024)),
+    )
+}
+
 /// A header, then one-cell rows (without row numbers, as some generators write them)
 /// until the sheet holds `rows` rows.
 pub fn one_cell_rows(out: impl Write + Seek, rows: usize) -> std::io::Result<()> {

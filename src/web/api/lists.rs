@@ -44,13 +44,24 @@ pub struct ReceivedList {
     pub fields: HashMap<String, String>,
 }
 
+/// Parts of an upload form (the file, `agency_code`, the page's CSRF token …).
+const MAX_FORM_PARTS: usize = 16;
+
 /// Reads a multipart form with a `file` field, refusing files over `limit` bytes.
 pub async fn receive_list(scratch: &Scratch, mut form: Multipart, limit: usize) -> Result<ReceivedList, ApiError> {
     let mut file: Option<SealedFile> = None;
     let mut fields = HashMap::new();
+    let mut parts = 0;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| ApiError::BadRequest(format!("Dữ liệu tải lên không hợp lệ: {e}")))?;
         let name = field.name().unwrap_or_default().to_string();
+        // The form has a file and a field or two: anything much larger is not ours.
+        parts += 1;
+        if parts > MAX_FORM_PARTS || (name == "file" && file.is_some()) {
+            return Err(ApiError::BadRequest(format!(
+                "Biểu mẫu tải lên chỉ có một tệp và tối đa {MAX_FORM_PARTS} trường."
+            )));
+        }
         if name == "file" {
             let sealed = scratch.create().map_err(|_| ApiError::Internal)?;
             let mut out = sealed.open().map_err(|_| ApiError::Internal)?;

@@ -13,6 +13,8 @@ use super::auth::{CSRF_FIELD, PageUser, csrf_valid, session_cookie, token_hash};
 use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
+/// Counts on pages are written as Vietnamese write them (one rule, the domain's).
+pub(crate) use crate::domain::text::thousands;
 use crate::domain::wave::WaveStatus;
 use crate::service::results::wave_results;
 use crate::service::waves::{WaveError, WaveRequest};
@@ -292,19 +294,6 @@ pub(super) fn one_decimal(value: f64) -> String {
     format!("{value:.1}").replace('.', ",")
 }
 
-/// A count as Vietnamese writes it: 1.234.567.
-pub(crate) fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
 async fn results_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -395,18 +384,4 @@ async fn results_page(
             nav => nav(&user),
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_are_grouped_with_dots() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1.000");
-        assert_eq!(thousands(1_234_567), "1.234.567");
-        assert_eq!(thousands(-12_345), "-12.345");
-    }
 }
