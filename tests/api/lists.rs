@@ -478,7 +478,10 @@ async fn import_cut_off_by_a_crash_is_failed_with_nothing_it_stored(app: TestApp
         "the pending upload keeps its file, the cut-off one is gone"
     );
     let shown = app.get_json(&format!("/api/v1/uploads/{cut_off}")).await;
-    assert_eq!((&shown["status"], &shown["failure"]), (&json!("failed"), &json!("máy chủ dừng giữa chừng khi đọc tệp")));
+    assert_eq!(
+        (&shown["status"], &shown["failure"]),
+        (&json!("failed"), &json!("máy chủ dừng giữa chừng khi đọc tệp"))
+    );
     // A slow import finishing after it was given up stays failed.
     let counts = phieu::storage::lists::ImportCounts { rows: 1, accepted: 1, rejected: 0, columns: "{}".into() };
     assert!(db.finish_import(&cut_off, &counts).is_err());
