@@ -154,7 +154,7 @@ impl Application {
 }
 
 /// An import still running after this long was cut off by a crash (a million rows take
-/// under a minute): what it stored is removed.
+/// under a minute): it is marked failed and what it stored removed.
 const STALE_IMPORT: chrono::Duration = chrono::Duration::hours(1);
 
 /// Background work inside `serve`: mixing PostgreSQL answers of waves that received new
@@ -181,7 +181,7 @@ fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
                     }
                     db.truncate_wal()?;
                     db.delete_expired_tokens()?;
-                    db.abandon_stale_imports(chrono::Utc::now().naive_utc() - STALE_IMPORT)?;
+                    db.fail_stale_imports(chrono::Utc::now().naive_utc() - STALE_IMPORT)?;
                     Ok(mixed)
                 })
                 .await;

@@ -22,8 +22,11 @@ use std::collections::HashMap;
 #[derive(Debug, Serialize)]
 pub struct UploadSummary {
     pub upload_id: String,
-    /// pending (awaiting confirmation), confirmed or replaced.
+    /// pending (awaiting confirmation), confirmed, replaced or failed.
     pub status: String,
+    /// Why a failed upload could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     pub rows: usize,
     pub accepted: usize,
     pub rejected: usize,
@@ -55,6 +58,11 @@ pub enum ListError {
     NotPending,
     #[error("đợt khảo sát đã kết thúc")]
     WaveClosed,
+    #[error("Danh sách này không đọc được nên không thể chọn lại cột hay xác nhận: hãy sửa tệp và tải lên lại.")]
+    UploadFailed,
+    /// The import failed and its upload is kept as `failed`, with `error` as its reason.
+    #[error("{error}")]
+    Failed { upload_id: String, error: Box<ListError> },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -70,7 +78,8 @@ const BATCH_BYTES: usize = 8 * 1024 * 1024;
 impl Survey {
     /// Reads `file` for `wave` (as `agency`'s list) and stores it as pending, with a copy
     /// of its rows (never the columns that must not be kept) for a corrected mapping. A
-    /// file that cannot be read changes nothing. The file is deleted once read.
+    /// file that cannot be read changes nothing but leaves the upload `failed`, with why.
+    /// The file is deleted once read.
     pub async fn read_list(
         &self,
         wave: Wave,
@@ -90,7 +99,7 @@ impl Survey {
                 db.keep_file(&id, &mut copy.open().map_err(io)?)?;
                 Ok(summary)
             });
-            undo_on_error(&db, &id, imported)
+            fail_on_error(&db, &id, imported)
         })
         .await
     }
@@ -100,6 +109,9 @@ impl Survey {
     pub async fn remap_list(&self, upload: Upload, fields: HashMap<Field, usize>) -> Result<UploadSummary, ListError> {
         let db = self.db.clone();
         let scratch = self.scratch.clone();
+        if upload.failed() {
+            return Err(ListError::UploadFailed);
+        }
         blocking(move || {
             let stored: ListColumns =
                 serde_json::from_str(&upload.columns).map_err(|e| StorageError::Corrupt(e.to_string()))?;
@@ -128,7 +140,7 @@ impl Survey {
             let columns = ListColumns { fields, ..stored };
             let source = Source::KeptCopy(kept_copy_rows(&copy)?);
             let imported = without_panics(|| import(&db, &upload.id, &wave, agency.as_ref(), source, Some(columns)));
-            undo_on_error(&db, &upload.id, imported)
+            fail_on_error(&db, &upload.id, imported)
         })
         .await
     }
@@ -152,7 +164,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// A panic while reading a file (a bug, most likely in a reader meeting an odd file) is
-/// a failed import like any other: removed, answered 422, never left `importing`.
+/// a failed import like any other: marked failed, answered 422, never left `importing`.
 fn without_panics(work: impl FnOnce() -> Result<UploadSummary, ListError>) -> Result<UploadSummary, ListError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
         let what =
@@ -162,18 +174,28 @@ fn without_panics(work: impl FnOnce() -> Result<UploadSummary, ListError>) -> Re
     })
 }
 
-/// Nothing is half-imported: a failed import is removed with all it stored.
-fn undo_on_error(
+/// Nothing is half-imported: a failed import keeps its upload, `failed` with the reason,
+/// and nothing else it stored.
+fn fail_on_error(
     db: &Database,
     id: &str,
     imported: Result<UploadSummary, ListError>,
 ) -> Result<UploadSummary, ListError> {
-    if imported.is_err()
-        && let Err(e) = db.abandon_import(id)
-    {
-        tracing::error!(upload = id, error = %e, "could not remove a failed import");
+    imported.map_err(|error| {
+        if let Err(e) = db.fail_import(id, &failure_reason(&error)) {
+            tracing::error!(upload = id, error = %e, "could not mark a failed import");
+        }
+        ListError::Failed { upload_id: id.to_string(), error: Box::new(error) }
+    })
+}
+
+/// What the officer is told about a failed import: the file's fault in the words of the
+/// 422, a server fault (its details are logged, not shown) in general terms.
+fn failure_reason(error: &ListError) -> String {
+    match error {
+        ListError::File(_) | ListError::NoHeader | ListError::Mapping(_) => error.to_string(),
+        _ => "lỗi máy chủ khi đọc tệp".into(),
     }
-    imported
 }
 
 /// Reads, cleans and stores the rows of `path` into the importing upload `id`, with the
@@ -273,6 +295,7 @@ fn import(
     Ok(UploadSummary {
         upload_id: id.to_string(),
         status: "pending".into(),
+        failure: None,
         rows: counts.rows,
         accepted: counts.accepted,
         rejected: counts.rejected,

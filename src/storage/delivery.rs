@@ -358,8 +358,8 @@ impl Database {
             .load(c)?))
     }
 
-    /// Deletes every contact of a wave, the per-line reports (which quote list cells) and the
-    /// messages' errors, keeping the counts. On SQLite `secure_delete` overwrites the freed content and the WAL
+    /// Deletes every contact of a wave, the per-line reports (which quote list cells), failed
+    /// uploads' reasons and the messages' errors, keeping the counts. On SQLite `secure_delete` overwrites the freed content and the WAL
     /// is truncated; on PostgreSQL the table is vacuumed (see README for what remains).
     pub fn purge_contacts(&self, wave_id: &str) -> StorageResult<usize> {
         let now = Utc::now().naive_utc();
@@ -369,6 +369,10 @@ impl Database {
             diesel::delete(list_lines::table.filter(list_lines::upload_id.eq_any(uploads))).execute(c)?;
             diesel::delete(list_files::table.filter(list_files::upload_id.eq_any(uploads))).execute(c)?;
             diesel::delete(list_keys::table.filter(list_keys::upload_id.eq_any(uploads))).execute(c)?;
+            // A failed upload's reason may quote a reader's wording about the file.
+            diesel::update(list_uploads::table.filter(list_uploads::wave_id.eq(wave_id)))
+                .set(list_uploads::failure.eq(None::<String>))
+                .execute(c)?;
             // Errors are stored without personal data, but a server's wording is not ours.
             diesel::update(mail_queue::table.filter(mail_queue::wave_id.eq(wave_id)))
                 .set(mail_queue::last_error.eq(None::<String>))

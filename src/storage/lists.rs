@@ -40,6 +40,15 @@ pub struct Upload {
     #[serde(skip)]
     #[diesel(column_name = column_map)]
     pub columns: String,
+    /// Why a `failed` upload could not be read (never cell contents).
+    pub failure: Option<String>,
+}
+
+impl Upload {
+    /// Refused or cut off: nothing of it is stored but the reason.
+    pub fn failed(&self) -> bool {
+        self.status == FAILED
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -112,6 +121,9 @@ pub struct DrawRecord {
 const IMPORTING: &str = "importing";
 const PENDING: &str = "pending";
 const REPLACED: &str = "replaced";
+const FAILED: &str = "failed";
+/// The reason given to imports cut off by a crash.
+pub const CUT_OFF: &str = "máy chủ dừng giữa chừng khi đọc tệp";
 /// Rows per INSERT: below both backends' limits on bound parameters.
 const INSERT_CHUNK: usize = 1000;
 /// Bytes per stored chunk of an uploaded file.
@@ -319,7 +331,8 @@ impl Database {
             diesel::update(list_uploads::table.filter(list_uploads::id.eq_any(&corrected)))
                 .set(list_uploads::status.eq(REPLACED))
                 .execute(c)?;
-            diesel::update(list_uploads::table.find(upload_id))
+            // An import given up as cut off stays failed even if it was only slow.
+            let finished = diesel::update(list_uploads::table.find(upload_id).filter(list_uploads::status.eq(IMPORTING)))
                 .set((
                     list_uploads::status.eq(PENDING),
                     list_uploads::rows.eq(counts.rows as i64),
@@ -328,15 +341,28 @@ impl Database {
                     list_uploads::column_map.eq(&counts.columns),
                 ))
                 .execute(c)?;
+            if finished == 0 {
+                return Err(StorageError::Corrupt("the import was given up before it finished".into()));
+            }
             Ok(())
         }))
     }
 
-    /// Undoes an import that failed half-way: nothing of it stays.
-    pub fn abandon_import(&self, upload_id: &str) -> StorageResult<()> {
+    /// Ends an import that failed half-way: the upload stays, `failed` with `reason`, and
+    /// nothing else of it (contacts, report, keys, kept file).
+    pub fn fail_import(&self, upload_id: &str, reason: &str) -> StorageResult<()> {
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             delete_upload_data!(c, [upload_id]);
-            diesel::delete(list_uploads::table.find(upload_id)).execute(c)?;
+            // One already given up as cut off keeps that reason.
+            diesel::update(list_uploads::table.find(upload_id).filter(list_uploads::status.eq(IMPORTING)))
+                .set((
+                    list_uploads::status.eq(FAILED),
+                    list_uploads::failure.eq(reason),
+                    list_uploads::rows.eq(0),
+                    list_uploads::accepted.eq(0),
+                    list_uploads::rejected.eq(0),
+                ))
+                .execute(c)?;
             Ok(())
         }))
     }
@@ -358,15 +384,15 @@ impl Database {
         }))
     }
 
-    /// Imports cut off by a crash, started before `cutoff`: removed with all they stored.
-    pub fn abandon_stale_imports(&self, cutoff: NaiveDateTime) -> StorageResult<usize> {
+    /// Imports cut off by a crash, started before `cutoff`: failed, with nothing they stored.
+    pub fn fail_stale_imports(&self, cutoff: NaiveDateTime) -> StorageResult<usize> {
         let stale: Vec<String> = with_conn!(self, c => list_uploads::table
             .filter(list_uploads::status.eq(IMPORTING))
             .filter(list_uploads::import_started_at.lt(cutoff))
             .select(list_uploads::id)
             .load(c)?);
         for id in &stale {
-            self.abandon_import(id)?;
+            self.fail_import(id, CUT_OFF)?;
         }
         Ok(stale.len())
     }

@@ -149,6 +149,7 @@ diesel::table! {
         rejected -> BigInt,
         column_map -> Text,
         import_started_at -> Nullable<Timestamp>,
+        failure -> Nullable<Text>,
     }
 }
 

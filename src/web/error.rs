@@ -17,6 +17,11 @@ pub enum ApiError {
     Conflict(String),
     Gone(String),
     Invalid(BTreeMap<String, String>),
+    /// A list refused as it was read: kept as a failed upload the officer can find.
+    InvalidUpload {
+        upload_id: String,
+        errors: BTreeMap<String, String>,
+    },
     TooManyRequests,
     /// Too many attempts waiting at once: try again after this many seconds.
     RetryLater(u64),
@@ -33,6 +38,7 @@ impl fmt::Display for ApiError {
             | ApiError::Gone(m) => f.write_str(m),
             ApiError::Unauthorized => f.write_str("Cần đăng nhập: gửi Authorization: Bearer <token>."),
             ApiError::Invalid(_) => f.write_str("Câu trả lời chưa hợp lệ."),
+            ApiError::InvalidUpload { .. } => f.write_str("Không đọc được danh sách."),
             ApiError::TooManyRequests => f.write_str("Quá nhiều yêu cầu, vui lòng thử lại sau."),
             ApiError::RetryLater(secs) => write!(f, "Quá nhiều yêu cầu đang chờ, vui lòng thử lại sau {secs} giây."),
             ApiError::Internal => f.write_str("Lỗi máy chủ, vui lòng thử lại sau."),
@@ -54,7 +60,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
-            ApiError::Invalid(_) => "invalid",
+            ApiError::Invalid(_) | ApiError::InvalidUpload { .. } => "invalid",
             ApiError::TooManyRequests | ApiError::RetryLater(_) => "too_many_requests",
             ApiError::Internal => "internal",
         }
@@ -70,7 +76,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::InvalidUpload { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests | ApiError::RetryLater(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,8 +84,13 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut body = json!({"error": self.kind(), "message": self.to_string()});
-        if let ApiError::Invalid(errors) = self {
-            body["errors"] = json!(errors);
+        match self {
+            ApiError::Invalid(errors) => body["errors"] = json!(errors),
+            ApiError::InvalidUpload { upload_id, errors } => {
+                body["errors"] = json!(errors);
+                body["upload_id"] = json!(upload_id);
+            }
+            _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         if let ApiError::RetryLater(secs) = self {

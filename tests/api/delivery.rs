@@ -177,6 +177,8 @@ async fn purge_deletes_contact_data_and_keeps_the_counts(app: TestApp) {
     let pending =
         upload(&app, &app.admin_token, &wave, "l.csv", never_confirmed.as_bytes().to_vec(), Some("AG1")).await;
     assert_eq!(pending.status(), 201);
+    let failed = upload(&app, &app.admin_token, &wave, "x.csv", b"a,b\n1,2\n".to_vec(), Some("AG1")).await;
+    assert_eq!(failed.status(), 422);
     let purge_path = format!("/api/v1/waves/{wave}/purge");
     assert_eq!(app.post(&purge_path, &json!({"force": true})).await.status(), 409, "an open wave keeps its contacts");
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
@@ -190,9 +192,10 @@ async fn purge_deletes_contact_data_and_keeps_the_counts(app: TestApp) {
     assert_eq!(purged.json::<Value>().await.unwrap()["deleted"], 6, "the pending list too");
 
     assert_eq!(stored(&app, "SELECT id AS value FROM contacts").len(), 0);
-    let mut counts = stored(&app, "SELECT status || '|' || accepted AS value FROM list_uploads");
+    let mut counts =
+        stored(&app, "SELECT status || '|' || accepted || '|' || coalesce(failure, '-') AS value FROM list_uploads");
     counts.sort();
-    assert_eq!(counts, ["confirmed|5", "pending|1"], "counts kept");
+    assert_eq!(counts, ["confirmed|5|-", "failed|0|-", "pending|1|-"], "counts kept, failure reasons dropped");
     for table in ["list_lines", "list_files", "list_keys"] {
         assert_eq!(stored(&app, &format!("SELECT upload_id AS value FROM {table}")), Vec::<String>::new(), "{table}");
     }

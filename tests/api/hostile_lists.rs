@@ -1,5 +1,6 @@
 //! Files made to exhaust the server: each is refused with the limit it went beyond, leaves
-//! no upload behind (none stuck `importing`), and the server goes on serving.
+//! its upload `failed` with that reason (none stuck `importing`) and nothing else stored,
+//! and the server goes on serving.
 
 use crate::helpers::TestApp;
 use crate::hostile_files::*;
@@ -18,7 +19,8 @@ on_both_backends!(
 );
 
 /// Uploads `bytes` as AG1's list and expects a 422 naming the limit (all of `expected`),
-/// nothing stored, and the server still reading a real list.
+/// the upload failed with that reason and nothing else stored, and the server still
+/// reading a real list.
 async fn refused(app: &TestApp, name: &str, bytes: Vec<u8>, expected: &[&str]) {
     app.seed_places().await;
     let wave = wave_with_period(app).await;
@@ -30,7 +32,14 @@ async fn refused(app: &TestApp, name: &str, bytes: Vec<u8>, expected: &[&str]) {
     for part in expected {
         assert!(message.contains(part), "{name}: {message:?} should name {part:?}");
     }
-    assert_eq!(stored(app, "SELECT status AS value FROM list_uploads"), Vec::<String>::new(), "nothing left behind");
+    assert_eq!(
+        stored(app, "SELECT id || ' ' || status || ' ' || failure AS value FROM list_uploads"),
+        [format!("{} failed {message}", body["upload_id"].as_str().unwrap())],
+        "the upload is kept as failed, with the 422's reason"
+    );
+    assert_eq!(stored(app, "SELECT id AS value FROM contacts"), Vec::<String>::new(), "no contacts");
+    assert_eq!(stored(app, "SELECT reason AS value FROM list_lines"), Vec::<String>::new(), "no report");
+    assert_eq!(stored(app, "SELECT upload_id AS value FROM list_files"), Vec::<String>::new(), "no kept file");
     let good = "Họ và tên,Địa chỉ\nNguyễn Văn An,Thôn Đông\n".as_bytes().to_vec();
     let after = upload(app, &app.admin_token, &wave, "l.csv", good, Some("AG1")).await;
     assert_eq!(after.status(), 201, "the server still reads lists");
@@ -45,7 +54,11 @@ async fn xlsx_declaring_a_hundred_billion_shared_strings_is_refused(app: TestApp
     let wave = wave_with_period(&app).await;
     let response = upload(&app, &app.admin_token, &wave, "bom.xlsx", largest, Some("AG1")).await;
     assert_eq!(response.status(), 422);
-    assert_eq!(stored(&app, "SELECT status AS value FROM list_uploads"), ["pending"], "only the good list");
+    assert_eq!(
+        stored(&app, "SELECT status AS value FROM list_uploads ORDER BY status"),
+        ["failed", "failed", "pending"],
+        "only the good list is read"
+    );
 }
 
 async fn xlsx_zip_bomb_is_refused_by_its_compression_ratio(app: TestApp) {

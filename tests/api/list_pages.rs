@@ -99,5 +99,8 @@ async fn list_pages_refuse_forged_posts_and_explain_unreadable_files(app: TestAp
     assert_eq!(headless.status(), 422);
     let html = headless.text().await.unwrap();
     assert!(html.contains("Chưa đọc được danh sách") && html.contains("không tìm thấy dòng tiêu đề"), "{html}");
-    assert_eq!(stored(&app, "SELECT id AS value FROM list_uploads").len(), 0);
+    assert_eq!(stored(&app, "SELECT status AS value FROM list_uploads"), ["failed"]);
+    // The failed upload is listed with why it was not read.
+    let (_, html) = get(&client, &app, &format!("/quan-ly/dot/{wave}/danh-sach")).await;
+    assert!(html.contains("<td>Không đọc được: không tìm thấy dòng tiêu đề"), "{html}");
 }

@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 on_both_backends!(
     list_is_reported_line_by_line_and_enters_the_frame_only_when_confirmed,
     xlsx_with_title_block_and_merged_header_is_read,
-    unreadable_file_is_refused_and_changes_nothing,
+    unreadable_file_is_refused_kept_as_failed_and_changes_nothing,
     corrected_list_replaces_the_earlier_one,
     sample_is_drawn_per_stratum_recorded_and_reproducible,
     officer_corrects_the_column_mapping_before_confirming,
     report_downloads_as_an_excel_workbook,
     list_of_100_000_rows_is_imported_with_every_line_reported,
-    import_cut_off_by_a_crash_is_removed_with_what_it_stored,
+    import_cut_off_by_a_crash_is_failed_with_nothing_it_stored,
     a_list_is_not_replaced_once_invitations_went_out_nor_once_the_wave_is_closed,
 );
 
@@ -169,22 +169,47 @@ async fn xlsx_with_title_block_and_merged_header_is_read(app: TestApp) {
     assert_eq!(phones, ["0912345678|an@example.vn", "-|lienhe@binhminh.vn"], "leading zero restored");
 }
 
-async fn unreadable_file_is_refused_and_changes_nothing(app: TestApp) {
+async fn unreadable_file_is_refused_kept_as_failed_and_changes_nothing(app: TestApp) {
     app.seed_places().await;
     let wave = wave_with_period(&app).await;
     let broken =
         upload(&app, &app.admin_token, &wave, "hong.xlsx", b"PK\x03\x04 not a workbook".to_vec(), Some("AG1")).await;
     assert_eq!(broken.status(), 422);
-    assert!(broken.json::<Value>().await.unwrap()["errors"]["file"].as_str().unwrap().contains("không đọc được tệp"));
+    let broken: Value = broken.json().await.unwrap();
+    assert!(broken["errors"]["file"].as_str().unwrap().contains("không đọc được tệp"));
     let headless = upload(&app, &app.admin_token, &wave, "x.csv", b"a,b\n1,2\n".to_vec(), Some("AG1")).await;
     assert_eq!(headless.status(), 422);
-    assert!(
-        headless.json::<Value>().await.unwrap()["errors"]["file"]
-            .as_str()
-            .unwrap()
-            .contains("không tìm thấy dòng tiêu đề")
-    );
-    assert_eq!(stored(&app, "SELECT id AS value FROM list_uploads").len(), 0);
+    let headless: Value = headless.json().await.unwrap();
+    let reason = headless["errors"]["file"].as_str().unwrap();
+    assert!(reason.contains("không tìm thấy dòng tiêu đề"));
+
+    // Each upload is kept as failed, with the 422's reason, to be found by its id.
+    for refused in [&broken, &headless] {
+        let id = refused["upload_id"].as_str().unwrap();
+        let shown = app.get_as(&app.admin_token, &format!("/api/v1/uploads/{id}")).await;
+        assert_eq!(shown.status(), 200);
+        let shown: Value = shown.json().await.unwrap();
+        assert_eq!((&shown["status"], &shown["failure"]), (&json!("failed"), &refused["errors"]["file"]));
+        assert_eq!((&shown["rows"], &shown["report"]), (&json!(0), &json!([])));
+    }
+    assert_eq!(stored(&app, "SELECT status AS value FROM list_uploads"), ["failed", "failed"]);
+    assert!(stored(&app, "SELECT id AS value FROM contacts").is_empty());
+    assert!(stored(&app, "SELECT reason AS value FROM list_lines").is_empty());
+    assert!(stored(&app, "SELECT upload_id AS value FROM list_files").is_empty());
+
+    // A failed upload holds nothing to map again or confirm.
+    let id = headless["upload_id"].as_str().unwrap();
+    for refused in [
+        put_columns(&app, &app.admin_token, id, json!({"name": 0, "address": 1})).await,
+        app.post(&format!("/api/v1/uploads/{id}/confirm"), &json!({})).await,
+    ] {
+        assert_eq!(refused.status(), 409);
+        assert_eq!(
+            refused.json::<Value>().await.unwrap()["message"],
+            "Danh sách này không đọc được nên không thể chọn lại cột hay xác nhận: hãy sửa tệp và tải lên lại."
+        );
+    }
+    assert_eq!(stored(&app, "SELECT status AS value FROM list_uploads"), ["failed", "failed"]);
 }
 
 async fn corrected_list_replaces_the_earlier_one(app: TestApp) {
@@ -424,7 +449,7 @@ async fn list_of_100_000_rows_is_imported_with_every_line_reported(app: TestApp)
     assert_eq!(stored(&app, "SELECT key AS value FROM list_keys").len(), 0, "duplicate keys are dropped after import");
 }
 
-async fn import_cut_off_by_a_crash_is_removed_with_what_it_stored(app: TestApp) {
+async fn import_cut_off_by_a_crash_is_failed_with_nothing_it_stored(app: TestApp) {
     use phieu::storage::lists::NewUpload;
     app.seed_places().await;
     let wave = wave_with_period(&app).await;
@@ -439,15 +464,28 @@ async fn import_cut_off_by_a_crash_is_removed_with_what_it_stored(app: TestApp) 
     db.keep_file(&cut_off, &mut list.as_bytes()).unwrap();
     assert_eq!(app.get_as(&app.admin_token, &format!("/api/v1/uploads/{cut_off}")).await.status(), 404);
     let now = chrono::Utc::now().naive_utc();
-    assert_eq!(db.abandon_stale_imports(now - chrono::Duration::hours(1)).unwrap(), 0, "a running import stays");
-    assert_eq!(db.abandon_stale_imports(now + chrono::Duration::seconds(1)).unwrap(), 1);
+    assert_eq!(db.fail_stale_imports(now - chrono::Duration::hours(1)).unwrap(), 0, "a running import stays");
+    assert_eq!(db.fail_stale_imports(now + chrono::Duration::seconds(1)).unwrap(), 1);
     let pending = pending["upload_id"].as_str().unwrap();
-    assert_eq!(stored(&app, "SELECT id AS value FROM list_uploads"), [pending]);
+    let mut uploads = stored(&app, "SELECT id || ' ' || status AS value FROM list_uploads");
+    uploads.sort();
+    let mut expected = [format!("{cut_off} failed"), format!("{pending} pending")];
+    expected.sort();
+    assert_eq!(uploads, expected);
     assert_eq!(
         stored(&app, "SELECT upload_id AS value FROM list_files"),
         [pending],
-        "the pending upload keeps its file"
+        "the pending upload keeps its file, the cut-off one is gone"
     );
+    let shown = app.get_json(&format!("/api/v1/uploads/{cut_off}")).await;
+    assert_eq!(
+        (&shown["status"], &shown["failure"]),
+        (&json!("failed"), &json!("máy chủ dừng giữa chừng khi đọc tệp"))
+    );
+    // A slow import finishing after it was given up stays failed.
+    let counts = phieu::storage::lists::ImportCounts { rows: 1, accepted: 1, rejected: 0, columns: "{}".into() };
+    assert!(db.finish_import(&cut_off, &counts).is_err());
+    assert_eq!(stored(&app, &format!("SELECT status AS value FROM list_uploads WHERE id = '{cut_off}'")), ["failed"]);
 }
 
 async fn a_list_is_not_replaced_once_invitations_went_out_nor_once_the_wave_is_closed(app: TestApp) {

@@ -130,11 +130,21 @@ pub async fn accept_list(
 
 fn list_error(field: &'static str) -> impl Fn(ListError) -> ApiError {
     move |e| match e {
+        ListError::Failed { upload_id, error } => match list_error(field)(*error) {
+            ApiError::Invalid(errors) => ApiError::InvalidUpload { upload_id, errors },
+            other => other,
+        },
         ListError::Storage(e) => e.into(),
         ListError::NotPending => ApiError::Conflict(e.to_string()),
+        ListError::UploadFailed => failed_upload(),
         ListError::WaveClosed => ApiError::wave_closed(),
         other => ApiError::Invalid([(field.to_string(), other.to_string())].into()),
     }
+}
+
+/// A failed upload holds nothing to remap or confirm.
+fn failed_upload() -> ApiError {
+    ApiError::Conflict(ListError::UploadFailed.to_string())
 }
 
 async fn upload(
@@ -171,6 +181,7 @@ async fn show(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>
     let summary = UploadSummary {
         upload_id: upload.id.clone(),
         status: upload.status.clone(),
+        failure: upload.failure.clone(),
         rows: upload.rows as usize,
         accepted: upload.accepted as usize,
         rejected: upload.rejected as usize,
@@ -226,6 +237,9 @@ pub async fn confirm_list(
     request: ConfirmRequest,
 ) -> Result<serde_json::Value, ApiError> {
     let upload = owned_upload(state, user, upload_id).await?;
+    if upload.failed() {
+        return Err(failed_upload());
+    }
     let id = upload.id.clone();
     let reset_sample = request.reset_sample && user.role == Role::Administrator;
     match state.survey.db.run(move |db| db.confirm_upload(&id, reset_sample)).await? {

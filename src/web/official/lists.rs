@@ -44,6 +44,7 @@ fn status_label(status: &str) -> &'static str {
         "pending" => "Chờ xác nhận",
         "confirmed" => "Đã xác nhận",
         "replaced" => "Đã được thay bằng danh sách mới",
+        "failed" => "Không đọc được",
         _ => "Đang đọc",
     }
 }
@@ -87,7 +88,7 @@ async fn render_wave_lists(
         .map(|u| {
             context! {
                 id => u.id, agency => agency_name(&u.agency_code), when => local_time(state, u.uploaded_at),
-                status => status_label(&u.status), rows => thousands(u.rows), accepted => thousands(u.accepted),
+                status => status_label(&u.status), failure => u.failure, rows => thousands(u.rows), accepted => thousands(u.accepted),
                 rejected => thousands(u.rejected),
             }
         })
@@ -135,7 +136,7 @@ async fn upload(
     }
     match accept_list(&state, &user, &path, received).await {
         Ok(summary) => redirect(&format!("/quan-ly/danh-sach/{}", summary.upload_id)),
-        Err(ApiError::Invalid(errors)) => {
+        Err(ApiError::Invalid(errors) | ApiError::InvalidUpload { errors, .. }) => {
             let message = errors.into_values().collect::<Vec<_>>().join(" ");
             render_wave_lists(&state, &req, &user, &path, StatusCode::UNPROCESSABLE_ENTITY, Some(message)).await
         }
@@ -206,6 +207,7 @@ async fn render_upload(
             wave => context! { id => wave.id, name => wave.name },
             upload => context! {
                 id => upload.id, status => upload.status, status_label => status_label(&upload.status),
+                failure => upload.failure,
                 when => local_time(state, upload.uploaded_at), rows => thousands(upload.rows),
                 accepted => thousands(upload.accepted), rejected => thousands(upload.rejected),
                 problems_shown => problems.len(),
@@ -253,7 +255,9 @@ async fn remap(
     };
     match apply_mapping(&state, &user, &path, mapping).await {
         Ok(summary) => redirect(&format!("/quan-ly/danh-sach/{}?ok=1", summary.upload_id)),
-        Err(ApiError::Invalid(errors)) => invalid(errors.into_values().collect::<Vec<_>>().join(" ")).await,
+        Err(ApiError::Invalid(errors) | ApiError::InvalidUpload { errors, .. }) => {
+            invalid(errors.into_values().collect::<Vec<_>>().join(" ")).await
+        }
         Err(e) => refused(&state, &req, &e),
     }
 }

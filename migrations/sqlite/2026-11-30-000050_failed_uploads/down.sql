@@ -1,0 +1,1 @@
+ALTER TABLE list_uploads DROP COLUMN failure;
