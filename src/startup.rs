@@ -131,6 +131,7 @@ impl Application {
                             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
                         )),
                 )
+                .wrap(from_fn(web::refuse_control_characters))
                 .wrap(from_fn(crate::telemetry::log_request))
                 .app_data(state.clone())
                 .app_data(web::api::json_config())

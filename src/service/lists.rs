@@ -166,10 +166,10 @@ async fn blocking<T: Send + 'static>(
 /// A panic while reading a file (a bug, most likely in a reader meeting an odd file) is
 /// a failed import like any other: marked failed, answered 422, never left `importing`.
 fn without_panics(work: impl FnOnce() -> Result<UploadSummary, ListError>) -> Result<UploadSummary, ListError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
-        let what =
-            panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
-        tracing::error!(panic = what.as_deref().unwrap_or("?"), "reading a list panicked");
+    // The panic's message is not logged: it can quote the cell being read (the panic hook
+    // has logged where it happened).
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        tracing::error!("reading a list panicked");
         Err(ListFileError::Unreadable("lỗi bất thường khi đọc tệp".into()).into())
     })
 }

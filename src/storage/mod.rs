@@ -42,6 +42,15 @@ pub enum StorageError {
     Io(String),
 }
 
+impl StorageError {
+    /// PostgreSQL refuses text holding a NUL (SQLite stores it): such input is the
+    /// caller's mistake, not the server's.
+    pub fn is_nul_in_text(&self) -> bool {
+        matches!(self, StorageError::Query(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("0x00"))
+    }
+}
+
 pub type StorageResult<T> = Result<T, StorageError>;
 
 #[derive(Clone)]

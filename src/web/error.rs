@@ -102,6 +102,9 @@ impl ResponseError for ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
+        if error.is_nul_in_text() {
+            return ApiError::BadRequest("Dữ liệu gửi lên chứa ký tự điều khiển (như ký tự NUL).".into());
+        }
         tracing::error!(%error, "storage failure");
         ApiError::Internal
     }

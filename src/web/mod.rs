@@ -28,6 +28,22 @@ pub struct AppState {
     pub templates: Templates,
 }
 
+/// Paths and queries carrying control characters (`%00` above all) are refused before any
+/// handler runs: such an id or code can match nothing, and PostgreSQL, unlike SQLite,
+/// cannot even compare text holding a NUL, so both backends answer alike.
+pub async fn refuse_control_characters(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let uri = req.uri();
+    let control = |text: &str| percent_encoding::percent_decode_str(text).any(|b| b < 0x20 || b == 0x7f);
+    if control(uri.path()) || uri.query().is_some_and(control) {
+        let refused = ApiError::BadRequest("Đường dẫn chứa ký tự điều khiển (như ký tự NUL).".into());
+        return Ok(req.error_response(refused).map_into_right_body());
+    }
+    next.call(req).await.map(actix_web::dev::ServiceResponse::map_into_left_body)
+}
+
 impl AppState {
     /// Records an official's action: who, what, on what — never answers or personal data.
     pub async fn audit(&self, user: &User, action: &str, target: &str) -> Result<(), ApiError> {

@@ -6,7 +6,11 @@ use crate::lists::{confirmed_list, stored, wave_with_period};
 use crate::on_both_backends;
 use serde_json::{Value, json};
 
-on_both_backends!(names_and_texts_with_control_characters_are_refused, a_nul_in_a_list_cell_is_removed_on_import);
+on_both_backends!(
+    names_and_texts_with_control_characters_are_refused,
+    a_nul_in_a_list_cell_is_removed_on_import,
+    a_nul_in_a_path_or_a_looked_up_code_is_refused_never_a_server_error
+);
 
 async fn refused_field(response: reqwest::Response, field: &str) -> String {
     assert_eq!(response.status(), 422, "{field}");
@@ -58,4 +62,24 @@ async fn a_nul_in_a_list_cell_is_removed_on_import(app: TestApp) {
     assert_eq!((body["accepted"].as_u64(), body["rejected"].as_u64()), (Some(2), Some(0)), "{body}");
     let names = stored(&app, "SELECT name || '|' || coalesce(address, '') AS value FROM contacts ORDER BY line");
     assert_eq!(names, ["Nguyễn Văn An|ThônĐông", "Trần Thị Bình|Thôn Tây"]);
+}
+
+async fn a_nul_in_a_path_or_a_looked_up_code_is_refused_never_a_server_error(app: TestApp) {
+    app.seed_places().await;
+    let wave = app.open_wave("sipas-2017").await;
+    for path in [
+        format!("/api/v1/waves/{wave}%00"),
+        "/api/v1/uploads/x%00y".into(),
+        format!("/api/v1/waves/{wave}/results?level=%00"),
+    ] {
+        let response = app.api.get(app.url(&path)).bearer_auth(&app.admin_token).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains("ký tự điều khiển"), "{body}");
+    }
+    // A code looked up from a body: a client error on either backend, never a 500.
+    let invite = app
+        .post(&format!("/api/v1/waves/{wave}/invitations"), &json!({"count": 1, "locality_code": "0000\u{0}1"}))
+        .await;
+    assert!(invite.status().is_client_error(), "{}", invite.status());
 }
