@@ -86,6 +86,14 @@ impl DeskFilter {
             DeskFilter::Only => "only",
         }
     }
+    /// The answers this filter leaves out, as a filter; `None` when it leaves none out.
+    pub fn complement(self) -> Option<Self> {
+        match self {
+            DeskFilter::Include => None,
+            DeskFilter::Exclude => Some(DeskFilter::Only),
+            DeskFilter::Only => Some(DeskFilter::Exclude),
+        }
+    }
     pub fn counts(self, channel: Channel) -> bool {
         match self {
             DeskFilter::Include => true,
@@ -156,6 +164,9 @@ mod tests {
         assert!(DeskFilter::Include.counts(Channel::Desk) && DeskFilter::Include.counts(Channel::Standard));
         assert!(!DeskFilter::Exclude.counts(Channel::Desk) && DeskFilter::Exclude.counts(Channel::Standard));
         assert!(DeskFilter::Only.counts(Channel::Desk) && !DeskFilter::Only.counts(Channel::Standard));
+        assert_eq!(DeskFilter::Include.complement(), None);
+        assert_eq!(DeskFilter::Exclude.complement(), Some(DeskFilter::Only));
+        assert_eq!(DeskFilter::Only.complement(), Some(DeskFilter::Exclude));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::invitations::{IssueOutcome, locked_invitation_count};
 use super::mail::NewMessage;
 use super::schema::{contacts, invitations, list_files, list_keys, list_lines, list_uploads, mail_queue, waves};
-use super::{Database, Pool, StorageError, StorageResult, with_conn};
+use super::{Database, Pool, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::progress::Tally;
 use chrono::{NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
@@ -85,7 +85,8 @@ impl Database {
     /// nothing when the wave would then hold more than `wave_limit` invitations.
     pub fn record_issued(&self, wave_id: &str, issued: &[Issued], wave_limit: u64) -> StorageResult<IssueOutcome> {
         let now = Utc::now().naive_utc();
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        // Like `insert_invitations`: the cap is counted under the write lock on both backends.
+        write_transaction!(self, c => {
             let existing = locked_invitation_count!(c, wave_id);
             if existing as u64 + issued.len() as u64 > wave_limit {
                 return Ok(IssueOutcome::OverWaveLimit { existing });
@@ -124,7 +125,7 @@ impl Database {
                 created += 1;
             }
             Ok(IssueOutcome::Issued(created))
-        }))
+        })
     }
 
     /// Sampled people no channel could reach, so that they can be replaced.

@@ -60,7 +60,7 @@ pub(crate) use locked_invitation_count;
 
 impl Database {
     /// Stores issued codes unless the wave would then hold more than `wave_limit`
-    /// invitations (sampled and issued alike).
+    /// invitations (its rows here: issued codes and codes already sent to sampled people).
     pub fn insert_invitations(
         &self,
         wave_id: &str,

@@ -14,6 +14,8 @@ on_both_backends!(
     upload_page_after_a_draw_confirms_only_for_an_administrator_who_ticks_the_reset,
     officer_issues_codes_only_in_desk_waves_and_desk_answers_are_counted_apart,
     a_request_over_100_000_codes_is_refused,
+    officer_sees_only_merged_results_and_pages_hide_small_desk_splits,
+    a_provincial_agency_in_a_district_wave_neither_uploads_nor_issues_codes,
 );
 
 const LIST: &str = "Họ tên,SĐT,Xã\nLê Văn Em,0944444444,00003\nPhạm Thị Dung,0987654321,00003\n";
@@ -215,6 +217,89 @@ async fn officer_issues_codes_only_in_desk_waves_and_desk_answers_are_counted_ap
     assert_eq!(verify["consistent"], true, "{verify}");
     let log = app.get_json("/api/v1/audit?limit=100").await.to_string();
     assert!(log.contains("channel=desk"), "{log}");
+}
+
+/// The cells of the results page's row named `name`, as (shown, n) pairs.
+fn row_cells(html: &str, name: &str) -> Vec<bool> {
+    let start = html.find(&format!("<th scope=\"row\">{name}</th>")).unwrap_or_else(|| panic!("{name} in {html}"));
+    let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+    row.split("<td>").skip(2).map(|cell| !cell.starts_with('—')).collect()
+}
+
+async fn officer_sees_only_merged_results_and_pages_hide_small_desk_splits(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let desk =
+        app.open_wave_with(&json!({"name": "Có mã tại quầy", "form_id": "sipas-2017", "desk_codes": true})).await;
+    let officer = app.official("agency_officer", Some("AG1")).await;
+    // Three people the officer chose at its desk, six Nội vụ drew in the same commune, five elsewhere.
+    let ask = json!({"count": 3, "locality_code": "00001", "agency_code": "AG1"});
+    let issued: Value =
+        app.post_as(&officer, &format!("/api/v1/waves/{desk}/invitations"), &ask).await.json().await.unwrap();
+    for invitation in issued["invitations"].as_array().unwrap() {
+        let code = invitation["code"].as_str().unwrap();
+        assert_eq!(app.answer(code, &satisfied_at(&form, "5")).await.status(), 201);
+    }
+    for (commune, count) in [("00001", 6), ("00002", 5)] {
+        for invitation in app.invite(&desk, commune, Some("AG1"), count).await {
+            assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, "2")).await.status(), 201);
+        }
+    }
+
+    // The officer knows whom it handed codes to: no split by the channel for it.
+    for filter in ["only", "exclude"] {
+        let refused = app.get_as(&officer, &format!("/api/v1/waves/{desk}/results?desk={filter}")).await;
+        assert_eq!(refused.status(), 403, "desk={filter}");
+        let message = refused.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_string();
+        assert!(message.contains("không tách riêng phiếu từ mã phát tại quầy"), "{message}");
+    }
+    assert_eq!(app.get_as(&officer, &format!("/api/v1/waves/{desk}/results?desk=include")).await.status(), 200);
+    let (officer_page, _) = crate::wave_pages::official(&app, "agency_officer", Some("AG1")).await;
+    let (status, html) = get(&officer_page, &app, &format!("/quan-ly/dot/{desk}?level=commune")).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("name=\"desk\""), "no filter offered to an agency: {html}");
+    let (status, html) = get(&officer_page, &app, &format!("/quan-ly/dot/{desk}?desk=only")).await;
+    assert_eq!(status, 403);
+    assert!(html.contains("không tách riêng"), "{html}");
+
+    // Nội vụ may split, but a cell whose desk or standard part is under 5 answers is hidden,
+    // or the split and the whole would give the 3 desk answers away by difference.
+    let administrator = admin(&app).await;
+    let (_, whole) = get(&administrator, &app, &format!("/quan-ly/dot/{desk}?level=commune")).await;
+    assert!(row_cells(&whole, "Xã Một Một").iter().all(|shown| *shown), "9 answers are shown: {whole}");
+    let (_, split) = get(&administrator, &app, &format!("/quan-ly/dot/{desk}?level=commune&desk=exclude")).await;
+    let cells = row_cells(&split, "Xã Một Một");
+    assert!(!cells.is_empty() && cells.iter().all(|shown| !*shown), "6 standard beside 3 desk answers: {split}");
+    assert!(row_cells(&split, "Toàn đợt").iter().all(|shown| !*shown), "{split}");
+    assert!(row_cells(&split, "Xã Một Hai").iter().all(|shown| *shown), "no desk answers there: {split}");
+    let (_, only) = get(&administrator, &app, &format!("/quan-ly/dot/{desk}?level=commune&desk=only")).await;
+    assert!(row_cells(&only, "Toàn đợt").iter().all(|shown| !*shown), "{only}");
+    // The API keeps giving analysts the figures themselves.
+    let api = app.get_json(&format!("/api/v1/waves/{desk}/results?desk=exclude")).await;
+    assert_eq!(api["overall"]["responses"], 11);
+}
+
+async fn a_provincial_agency_in_a_district_wave_neither_uploads_nor_issues_codes(app: TestApp) {
+    app.seed_places().await;
+    let created =
+        app.post("/api/v1/agencies", &json!({"code": "AGP", "name": "Sở Nội vụ tỉnh", "locality_code": "01"})).await;
+    assert_eq!(created.status(), 201);
+    let wave = app
+        .open_wave_with(
+            &json!({"name": "Huyện Một", "form_id": "sipas-2017", "localities": ["001"], "desk_codes": true}),
+        )
+        .await;
+    let officer = app.official("agency_officer", Some("AGP")).await;
+    let uploaded = upload(&app, &officer, &wave, "l.csv", LIST.as_bytes().to_vec(), None).await;
+    assert_eq!(uploaded.status(), 403);
+    let upload_message = uploaded.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_string();
+    let ask = json!({"count": 1, "locality_code": "00001", "agency_code": "AGP"});
+    let issued = app.post_as(&officer, &format!("/api/v1/waves/{wave}/invitations"), &ask).await;
+    assert_eq!(issued.status(), 403);
+    let issue_message = issued.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_string();
+    assert!(issue_message.contains("không thuộc địa bàn"), "{issue_message}");
+    assert_eq!(issue_message, upload_message, "one rule, one answer");
+    assert!(stored(&app, &format!("SELECT code_hash AS value FROM invitations WHERE wave_id = '{wave}'")).is_empty());
 }
 
 async fn a_request_over_100_000_codes_is_refused(app: TestApp) {

@@ -133,7 +133,7 @@ async fn invitations_outside_the_wave_are_refused(app: TestApp) {
     for (locality, agency, status, why) in [
         ("00002", "AG1", 201, "commune inside the covered district"),
         ("00003", "AG1", 422, "commune of another district"),
-        ("00001", "AG2", 422, "agency not covered"),
+        ("00001", "AG2", 403, "agency not covered, as for uploads"),
         ("99999", "AG1", 422, "unknown locality"),
     ] {
         let response = app.post(&path, &json!({"count": 1, "locality_code": locality, "agency_code": agency})).await;

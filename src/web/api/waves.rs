@@ -2,7 +2,7 @@
 
 use crate::domain::account::Role;
 use crate::domain::locality::LocalityTree;
-use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
+use crate::domain::wave::{Channel, DeskFilter, WaveStatus, covers_agency};
 use crate::service::invitations::{IssueError, MAX_INVITATIONS_PER_REQUEST};
 use crate::service::results::{ResultsQuery, verify_counters, wave_results};
 use crate::service::waves::WaveRequest;
@@ -194,19 +194,16 @@ async fn invite(
     if !wave.localities.is_empty() && !wave.localities.iter().any(|root| tree.is_within(&locality_code, root)) {
         return Err(invalid("locality_code", "Địa bàn này không thuộc phạm vi của đợt khảo sát."));
     }
-    if let Some(code) = &agency_code {
-        if agency.is_none() {
+    if agency_code.is_some() {
+        let Some(agency) = &agency else {
             return Err(invalid("agency_code", "Cơ quan chưa có trong hệ thống."));
-        }
-        if !wave.agencies.is_empty() && !wave.agencies.contains(code) {
-            return Err(invalid("agency_code", "Cơ quan này không thuộc phạm vi của đợt khảo sát."));
-        }
+        };
+        // Codes, like lists, only for an agency the wave covers, seated in its area.
+        covers_agency(&wave.agencies, &wave.localities, &agency.code, &agency.locality_code, &tree)
+            .map_err(|out| ApiError::Forbidden(out.message().into()))?;
         // An agency officer invites only people of its own area: otherwise one agency could
         // add answers to another district's figures.
-        if let Some(agency) = &agency
-            && user.0.role == Role::AgencyOfficer
-            && !tree.is_within(&locality_code, &agency.locality_code)
-        {
+        if user.0.role == Role::AgencyOfficer && !tree.is_within(&locality_code, &agency.locality_code) {
             return Err(ApiError::Forbidden("Cơ quan chỉ được phát thư mời trong địa bàn của mình.".into()));
         }
     }
@@ -262,6 +259,13 @@ impl ResultsParams {
     pub fn query_for(&self, user: &crate::storage::accounts::User, wave: &Wave) -> Result<ResultsQuery, ApiError> {
         require(user, &[Role::Administrator, Role::AgencyOfficer, Role::Analyst])?;
         let agency_scope = match user.role {
+            // An officer knows whom it handed desk codes to: splitting by the channel would
+            // single those people out, so only Nội vụ and analysts may.
+            Role::AgencyOfficer if self.desk != DeskFilter::Include => {
+                return Err(ApiError::Forbidden(
+                    "Cơ quan chỉ xem kết quả gộp mọi phiếu: không tách riêng phiếu từ mã phát tại quầy.".into(),
+                ));
+            }
             Role::AgencyOfficer => Some(
                 user.agency_code
                     .clone()

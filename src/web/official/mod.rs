@@ -13,17 +13,18 @@ use super::auth::{CSRF_FIELD, PageUser, csrf_valid, session_cookie, token_hash};
 use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
+use crate::domain::indices::IndexValue;
 /// Counts on pages are written as Vietnamese write them (one rule, the domain's).
 pub(crate) use crate::domain::text::thousands;
 use crate::domain::wave::WaveStatus;
-use crate::service::results::wave_results;
+use crate::service::results::{GroupResult, ResultsQuery, wave_results};
 use crate::service::waves::{WaveError, WaveRequest};
 use crate::storage::accounts::TokenKind;
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/dang-nhap", web::get().to(login_page))
@@ -43,6 +44,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Figures built on fewer valid answers than this are hidden on the page.
 const MIN_SHOWN_N: u64 = 5;
+
+/// The page's one rule for small groups: a figure on `n` valid answers is shown only from
+/// `MIN_SHOWN_N` on.
+fn may_show(n: u64) -> bool {
+    n >= MIN_SHOWN_N
+}
+
+/// With results split by the desk channel, the `n` answers left on the other side: none
+/// gives nothing away, a few would be shown by difference with the unsplit figure.
+fn may_show_apart(n: u64) -> bool {
+    n == 0 || may_show(n)
+}
 
 pub(super) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header(("Location", to.to_string())).finish()
@@ -314,10 +327,12 @@ async fn results_page(
     };
     let query = match params.query_for(&user, &wave) {
         Ok(q) => q,
-        Err(_) => {
-            return HttpResponse::Forbidden()
-                .content_type("text/plain; charset=utf-8")
-                .body("Tài khoản không có quyền xem kết quả.");
+        Err(e) => {
+            let message = match e {
+                ApiError::Forbidden(m) => m,
+                _ => "Tài khoản không có quyền xem kết quả.".into(),
+            };
+            return HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body(message);
         }
     };
     let Some(form) = state.survey.forms.get(&wave.form_id) else {
@@ -330,23 +345,30 @@ async fn results_page(
         .db
         .run(move |db| {
             let results = wave_results(db, &form_q, &wave_id, &query_q)?;
+            // The answers a desk split leaves out: a figure is hidden when they are few, or
+            // the page and the unsplit one would give them away by difference.
+            let left_out = match query_q.desk.complement() {
+                Some(desk) => Some(wave_results(db, &form_q, &wave_id, &ResultsQuery { desk, ..query_q.clone() })?),
+                None => None,
+            };
             let levels: BTreeSet<String> = db.all_localities()?.into_iter().map(|l| l.level).collect();
             let totals = db.invitation_totals(&wave_id, scope.as_deref())?;
-            Ok((results, levels, totals))
+            Ok((results, left_out, levels, totals))
         })
         .await;
-    let Ok((results, levels, (issued, used))) = loaded else {
+    let Ok((results, left_out, levels, (issued, used))) = loaded else {
         return HttpResponse::InternalServerError().finish();
     };
     let shown = form.headline_indices();
     let headers: Vec<&str> = shown.iter().map(|i| i.label.as_str()).collect();
-    let row = |name: String, responses: u64, desk: u64, indices: &[crate::domain::indices::IndexValue]| {
+    let n_of = |indices: &[IndexValue], id: &str| indices.iter().find(|v| v.id == id).map_or(0, |v| v.n);
+    let row = |name: String, responses: u64, desk: u64, indices: &[IndexValue], apart: &[IndexValue]| {
         let cells: Vec<_> = shown
             .iter()
             .map(|def| {
                 let v = indices.iter().find(|v| v.id == def.id);
                 let n = v.map_or(0, |v| v.n);
-                let value = v.and_then(|v| v.value).filter(|_| n >= MIN_SHOWN_N);
+                let value = v.and_then(|v| v.value).filter(|_| may_show(n) && may_show_apart(n_of(apart, &def.id)));
                 let ci = v.and_then(|v| Some(format!("{}–{}", one_decimal(v.ci_low?), one_decimal(v.ci_high?))));
                 context! { shown => value.is_some(), value => value.map(one_decimal), n, ci }
             })
@@ -354,7 +376,13 @@ async fn results_page(
         context! { name, responses, desk, cells }
     };
     let overall = &results.overall;
-    let mut rows = vec![row("Toàn đợt".to_string(), overall.responses, overall.desk_responses, &overall.indices)];
+    let apart_overall = left_out.as_ref().map_or(&[][..], |r| &r.overall.indices[..]);
+    let mut rows =
+        vec![row("Toàn đợt".to_string(), overall.responses, overall.desk_responses, &overall.indices, apart_overall)];
+    let key =
+        |g: &GroupResult| (g.locality.as_ref().map(|l| l.code.clone()), g.agency.as_ref().map(|a| a.code.clone()));
+    let apart_groups: HashMap<_, &[IndexValue]> =
+        left_out.iter().flat_map(|r| &r.groups).map(|g| (key(g), &g.indices[..])).collect();
     for g in &results.groups {
         let name = match (&g.locality, &g.agency) {
             (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
@@ -362,7 +390,8 @@ async fn results_page(
             (None, Some(a)) => a.name.clone(),
             (None, None) => "(khác)".into(),
         };
-        rows.push(row(name, g.responses, g.desk_responses, &g.indices));
+        let apart = apart_groups.get(&key(g)).copied().unwrap_or(&[]);
+        rows.push(row(name, g.responses, g.desk_responses, &g.indices, apart));
     }
     let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
     state.page(
@@ -378,7 +407,7 @@ async fn results_page(
             levels => levels.iter().map(|l| context! { value => l, label => level_label(l) }).collect::<Vec<_>>(),
             level => query.level.unwrap_or_default(),
             by_agency => query.by_agency,
-            desk_codes => wave.desk_codes,
+            desk_filter => wave.desk_codes && user.role != Role::AgencyOfficer,
             desk => query.desk.as_str(),
             min_n => MIN_SHOWN_N,
             nav => nav(&user),
