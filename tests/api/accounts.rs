@@ -188,6 +188,40 @@ async fn concurrent_sign_ins_from_one_network_are_bounded_and_counted(app: TestA
     assert_eq!(failures_of(&app, &id).await, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_from_many_networks_see_each_other_sqlite() {
+    concurrent_guesses_from_many_networks_see_each_other(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_from_many_networks_see_each_other_postgres() {
+    concurrent_guesses_from_many_networks_see_each_other(Backend::Postgres).await
+}
+
+/// Eight guesses at one account sent at once from eight networks: each is counted before its
+/// password is checked, so all but the free ones are delayed, the last ones by the cap.
+async fn concurrent_guesses_from_many_networks_see_each_other(backend: Backend) {
+    const CAP: Duration = Duration::from_secs(4);
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.trust_proxy = true;
+        s.sign_in_delays.free = 2;
+        s.sign_in_delays.base = Duration::from_secs(1);
+        s.sign_in_delays.max = CAP;
+    })
+    .await
+    else {
+        return;
+    };
+    let (id, email) = account(&app, "analyst").await;
+    let networks: Vec<String> = (1..=8).map(|i| format!("198.51.100.{}", 100 + i)).collect();
+    let guesses = networks.iter().map(|n| sign_in_from(&app, n, &email, "doan-mat-khau-sai"));
+    let answers = futures_util::future::join_all(guesses).await;
+    assert!(answers.iter().all(|a| a.0 == 401), "{answers:?}");
+    let capped = answers.iter().filter(|a| a.1 >= CAP).count();
+    assert!(capped >= 4, "the 5th to 8th guesses wait the cap: {answers:?}");
+    assert_eq!(failures_of(&app, &id).await, 8);
+}
+
 /// A real account's failures (in the database) and an unknown email's (in memory) are
 /// delayed alike within the window and forgotten alike after it.
 async fn failures_of_real_accounts_and_unknown_emails_expire_alike(app: TestApp) {
