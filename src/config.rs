@@ -31,9 +31,11 @@ pub struct Settings {
     pub rate_requests_per_code: u32,
     /// How failed sign-ins slow the next attempts (see `SignInDelays`).
     pub sign_in_delays: SignInDelays,
-    /// Sign-in attempts one network prefix may have waiting out a delay at once; more are
-    /// refused with a Retry-After, so waiting attempts cannot exhaust the server.
+    /// Sign-in attempts one network prefix may have in progress at once (waiting out a delay
+    /// or being checked); more are refused with a Retry-After, so they cannot exhaust the server.
     pub sign_in_waiting_per_prefix: u32,
+    /// Password checks (Argon2, about 19 MiB each) running at once on this instance.
+    pub sign_in_verifications: usize,
     /// How often PostgreSQL answers are re-mixed (see README, anonymity).
     pub mix_interval: Duration,
     pub secure_cookies: bool,
@@ -126,6 +128,11 @@ impl Settings {
                 max: Duration::from_secs(parsed("PHIEU_SIGNIN_DELAY_MAX_SECS", 10u64)?),
             },
             sign_in_waiting_per_prefix: parsed("PHIEU_SIGNIN_WAITING_PER_PREFIX", 4u32)?.max(1),
+            sign_in_verifications: parsed(
+                "PHIEU_SIGNIN_VERIFICATIONS",
+                2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )?
+            .max(1),
             mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?),
             secure_cookies: parsed("PHIEU_SECURE_COOKIES", false)?,
             utc_offset_hours: parsed("PHIEU_UTC_OFFSET_HOURS", 7)?,

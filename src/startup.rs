@@ -117,6 +117,7 @@ impl Application {
             settings: settings.clone(),
             limiter: RateLimiter::new(settings.rate_window),
             sign_in_waiting: Default::default(),
+            sign_in_verifications: tokio::sync::Semaphore::new(settings.sign_in_verifications),
             templates: Templates::load(),
         });
         let server = HttpServer::new(move || {

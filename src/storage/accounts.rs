@@ -116,12 +116,28 @@ impl Database {
         }
     }
 
-    /// An enabled account, its password hash and its failed sign-ins since the last success,
-    /// for signing in. A disabled account is not found.
-    pub fn user_credentials(&self, email: &str) -> StorageResult<Option<(User, String, u32)>> {
-        let row: Option<(String, String, Option<String>, String, i32)> = with_conn!(self, c => users::table
-            .filter(users::email.eq(email))
-            .filter(users::disabled_at.is_null())
+    /// Counts a sign-in to an enabled account as failed before its password is checked, so
+    /// concurrent guesses see each other (a success clears the count). A count whose last
+    /// failure is before `expired_before` starts again, like the in-memory count of an unknown
+    /// email. The account, its password hash and its failures including this one; None when
+    /// there is no such enabled account.
+    pub fn begin_sign_in(
+        &self,
+        email: &str,
+        expired_before: NaiveDateTime,
+    ) -> StorageResult<Option<(User, String, u32)>> {
+        let now = Utc::now().naive_utc();
+        let enabled = || users::table.filter(users::email.eq(email)).filter(users::disabled_at.is_null());
+        // Two idempotent steps rather than a read and a write: concurrent sign-ins cannot lose a count.
+        with_conn!(self, c => diesel::update(enabled().filter(
+            users::last_failed_sign_in_at.lt(expired_before).or(users::last_failed_sign_in_at.is_null()),
+        ))
+            .set(users::failed_sign_ins.eq(0))
+            .execute(c)?);
+        with_conn!(self, c => diesel::update(enabled())
+            .set((users::failed_sign_ins.eq(users::failed_sign_ins + 1), users::last_failed_sign_in_at.eq(now)))
+            .execute(c)?);
+        let row: Option<(String, String, Option<String>, String, i32)> = with_conn!(self, c => enabled()
             .select((users::id, users::role, users::agency_code, users::password_hash, users::failed_sign_ins))
             .first(c)
             .optional()?);
@@ -131,13 +147,6 @@ impl Database {
 
     pub fn user_email(&self, user_id: &str) -> StorageResult<Option<String>> {
         Ok(with_conn!(self, c => users::table.find(user_id).select(users::email).first(c).optional()?))
-    }
-
-    pub fn record_sign_in_failure(&self, user_id: &str) -> StorageResult<()> {
-        with_conn!(self, c => diesel::update(users::table.find(user_id))
-            .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
-            .execute(c)?);
-        Ok(())
     }
 
     /// False when there is no such account.

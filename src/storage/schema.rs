@@ -107,6 +107,7 @@ diesel::table! {
         created_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
         failed_sign_ins -> Integer,
+        last_failed_sign_in_at -> Nullable<Timestamp>,
     }
 }
 

@@ -23,8 +23,10 @@ pub struct AppState {
     pub survey: Survey,
     pub settings: Arc<Settings>,
     pub limiter: RateLimiter,
-    /// Sign-ins waiting out their delay, per client network.
+    /// Sign-ins in progress, per client network.
     pub sign_in_waiting: ratelimit::WaitingGate,
+    /// Password checks in progress on this instance: each holds about 19 MiB.
+    pub sign_in_verifications: tokio::sync::Semaphore,
     pub templates: Templates,
 }
 

@@ -26,6 +26,13 @@ impl RateLimiter {
 
     /// Counts one event for `key`; false when that exceeds `limit` in the current window.
     pub fn hit(&self, key: &str, limit: u32) -> bool {
+        self.add(key, false) <= limit
+    }
+
+    /// Counts one event for `key` and returns the events in the current window. With
+    /// `sliding`, the window restarts with every event: the count expires a window after the
+    /// last one (as an account's failed sign-ins do in the database).
+    pub fn add(&self, key: &str, sliding: bool) -> u32 {
         let now = Instant::now();
         let mut slots = self.slots.lock().expect("rate limiter lock");
         if slots.len() >= HARD_LIMIT {
@@ -42,8 +49,20 @@ impl RateLimiter {
         if now.duration_since(slot.0) >= self.window {
             *slot = (now, 0);
         }
+        if sliding {
+            slot.0 = now;
+        }
         slot.1 = slot.1.saturating_add(1);
-        slot.1 <= limit
+        slot.1
+    }
+
+    /// Takes back one event of `key` counted in the current window (one that turned out not
+    /// to be a failure).
+    pub fn undo(&self, key: &str) {
+        let mut slots = self.slots.lock().expect("rate limiter lock");
+        if let Some((_, count)) = slots.get_mut(key) {
+            *count = count.saturating_sub(1);
+        }
     }
 
     /// Events counted for `key` in the current window.
@@ -59,14 +78,14 @@ impl RateLimiter {
     }
 }
 
-/// How many requests per key may be in progress at once (sign-ins waiting out their delay):
+/// How many requests per key may be in progress at once (sign-ins, from their start to their answer):
 /// a key's entry exists only while it has some, so memory follows what is in flight.
 #[derive(Default)]
 pub struct WaitingGate {
     waiting: Arc<Mutex<HashMap<String, u32>>>,
 }
 
-/// A place among the waiting requests of a key, given back when dropped.
+/// A place among the requests in progress of a key, given back when dropped.
 pub struct WaitingPlace {
     waiting: Arc<Mutex<HashMap<String, u32>>>,
     key: String,
@@ -142,6 +161,18 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(!limiter.exhausted("a", 2));
         assert!(limiter.hit("a", 2));
+    }
+
+    #[test]
+    fn a_sliding_count_expires_a_window_after_its_last_event() {
+        let limiter = RateLimiter::new(Duration::from_millis(80));
+        assert_eq!(limiter.add("a", true), 1);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(limiter.add("a", true), 2);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(limiter.count("a"), 2, "the second event restarted the window");
+        std::thread::sleep(Duration::from_millis(90));
+        assert_eq!(limiter.count("a"), 0);
     }
 
     #[test]

@@ -53,10 +53,18 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
 
 const SLOW: Duration = Duration::from_millis(1200);
 
+/// The rate window in tests with delays: long enough for a test's steps, short to wait out.
+const WINDOW: Duration = Duration::from_secs(4);
+
 /// Two free failures, then 300 ms doubling up to 1.2 s; networks told by X-Forwarded-For.
 async fn app_with_delays(backend: Backend) -> Option<TestApp> {
+    app_with_delays_and_window(backend, Duration::from_secs(600)).await
+}
+
+async fn app_with_delays_and_window(backend: Backend, window: Duration) -> Option<TestApp> {
     spawn_app_with(backend, |s| {
         s.trust_proxy = true;
+        s.rate_window = window;
         s.sign_in_delays.free = 2;
         s.sign_in_delays.base = Duration::from_millis(300);
         s.sign_in_delays.max = SLOW;
@@ -131,6 +139,116 @@ async fn only_failures_slow_sign_in_and_the_right_password_always_gets_in(app: T
     assert!(took < SLOW, "{took:?}");
     let missing = app.api.delete(app.url("/api/v1/users/no-such-id/sign-in-failures")).bearer_auth(&app.admin_token);
     assert_eq!(missing.send().await.unwrap().status(), 404);
+}
+
+macro_rules! with_delays_on_both_backends {
+    ($($name:ident: $window:expr),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = super::app_with_delays_and_window(crate::helpers::Backend::Sqlite, $window).await {
+                    super::$name(app).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = super::app_with_delays_and_window(crate::helpers::Backend::Postgres, $window).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )*};
+}
+
+with_delays_on_both_backends!(
+    concurrent_sign_ins_from_one_network_are_bounded_and_counted: std::time::Duration::from_secs(600),
+    failures_of_real_accounts_and_unknown_emails_expire_alike: super::WINDOW,
+);
+
+/// Thirty wrong guesses sent at once from one network: they do not all see a count of zero
+/// and run in parallel; only the network's few places are checked, the rest get 429.
+async fn concurrent_sign_ins_from_one_network_are_bounded_and_counted(app: TestApp) {
+    let (id, email) = account(&app, "analyst").await;
+    let network = "203.0.113.77";
+    let guesses = (0..30).map(|_| sign_in_from(&app, network, &email, "doan-mat-khau-sai"));
+    let answers = futures_util::future::join_all(guesses).await;
+    let verified = answers.iter().filter(|a| a.0 == 401).count();
+    let refused: Vec<_> = answers.iter().filter(|a| a.0 == 429).collect();
+    assert_eq!(verified + refused.len(), 30, "{answers:?}");
+    // Four places (test settings); the two free failures may give theirs back before the
+    // last guesses arrive, every later one holds its place through a delay.
+    assert!((1..=4 + 2).contains(&verified), "{verified} checked at once: {answers:?}");
+    assert!(refused.iter().all(|a| a.2.is_some()), "429 with Retry-After: {refused:?}");
+    assert_eq!(failures_of(&app, &id).await, verified as i64, "every checked guess counted, no other");
+
+    // The right password, from the same network, still gets in within the cap.
+    let (status, took, _) = sign_in_from(&app, network, &email, OFFICER_PASSWORD).await;
+    assert_eq!(status, 200);
+    assert!(took < SLOW + Duration::from_secs(5), "{took:?}");
+    assert_eq!(failures_of(&app, &id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_from_many_networks_see_each_other_sqlite() {
+    concurrent_guesses_from_many_networks_see_each_other(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_from_many_networks_see_each_other_postgres() {
+    concurrent_guesses_from_many_networks_see_each_other(Backend::Postgres).await
+}
+
+/// Eight guesses at one account sent at once from eight networks: each is counted before its
+/// password is checked, so all but the free ones are delayed, the last ones by the cap.
+async fn concurrent_guesses_from_many_networks_see_each_other(backend: Backend) {
+    const CAP: Duration = Duration::from_secs(4);
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.trust_proxy = true;
+        s.sign_in_delays.free = 2;
+        s.sign_in_delays.base = Duration::from_secs(1);
+        s.sign_in_delays.max = CAP;
+    })
+    .await
+    else {
+        return;
+    };
+    let (id, email) = account(&app, "analyst").await;
+    let networks: Vec<String> = (1..=8).map(|i| format!("198.51.100.{}", 100 + i)).collect();
+    let guesses = networks.iter().map(|n| sign_in_from(&app, n, &email, "doan-mat-khau-sai"));
+    let answers = futures_util::future::join_all(guesses).await;
+    assert!(answers.iter().all(|a| a.0 == 401), "{answers:?}");
+    let capped = answers.iter().filter(|a| a.1 >= CAP).count();
+    assert!(capped >= 4, "the 5th to 8th guesses wait the cap: {answers:?}");
+    assert_eq!(failures_of(&app, &id).await, 8);
+}
+
+/// A real account's failures (in the database) and an unknown email's (in memory) are
+/// delayed alike within the window and forgotten alike after it.
+async fn failures_of_real_accounts_and_unknown_emails_expire_alike(app: TestApp) {
+    let (_, real) = account(&app, "analyst").await;
+    let unknown = "khong-ton-tai@test.phieu";
+    for _ in 0..2 {
+        assert_eq!(sign_in_from(&app, "198.51.100.21", &real, "doan-mat-khau-sai").await.0, 401);
+        assert_eq!(sign_in_from(&app, "198.51.100.22", unknown, "doan-mat-khau-sai").await.0, 401);
+    }
+    // Within the window, from fresh networks: both delayed (two free failures used up).
+    let (real_again, unknown_again) = tokio::join!(
+        sign_in_from(&app, "198.51.100.23", &real, "doan-mat-khau-sai"),
+        sign_in_from(&app, "198.51.100.24", unknown, "doan-mat-khau-sai"),
+    );
+    assert_eq!((real_again.0, unknown_again.0), (401, 401));
+    assert!(real_again.1 >= Duration::from_millis(300), "{:?}", real_again.1);
+    assert!(unknown_again.1 >= Duration::from_millis(300), "{:?}", unknown_again.1);
+
+    // A window after the last failure, both are answered without delay.
+    tokio::time::sleep(WINDOW + Duration::from_millis(300)).await;
+    let (real_later, unknown_later) = tokio::join!(
+        sign_in_from(&app, "198.51.100.25", &real, "doan-mat-khau-sai"),
+        sign_in_from(&app, "198.51.100.26", unknown, "doan-mat-khau-sai"),
+    );
+    assert_eq!((real_later.0, unknown_later.0), (401, 401));
+    assert!(real_later.1 < Duration::from_millis(300), "a real account is not told apart: {:?}", real_later.1);
+    assert!(unknown_later.1 < Duration::from_millis(300), "{:?}", unknown_later.1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,6 +115,7 @@ pub fn test_settings(database_url: String) -> Settings {
             max: Duration::from_millis(20),
         },
         sign_in_waiting_per_prefix: 4,
+        sign_in_verifications: 4,
         mix_interval: Duration::from_secs(3600),
         secure_cookies: false,
         utc_offset_hours: 7,

@@ -55,55 +55,48 @@ impl AppState {
         email: &str,
         password: &str,
     ) -> Result<crate::storage::accounts::User, ApiError> {
+        let delays = self.settings.sign_in_delays;
         let network = client_network(req, self.settings.trust_proxy);
-        let network_key = format!("sign-in-failures:{network}");
         let email = EmailAddress::parse(email).map_err(|_| ApiError::Unauthorized)?;
-        // Unknown emails keep their count in memory, so their delays grow like an account's.
-        let unknown_key = format!("sign-in-email:{}", email.as_str());
-        let found = self.survey.db.run(move |db| db.user_credentials(email.as_str())).await?;
+        // Every sign-in holds one of its network's few places until it is answered, so a
+        // network has a bounded number in flight however many it sends at once.
+        let _place = self
+            .sign_in_waiting
+            .enter(&network, self.settings.sign_in_waiting_per_prefix)
+            .ok_or(ApiError::RetryLater(delays.max.as_secs().max(1)))?;
+        // Each attempt counts as a failure before its password is checked (a success takes it
+        // back), so concurrent guesses see each other; the counts include this attempt.
+        let network_key = format!("sign-in-failures:{network}");
+        let network_failures = self.limiter.add(&network_key, false);
+        let expired_before = chrono::Utc::now().naive_utc()
+            - chrono::Duration::from_std(self.settings.rate_window).unwrap_or(chrono::Duration::MAX);
+        let address = email.as_str().to_string();
+        let found = self.survey.db.run(move |db| db.begin_sign_in(&address, expired_before)).await?;
         let account_failures = match &found {
             Some((_, _, failures)) => *failures,
-            None => self.limiter.count(&unknown_key),
+            // An unknown email counts in memory and expires like an account's count: a
+            // window after its last failure, so delays do not tell which emails exist.
+            None => self.limiter.add(&format!("sign-in-email:{}", email.as_str()), true),
         };
-        let delays = self.settings.sign_in_delays;
-        let delay = delays.delay(account_failures.max(self.limiter.count(&network_key)));
-        let _place = if delay.is_zero() {
-            None
-        } else {
-            let place = self
-                .sign_in_waiting
-                .enter(&network, self.settings.sign_in_waiting_per_prefix)
-                .ok_or(ApiError::RetryLater(delays.max.as_secs().max(1)))?;
-            actix_web::rt::time::sleep(delay).await;
-            Some(place)
-        };
+        let earlier_failures = account_failures.max(network_failures).saturating_sub(1);
+        actix_web::rt::time::sleep(delays.delay(earlier_failures)).await;
+        // Argon2 takes about 19 MiB: a bounded number run at once, the others wait their turn.
+        let _verifying = self.sign_in_verifications.acquire().await.map_err(|_| ApiError::Internal)?;
         let password = password.to_string();
         // An unknown email costs the same Argon2 work as a wrong password.
-        let (user_id, valid) = tokio::task::spawn_blocking(move || match found {
-            Some((user, hash, _)) => (Some(user.id.clone()), verify_password(&password, &hash).then_some(user)),
+        let valid = tokio::task::spawn_blocking(move || match found {
+            Some((user, hash, _)) => verify_password(&password, &hash).then_some(user),
             None => {
                 verify_password(&password, &DUMMY_HASH);
-                (None, None)
+                None
             }
         })
         .await
         .map_err(|_| ApiError::Internal)?;
-        match (valid, user_id) {
-            (Some(user), _) => {
-                if account_failures > 0 {
-                    let id = user.id.clone();
-                    self.survey.db.run(move |db| db.clear_sign_in_failures(&id)).await?;
-                }
-                Ok(user)
-            }
-            (None, account) => {
-                self.limiter.hit(&network_key, u32::MAX);
-                match account {
-                    Some(id) => self.survey.db.run(move |db| db.record_sign_in_failure(&id)).await?,
-                    None => _ = self.limiter.hit(&unknown_key, u32::MAX),
-                }
-                Err(ApiError::Unauthorized)
-            }
-        }
+        let user = valid.ok_or(ApiError::Unauthorized)?;
+        self.limiter.undo(&network_key);
+        let id = user.id.clone();
+        self.survey.db.run(move |db| db.clear_sign_in_failures(&id)).await?;
+        Ok(user)
     }
 }
