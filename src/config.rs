@@ -77,6 +77,27 @@ pub struct Settings {
     pub reminder_max: i64,
     /// Whether the scheduler sends email reminders by itself.
     pub reminders_automatic: bool,
+    /// Networks whose clients may read `/metrics` without a token (loopback by default).
+    pub metrics_networks: Vec<ipnet::IpNet>,
+    /// A bearer token that lets anyone holding it read `/metrics`; unset: none does.
+    pub metrics_token: Option<String>,
+}
+
+/// `PHIEU_METRICS_NETWORKS`: a comma-separated list of networks (`10.0.0.0/8`) or addresses,
+/// or `none`.
+pub fn parse_networks(text: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    if text.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>().or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                |_| anyhow::anyhow!("PHIEU_METRICS_NETWORKS: \"{part}\" is not a network (10.0.0.0/8) or address"),
+            )
+        })
+        .collect()
 }
 
 fn var(name: &str) -> Option<String> {
@@ -159,6 +180,10 @@ impl Settings {
             reminder_after_days: parsed("PHIEU_REMINDER_AFTER_DAYS", 7)?,
             reminder_max: parsed("PHIEU_REMINDER_MAX", 2)?,
             reminders_automatic: parsed("PHIEU_REMINDERS_AUTOMATIC", true)?,
+            metrics_networks: parse_networks(
+                &var("PHIEU_METRICS_NETWORKS").unwrap_or_else(|| "127.0.0.0/8, ::1".into()),
+            )?,
+            metrics_token: var("PHIEU_METRICS_TOKEN"),
         })
     }
 }
@@ -174,5 +199,15 @@ mod tests {
         assert_eq!(default_data_dir("phieu.db"), PathBuf::from("."));
         assert_eq!(default_data_dir("postgres://db/phieu"), PathBuf::from("data"));
         assert_eq!(default_data_dir("postgresql://db/phieu"), PathBuf::from("data"));
+    }
+
+    #[test]
+    fn metrics_networks_are_cidr_lists_addresses_or_none() {
+        let networks = parse_networks("10.1.0.0/16, 192.0.2.7,::1").unwrap();
+        let strings: Vec<String> = networks.iter().map(ToString::to_string).collect();
+        assert_eq!(strings, ["10.1.0.0/16", "192.0.2.7/32", "::1/128"]);
+        assert!(parse_networks("none").unwrap().is_empty());
+        assert!(parse_networks("10.0.0.0/33").is_err());
+        assert!(parse_networks("intranet").is_err());
     }
 }

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod domain;
 pub mod mail;
+pub mod metrics;
 pub mod outbox;
 pub mod scratch;
 pub mod service;

@@ -36,7 +36,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
     let db = Database::connect(&settings.database_url, settings.pool_size).context("opening the database")?;
     let key = match &settings.secret_key {
         Some(key) => key.clone(),
-        None => db.instance_secret("code_hmac_key", || {
+        None => db.instance_secret(crate::storage::operator::CODE_KEY_NAME, || {
             let mut bytes = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut bytes);
             hex::encode(bytes)
@@ -187,6 +187,7 @@ fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
                     Ok(mixed)
                 })
                 .await;
+            survey.db.metrics.job_run("maintenance", result.is_ok());
             match result {
                 Ok(mixed) => mixed_at.extend(mixed),
                 Err(error) => tracing::warn!(%error, "background job failed"),
@@ -205,11 +206,14 @@ fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
                         Ok(total)
                     })
                     .await;
+                survey.db.metrics.job_run("reminders", reminded.is_ok());
                 if let Err(error) = reminded {
                     tracing::warn!(%error, "automatic reminders failed");
                 }
             }
-            match survey.purge_due(chrono::Duration::days(settings.retention_days)).await {
+            let purged = survey.purge_due(chrono::Duration::days(settings.retention_days)).await;
+            survey.db.metrics.job_run("purge", purged.is_ok());
+            match purged {
                 Ok(purged) => {
                     purged.iter().for_each(|(wave, n)| tracing::info!(wave, contacts = n, "contact data purged"))
                 }

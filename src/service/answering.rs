@@ -76,7 +76,7 @@ impl Survey {
             submitted_on: self.today().to_string(),
             tallies,
         };
-        match self.writer.submit(submission).await? {
+        match self.db.metrics.answer_written(self.writer.submit(submission)).await? {
             SubmitOutcome::Stored => Ok(()),
             SubmitOutcome::AlreadyAnswered => Err(AnswerError::AlreadyAnswered),
             SubmitOutcome::WaveNotOpen => Err(AnswerError::WaveClosed),

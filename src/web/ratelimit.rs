@@ -120,14 +120,18 @@ impl Drop for WaitingPlace {
 /// address that proxy saw: the last `X-Forwarded-For` entry (earlier ones are the client's
 /// own words).
 pub fn client_network(req: &HttpRequest, trust_proxy: bool) -> String {
+    network_of(client_address(req, trust_proxy))
+}
+
+/// The client's address: the peer's, or behind a trusted proxy the last `X-Forwarded-For` entry.
+pub fn client_address(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
     let forwarded = trust_proxy
         .then(|| req.headers().get("X-Forwarded-For"))
         .flatten()
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.rsplit(',').next())
         .and_then(|last| last.trim().parse::<IpAddr>().ok());
-    let address = forwarded.or_else(|| req.peer_addr().map(|a| a.ip()));
-    network_of(address)
+    forwarded.or_else(|| req.peer_addr().map(|a| a.ip()))
 }
 
 fn network_of(address: Option<IpAddr>) -> String {

@@ -137,6 +137,8 @@ pub fn test_settings(database_url: String) -> Settings {
         reminder_after_days: 7,
         reminder_max: 2,
         reminders_automatic: false,
+        metrics_networks: phieu::config::parse_networks("127.0.0.0/8, ::1").unwrap(),
+        metrics_token: None,
     }
 }
 
