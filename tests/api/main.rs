@@ -17,6 +17,7 @@ mod hostile_lists;
 mod list_pages;
 mod lists;
 mod official;
+mod operator;
 mod process;
 mod responses;
 mod results;
