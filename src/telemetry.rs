@@ -68,7 +68,8 @@ pub async fn log_request(
     let started = Instant::now();
     let state = req.app_data::<actix_web::web::Data<AppState>>().cloned();
     let id = request_id(&req, state.as_ref().is_some_and(|s| s.settings.trust_proxy));
-    let span = tracing::info_span!("request", request_id = %id);
+    // At the highest level, so that the span (and its id) exists whatever level is logged.
+    let span = tracing::error_span!("request", request_id = %id);
     let method = req.method().clone();
     let path = loggable_path(req.path());
     let result = next.call(req).instrument(span.clone()).await;
