@@ -40,6 +40,7 @@ async fn metrics_count_requests_by_route_pattern_and_answers_without_codes(app: 
         "phieu_answers_total{outcome=\"stored\"} 1",
         "phieu_answer_writer_queue 0",
         "phieu_list_uploads_importing 0",
+        "phieu_outbox_messages{channel=\"email\",status=\"pending\"} 0",
         "phieu_db_pool_max_connections 8",
         "phieu_db_up 1",
     ] {
