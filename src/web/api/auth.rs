@@ -18,7 +18,16 @@ struct Credentials {
     password: String,
 }
 
-#[utoipa::path(post, path = "/auth/token", tag = "auth", responses((status = 200, description = "`{token, expires_at}`"), (status = 401, description = "wrong email or password (the same answer for every cause)"), (status = 429, description = "too many sign-ins in progress from this network; see Retry-After")))]
+#[utoipa::path(
+    post,
+    path = "/auth/token",
+    tag = "auth",
+    responses(
+        (status = 200, description = "`{token, expires_at}`"),
+        (status = 401, description = "wrong email or password (the same answer for every cause)"),
+        (status = 429, description = "too many sign-ins in progress from this network; see Retry-After"),
+    ),
+)]
 async fn issue_token(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -44,7 +44,19 @@ pub const SEND_ROLES: &[Role] = &[Role::Administrator];
 /// Who may follow a wave's progress (counts only, no contact data).
 pub const PROGRESS_ROLES: &[Role] = &[Role::Administrator, Role::Analyst];
 
-#[utoipa::path(post, path = "/waves/{id}/invitations/send", tag = "delivery", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "`{queued, unreachable}`"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave"), (status = 422, description = "invalid input: `errors` by field")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/invitations/send",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "`{queued, unreachable}`"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn send(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -124,7 +136,18 @@ fn qr_svg(url: &str) -> Result<String, ApiError> {
 
 /// One A4 page per person: address block, the code in large type, a QR code of the link,
 /// and the notice on personal data. Printing the page prints the letters.
-#[utoipa::path(get, path = "/waves/{id}/letters", tag = "delivery", params(("id" = String, Path, description = "the wave's id"), ExportParams), responses((status = 200, description = "print-ready letters, one A4 page each", content_type = "text/html"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/letters",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id"), ExportParams),
+    responses(
+        (status = 200, description = "print-ready letters, one A4 page each", content_type = "text/html"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn letters(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -168,7 +191,18 @@ fn csv_response(name: &str, csv: CsvWriter) -> HttpResponse {
 }
 
 /// Mail merge for the post office.
-#[utoipa::path(get, path = "/waves/{id}/letters.csv", tag = "delivery", params(("id" = String, Path, description = "the wave's id"), ExportParams), responses((status = 200, description = "mail merge for the post office", content_type = "text/csv"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/letters.csv",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id"), ExportParams),
+    responses(
+        (status = 200, description = "mail merge for the post office", content_type = "text/csv"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn letters_csv(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -201,7 +235,18 @@ pub async fn letters_merge(
 }
 
 /// Messages ready for an SMS gateway: GSM-7 text without diacritics, with its length.
-#[utoipa::path(get, path = "/waves/{id}/sms.csv", tag = "delivery", params(("id" = String, Path, description = "the wave's id"), ExportParams), responses((status = 200, description = "SMS texts (GSM-7) with length and parts", content_type = "text/csv"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/sms.csv",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id"), ExportParams),
+    responses(
+        (status = 200, description = "SMS texts (GSM-7) with length and parts", content_type = "text/csv"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn sms_csv(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -231,14 +276,34 @@ pub async fn sms_merge(
 }
 
 /// An enumerator's visits: whom to see, where, and the code to answer with.
-#[utoipa::path(get, path = "/assignments", tag = "delivery", responses((status = 200, description = "`{assignments}`: this enumerator's visits with codes"), (status = 403, description = "the role may not")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/assignments",
+    tag = "delivery",
+    responses(
+        (status = 200, description = "`{assignments}`: this enumerator's visits with codes"),
+        (status = 403, description = "the role may not"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn assignments(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Enumerator])?;
     let visits = state.survey.assignments(&user.0.id).await?;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({"assignments": visits})))
 }
 
-#[utoipa::path(get, path = "/waves/{id}/progress", tag = "delivery", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "sampled, invited, delivered, answered per stratum and locality; queued messages by status"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/progress",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "sampled, invited, delivered, answered per stratum and locality; queued messages by status"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn progress(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -265,7 +330,19 @@ struct MailTemplate {
 
 /// The wave's own invitation email. Placeholders: {ten}, {ma}, {duong_dan}, {tu_choi},
 /// {co_quan}; the notice on personal data is always appended.
-#[utoipa::path(put, path = "/waves/{id}/mail-template", tag = "delivery", params(("id" = String, Path, description = "the wave's id")), responses((status = 204, description = "template stored"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave"), (status = 422, description = "invalid input: `errors` by field")), security(("bearer" = [])))]
+#[utoipa::path(
+    put,
+    path = "/waves/{id}/mail-template",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 204, description = "template stored"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_mail_template(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -286,7 +363,18 @@ async fn set_mail_template(
 
 /// Refusals, bounces and unreachable people give way to the next reserve of their stratum;
 /// the newcomers are invited by the next send.
-#[utoipa::path(post, path = "/waves/{id}/replacements", tag = "delivery", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "people replaced from the reserve"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/replacements",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "people replaced from the reserve"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn replace(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;
@@ -310,7 +398,18 @@ struct ReminderRequest {
 
 /// A reminder run on demand, on every channel: emails (and SMS, with a gateway) are queued,
 /// letters and other messages are exported with `?reminders=1`, visits are listed again.
-#[utoipa::path(post, path = "/waves/{id}/reminders", tag = "delivery", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "reminders queued or exported, per channel"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/reminders",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "reminders queued or exported, per channel"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn remind(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -347,7 +446,19 @@ struct PurgeRequest {
     force: bool,
 }
 
-#[utoipa::path(post, path = "/waves/{id}/purge", tag = "delivery", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "contacts deleted"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave"), (status = 409, description = "not in this state")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/purge",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "contacts deleted"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 409, description = "not in this state"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn purge(
     state: web::Data<AppState>,
     user: ApiUser,

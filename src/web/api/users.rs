@@ -30,7 +30,18 @@ struct CreateUser {
     agency_code: Option<String>,
 }
 
-#[utoipa::path(post, path = "/users", tag = "users", responses((status = 201, description = "`{id}`"), (status = 403, description = "the role may not"), (status = 409, description = "the email is taken"), (status = 422, description = "invalid input: `errors` by field")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    responses(
+        (status = 201, description = "`{id}`"),
+        (status = 403, description = "the role may not"),
+        (status = 409, description = "the email is taken"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -87,19 +98,48 @@ fn no_such_account() -> ApiError {
     ApiError::NotFound("Không tìm thấy tài khoản.".into())
 }
 
-#[utoipa::path(get, path = "/users", tag = "users", responses((status = 200, description = "`{users}`"), (status = 403, description = "the role may not")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    responses((status = 200, description = "`{users}`"), (status = 403, description = "the role may not")),
+    security(("bearer" = [])),
+)]
 async fn list(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let users = state.survey.db.run(|db| db.list_users()).await?;
     Ok(HttpResponse::Ok().json(json!({"users": users})))
 }
 
-#[utoipa::path(post, path = "/users/{id}/disable", tag = "users", params(("id" = String, Path, description = "the account's id")), responses((status = 204, description = "disabled; its tokens and sessions end"), (status = 403, description = "the role may not"), (status = 404, description = "unknown account"), (status = 409, description = "one's own account")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/users/{id}/disable",
+    tag = "users",
+    params(("id" = String, Path, description = "the account's id")),
+    responses(
+        (status = 204, description = "disabled; its tokens and sessions end"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown account"),
+        (status = 409, description = "one's own account"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn disable(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     set_disabled(&state, &user.0, path.into_inner(), true).await
 }
 
-#[utoipa::path(post, path = "/users/{id}/enable", tag = "users", params(("id" = String, Path, description = "the account's id")), responses((status = 204, description = "enabled"), (status = 403, description = "the role may not"), (status = 404, description = "unknown account")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/users/{id}/enable",
+    tag = "users",
+    params(("id" = String, Path, description = "the account's id")),
+    responses(
+        (status = 204, description = "enabled"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown account"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn enable(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     set_disabled(&state, &user.0, path.into_inner(), false).await
 }
@@ -125,7 +165,20 @@ struct ResetPassword {
 
 /// Sets the given password, or a generated one shown only in this answer; every other
 /// token and session of the account ends.
-#[utoipa::path(put, path = "/users/{id}/password", tag = "users", params(("id" = String, Path, description = "the account's id")), responses((status = 204, description = "the given password is set"), (status = 200, description = "`{password}`: a generated one, shown once"), (status = 403, description = "the role may not"), (status = 404, description = "unknown account"), (status = 422, description = "invalid input: `errors` by field")), security(("bearer" = [])))]
+#[utoipa::path(
+    put,
+    path = "/users/{id}/password",
+    tag = "users",
+    params(("id" = String, Path, description = "the account's id")),
+    responses(
+        (status = 204, description = "the given password is set"),
+        (status = 200, description = "`{password}`: a generated one, shown once"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown account"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn reset_password(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -152,7 +205,18 @@ async fn reset_password(
     })
 }
 
-#[utoipa::path(delete, path = "/users/{id}/sign-in-failures", tag = "users", params(("id" = String, Path, description = "the account's id")), responses((status = 204, description = "failed sign-ins forgotten"), (status = 403, description = "the role may not"), (status = 404, description = "unknown account")), security(("bearer" = [])))]
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/sign-in-failures",
+    tag = "users",
+    params(("id" = String, Path, description = "the account's id")),
+    responses(
+        (status = 204, description = "failed sign-ins forgotten"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown account"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn clear_failures(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -179,7 +243,17 @@ struct ChangePassword {
     new: String,
 }
 
-#[utoipa::path(put, path = "/me/password", tag = "users", responses((status = 204, description = "changed; the account's other tokens and sessions end"), (status = 401, description = "no valid token"), (status = 422, description = "invalid input: `errors` by field")), security(("bearer" = [])))]
+#[utoipa::path(
+    put,
+    path = "/me/password",
+    tag = "users",
+    responses(
+        (status = 204, description = "changed; the account's other tokens and sessions end"),
+        (status = 401, description = "no valid token"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn change_own_password(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -232,7 +306,17 @@ struct AuditParams {
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/audit", tag = "users", params(AuditParams), responses((status = 200, description = "`{entries}`: officials' actions, newest first"), (status = 403, description = "the role may not")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "users",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "`{entries}`: officials' actions, newest first"),
+        (status = 403, description = "the role may not"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn audit_log(
     state: web::Data<AppState>,
     user: ApiUser,

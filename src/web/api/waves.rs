@@ -51,7 +51,17 @@ struct CreateWave {
     desk_codes: bool,
 }
 
-#[utoipa::path(post, path = "/waves", tag = "waves", responses((status = 201, description = "`{id, status}`: a draft"), (status = 403, description = "the role may not"), (status = 422, description = "invalid input: `errors` by field")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/waves",
+    tag = "waves",
+    responses(
+        (status = 201, description = "`{id, status}`: a draft"),
+        (status = 403, description = "the role may not"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -75,7 +85,13 @@ async fn create(
     Ok(HttpResponse::Created().json(json!({"id": id, "status": WaveStatus::Draft})))
 }
 
-#[utoipa::path(get, path = "/waves", tag = "waves", responses((status = 200, description = "`{waves}`"), (status = 401, description = "no valid token")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/waves",
+    tag = "waves",
+    responses((status = 200, description = "`{waves}`"), (status = 401, description = "no valid token")),
+    security(("bearer" = [])),
+)]
 async fn list(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &Role::ALL)?;
     let waves = state.survey.db.run(|db| db.waves()).await?;
@@ -92,18 +108,53 @@ pub async fn find_wave(state: &AppState, id: &str) -> Result<Wave, ApiError> {
         .ok_or_else(|| ApiError::NotFound("Không tìm thấy đợt khảo sát.".into()))
 }
 
-#[utoipa::path(get, path = "/waves/{id}", tag = "waves", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "the wave"), (status = 401, description = "no valid token"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/waves/{id}",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "the wave"),
+        (status = 401, description = "no valid token"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn show(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &Role::ALL)?;
     Ok(HttpResponse::Ok().json(find_wave(&state, &path).await?))
 }
 
-#[utoipa::path(post, path = "/waves/{id}/open", tag = "waves", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "`{id, status}`"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave"), (status = 409, description = "not in this state")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/open",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "`{id, status}`"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 409, description = "not in this state"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn open(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     transition(&state, &user, &path, WaveStatus::Open).await
 }
 
-#[utoipa::path(post, path = "/waves/{id}/close", tag = "waves", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "`{id, status}`; its answers are mixed"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave"), (status = 409, description = "not in this state")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/close",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "`{id, status}`; its answers are mixed"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 409, description = "not in this state"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn close(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     transition(&state, &user, &path, WaveStatus::Closed).await
 }
@@ -150,7 +201,20 @@ struct InviteRequest {
     agency_code: Option<String>,
 }
 
-#[utoipa::path(post, path = "/waves/{id}/invitations", tag = "waves", params(("id" = String, Path, description = "the wave's id")), responses((status = 201, description = "`{invitations: [{code, url}]}`: codes are shown only here"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave"), (status = 410, description = "the wave is closed"), (status = 422, description = "invalid input: `errors` by field")), security(("bearer" = [])))]
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/invitations",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 201, description = "`{invitations: [{code, url}]}`: codes are shown only here"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 410, description = "the wave is closed"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn invite(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -291,7 +355,18 @@ impl ResultsParams {
     }
 }
 
-#[utoipa::path(get, path = "/waves/{id}/results", tag = "waves", params(("id" = String, Path, description = "the wave's id"), ResultsParams), responses((status = 200, description = "`{overall, groups}`: responses and indices with n and 95% intervals"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/results",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id"), ResultsParams),
+    responses(
+        (status = 200, description = "`{overall, groups}`: responses and indices with n and 95% intervals"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn results(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -305,7 +380,18 @@ async fn results(
     Ok(HttpResponse::Ok().json(results))
 }
 
-#[utoipa::path(get, path = "/waves/{id}/verify", tag = "waves", params(("id" = String, Path, description = "the wave's id")), responses((status = 200, description = "a recount from raw answers compared with the counters"), (status = 403, description = "the role may not"), (status = 404, description = "unknown wave")), security(("bearer" = [])))]
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/verify",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "a recount from raw answers compared with the counters"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn verify(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;
