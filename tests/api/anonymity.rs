@@ -1,7 +1,7 @@
 //! What the database itself holds: nothing that joins an answer to its invitation, and no
 //! order that follows submission.
 
-use crate::helpers::{Backend, TestApp, complete_answers};
+use crate::helpers::{Backend, TestApp, complete_answers, spawn_app_with};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -64,13 +64,21 @@ async fn stored_answers_cannot_be_joined_to_invitations_or_put_in_submission_ord
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
 
     // `channel` is `standard` or `desk` (codes an agency handed out itself): see the README.
+    // On PostgreSQL `mixed` marks what the mixing job has rewritten (true on all, after it).
+    let with_mixed = |mut names: Vec<&'static str>| {
+        if app.backend == Backend::Postgres {
+            names.push("mixed");
+            names.sort();
+        }
+        names
+    };
     assert_eq!(
         column_names(&app, "responses"),
-        ["agency_code", "answers", "channel", "id", "locality_code", "submitted_on", "wave_id"]
+        with_mixed(vec!["agency_code", "answers", "channel", "id", "locality_code", "submitted_on", "wave_id"])
     );
     assert_eq!(
         column_names(&app, "invitations"),
-        ["agency_code", "channel", "code_hash", "locality_code", "used", "wave_id"]
+        with_mixed(vec!["agency_code", "channel", "code_hash", "locality_code", "used", "wave_id"])
     );
 
     let days = column(&app, "SELECT submitted_on AS value FROM responses");
@@ -110,4 +118,83 @@ async fn stored_answers_cannot_be_joined_to_invitations_or_put_in_submission_ord
         assert_eq!(invitation_xids.len(), 1, "{invitation_xids:?}");
         assert_eq!(answer_xids.len(), 1, "{answer_xids:?}");
     }
+}
+
+/// Transaction ids of a table's rows and how many rows carry each, most common first.
+fn xids(app: &TestApp, sql: &str) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for xid in column(app, sql) {
+        *counts.entry(xid).or_default() += 1;
+    }
+    let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts
+}
+
+async fn until_mixed(app: &TestApp) {
+    for _ in 0..100 {
+        if column(app, "SELECT count(*)::text AS value FROM responses WHERE NOT mixed") == ["0"] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the mixing job did not mix the new answers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixing_rewrites_only_new_answers_each_hidden_in_a_cohort_of_at_least_the_minimum() {
+    let Some(app) = spawn_app_with(Backend::Postgres, |s| {
+        s.mix_interval = std::time::Duration::from_secs(1);
+        s.mix_min_answers = 20;
+    })
+    .await
+    else {
+        return;
+    };
+    app.seed_places().await;
+    let wave = app.open_wave("sipas-2017").await;
+    let form = app.form("sipas-2017").await;
+    let invitations = app.invite(&wave, "00001", Some("AG1"), 55).await;
+    let answers = complete_answers(&form, |_| None);
+    for invitation in &invitations[..25] {
+        assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
+    }
+    until_mixed(&app).await;
+    let first = xids(&app, "SELECT xmin::text AS value FROM responses");
+    assert_eq!(first.len(), 1, "the first cohort shares one transaction id: {first:?}");
+    assert_eq!(xids(&app, "SELECT xmin::text AS value FROM invitations WHERE used"), first, "with its invitations");
+    let places = column(&app, "SELECT ctid::text AS value FROM responses ORDER BY ctid");
+
+    for invitation in &invitations[25..50] {
+        assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
+    }
+    until_mixed(&app).await;
+    let both = xids(&app, "SELECT xmin::text AS value FROM responses");
+    assert_eq!(both.len(), 2, "a second cohort: {both:?}");
+    assert!(both.contains(&first[0]), "the first cohort was not rewritten again: {both:?}");
+    assert!(both.iter().all(|(_, n)| *n == 25), "{both:?}");
+    let first_xid = &first[0].0;
+    assert_eq!(
+        column(&app, &format!("SELECT ctid::text AS value FROM responses WHERE xmin::text = '{first_xid}' ORDER BY ctid")),
+        places,
+        "the first cohort's rows stayed where they were"
+    );
+    assert_eq!(
+        xids(&app, "SELECT xmin::text AS value FROM invitations WHERE used"),
+        both,
+        "each answer joins by transaction id only to the 25 invitations of its cohort"
+    );
+
+    // Fewer new answers than the minimum stay unmixed while the wave is open…
+    for invitation in &invitations[50..55] {
+        assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(column(&app, "SELECT count(*)::text AS value FROM responses WHERE NOT mixed"), ["5"]);
+    // …and closing the wave mixes the whole wave again rather than make a cohort of five.
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
+    let all = xids(&app, "SELECT xmin::text AS value FROM responses");
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].1, 55);
+    assert_eq!(xids(&app, "SELECT xmin::text AS value FROM invitations WHERE used"), all);
 }
