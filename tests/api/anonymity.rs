@@ -175,7 +175,10 @@ async fn mixing_rewrites_only_new_answers_each_hidden_in_a_cohort_of_at_least_th
     assert!(both.iter().all(|(_, n)| *n == 25), "{both:?}");
     let first_xid = &first[0].0;
     assert_eq!(
-        column(&app, &format!("SELECT ctid::text AS value FROM responses WHERE xmin::text = '{first_xid}' ORDER BY ctid")),
+        column(
+            &app,
+            &format!("SELECT ctid::text AS value FROM responses WHERE xmin::text = '{first_xid}' ORDER BY ctid")
+        ),
         places,
         "the first cohort's rows stayed where they were"
     );
