@@ -297,11 +297,18 @@ impl Database {
                 diesel::sql_query(format!("UPDATE invitations SET mixed = TRUE WHERE wave_id = $1 AND used {which}"))
                     .bind::<diesel::sql_types::Text, _>(wave_id)
                     .execute(c)?;
-                // Through JSON, so that columns added to `responses` later are carried over.
+                // Every column but `mixed`, read from the catalog so that columns added to
+                // `responses` later are carried over.
+                let columns: Vec<ColumnList> = diesel::sql_query(
+                    "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS names FROM pg_attribute \
+                     WHERE attrelid = 'responses'::regclass AND attnum > 0 AND NOT attisdropped \
+                     AND attname <> 'mixed'",
+                )
+                .load(c)?;
+                let columns = &columns[0].names;
                 let moved = diesel::sql_query(format!(
                     "WITH moved AS (DELETE FROM responses WHERE wave_id = $1 {which} RETURNING *) \
-                     INSERT INTO responses SELECT (jsonb_populate_record(NULL::responses, \
-                     to_jsonb(moved) || '{{\"mixed\": true}}')).* FROM moved ORDER BY id"
+                     INSERT INTO responses ({columns}, mixed) SELECT {columns}, TRUE FROM moved ORDER BY id"
                 ))
                 .bind::<diesel::sql_types::Text, _>(wave_id)
                 .execute(c)?;
@@ -331,6 +338,12 @@ impl Database {
         .load(&mut *pool.get()?)?;
         Ok(rows.into_iter().map(|r| (r.wave_id, r.n)).collect())
     }
+}
+
+#[derive(QueryableByName)]
+struct ColumnList {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    names: String,
 }
 
 #[derive(QueryableByName)]
