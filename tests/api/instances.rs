@@ -95,9 +95,10 @@ async fn three_instances_share_limits_run_each_job_once_at_a_time_and_lose_no_an
         admitted += usize::from(status == 404);
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
-    // The others learn of a count within two exchanges: the guesses sent meanwhile (one
-    // every 40 ms) are the slack.
-    let slack = (2 * RATE_SYNC_MS as usize + 100) / 40;
+    // The others learn of a count within two exchanges and the time of the statements (a
+    // quarter of a second allowed on a loaded machine): the guesses sent meanwhile (one every
+    // 40 ms at most) are the slack, far below the 2 × 20 more that limits per instance allow.
+    let slack = (2 * RATE_SYNC_MS as usize + 250) / 40;
     assert!(
         (FAILED_CODES_LIMIT..=FAILED_CODES_LIMIT + slack).contains(&admitted),
         "{admitted} guesses admitted, the limit is {FAILED_CODES_LIMIT} (slack {slack})"
