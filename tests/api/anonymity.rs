@@ -120,20 +120,23 @@ async fn stored_answers_cannot_be_joined_to_invitations_or_put_in_submission_ord
     }
 }
 
-/// Transaction ids of a table's rows and how many rows carry each, most common first.
-fn xids(app: &TestApp, sql: &str) -> Vec<(String, usize)> {
-    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+/// Transaction ids of a table's rows and how many rows carry each.
+fn xids(app: &TestApp, sql: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
     for xid in column(app, sql) {
         *counts.entry(xid).or_default() += 1;
     }
-    let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     counts
 }
 
-async fn until_mixed(app: &TestApp) {
+fn unmixed(app: &TestApp) -> usize {
+    column(app, "SELECT count(*)::text AS value FROM responses WHERE NOT mixed")[0].parse().unwrap()
+}
+
+/// Waits until the job has mixed all it will: fewer new answers are left than a cohort takes.
+async fn until_mixed(app: &TestApp, min_cohort: usize) {
     for _ in 0..100 {
-        if column(app, "SELECT count(*)::text AS value FROM responses WHERE NOT mixed") == ["0"] {
+        if unmixed(app) < min_cohort {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -141,11 +144,23 @@ async fn until_mixed(app: &TestApp) {
     panic!("the mixing job did not mix the new answers");
 }
 
+/// Mixed answers and used invitations grouped by transaction id: the same groups on both
+/// sides (an answer joins by `xmin` only to the invitations of its cohort), none smaller than
+/// a cohort may be. Returns where each mixed answer is, with its transaction id.
+fn check_cohorts(app: &TestApp, min_cohort: usize) -> Vec<String> {
+    let answers = xids(app, "SELECT xmin::text AS value FROM responses WHERE mixed");
+    let invitations = xids(app, "SELECT xmin::text AS value FROM invitations WHERE used AND mixed");
+    assert_eq!(answers, invitations, "cohorts of answers and of invitations");
+    assert!(answers.values().all(|n| *n >= min_cohort), "a cohort under {min_cohort}: {answers:?}");
+    column(app, "SELECT ctid::text || ' ' || xmin::text AS value FROM responses WHERE mixed ORDER BY ctid")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixing_rewrites_only_new_answers_each_hidden_in_a_cohort_of_at_least_the_minimum() {
+    const MIN: usize = 20;
     let Some(app) = spawn_app_with(Backend::Postgres, |s| {
         s.mix_interval = std::time::Duration::from_secs(1);
-        s.mix_min_answers = 20;
+        s.mix_min_answers = MIN as i64;
     })
     .await
     else {
@@ -154,50 +169,35 @@ async fn mixing_rewrites_only_new_answers_each_hidden_in_a_cohort_of_at_least_th
     app.seed_places().await;
     let wave = app.open_wave("sipas-2017").await;
     let form = app.form("sipas-2017").await;
-    let invitations = app.invite(&wave, "00001", Some("AG1"), 55).await;
+    let invitations = app.invite(&wave, "00001", Some("AG1"), 80).await;
     let answers = complete_answers(&form, |_| None);
-    for invitation in &invitations[..25] {
+    for invitation in &invitations[..50] {
         assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
     }
-    until_mixed(&app).await;
-    let first = xids(&app, "SELECT xmin::text AS value FROM responses");
-    assert_eq!(first.len(), 1, "the first cohort shares one transaction id: {first:?}");
-    assert_eq!(xids(&app, "SELECT xmin::text AS value FROM invitations WHERE used"), first, "with its invitations");
-    let places = column(&app, "SELECT ctid::text AS value FROM responses ORDER BY ctid");
+    until_mixed(&app, MIN).await;
+    let first = check_cohorts(&app, MIN);
+    assert!(first.len() > 50 - MIN, "{} of 50 mixed", first.len());
 
-    for invitation in &invitations[25..50] {
+    for invitation in &invitations[50..75] {
         assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
     }
-    until_mixed(&app).await;
-    let both = xids(&app, "SELECT xmin::text AS value FROM responses");
-    assert_eq!(both.len(), 2, "a second cohort: {both:?}");
-    assert!(both.contains(&first[0]), "the first cohort was not rewritten again: {both:?}");
-    assert!(both.iter().all(|(_, n)| *n == 25), "{both:?}");
-    let first_xid = &first[0].0;
-    assert_eq!(
-        column(
-            &app,
-            &format!("SELECT ctid::text AS value FROM responses WHERE xmin::text = '{first_xid}' ORDER BY ctid")
-        ),
-        places,
-        "the first cohort's rows stayed where they were"
-    );
-    assert_eq!(
-        xids(&app, "SELECT xmin::text AS value FROM invitations WHERE used"),
-        both,
-        "each answer joins by transaction id only to the 25 invitations of its cohort"
-    );
+    until_mixed(&app, MIN).await;
+    let both = check_cohorts(&app, MIN);
+    assert!(both.len() > first.len(), "the new answers were mixed");
+    assert!(first.iter().all(|row| both.contains(row)), "answers mixed before stayed where they were, untouched");
 
     // Fewer new answers than the minimum stay unmixed while the wave is open…
-    for invitation in &invitations[50..55] {
+    let left = unmixed(&app);
+    let more = if left == 0 { 5 } else { 0 };
+    for invitation in &invitations[75..75 + more] {
         assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
     }
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(column(&app, "SELECT count(*)::text AS value FROM responses WHERE NOT mixed"), ["5"]);
-    // …and closing the wave mixes the whole wave again rather than make a cohort of five.
+    assert_eq!(unmixed(&app), left + more, "a cohort under the minimum is not made");
+    // …and closing the wave mixes the whole wave again rather than make a cohort that small.
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
     let all = xids(&app, "SELECT xmin::text AS value FROM responses");
     assert_eq!(all.len(), 1, "{all:?}");
-    assert_eq!(all[0].1, 55);
+    assert_eq!(all.values().sum::<usize>(), 75 + more);
     assert_eq!(xids(&app, "SELECT xmin::text AS value FROM invitations WHERE used"), all);
 }
