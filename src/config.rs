@@ -36,8 +36,16 @@ pub struct Settings {
     pub sign_in_waiting_per_prefix: u32,
     /// Password checks (Argon2, about 19 MiB each) running at once on this instance.
     pub sign_in_verifications: usize,
-    /// How often PostgreSQL answers are re-mixed (see README, anonymity).
+    /// How often PostgreSQL answers are re-mixed (see README, anonymity), and how often the
+    /// other scheduled jobs run.
     pub mix_interval: Duration,
+    /// New answers a mix takes at least, so that each is hidden among that many (PostgreSQL).
+    pub mix_min_answers: i64,
+    /// How often an instance exchanges its rate-limit counts with the others.
+    pub rate_sync: Duration,
+    /// How long a scheduled job's lease lasts without renewal (a crashed holder's job waits
+    /// this long before another instance runs it).
+    pub job_lease: Duration,
     pub secure_cookies: bool,
     /// Offset of the local day (Vietnam: +7) for wave dates and the day stored with answers.
     pub utc_offset_hours: i32,
@@ -154,7 +162,10 @@ impl Settings {
                 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
             )?
             .max(1),
-            mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?),
+            mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?.max(1)),
+            mix_min_answers: parsed("PHIEU_MIX_MIN_ANSWERS", 50i64)?.max(1),
+            rate_sync: Duration::from_millis(parsed("PHIEU_RATE_SYNC_MS", 1000u64)?.max(10)),
+            job_lease: Duration::from_secs(parsed("PHIEU_JOB_LEASE_SECS", 60u64)?.max(1)),
             secure_cookies: parsed("PHIEU_SECURE_COOKIES", false)?,
             utc_offset_hours: parsed("PHIEU_UTC_OFFSET_HOURS", 7)?,
             max_upload_bytes: parsed("PHIEU_MAX_UPLOAD_MB", 200usize)? * 1_048_576,

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod outbox;

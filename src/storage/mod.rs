@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod coordination;
 pub mod delivery;
 pub mod invitations;
 pub mod lists;

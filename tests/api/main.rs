@@ -14,6 +14,7 @@ mod exports;
 mod gateway;
 mod hostile_files;
 mod hostile_lists;
+mod instances;
 mod list_pages;
 mod lists;
 mod official;

@@ -186,7 +186,8 @@ impl AppState {
             self.audit(user, &format!("wave.{}", status.as_str()), id).await?;
             if status == WaveStatus::Closed {
                 let wave_id = id.to_string();
-                self.survey.db.run(move |db| db.mix_wave(&wave_id)).await?;
+                let min_cohort = self.settings.mix_min_answers;
+                self.survey.db.run(move |db| db.mix_wave(&wave_id, min_cohort)).await?;
             }
         }
         Ok(outcome)
