@@ -1,6 +1,6 @@
 //! Reading an agency's list into a pending upload with a report for every line. Rows are
-//! cleaned and stored a batch at a time, duplicates found through keys in the database, so
-//! a list of any length is read in constant memory.
+//! cleaned and stored a batch at a time, duplicates found through the hashed keys of the
+//! contacts kept so far (12 bytes each), so a list's memory is bounded by its row limit.
 
 use super::Survey;
 use super::list_files::{KeptCopy, ListFileError, Row, Rows, kept_copy_rows, open_rows};
@@ -239,20 +239,16 @@ fn import(
         localities: &localities,
         default_locality: agency.map(|a| a.locality_code.as_str()),
     };
-    let cleaner = ListCleaner::new(columns.fields.clone(), context, id);
+    let mut cleaner = ListCleaner::new(columns.fields.clone(), context, id);
     let agency_code = agency.map_or("", |a| a.code.as_str());
     let mut counts = ImportCounts { rows: 0, accepted: 0, rejected: 0, columns: String::new() };
     let mut flush = |batch: Vec<Row>, unreadable: Vec<LineReport>| -> Result<(), ListError> {
-        let mut cleaned = cleaner.clean_batch(batch, |keys| db.claimed_keys(id, keys))?;
+        let mut cleaned = cleaner.clean_batch(batch);
         cleaned.report.extend(unreadable);
-        let first = counts.rows == 0;
         counts.rows += cleaned.report.len();
         counts.accepted += cleaned.contacts.len();
         counts.rejected += cleaned.rejected();
         db.store_batch(id, &wave.id, agency_code, &cleaned)?;
-        if first {
-            db.refresh_key_statistics()?;
-        }
         Ok(())
     };
     let mut batch = Vec::with_capacity(BATCH_ROWS);
