@@ -284,12 +284,12 @@ mod tests {
 
     #[test]
     fn a_national_tree_is_read_in_one_pass_with_every_line_number_right() {
-        // 100,000 communes with a blank line every 7th: counting newlines from the start of
-        // the file for each record (as once done) would read over 100 GB here.
+        // 300,000 localities with a blank line every 7th: counting newlines from the start of
+        // the file for each record (as once done) would read a terabyte here, a minute at least.
         let mut text = String::from("code,name,level,parent_code\n01,Tỉnh Một,province,\n");
         let mut expected = Vec::new();
         let mut line = 3;
-        for i in 0..100_000 {
+        for i in 0..300_000 {
             if i % 7 == 0 {
                 text.push_str("\r\n");
                 line += 1;
@@ -302,7 +302,7 @@ mod tests {
         let rows = parse_csv(&text).unwrap();
         let lines: Vec<usize> = rows.iter().skip(1).map(|(line, _)| *line).collect();
         assert_eq!(lines, expected);
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
     }
 
     #[test]
