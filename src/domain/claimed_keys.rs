@@ -2,7 +2,8 @@
 //! it first: what later lines are merged into. Keys are 64-bit hashes, uniform already, so
 //! an open-addressing table indexed by their top bits holds them in 12 bytes a slot, at most
 //! three quarters full: a million-row list with a phone and an email a row takes 48 MiB
-//! (72 MiB for the moment it grows), a list at the row limit with three keys a row 192 MiB.
+//! (72 MiB for the moment it doubles), a list at the row limit with three keys a row
+//! 192 MiB (288 MiB while doubling).
 
 /// Slots a new table starts with (a power of two).
 const FIRST_SLOTS: usize = 1 << 12;
