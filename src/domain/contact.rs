@@ -134,8 +134,7 @@ impl fmt::Debug for RespondentEmail {
 /// Text from a list cell: NFC, single spaces, trimmed, without control characters (a NUL
 /// from a broken export would stop PostgreSQL from storing the whole list).
 pub fn clean_text(raw: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let text: String = crate::domain::text::without_controls(raw).nfc().collect();
+    let text = crate::domain::text::nfc(&crate::domain::text::without_controls(raw));
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -46,7 +46,11 @@ pub enum LegacyEncoding {
 /// letters. Words of one character ("·", "×") are ignored: they are punctuation more often than the
 /// one-letter words "ã" or "ì". A lone ambiguous word ("Tó" is Unicode "tó" or TCVN3 "tú") gives no answer.
 pub fn detect(text: &str) -> Option<LegacyEncoding> {
-    let text: String = text.nfc().collect();
+    // Words of ASCII letters count for no encoding, so ASCII text has none.
+    if text.is_ascii() {
+        return None;
+    }
+    let text = crate::domain::text::nfc(text);
     let (mut tcvn3, mut vni, mut unicode, mut foreign) = (0usize, 0usize, 0usize, 0usize);
     for (is_word, word) in segments(&text) {
         if !is_word {
@@ -93,7 +97,7 @@ pub fn convert(text: &str, encoding: LegacyEncoding) -> String {
 pub fn to_unicode(text: &str) -> String {
     match detect(text) {
         Some(encoding) => convert(text, encoding),
-        None => text.nfc().collect(),
+        None => crate::domain::text::nfc(text),
     }
 }
 

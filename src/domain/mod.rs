@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod answers;
+pub mod claimed_keys;
 pub mod code;
 pub mod contact;
 pub mod delivery;

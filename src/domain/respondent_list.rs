@@ -4,6 +4,7 @@
 //! Columns the survey does not need (ID numbers, birth dates …) are never read into a
 //! contact, so they cannot be stored.
 
+use crate::domain::claimed_keys::ClaimedKeys;
 use crate::domain::contact::{RespondentEmail, RespondentPhone, clean_text, folded};
 use crate::domain::locality::Locality;
 use chrono::{Duration, NaiveDate};
@@ -350,25 +351,20 @@ impl<'a> LocalityResolver<'a> {
 }
 
 /// A hashed identity key (same phone, same email, or same name at the same address): what
-/// duplicates are found by, kept outside memory during an import without holding the
-/// phone or email itself.
+/// duplicates are found by, held during an import in 8 bytes rather than the phone or
+/// email itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IdentityKey(i64);
+pub struct IdentityKey(u64);
 
 impl IdentityKey {
     /// Salted per import, so that a key cannot be matched against a table of phone hashes.
     fn of(salt: &str, kind: &str, value: &str) -> Self {
         let digest = Sha256::digest(format!("{salt}\0{kind}:{value}").as_bytes());
         // 64 bits: two different people share a key once in about 10^7 lists of a million.
-        Self(i64::from_be_bytes(digest[..8].try_into().expect("a digest has 32 bytes")))
+        Self(u64::from_be_bytes(digest[..8].try_into().expect("a digest has 32 bytes")))
     }
 
-    /// A key read back from storage, where it was written by [`IdentityKey::stored`].
-    pub fn from_stored(stored: i64) -> Self {
-        Self(stored)
-    }
-
-    pub fn stored(self) -> i64 {
+    pub fn bits(self) -> u64 {
         self.0
     }
 }
@@ -388,13 +384,11 @@ fn identity_keys(salt: &str, contact: &Contact) -> Vec<IdentityKey> {
     keys
 }
 
-/// One batch of rows read: the contacts to keep, a report line for every data row, and the
-/// identity keys the kept contacts claim (for later batches to merge into).
+/// One batch of rows read: the contacts to keep and a report line for every data row.
 #[derive(Debug, Default)]
 pub struct CleanedBatch {
     pub contacts: Vec<(usize, Contact)>,
     pub report: Vec<LineReport>,
-    pub keys: Vec<(IdentityKey, usize)>,
 }
 
 impl CleanedBatch {
@@ -403,58 +397,53 @@ impl CleanedBatch {
     }
 }
 
-/// Reads data rows through a column map, a batch at a time, so that a list of any length
-/// is cleaned in constant memory.
+/// Reads data rows through a column map, a batch at a time, remembering the identity keys
+/// of the contacts kept so far (12 bytes each at most, see [`ClaimedKeys`]) so that later
+/// lines are merged into the first.
 pub struct ListCleaner<'a> {
     columns: ColumnMap,
     context: ListContext<'a>,
     resolver: LocalityResolver<'a>,
     salt: String,
+    claimed: ClaimedKeys,
 }
 
 impl<'a> ListCleaner<'a> {
     /// `salt` keys the duplicate hashes: one per import.
     pub fn new(columns: ColumnMap, context: ListContext<'a>, salt: &str) -> Self {
         let resolver = LocalityResolver::new(context.localities);
-        Self { columns, context, resolver, salt: salt.to_string() }
+        Self { columns, context, resolver, salt: salt.to_string(), claimed: ClaimedKeys::default() }
     }
 
-    /// Cleans `rows` (each with its line in the file). `earlier` answers, for keys of this
-    /// batch, the line of an earlier batch that already holds them.
-    pub fn clean_batch<E>(
-        &self,
-        rows: Vec<(usize, Vec<String>)>,
-        earlier: impl FnOnce(&[IdentityKey]) -> Result<HashMap<IdentityKey, usize>, E>,
-    ) -> Result<CleanedBatch, E> {
+    /// Cleans `rows` (each with its line in the file, in file order, after the rows of
+    /// earlier batches).
+    pub fn clean_batch(&mut self, rows: Vec<(usize, Vec<String>)>) -> CleanedBatch {
         let mut batch = CleanedBatch::default();
-        let mut read = Vec::with_capacity(rows.len());
         for (line, cells) in rows {
             if cells.iter().all(|c| c.trim().is_empty()) {
                 continue;
             }
-            match self.read(&cells) {
-                Err(reason) => batch.report.push(LineReport { line, status: LineStatus::Rejected, reason }),
-                Ok((contact, warnings)) => read.push((line, identity_keys(&self.salt, &contact), contact, warnings)),
-            }
-        }
-        let wanted: Vec<IdentityKey> = read.iter().flat_map(|(_, keys, _, _)| keys.iter().cloned()).collect();
-        let mut seen = earlier(&wanted)?;
-        for (line, keys, contact, warnings) in read {
-            if let Some(first) = keys.iter().find_map(|k| seen.get(k)) {
+            let (contact, warnings) = match self.read(&cells) {
+                Err(reason) => {
+                    batch.report.push(LineReport { line, status: LineStatus::Rejected, reason });
+                    continue;
+                }
+                Ok(read) => read,
+            };
+            let keys = identity_keys(&self.salt, &contact);
+            if let Some(first) = keys.iter().find_map(|k| self.claimed.line_of(k.bits())) {
                 let reason = format!("trùng với dòng {first}, đã gộp");
                 batch.report.push(LineReport { line, status: LineStatus::Duplicate, reason });
                 continue;
             }
             for key in keys {
-                seen.insert(key, line);
-                batch.keys.push((key, line));
+                self.claimed.claim(key.bits(), line);
             }
             let status = if warnings.is_empty() { LineStatus::Accepted } else { LineStatus::Warning };
             batch.report.push(LineReport { line, status, reason: warnings.join("; ") });
             batch.contacts.push((line, contact));
         }
-        batch.report.sort_by_key(|r| r.line);
-        Ok(batch)
+        batch
     }
 
     fn read(&self, cells: &[String]) -> Result<(Contact, Vec<String>), String> {
@@ -545,23 +534,17 @@ mod tests {
         cells.iter().map(|c| c.to_string()).collect()
     }
 
-    /// Cleans like an import does, with the keys of earlier batches kept in a map here
-    /// (in a table there): batches of two put line 4's duplicate of line 2 in a later batch.
+    /// Cleans like an import does, in batches of two: line 4's duplicate of line 2 is in a
+    /// later batch.
     fn clean_in_batches_of_two(
         rows: Vec<(usize, Vec<String>)>,
         columns: ColumnMap,
         context: ListContext,
     ) -> CleanedBatch {
-        let cleaner = ListCleaner::new(columns, context, "test");
-        let mut seen: HashMap<IdentityKey, usize> = HashMap::new();
+        let mut cleaner = ListCleaner::new(columns, context, "test");
         let mut all = CleanedBatch::default();
         for pair in rows.chunks(2) {
-            let batch = cleaner
-                .clean_batch(pair.to_vec(), |keys| {
-                    Ok::<_, ()>(keys.iter().filter_map(|k| seen.get(k).map(|line| (*k, *line))).collect())
-                })
-                .unwrap();
-            seen.extend(batch.keys);
+            let batch = cleaner.clean_batch(pair.to_vec());
             all.contacts.extend(batch.contacts);
             all.report.extend(batch.report);
         }
@@ -624,7 +607,7 @@ mod tests {
     #[test]
     fn identity_keys_do_not_hold_the_phone_or_email_itself() {
         let key = IdentityKey::of("upload-1", "phone", "0912345678");
-        assert!(!key.stored().to_string().contains("912345678"));
+        assert!(!key.bits().to_string().contains("912345678"));
         assert_eq!(key, IdentityKey::of("upload-1", "phone", "0912345678"));
         assert_ne!(key, IdentityKey::of("upload-1", "email", "0912345678"));
         assert_ne!(key, IdentityKey::of("upload-2", "phone", "0912345678"), "salted per import");

@@ -1,13 +1,13 @@
 //! Reading an agency's list into a pending upload with a report for every line. Rows are
-//! cleaned and stored a batch at a time, duplicates found through keys in the database, so
-//! a list of any length is read in constant memory.
+//! cleaned and stored a batch at a time, duplicates found through the hashed keys of the
+//! contacts kept so far (12 bytes each), so a list's memory is bounded by its row limit.
 
 use super::Survey;
 use super::list_files::{KeptCopy, ListFileError, Row, Rows, kept_copy_rows, open_rows};
 use super::list_limits::MAX_LABEL_CHARS;
 use crate::domain::locality::LocalityTree;
 use crate::domain::respondent_list::{
-    ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header, never_kept,
+    CleanedBatch, ColumnMap, Field, LineReport, LineStatus, ListCleaner, ListContext, find_header, never_kept,
 };
 use crate::domain::wave::WaveStatus;
 use crate::scratch::{SealedFile, SealedHandle};
@@ -17,6 +17,7 @@ use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// An import as it ended; the per-line report is read from storage page by page.
 #[derive(Debug, Serialize)]
@@ -240,23 +241,72 @@ fn import(
         localities: &localities,
         default_locality: agency.map(|a| a.locality_code.as_str()),
     };
-    let cleaner = ListCleaner::new(columns.fields.clone(), context, id);
+    let mut cleaner = ListCleaner::new(columns.fields.clone(), context, id);
     let agency_code = agency.map_or("", |a| a.code.as_str());
     let mut counts = ImportCounts { rows: 0, accepted: 0, rejected: 0, columns: String::new() };
-    let mut flush = |batch: Vec<Row>, unreadable: Vec<LineReport>| -> Result<(), ListError> {
-        let mut cleaned = cleaner.clean_batch(batch, |keys| db.claimed_keys(id, keys))?;
-        cleaned.report.extend(unreadable);
-        let first = counts.rows == 0;
-        counts.rows += cleaned.report.len();
-        counts.accepted += cleaned.contacts.len();
-        counts.rejected += cleaned.rejected();
-        db.metrics.import_rows(cleaned.report.len());
-        db.store_batch(id, &wave.id, agency_code, &cleaned)?;
-        if first {
-            db.refresh_key_statistics()?;
-        }
-        Ok(())
-    };
+    let started = Instant::now();
+    let storing = std::thread::scope(|scope| {
+        // Batches are stored on a thread of their own while the next one is read and
+        // cleaned, so the database's work and ours overlap; one batch waits at most.
+        let (send, receive) = std::sync::mpsc::sync_channel::<CleanedBatch>(1);
+        let storer = scope.spawn(move || -> Result<Duration, StorageError> {
+            let mut busy = Duration::ZERO;
+            for batch in receive {
+                let began = Instant::now();
+                db.store_batch(id, &wave.id, agency_code, &batch)?;
+                busy += began.elapsed();
+            }
+            Ok(busy)
+        });
+        let (cleaner, counts) = (&mut cleaner, &mut counts);
+        // Owns the sender: dropping it ends the storer's loop.
+        let mut flush = move |batch: Vec<Row>, unreadable: Vec<LineReport>| -> Result<(), ListError> {
+            let mut cleaned = cleaner.clean_batch(batch);
+            cleaned.report.extend(unreadable);
+            counts.rows += cleaned.report.len();
+            counts.accepted += cleaned.contacts.len();
+            counts.rejected += cleaned.rejected();
+            db.metrics.import_rows(cleaned.report.len());
+            // Refused only once the storer stopped, on an error that its join returns.
+            send.send(cleaned).map_err(|_| StorageError::Task("storing the list stopped".into()).into())
+        };
+        let read = read_rows(head, rows, &columns, copy, &mut flush);
+        drop(flush);
+        let stored = storer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A failure to store is why reading stopped, so it is the one reported.
+        let busy = stored?;
+        read?;
+        Ok::<_, ListError>(busy)
+    })?;
+    tracing::info!(
+        upload = id,
+        rows = counts.rows,
+        seconds = started.elapsed().as_secs_f64(),
+        storing_seconds = storing.as_secs_f64(),
+        "list read"
+    );
+    counts.columns = serde_json::to_string(&columns).expect("columns serialise");
+    db.finish_import(id, &counts)?;
+    Ok(UploadSummary {
+        upload_id: id.to_string(),
+        status: "pending".into(),
+        failure: None,
+        rows: counts.rows,
+        accepted: counts.accepted,
+        rejected: counts.rejected,
+        columns,
+    })
+}
+
+/// Reads the data rows after `head` into batches for `flush`, copying every row (and every
+/// line the reader could not read) into `copy` when there is one.
+fn read_rows(
+    head: Vec<Row>,
+    rows: Rows,
+    columns: &ListColumns,
+    mut copy: Option<KeptCopy>,
+    flush: &mut impl FnMut(Vec<Row>, Vec<LineReport>) -> Result<(), ListError>,
+) -> Result<(), ListError> {
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     let mut batch_bytes = 0;
     // Lines the reader itself could not read are reported, and reading goes on.
@@ -292,17 +342,7 @@ fn import(
     if let Some(copy) = copy {
         copy.finish().map_err(io)?;
     }
-    counts.columns = serde_json::to_string(&columns).expect("columns serialise");
-    db.finish_import(id, &counts)?;
-    Ok(UploadSummary {
-        upload_id: id.to_string(),
-        status: "pending".into(),
-        failure: None,
-        rows: counts.rows,
-        accepted: counts.accepted,
-        rejected: counts.rejected,
-        columns,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

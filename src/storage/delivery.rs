@@ -3,7 +3,7 @@
 
 use super::invitations::{IssueOutcome, locked_invitation_count};
 use super::mail::NewMessage;
-use super::schema::{contacts, invitations, list_files, list_keys, list_lines, list_uploads, mail_queue, waves};
+use super::schema::{contacts, invitations, list_files, list_lines, list_uploads, mail_queue, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::progress::Tally;
 use chrono::{NaiveDateTime, Utc};
@@ -369,7 +369,6 @@ impl Database {
             let uploads = list_uploads::table.filter(list_uploads::wave_id.eq(wave_id)).select(list_uploads::id);
             diesel::delete(list_lines::table.filter(list_lines::upload_id.eq_any(uploads))).execute(c)?;
             diesel::delete(list_files::table.filter(list_files::upload_id.eq_any(uploads))).execute(c)?;
-            diesel::delete(list_keys::table.filter(list_keys::upload_id.eq_any(uploads))).execute(c)?;
             // A failed upload's reason may quote a reader's wording about the file.
             diesel::update(list_uploads::table.filter(list_uploads::wave_id.eq(wave_id)))
                 .set(list_uploads::failure.eq(None::<String>))
@@ -390,7 +389,6 @@ impl Database {
                 conn.batch_execute("VACUUM contacts")?;
                 conn.batch_execute("VACUUM list_lines")?;
                 conn.batch_execute("VACUUM list_files")?;
-                conn.batch_execute("VACUUM list_keys")?;
             }
         }
         Ok(deleted)

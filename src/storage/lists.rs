@@ -1,14 +1,12 @@
 //! Agencies' lists, their contacts, and sample draws. The only tables holding personal data.
 
-use super::schema::{contacts, list_files, list_keys, list_lines, list_uploads, sample_draws, waves};
+use super::schema::{contacts, list_files, list_lines, list_uploads, sample_draws, waves};
 use super::{Database, Pool, StorageError, StorageResult, with_conn, write_transaction};
-use crate::domain::respondent_list::{CleanedBatch, IdentityKey, LineReport, LineStatus, RespondentKind};
+use crate::domain::respondent_list::{CleanedBatch, LineReport, LineStatus, RespondentKind};
 use crate::domain::wave::WaveStatus;
 use chrono::{NaiveDateTime, Utc};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::Serialize;
-use std::collections::HashMap;
 
 pub struct NewUpload<'a> {
     pub wave_id: &'a str,
@@ -82,8 +80,11 @@ pub struct FrameUnit {
     pub line: i64,
 }
 
+/// Missing values are written as NULL, not as the column's default: SQLite then takes a
+/// batch in one statement (diesel inserts rows one by one where a default may be asked
+/// for) and PostgreSQL can COPY it.
 #[derive(Insertable)]
-#[diesel(table_name = contacts)]
+#[diesel(table_name = contacts, treat_none_as_default_value = false)]
 struct NewContact<'a> {
     id: String,
     upload_id: &'a str,
@@ -134,14 +135,13 @@ fn line_report((line, status, reason): (i64, String, String)) -> StorageResult<L
     Ok(LineReport { line: line as usize, status, reason })
 }
 
-/// Deletes what uploads stored (contacts, report lines, keys, kept file), inside the
+/// Deletes what uploads stored (contacts, report lines, kept file), inside the
 /// caller's transaction; a macro because the connection type differs by backend.
 macro_rules! delete_upload_data {
     ($c:expr, $ids:expr) => {{
         let ids = $ids;
         diesel::delete(contacts::table.filter(contacts::upload_id.eq_any(ids))).execute($c)?;
         diesel::delete(list_lines::table.filter(list_lines::upload_id.eq_any(ids))).execute($c)?;
-        diesel::delete(list_keys::table.filter(list_keys::upload_id.eq_any(ids))).execute($c)?;
         diesel::delete(list_files::table.filter(list_files::upload_id.eq_any(ids))).execute($c)?;
     }};
 }
@@ -217,32 +217,7 @@ impl Database {
         Ok(if copied { Ok(()) } else { Err(FileGone) })
     }
 
-    /// Of `keys`, those an earlier batch of the same import claimed, with the claiming line.
-    pub fn claimed_keys(&self, upload_id: &str, keys: &[IdentityKey]) -> StorageResult<HashMap<IdentityKey, usize>> {
-        let mut claimed = HashMap::new();
-        for chunk in keys.chunks(INSERT_CHUNK) {
-            let wanted: Vec<i64> = chunk.iter().map(|k| k.stored()).collect();
-            let rows: Vec<(i64, i64)> = with_conn!(self, c => list_keys::table
-                .filter(list_keys::upload_id.eq(upload_id))
-                .filter(list_keys::key.eq_any(&wanted))
-                .select((list_keys::key, list_keys::line))
-                .load(c)?);
-            claimed.extend(rows.into_iter().map(|(key, line)| (IdentityKey::from_stored(key), line as usize)));
-        }
-        Ok(claimed)
-    }
-
-    /// PostgreSQL plans the duplicate lookup from table statistics; left from an empty key
-    /// table they keep it on a sequential scan for a whole import (quadratic time), so they
-    /// are refreshed once an import's first batch is in.
-    pub fn refresh_key_statistics(&self) -> StorageResult<()> {
-        if let Pool::Postgres(pool) = &self.pool {
-            pool.get()?.batch_execute("ANALYZE list_keys")?;
-        }
-        Ok(())
-    }
-
-    /// Stores one cleaned batch (its contacts, report lines and claimed keys) at once.
+    /// Stores one cleaned batch (its contacts and report lines) at once.
     pub fn store_batch(
         &self,
         upload_id: &str,
@@ -254,7 +229,9 @@ impl Database {
             .contacts
             .iter()
             .map(|(line, c)| NewContact {
-                id: uuid::Uuid::new_v4().to_string(),
+                // Ordered by time: a batch's ids go at the end of the key's index, where
+                // random ones would each change a page of it.
+                id: uuid::Uuid::now_v7().to_string(),
                 upload_id,
                 wave_id,
                 agency_code,
@@ -284,38 +261,41 @@ impl Database {
                 )
             })
             .collect();
-        let keys: Vec<_> = batch
-            .keys
-            .iter()
-            .map(|(key, line)| {
-                (list_keys::upload_id.eq(upload_id), list_keys::key.eq(key.stored()), list_keys::line.eq(*line as i64))
-            })
-            .collect();
-        write_transaction!(self, c => {
-            // A wave purged while its list was being read takes no more of it.
-            let purged: Option<NaiveDateTime> = waves::table.find(wave_id).select(waves::purged_at).first(c)?;
-            if purged.is_some() {
-                return Err(StorageError::Corrupt("the wave was purged during the import".into()));
-            }
-            for chunk in contacts.chunks(INSERT_CHUNK) {
-                diesel::insert_into(contacts::table).values(chunk).execute(c)?;
-            }
-            for chunk in lines.chunks(INSERT_CHUNK) {
-                diesel::insert_into(list_lines::table).values(chunk).execute(c)?;
-            }
-            for chunk in keys.chunks(INSERT_CHUNK) {
-                diesel::insert_into(list_keys::table).values(chunk).execute(c)?;
-            }
-            Ok(())
-        })
+        // A wave purged while its list was being read takes no more of it.
+        macro_rules! refuse_if_purged {
+            ($c:expr) => {{
+                let purged: Option<NaiveDateTime> = waves::table.find(wave_id).select(waves::purged_at).first($c)?;
+                if purged.is_some() {
+                    return Err(StorageError::Corrupt("the wave was purged during the import".into()));
+                }
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.get()?.immediate_transaction(|c| {
+                refuse_if_purged!(c);
+                for chunk in contacts.chunks(INSERT_CHUNK) {
+                    diesel::insert_into(contacts::table).values(chunk).execute(c)?;
+                }
+                for chunk in lines.chunks(INSERT_CHUNK) {
+                    diesel::insert_into(list_lines::table).values(chunk).execute(c)?;
+                }
+                Ok(())
+            }),
+            // COPY: one stream per table instead of a statement per thousand rows, each
+            // with its parameters parsed and planned.
+            Pool::Postgres(pool) => pool.get()?.transaction(|c| {
+                refuse_if_purged!(c);
+                diesel::copy_from(contacts::table).from_insertable(contacts).execute(c)?;
+                diesel::copy_from(list_lines::table).from_insertable(lines).execute(c)?;
+                Ok(())
+            }),
+        }
     }
 
-    /// Ends an import: the upload becomes pending, with its counts and mapping, and the
-    /// duplicate keys are dropped. A pending upload of the same agency that it corrects is
-    /// replaced, with all it stored.
+    /// Ends an import: the upload becomes pending, with its counts and mapping. A pending
+    /// upload of the same agency that it corrects is replaced, with all it stored.
     pub fn finish_import(&self, upload_id: &str, counts: &ImportCounts) -> StorageResult<()> {
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
-            diesel::delete(list_keys::table.filter(list_keys::upload_id.eq(upload_id))).execute(c)?;
             let (wave_id, agency_code): (String, String) = list_uploads::table
                 .find(upload_id)
                 .select((list_uploads::wave_id, list_uploads::agency_code))
@@ -349,7 +329,7 @@ impl Database {
     }
 
     /// Ends an import that failed half-way: the upload stays, `failed` with `reason`, and
-    /// nothing else of it (contacts, report, keys, kept file).
+    /// nothing else of it (contacts, report, kept file).
     pub fn fail_import(&self, upload_id: &str, reason: &str) -> StorageResult<()> {
         with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
             delete_upload_data!(c, [upload_id]);
@@ -379,7 +359,6 @@ impl Database {
             }
             diesel::delete(contacts::table.filter(contacts::upload_id.eq(upload_id))).execute(c)?;
             diesel::delete(list_lines::table.filter(list_lines::upload_id.eq(upload_id))).execute(c)?;
-            diesel::delete(list_keys::table.filter(list_keys::upload_id.eq(upload_id))).execute(c)?;
             Ok(true)
         }))
     }

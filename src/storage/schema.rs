@@ -164,14 +164,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    list_keys (upload_id, key) {
-        upload_id -> Text,
-        key -> BigInt,
-        line -> BigInt,
-    }
-}
-
-diesel::table! {
     list_files (upload_id, seq) {
         upload_id -> Text,
         seq -> BigInt,
@@ -251,7 +243,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_secrets,
     list_uploads,
     list_lines,
-    list_keys,
     list_files,
     contacts,
     sample_draws,

@@ -196,7 +196,7 @@ async fn purge_deletes_contact_data_and_keeps_the_counts(app: TestApp) {
         stored(&app, "SELECT status || '|' || accepted || '|' || coalesce(failure, '-') AS value FROM list_uploads");
     counts.sort();
     assert_eq!(counts, ["confirmed|5|-", "failed|0|-", "pending|1|-"], "counts kept, failure reasons dropped");
-    for table in ["list_lines", "list_files", "list_keys"] {
+    for table in ["list_lines", "list_files"] {
         assert_eq!(stored(&app, &format!("SELECT upload_id AS value FROM {table}")), Vec::<String>::new(), "{table}");
     }
     let audit = app.get_json("/api/v1/audit").await.to_string();
