@@ -183,6 +183,8 @@ impl AnswerMaker {
 struct Load {
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// When each answer came back, from the start.
+    finished: Vec<Duration>,
     failures: usize,
     first_failure: Option<String>,
 }
@@ -202,6 +204,19 @@ impl Load {
             quantile(&self.latencies, 1.0)
         )
     }
+
+    /// Answers per second over the first and the last fifth of the run: whether intake slows
+    /// down as the database grows.
+    fn drift(&self) -> String {
+        let n = self.finished.len();
+        if n < 10 {
+            return String::new();
+        }
+        let fifth = n / 5;
+        let first = fifth as f64 / self.finished[fifth - 1].as_secs_f64();
+        let last = fifth as f64 / (self.finished[n - 1] - self.finished[n - fifth - 1]).as_secs_f64();
+        format!("first fifth {first:.0}/s, last fifth {last:.0}/s")
+    }
 }
 
 /// Sends `count` bodies to `url` from `concurrency` clients, each taking the next body as
@@ -214,7 +229,7 @@ async fn drive(url: &str, count: usize, concurrency: usize, body: Arc<dyn Fn(usi
         .map(|_| {
             let (next, client, url, body) = (next.clone(), client.clone(), url.to_string(), body.clone());
             tokio::spawn(async move {
-                let (mut latencies, mut failures, mut first_failure) = (Vec::new(), 0, None);
+                let (mut latencies, mut finished, mut failures, mut first_failure) = (Vec::new(), Vec::new(), 0, None);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= count {
@@ -234,20 +249,27 @@ async fn drive(url: &str, count: usize, concurrency: usize, body: Arc<dyn Fn(usi
                             Err(e) => Err(e.to_string()),
                         };
                     latencies.push(sent.elapsed());
+                    finished.push(started.elapsed());
                     if let Err(why) = outcome {
                         failures += 1;
                         first_failure.get_or_insert(why);
                     }
                 }
-                (latencies, failures, first_failure)
+                (latencies, finished, failures, first_failure)
             })
         })
         .collect();
-    let mut load =
-        Load { elapsed: Duration::ZERO, latencies: Vec::with_capacity(count), failures: 0, first_failure: None };
+    let mut load = Load {
+        elapsed: Duration::ZERO,
+        latencies: Vec::with_capacity(count),
+        finished: Vec::with_capacity(count),
+        failures: 0,
+        first_failure: None,
+    };
     for worker in workers {
-        let (latencies, failures, first_failure) = worker.await.unwrap();
+        let (latencies, finished, failures, first_failure) = worker.await.unwrap();
         load.latencies.extend(latencies);
+        load.finished.extend(finished);
         load.failures += failures;
         if load.first_failure.is_none() {
             load.first_failure = first_failure;
@@ -255,6 +277,7 @@ async fn drive(url: &str, count: usize, concurrency: usize, body: Arc<dyn Fn(usi
     }
     load.elapsed = started.elapsed();
     load.latencies.sort();
+    load.finished.sort();
     load
 }
 
@@ -815,6 +838,7 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
             (Kind::Postgres, None) => "goal ≥ 1000/s".into(),
         };
         line("answers stored", load.summary(), &format!("{goal}; p99 goal < 100 ms"));
+        line("", load.drift(), "(issue: ~940/s falling to ~700/s on SQLite)");
         line(
             "server memory during intake",
             format!("peak {:.0} MiB (idle {:.0} MiB)", mib(status_kib(pid, "VmHWM:")), mib(idle)),
