@@ -180,6 +180,16 @@ impl AnswerMaker {
 
 // ---------------------------------------------------------------- load
 
+/// A client that drops idle connections before the server does (actix-web closes them after
+/// 5 s), so a request is never sent on a connection the server is closing.
+fn client(connections: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
 struct Load {
     elapsed: Duration,
     latencies: Vec<Duration>,
@@ -205,6 +215,19 @@ impl Load {
         )
     }
 
+    /// Adds another run's answers (the rate of both is over both elapsed times).
+    fn absorb(&mut self, other: Load) {
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort();
+        // Completion times of separate runs do not line up: no drift for merged runs.
+        self.finished.clear();
+        self.failures += other.failures;
+        if self.first_failure.is_none() {
+            self.first_failure = other.first_failure;
+        }
+    }
+
     /// Answers per second over the first and the last fifth of the run: whether intake slows
     /// down as the database grows.
     fn drift(&self) -> String {
@@ -223,7 +246,7 @@ impl Load {
 /// soon as its previous one is answered; a success is a 201.
 async fn drive(url: &str, count: usize, concurrency: usize, body: Arc<dyn Fn(usize) -> String + Send + Sync>) -> Load {
     let next = Arc::new(AtomicUsize::new(0));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+    let client = client(concurrency);
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -568,7 +591,7 @@ impl Api {
     async fn connect(port: u16) -> Api {
         let address = format!("http://127.0.0.1:{port}");
         assert!(wait_until_up(&format!("{address}/health")).await, "phieu serve did not come up");
-        let client = reqwest::Client::new();
+        let client = client(8);
         let signed_in: Value = client
             .post(format!("{address}/api/v1/auth/token"))
             .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
@@ -788,8 +811,8 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
     let kind = store.kind();
     println!("\n{} ({}), load {}", store.label(), store.location(), load_average());
     let (mut server, port) = store.start(binary);
-    let pid = server.id();
-    let api = Api::connect(port).await;
+    let mut pid = server.id();
+    let mut api = Api::connect(port).await;
     let idle = status_kib(pid, "VmRSS:");
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let reused = matches!(store, Store::Sqlite { fresh: false, .. } | Store::Postgres { admin_url: None, .. });
@@ -804,41 +827,80 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
         let codes = Arc::new(codes);
         reset_peak(pid);
         let load_before = load_average();
-        let body: Arc<dyn Fn(usize) -> String + Send + Sync> = {
-            let (maker, codes) = (maker.clone(), codes.clone());
-            Arc::new(move |i| maker.body(&codes[i], i))
+        // With PHIEU_BIN_B, the intake alternates the two builds over quarters of the codes
+        // (A, B, A, B) on the same database, restarting the server between them, so both
+        // meet the same database sizes.
+        let order: Vec<PathBuf> = match &settings.other_binary {
+            Some(other) => vec![binary.to_path_buf(), other.clone(), binary.to_path_buf(), other.clone()],
+            None => vec![binary.to_path_buf()],
         };
-        let load = drive(&api.url("/api/v1/responses"), codes.len(), settings.concurrency, body).await;
-        println!(
-            "  intake of {} answers by {} clients in {:.0} s (load before {load_before}, after {})",
-            codes.len(),
-            settings.concurrency,
-            load.elapsed.as_secs_f64(),
-            load_average()
-        );
-        if let Some(why) = &load.first_failure {
-            println!("  {} failed; the first: {why}", load.failures);
-        }
-        let goal = match (kind, ceilings) {
-            (Kind::Sqlite, Some(c)) => format!(
-                "goal ≥ {:.0}/s (½ FULL ceiling); phieu/ceiling FULL {:.3}, NORMAL {:.3}, parse {:.3}",
-                c.sqlite_full / 2.0,
-                load.rate() / c.sqlite_full,
-                load.rate() / c.sqlite_normal,
-                load.rate() / c.parse
-            ),
-            (Kind::Sqlite, None) => "goal ≥ ½ group-commit ceiling (BENCH_ONLY without ceiling)".into(),
-            (Kind::Postgres, Some(c)) => {
-                format!(
-                    "goal ≥ 1000/s; phieu/ceiling SQLite FULL {:.3}, parse {:.3}",
-                    load.rate() / c.sqlite_full,
-                    load.rate() / c.parse
-                )
+        let segment = codes.len().div_ceil(order.len());
+        let mut loads: Vec<(PathBuf, Load)> = Vec::new();
+        for (k, bin) in order.iter().enumerate() {
+            if k > 0 {
+                server.kill();
+                let (restarted, port) = store.start(bin);
+                server = restarted;
+                pid = server.id();
+                api = Api::connect(port).await;
+                reset_peak(pid);
             }
-            (Kind::Postgres, None) => "goal ≥ 1000/s".into(),
-        };
-        line("answers stored", load.summary(), &format!("{goal}; p99 goal < 100 ms"));
-        line("", load.drift(), "(issue: ~940/s falling to ~700/s on SQLite)");
+            let first = k * segment;
+            let count = segment.min(codes.len() - first);
+            let body: Arc<dyn Fn(usize) -> String + Send + Sync> = {
+                let (maker, codes) = (maker.clone(), codes.clone());
+                Arc::new(move |i| maker.body(&codes[first + i], first + i))
+            };
+            let load = drive(&api.url("/api/v1/responses"), count, settings.concurrency, body).await;
+            if order.len() > 1 {
+                line(
+                    &format!("quarter {} by {}", k + 1, bin.display()),
+                    load.summary(),
+                    &format!("load {}", load_average()),
+                );
+            }
+            loads.push((bin.clone(), load));
+        }
+        let mut groups: Vec<(PathBuf, Load)> = Vec::new();
+        for (bin, load) in loads {
+            match groups.iter_mut().find(|(b, _)| *b == bin) {
+                Some((_, merged)) => merged.absorb(load),
+                None => groups.push((bin, load)),
+            }
+        }
+        for (bin, load) in &groups {
+            println!(
+                "  intake of {} answers by {} clients in {:.0} s with {} (load before {load_before}, after {})",
+                load.latencies.len(),
+                settings.concurrency,
+                load.elapsed.as_secs_f64(),
+                bin.display(),
+                load_average()
+            );
+            if let Some(why) = &load.first_failure {
+                println!("  {} failed; the first: {why}", load.failures);
+            }
+            let goal = match (kind, ceilings) {
+                (Kind::Sqlite, Some(c)) => format!(
+                    "goal ≥ {:.0}/s (½ FULL ceiling); phieu/ceiling FULL {:.3}, NORMAL {:.3}, parse {:.3}",
+                    c.sqlite_full / 2.0,
+                    load.rate() / c.sqlite_full,
+                    load.rate() / c.sqlite_normal,
+                    load.rate() / c.parse
+                ),
+                (Kind::Sqlite, None) => "goal ≥ ½ group-commit ceiling (BENCH_ONLY without ceiling)".into(),
+                (Kind::Postgres, Some(c)) => {
+                    format!(
+                        "goal ≥ 1000/s; phieu/ceiling SQLite FULL {:.3}, parse {:.3}",
+                        load.rate() / c.sqlite_full,
+                        load.rate() / c.parse
+                    )
+                }
+                (Kind::Postgres, None) => "goal ≥ 1000/s".into(),
+            };
+            line("answers stored", load.summary(), &format!("{goal}; p99 goal < 100 ms"));
+            line("", load.drift(), "(issue: ~940/s falling to ~700/s on SQLite)");
+        }
         line(
             "server memory during intake",
             format!("peak {:.0} MiB (idle {:.0} MiB)", mib(status_kib(pid, "VmHWM:")), mib(idle)),
@@ -916,6 +978,8 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
 }
 
 struct Settings {
+    /// PHIEU_BIN_B: a second build whose intake alternates with the first's.
+    other_binary: Option<PathBuf>,
     answers: usize,
     concurrency: usize,
     result_repeats: usize,
@@ -931,6 +995,7 @@ async fn main() {
         result_repeats: env_number("BENCH_RESULT_REPEATS", 10).max(1),
         page_repeats: env_number("BENCH_PAGE_REPEATS", 3).max(1),
         seed: env_number("BENCH_SEED", 2024) as u64,
+        other_binary: std::env::var("PHIEU_BIN_B").ok().filter(|v| !v.is_empty()).map(PathBuf::from),
     };
     let binary = std::env::var("PHIEU_BIN").map(PathBuf::from).unwrap_or_else(|_| env!("CARGO_BIN_EXE_phieu").into());
     let only = std::env::var("BENCH_ONLY").unwrap_or_else(|_| "ceiling,sqlite,postgres".into());
