@@ -4,7 +4,7 @@
 use super::invitations::{IssueOutcome, locked_invitation_count};
 use super::mail::NewMessage;
 use super::schema::{contacts, invitations, list_files, list_lines, list_uploads, mail_queue, waves};
-use super::{Database, Pool, StorageError, StorageResult, with_conn, write_transaction};
+use super::{Database, Pool, StorageResult, with_conn, write_transaction};
 use crate::domain::progress::Tally;
 use chrono::{NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
@@ -140,7 +140,7 @@ impl Database {
     /// with the next unused reserve of the same stratum. Returns (stratum, replaced, with
     /// nobody left to replace them).
     pub fn replace_from_reserve(&self, wave_id: &str) -> StorageResult<Vec<(String, usize, usize)>> {
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             let lost: Vec<(String, String)> = contacts::table
                 .filter(contacts::wave_id.eq(wave_id))
                 .filter(contacts::selection.eq("sample"))
@@ -168,7 +168,7 @@ impl Database {
                 entry.0 += 1;
             }
             Ok(summary.into_iter().map(|(stratum, (replaced, short))| (stratum, replaced, short)).collect())
-        }))
+        })
     }
 
     /// One reminder run: every invited person who has not answered, was reached (not opted
@@ -186,7 +186,7 @@ impl Database {
     ) -> StorageResult<Vec<(String, usize)>> {
         let now = Utc::now().naive_utc();
         let run = uuid::Uuid::new_v4().to_string();
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             let due: Vec<(String, String, i64)> = contacts::table
                 .inner_join(invitations::table.on(invitations::code_hash.nullable().eq(contacts::code_hash)))
                 .filter(contacts::wave_id.eq(wave_id))
@@ -222,7 +222,7 @@ impl Database {
                 diesel::update(waves::table.find(wave_id)).set(waves::last_reminder_run.eq(&run)).execute(c)?;
             }
             Ok(counts.into_iter().collect())
-        }))
+        })
     }
 
     /// Open waves, for the automatic reminders.
@@ -318,7 +318,7 @@ impl Database {
     /// that counts and the replacement from the reserve still add up. `false` when no contact
     /// holds that invitation (or it was erased already).
     pub fn opt_out(&self, code_hash: &str) -> StorageResult<bool> {
-        let erased = with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        let erased = write_transaction!(self, c => {
             // The list's report may quote the person's unusable phone or email.
             let source: Option<(String, i64)> = contacts::table
                 .filter(contacts::code_hash.eq(code_hash))
@@ -342,7 +342,7 @@ impl Database {
                 contacts::delivery.eq("opted_out"),
             ))
             .execute(c)?)
-        }))?;
+        })?;
         if erased > 0 {
             self.truncate_wal()?;
         }
@@ -364,7 +364,7 @@ impl Database {
     /// is truncated; on PostgreSQL the table is vacuumed (see README for what remains).
     pub fn purge_contacts(&self, wave_id: &str) -> StorageResult<usize> {
         let now = Utc::now().naive_utc();
-        let deleted = with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        let deleted = write_transaction!(self, c => {
             let deleted = diesel::delete(contacts::table.filter(contacts::wave_id.eq(wave_id))).execute(c)?;
             let uploads = list_uploads::table.filter(list_uploads::wave_id.eq(wave_id)).select(list_uploads::id);
             diesel::delete(list_lines::table.filter(list_lines::upload_id.eq_any(uploads))).execute(c)?;
@@ -379,7 +379,7 @@ impl Database {
                 .execute(c)?;
             diesel::update(waves::table.find(wave_id)).set(waves::purged_at.eq(Some(now))).execute(c)?;
             Ok(deleted)
-        }))?;
+        })?;
         match &self.pool {
             Pool::Sqlite(_) => self.truncate_wal()?,
             Pool::Postgres(pool) => {

@@ -295,7 +295,7 @@ impl Database {
     /// Ends an import: the upload becomes pending, with its counts and mapping. A pending
     /// upload of the same agency that it corrects is replaced, with all it stored.
     pub fn finish_import(&self, upload_id: &str, counts: &ImportCounts) -> StorageResult<()> {
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             let (wave_id, agency_code): (String, String) = list_uploads::table
                 .find(upload_id)
                 .select((list_uploads::wave_id, list_uploads::agency_code))
@@ -325,13 +325,13 @@ impl Database {
                 return Err(StorageError::Corrupt("the import was given up before it finished".into()));
             }
             Ok(())
-        }))
+        })
     }
 
     /// Ends an import that failed half-way: the upload stays, `failed` with `reason`, and
     /// nothing else of it (contacts, report, kept file).
     pub fn fail_import(&self, upload_id: &str, reason: &str) -> StorageResult<()> {
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             delete_upload_data!(c, [upload_id]);
             // One already given up as cut off keeps that reason.
             diesel::update(list_uploads::table.find(upload_id).filter(list_uploads::status.eq(IMPORTING)))
@@ -344,13 +344,13 @@ impl Database {
                 ))
                 .execute(c)?;
             Ok(())
-        }))
+        })
     }
 
     /// Makes a pending upload importing again, empty, to be read anew with another mapping.
     /// `false` if it is no longer pending.
     pub fn restart_import(&self, upload_id: &str) -> StorageResult<bool> {
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             let claimed = diesel::update(list_uploads::table.find(upload_id).filter(list_uploads::status.eq(PENDING)))
                 .set((list_uploads::status.eq(IMPORTING), list_uploads::import_started_at.eq(Utc::now().naive_utc())))
                 .execute(c)?;
@@ -360,7 +360,7 @@ impl Database {
             diesel::delete(contacts::table.filter(contacts::upload_id.eq(upload_id))).execute(c)?;
             diesel::delete(list_lines::table.filter(list_lines::upload_id.eq(upload_id))).execute(c)?;
             Ok(true)
-        }))
+        })
     }
 
     /// Imports cut off by a crash, started before `cutoff`: failed, with nothing they stored.
@@ -513,7 +513,7 @@ impl Database {
     ) -> StorageResult<String> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             diesel::update(contacts::table.filter(contacts::wave_id.eq(wave_id)))
                 .set((contacts::selection.eq("frame"), contacts::stratum.eq(None::<String>), contacts::draw_rank.eq(None::<i64>)))
                 .execute(c)?;
@@ -535,7 +535,7 @@ impl Database {
                 ))
                 .execute(c)?;
             Ok(())
-        }))?;
+        })?;
         Ok(id)
     }
 

@@ -1,7 +1,7 @@
 //! Localities and agencies.
 
 use super::schema::{agencies, localities};
-use super::{Database, StorageResult, with_conn};
+use super::{Database, StorageResult, with_conn, write_transaction};
 use crate::domain::locality::Locality;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -104,7 +104,7 @@ impl Database {
     }
 
     pub fn save_agency(&self, agency: &Agency) -> StorageResult<SaveOutcome> {
-        with_conn!(self, c => c.transaction::<_, super::StorageError, _>(|c| {
+        write_transaction!(self, c => {
             let locality_exists: i64 = localities::table.filter(localities::code.eq(&agency.locality_code)).count().get_result(c)?;
             if locality_exists == 0 {
                 return Ok(SaveOutcome::UnknownParent);
@@ -119,7 +119,7 @@ impl Database {
                 .values((agencies::code.eq(&agency.code), agencies::name.eq(&agency.name), agencies::locality_code.eq(&agency.locality_code)))
                 .execute(c)?;
             Ok(SaveOutcome::Created)
-        }))
+        })
     }
 
     pub fn agency(&self, code: &str) -> StorageResult<Option<Agency>> {

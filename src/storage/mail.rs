@@ -3,7 +3,7 @@
 //! twice.
 
 use super::schema::{contacts, mail_queue, waves};
-use super::{Database, StorageError, StorageResult, with_conn};
+use super::{Database, StorageResult, with_conn, write_transaction};
 use crate::domain::delivery::Channel;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -106,11 +106,11 @@ impl Database {
     }
 
     pub fn message_sent(&self, message: &QueuedMessage) -> StorageResult<()> {
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             diesel::update(mail_queue::table.find(&message.id)).set(mail_queue::status.eq("sent")).execute(c)?;
             diesel::update(contacts::table.find(&message.contact_id)).set(contacts::delivery.eq("sent")).execute(c)?;
             Ok(())
-        }))
+        })
     }
 
     /// A temporary failure: back to pending, to be tried again at `next_attempt_at`.
@@ -133,7 +133,7 @@ impl Database {
 
     /// A permanent failure; `bounced` when the server refused the address.
     pub fn message_failed(&self, message: &QueuedMessage, error: &str, bounced: bool) -> StorageResult<()> {
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             diesel::update(mail_queue::table.find(&message.id))
                 .set((mail_queue::status.eq("failed"), mail_queue::attempts.eq(message.attempts + 1), mail_queue::last_error.eq(error)))
                 .execute(c)?;
@@ -141,7 +141,7 @@ impl Database {
                 .set(contacts::delivery.eq(if bounced { "bounced" } else { "failed" }))
                 .execute(c)?;
             Ok(())
-        }))
+        })
     }
 
     /// Perhaps delivered (the other side may have it though it did not say so): never sent

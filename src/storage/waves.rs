@@ -1,7 +1,7 @@
 //! Survey waves and what they cover.
 
 use super::schema::{wave_agencies, wave_localities, waves};
-use super::{Database, StorageError, StorageResult, with_conn};
+use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::wave::WaveStatus;
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -85,7 +85,7 @@ impl Database {
     pub fn create_wave(&self, new: &NewWave) -> StorageResult<String> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             diesel::insert_into(waves::table)
                 .values((
                     waves::id.eq(&id),
@@ -111,7 +111,7 @@ impl Database {
                     .execute(c)?;
             }
             Ok(())
-        }))?;
+        })?;
         Ok(id)
     }
 
@@ -146,7 +146,7 @@ impl Database {
     }
 
     pub fn transition_wave(&self, id: &str, next: WaveStatus) -> StorageResult<TransitionOutcome> {
-        with_conn!(self, c => c.transaction::<_, StorageError, _>(|c| {
+        write_transaction!(self, c => {
             let status: Option<String> = waves::table.find(id).select(waves::status).first(c).optional()?;
             let Some(status) = status else { return Ok(TransitionOutcome::NotFound) };
             let current = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(status.clone()))?;
@@ -159,6 +159,6 @@ impl Database {
                 .set((waves::status.eq(next.as_str()), waves::closed_at.eq(closed_at)))
                 .execute(c)?;
             Ok(if changed == 1 { TransitionOutcome::Done(next) } else { TransitionOutcome::NotAllowed(current) })
-        }))
+        })
     }
 }

@@ -278,7 +278,11 @@ impl TestApp {
 
     async fn signed_in(port: u16, backend: Backend, database_url: String, cleanup: Cleanup) -> TestApp {
         let address = format!("http://127.0.0.1:{port}");
-        let api = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let api = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(IDLE_BEFORE_SERVER_CLOSES)
+            .build()
+            .unwrap();
         let mut app = TestApp { address, port, api, admin_token: String::new(), backend, database_url, cleanup };
         app.admin_token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         app
@@ -292,9 +296,18 @@ pub fn serve_dir() -> PathBuf {
     dir
 }
 
+/// Clients drop idle connections before the server's keep-alive (5 s) ends them: a request
+/// sent on a connection the server is closing fails with an incomplete message.
+const IDLE_BEFORE_SERVER_CLOSES: Duration = Duration::from_secs(2);
+
 /// A browser-like client: keeps cookies, does not follow redirects.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(IDLE_BEFORE_SERVER_CLOSES)
+        .build()
+        .unwrap()
 }
 
 /// The CSRF token a page put in its forms.
