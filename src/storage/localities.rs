@@ -1,7 +1,8 @@
 //! Localities and agencies.
 
 use super::schema::{agencies, localities};
-use super::{Database, StorageResult, with_conn};
+use super::tallies::TallyStore;
+use super::{Database, StorageError, StorageResult, with_conn};
 use crate::domain::locality::Locality;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -40,11 +41,16 @@ impl<'a> From<&'a Locality> for LocalityRow<'a> {
 
 impl Database {
     /// Creates or renames localities, in order, all or nothing. Parents must come first
-    /// (or already exist).
+    /// (or already exist). When a locality moves (another parent or level), the roll-ups of
+    /// every open wave are rebuilt from its leaf cells in the same transaction; closed waves
+    /// keep theirs, so their figures never change.
     pub fn save_localities(&self, batch: &[Locality]) -> StorageResult<Result<Vec<SaveOutcome>, (usize, SaveOutcome)>> {
         with_conn!(self, c => {
             let mut failed = None;
-            let outcome = c.transaction::<_, diesel::result::Error, _>(|c| {
+            let outcome = c.transaction::<_, StorageError, _>(|c| {
+                let rollback = || StorageError::Query(diesel::result::Error::RollbackTransaction);
+                let open_waves = c.guard_open_waves()?;
+                let mut moved = false;
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for (i, locality) in batch.iter().enumerate() {
                     // Walk up from the new parent: it must exist and must not lead back here.
@@ -53,32 +59,46 @@ impl Database {
                     while let Some(code) = ancestor {
                         if code == locality.code {
                             failed = Some((i, SaveOutcome::Cycle));
-                            return Err(diesel::result::Error::RollbackTransaction);
+                            return Err(rollback());
                         }
                         let parent: Option<Option<String>> =
                             localities::table.find(&code).select(localities::parent_code).first(c).optional()?;
                         if parent.is_none() && first {
                             failed = Some((i, SaveOutcome::UnknownParent));
-                            return Err(diesel::result::Error::RollbackTransaction);
+                            return Err(rollback());
                         }
                         ancestor = parent.flatten();
                         first = false;
                     }
+                    let before: Option<(String, Option<String>)> = localities::table
+                        .find(&locality.code)
+                        .select((localities::level, localities::parent_code))
+                        .first(c)
+                        .optional()?;
                     let row = LocalityRow::from(locality);
-                    let updated = diesel::update(localities::table.find(&locality.code)).set(&row).execute(c)?;
-                    if updated == 0 {
-                        diesel::insert_into(localities::table).values(&row).execute(c)?;
-                        outcomes.push(SaveOutcome::Created);
-                    } else {
-                        outcomes.push(SaveOutcome::Updated);
+                    match before {
+                        Some((level, parent)) => {
+                            moved |= level != locality.level || parent != locality.parent_code;
+                            diesel::update(localities::table.find(&locality.code)).set(&row).execute(c)?;
+                            outcomes.push(SaveOutcome::Updated);
+                        }
+                        None => {
+                            diesel::insert_into(localities::table).values(&row).execute(c)?;
+                            outcomes.push(SaveOutcome::Created);
+                        }
+                    }
+                }
+                if moved {
+                    for wave in open_waves {
+                        c.rebuild_rollups(&wave)?;
                     }
                 }
                 Ok(outcomes)
             });
             match (outcome, failed) {
                 (Ok(outcomes), _) => Ok(Ok(outcomes)),
-                (Err(diesel::result::Error::RollbackTransaction), Some(failure)) => Ok(Err(failure)),
-                (Err(e), _) => Err(e.into()),
+                (Err(StorageError::Query(diesel::result::Error::RollbackTransaction)), Some(failure)) => Ok(Err(failure)),
+                (Err(e), _) => Err(e),
             }
         })
     }

@@ -10,8 +10,8 @@ pub mod lists;
 pub mod localities;
 pub mod mail;
 pub mod responses;
-pub mod results;
 pub mod schema;
+pub mod tallies;
 pub mod waves;
 
 use diesel::connection::SimpleConnection;

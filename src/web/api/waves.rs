@@ -300,6 +300,7 @@ async fn verify(state: web::Data<AppState>, user: ApiUser, path: web::Path<Strin
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;
     let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
-    let verification = state.survey.db.run(move |db| verify_counters(db, &form, &wave.id)).await?;
+    let open = wave.status == WaveStatus::Open;
+    let verification = state.survey.db.run(move |db| verify_counters(db, &form, &wave.id, open)).await?;
     Ok(HttpResponse::Ok().json(verification))
 }
