@@ -323,7 +323,7 @@ mod tests {
             "id": "t", "version": "1", "title": "T", "scales": {"sat": sat},
             "sections": [{"id": "s", "title": "S"}], "items": items,
             "indices": [
-                {"id": "m", "label": "M", "rule": "mean", "of": ["ia", "ib"]},
+                {"id": "sipas", "label": "M", "rule": "mean", "of": ["ia", "ib"]},
                 {"id": "ia", "label": "A", "rule": "share", "items": ["a"], "positive": ["4", "5"]},
                 {"id": "ib", "label": "B", "rule": "share", "items": ["b"], "positive": ["5"]}
             ]
@@ -397,7 +397,7 @@ mod tests {
             "items": [{"id": "a", "section": "s", "kind": "satisfaction", "text": "A",
                        "options": [{"code": "1", "label": "1"}]}],
             "indices": [
-                {"id": "top", "label": "T", "rule": "mean", "of": ["inner", "z"]},
+                {"id": "sipas", "label": "T", "rule": "mean", "of": ["inner", "z"]},
                 {"id": "inner", "label": "I", "rule": "mean", "of": ["x", "y"]},
                 {"id": "x", "label": "X", "rule": "share", "items": ["a"], "positive": ["1"]},
                 {"id": "y", "label": "Y", "rule": "share", "items": ["a"], "positive": ["1"]},
@@ -405,7 +405,7 @@ mod tests {
             ]
         });
         let f = parse_form("t.json", &json.to_string(), None).unwrap();
-        let parts = mean_parts(&f, "top");
+        let parts = mean_parts(&f, "sipas");
         assert_eq!(parts.into_iter().collect::<Vec<_>>(), [("x".into(), 0.25), ("y".into(), 0.25), ("z".into(), 0.5)]);
     }
 
