@@ -39,13 +39,62 @@ pub struct GroupResult {
     pub agency: Option<AgencyRef>,
     pub responses: u64,
     pub desk_responses: u64,
+    /// Without labels: `overall` names every index once.
+    #[serde(serialize_with = "unlabelled")]
     pub indices: Vec<IndexValue>,
+}
+
+fn unlabelled<S: serde::Serializer>(indices: &[IndexValue], serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Unlabelled<'a> {
+        id: &'a str,
+        value: Option<f64>,
+        n: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ci_low: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ci_high: Option<f64>,
+    }
+    serializer.collect_seq(indices.iter().map(|i| Unlabelled {
+        id: &i.id,
+        value: i.value,
+        n: i.n,
+        ci_low: i.ci_low,
+        ci_high: i.ci_high,
+    }))
 }
 
 #[derive(Debug, Serialize)]
 pub struct WaveResults {
     pub overall: Overall,
     pub groups: Vec<GroupResult>,
+}
+
+/// Groups per chunk of a streamed results document.
+const GROUPS_PER_CHUNK: usize = 256;
+
+impl WaveResults {
+    /// The JSON document in chunks of a few hundred groups, so a national commune-level
+    /// answer is sent while it is being written rather than built whole first.
+    pub fn into_json_chunks(self) -> impl Iterator<Item = Vec<u8>> {
+        let mut head = br#"{"overall":"#.to_vec();
+        serde_json::to_writer(&mut head, &self.overall).expect("results serialise");
+        head.extend_from_slice(br#","groups":["#);
+        let mut groups = self.groups.into_iter().peekable();
+        let mut first = true;
+        let body = std::iter::from_fn(move || {
+            groups.peek()?;
+            let mut chunk = Vec::new();
+            for group in groups.by_ref().take(GROUPS_PER_CHUNK) {
+                if !std::mem::take(&mut first) {
+                    chunk.push(b',');
+                }
+                serde_json::to_writer(&mut chunk, &group).expect("results serialise");
+            }
+            Some(chunk)
+        });
+        std::iter::once(head).chain(body).chain(std::iter::once(b"]}".to_vec()))
+    }
 }
 
 #[derive(Debug, Clone, Default)]

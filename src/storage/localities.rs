@@ -114,6 +114,22 @@ impl Database {
             .collect())
     }
 
+    /// The locality and its ancestors up to the top (empty when it does not exist): enough
+    /// of the tree to tell what lies above it, without reading every locality.
+    pub fn locality_with_ancestors(&self, code: &str) -> StorageResult<Vec<Locality>> {
+        let mut chain: Vec<Locality> = Vec::new();
+        let mut current = Some(code.to_string());
+        // Bounded walk: a corrupt parent cycle ends the chain.
+        while let Some(code) = current.take() {
+            let Some(locality) = self.locality(&code)? else { break };
+            if chain.len() < 64 && !chain.iter().any(|l| l.code == locality.code) {
+                current = locality.parent_code.clone();
+                chain.push(locality);
+            }
+        }
+        Ok(chain)
+    }
+
     pub fn locality(&self, code: &str) -> StorageResult<Option<Locality>> {
         let row: Option<(String, String, String, Option<String>)> = with_conn!(self, c => localities::table
             .find(code)
