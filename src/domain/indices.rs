@@ -35,10 +35,8 @@ impl<'a> IndexPlan<'a> {
             .iter()
             .map(|index| match &index.rule {
                 IndexRule::Share { items, positive } => {
-                    let valid = items
-                        .iter()
-                        .filter_map(|i| layout.position(&Slot::Answered { item: i.clone() }))
-                        .collect();
+                    let valid =
+                        items.iter().filter_map(|i| layout.position(&Slot::Answered { item: i.clone() })).collect();
                     let hits = items
                         .iter()
                         .flat_map(|i| positive.iter().map(move |c| (i, c)))

@@ -228,7 +228,12 @@ pub struct Verification {
 const RECOUNT_CHUNK: i64 = 2_000;
 
 /// Leaf cells of a wave recounted from its raw answers, read in chunks by id.
-fn recount_leaves(db: &Database, form: &Form, wave_id: &str, layout: &Layout) -> StorageResult<(u64, BTreeMap<CellKey, CellCounts>)> {
+fn recount_leaves(
+    db: &Database,
+    form: &Form,
+    wave_id: &str,
+    layout: &Layout,
+) -> StorageResult<(u64, BTreeMap<CellKey, CellCounts>)> {
     let mut leaves: BTreeMap<CellKey, CellCounts> = BTreeMap::new();
     let (mut after, mut answers) = (String::new(), 0u64);
     loop {
@@ -307,7 +312,8 @@ pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) ->
 pub fn rebuild_missing_tallies(db: &Database, forms: &FormRegistry) -> StorageResult<()> {
     for wave in db.waves_without_tallies()? {
         let Some(form_id) = db.wave(&wave)?.map(|w| w.form_id) else { continue };
-        let form = forms.get(&form_id).ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {form_id}")))?;
+        let form =
+            forms.get(&form_id).ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {form_id}")))?;
         let mut layout = Layout::default();
         layout.extend_for(&form);
         let (_, leaves) = recount_leaves(db, &form, &wave, &layout)?;

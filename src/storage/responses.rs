@@ -125,7 +125,11 @@ struct NewResponse<'a> {
 /// What a batch's stored answers add to one wave's cells: summed per leaf cell first, then
 /// each leaf's sum added to its roll-ups, so every cell row is written once per batch, in
 /// key order (the order every writer locks them in).
-fn wave_deltas<C: TallyStore>(c: &mut C, wave_id: &str, stored: &[&Submission]) -> StorageResult<BTreeMap<CellKey, CellCounts>> {
+fn wave_deltas<C: TallyStore>(
+    c: &mut C,
+    wave_id: &str,
+    stored: &[&Submission],
+) -> StorageResult<BTreeMap<CellKey, CellCounts>> {
     let layout = c.layout_for_write(wave_id, &stored[0].form)?;
     let mut leaves: BTreeMap<CellKey, CellCounts> = BTreeMap::new();
     for s in stored {

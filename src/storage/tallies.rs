@@ -175,9 +175,7 @@ impl QueryFragment<Pg> for UpdateCells<'_> {
         out.push_bind_param::<Array<BigInt>, _>(&self.2)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Binary>, _>(&self.3)?;
-        out.push_sql(
-            ") AS u(l, c, a, ch, n, counts) WHERE r.wave_id = ",
-        );
+        out.push_sql(") AS u(l, c, a, ch, n, counts) WHERE r.wave_id = ");
         out.push_bind_param::<Text, _>(self.0)?;
         out.push_sql(" AND r.level = u.l AND r.locality_code = u.c AND r.agency_code = u.a AND r.channel = u.ch");
         Ok(())
@@ -216,7 +214,10 @@ pub(crate) trait TallyStore {
 
 fn open_waves_with_tallies() -> diesel::dsl::Filter<
     diesel::dsl::Select<tally_layouts::table, tally_layouts::wave_id>,
-    diesel::dsl::EqAny<tally_layouts::wave_id, diesel::dsl::Select<diesel::dsl::Filter<waves::table, diesel::dsl::Eq<waves::status, &'static str>>, waves::id>>,
+    diesel::dsl::EqAny<
+        tally_layouts::wave_id,
+        diesel::dsl::Select<diesel::dsl::Filter<waves::table, diesel::dsl::Eq<waves::status, &'static str>>, waves::id>,
+    >,
 > {
     let open = waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id);
     tally_layouts::table.select(tally_layouts::wave_id).filter(tally_layouts::wave_id.eq_any(open))
@@ -284,9 +285,8 @@ macro_rules! shared_tally_store {
             let tree = LocalityTree::new(all.into_iter().map(|(code, name, level, parent_code)| {
                 crate::domain::locality::Locality { code, name, level, parent_code }
             }));
-            let chain = |code: &str| {
-                Ok(tree.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect())
-            };
+            let chain =
+                |code: &str| Ok(tree.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect());
             let rollups: BTreeMap<CellKey, CellCounts> =
                 roll_up(&leaves, chain)?.into_iter().filter(|(key, _)| key.0 != LEAF).collect();
             diesel::delete(
@@ -351,7 +351,12 @@ impl TallyStore for PgConnection {
     // roll-ups takes it FOR UPDATE, so it waits for batches in flight and they for it.
     fn layout_for_write(&mut self, wave_id: &str, form: &crate::domain::form::Form) -> StorageResult<Layout> {
         let read = |c: &mut PgConnection| {
-            tally_layouts::table.find(wave_id).select(tally_layouts::slots).for_key_share().first::<String>(c).optional()
+            tally_layouts::table
+                .find(wave_id)
+                .select(tally_layouts::slots)
+                .for_key_share()
+                .first::<String>(c)
+                .optional()
         };
         let stored = match read(self)? {
             Some(stored) => stored,
@@ -504,7 +509,10 @@ impl Database {
             .load(c)?);
         rows.into_iter()
             .map(|(level, locality, agency, channel, responses, counts)| {
-                Ok(((level, locality, agency, channel), CellCounts { responses: responses as u64, tally: decode(&counts)? }))
+                Ok((
+                    (level, locality, agency, channel),
+                    CellCounts { responses: responses as u64, tally: decode(&counts)? },
+                ))
             })
             .collect()
     }
@@ -527,7 +535,12 @@ impl Database {
     }
 
     /// Replaces a wave's cells by `cells` (the start-up rebuild from raw answers).
-    pub fn replace_cells(&self, wave_id: &str, layout: &Layout, cells: &BTreeMap<CellKey, CellCounts>) -> StorageResult<()> {
+    pub fn replace_cells(
+        &self,
+        wave_id: &str,
+        layout: &Layout,
+        cells: &BTreeMap<CellKey, CellCounts>,
+    ) -> StorageResult<()> {
         let slots = layout_json(layout);
         super::write_transaction!(self, c => {
             diesel::delete(result_cells::table.filter(result_cells::wave_id.eq(wave_id))).execute(c)?;

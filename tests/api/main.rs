@@ -24,5 +24,6 @@ mod scope;
 mod setup;
 mod sms;
 mod smtp;
+mod tallies;
 mod upload_crash;
 mod wave_pages;
