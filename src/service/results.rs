@@ -267,19 +267,13 @@ pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) ->
     let mut compare = |key: &CellKey, live: Option<&CellCounts>, expected: Option<&CellCounts>| {
         let empty = CellCounts::default();
         let (live, expected) = (live.unwrap_or(&empty), expected.unwrap_or(&empty));
-        if live.responses != expected.responses || live.tally.encode() != expected.tally.encode() {
-            if differences.len() < 20 {
-                differences.push(format!(
-                    "{}/{}/{}/{}: counters {} answers, recount {}{}",
-                    key.0,
-                    key.1,
-                    key.2,
-                    key.3,
-                    live.responses,
-                    expected.responses,
-                    if live.tally.encode() != expected.tally.encode() { " (counts differ)" } else { "" }
-                ));
-            }
+        let differ = live.responses != expected.responses || live.tally.encode() != expected.tally.encode();
+        if differ && differences.len() < 20 {
+            let counts = if live.tally.encode() != expected.tally.encode() { " (counts differ)" } else { "" };
+            differences.push(format!(
+                "{}/{}/{}/{}: counters {} answers, recount {}{counts}",
+                key.0, key.1, key.2, key.3, live.responses, expected.responses
+            ));
         }
     };
     let keys: std::collections::BTreeSet<&CellKey> = raw.keys().chain(stored_leaves.keys().copied()).collect();

@@ -212,13 +212,14 @@ pub(crate) trait TallyStore {
     fn rebuild_rollups(&mut self, wave_id: &str) -> StorageResult<()>;
 }
 
-fn open_waves_with_tallies() -> diesel::dsl::Filter<
+type OpenWaveIds =
+    diesel::dsl::Select<diesel::dsl::Filter<waves::table, diesel::dsl::Eq<waves::status, &'static str>>, waves::id>;
+type OpenWavesWithTallies = diesel::dsl::Filter<
     diesel::dsl::Select<tally_layouts::table, tally_layouts::wave_id>,
-    diesel::dsl::EqAny<
-        tally_layouts::wave_id,
-        diesel::dsl::Select<diesel::dsl::Filter<waves::table, diesel::dsl::Eq<waves::status, &'static str>>, waves::id>,
-    >,
-> {
+    diesel::dsl::EqAny<tally_layouts::wave_id, OpenWaveIds>,
+>;
+
+fn open_waves_with_tallies() -> OpenWavesWithTallies {
     let open = waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id);
     tally_layouts::table.select(tally_layouts::wave_id).filter(tally_layouts::wave_id.eq_any(open))
 }
@@ -418,6 +419,9 @@ pub struct ResultRow {
     pub counts: CellCounts,
 }
 
+/// A stored answer for the recount: (id, locality, agency, channel, answers as JSON).
+pub type RawAnswer = (String, String, String, String, String);
+
 /// Which agency rows results read.
 #[derive(Debug, Clone, Copy)]
 pub enum AgencyRows<'a> {
@@ -519,12 +523,7 @@ impl Database {
 
     /// Raw answers of a wave after `after` (by id), at most `limit`: (id, locality, agency,
     /// channel, answers).
-    pub fn raw_answers_after(
-        &self,
-        wave_id: &str,
-        after: &str,
-        limit: i64,
-    ) -> StorageResult<Vec<(String, String, String, String, String)>> {
+    pub fn raw_answers_after(&self, wave_id: &str, after: &str, limit: i64) -> StorageResult<Vec<RawAnswer>> {
         Ok(with_conn!(self, c => responses::table
             .filter(responses::wave_id.eq(wave_id))
             .filter(responses::id.gt(after))
