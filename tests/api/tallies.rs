@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 on_both_backends!(
     a_moved_commune_takes_its_answers_along_in_open_waves_only,
     verify_catches_a_tampered_leaf_cell_and_a_tampered_rollup,
-    concurrent_answers_are_counted_exactly_at_every_level
+    concurrent_answers_are_counted_exactly_at_every_level,
+    tallies_rebuilt_from_raw_answers_give_the_same_results
 );
 
 /// Runs a statement straight on the test's database.
@@ -153,4 +154,37 @@ async fn concurrent_answers_are_counted_exactly_at_every_level(app: TestApp) {
     assert_eq!(agencies, [(Value::Null, 30), (json!("AG1"), 40), (json!("AG2"), 50)]);
     let verify = app.get_json(&format!("/api/v1/waves/{wave}/verify")).await;
     assert_eq!(verify["consistent"], true, "{verify}");
+}
+
+async fn tallies_rebuilt_from_raw_answers_give_the_same_results(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2023").await;
+    let wave = app.open_wave("sipas-2023").await;
+    for (i, (commune, agency)) in [("00001", Some("AG1")), ("00002", None), ("00003", Some("AG2"))].iter().enumerate() {
+        for (j, invitation) in app.invite(&wave, commune, *agency, 3).await.into_iter().enumerate() {
+            let level = ["1", "3", "4", "5", "2"][(i + j) % 5];
+            assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, level)).await.status(), 201);
+        }
+    }
+    let queries = ["", "?level=commune", "?level=district&by=agency", "?by=agency"];
+    let mut before = Vec::new();
+    for query in queries {
+        before.push(app.get_json(&format!("/api/v1/waves/{wave}/results{query}")).await);
+    }
+    // What the upgrade leaves: answers, and no tallies (the old counters are dropped).
+    execute(&app, &format!("DELETE FROM result_cells WHERE wave_id = '{wave}'"));
+    execute(&app, &format!("DELETE FROM tally_layouts WHERE wave_id = '{wave}'"));
+    assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 0);
+
+    let db = phieu::storage::Database::connect(&app.database_url, 1).unwrap();
+    let forms =
+        phieu::domain::form::load_dir(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/survey_forms")))
+            .unwrap();
+    phieu::service::results::rebuild_missing_tallies(&db, &phieu::domain::form::FormRegistry::new(forms)).unwrap();
+    for (query, before) in queries.iter().zip(before) {
+        assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/results{query}")).await, before, "{query}");
+    }
+    let verify = app.get_json(&format!("/api/v1/waves/{wave}/verify")).await;
+    assert_eq!(verify["consistent"], true, "{verify}");
+    assert_eq!(verify["responses_stored"], 9);
 }
