@@ -45,62 +45,61 @@ impl Database {
     /// every open wave are rebuilt from its leaf cells in the same transaction; closed waves
     /// keep theirs, so their figures never change.
     pub fn save_localities(&self, batch: &[Locality]) -> StorageResult<Result<Vec<SaveOutcome>, (usize, SaveOutcome)>> {
-        with_conn!(self, c => {
-            let mut failed = None;
-            let outcome = c.transaction::<_, StorageError, _>(|c| {
-                let rollback = || StorageError::Query(diesel::result::Error::RollbackTransaction);
-                let open_waves = c.guard_open_waves()?;
-                let mut moved = false;
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for (i, locality) in batch.iter().enumerate() {
-                    // Walk up from the new parent: it must exist and must not lead back here.
-                    let mut ancestor = locality.parent_code.clone();
-                    let mut first = true;
-                    while let Some(code) = ancestor {
-                        if code == locality.code {
-                            failed = Some((i, SaveOutcome::Cycle));
-                            return Err(rollback());
-                        }
-                        let parent: Option<Option<String>> =
-                            localities::table.find(&code).select(localities::parent_code).first(c).optional()?;
-                        if parent.is_none() && first {
-                            failed = Some((i, SaveOutcome::UnknownParent));
-                            return Err(rollback());
-                        }
-                        ancestor = parent.flatten();
-                        first = false;
+        let mut failed = None;
+        // Immediate on SQLite: the transaction reads before it writes (see write_transaction).
+        let outcome = super::write_transaction!(self, c => {
+            let rollback = || StorageError::Query(diesel::result::Error::RollbackTransaction);
+            let open_waves = c.guard_open_waves()?;
+            let mut moved = false;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (i, locality) in batch.iter().enumerate() {
+                // Walk up from the new parent: it must exist and must not lead back here.
+                let mut ancestor = locality.parent_code.clone();
+                let mut first = true;
+                while let Some(code) = ancestor {
+                    if code == locality.code {
+                        failed = Some((i, SaveOutcome::Cycle));
+                        return Err(rollback());
                     }
-                    let before: Option<(String, Option<String>)> = localities::table
-                        .find(&locality.code)
-                        .select((localities::level, localities::parent_code))
-                        .first(c)
-                        .optional()?;
-                    let row = LocalityRow::from(locality);
-                    match before {
-                        Some((level, parent)) => {
-                            moved |= level != locality.level || parent != locality.parent_code;
-                            diesel::update(localities::table.find(&locality.code)).set(&row).execute(c)?;
-                            outcomes.push(SaveOutcome::Updated);
-                        }
-                        None => {
-                            diesel::insert_into(localities::table).values(&row).execute(c)?;
-                            outcomes.push(SaveOutcome::Created);
-                        }
+                    let parent: Option<Option<String>> =
+                        localities::table.find(&code).select(localities::parent_code).first(c).optional()?;
+                    if parent.is_none() && first {
+                        failed = Some((i, SaveOutcome::UnknownParent));
+                        return Err(rollback());
+                    }
+                    ancestor = parent.flatten();
+                    first = false;
+                }
+                let before: Option<(String, Option<String>)> = localities::table
+                    .find(&locality.code)
+                    .select((localities::level, localities::parent_code))
+                    .first(c)
+                    .optional()?;
+                let row = LocalityRow::from(locality);
+                match before {
+                    Some((level, parent)) => {
+                        moved |= level != locality.level || parent != locality.parent_code;
+                        diesel::update(localities::table.find(&locality.code)).set(&row).execute(c)?;
+                        outcomes.push(SaveOutcome::Updated);
+                    }
+                    None => {
+                        diesel::insert_into(localities::table).values(&row).execute(c)?;
+                        outcomes.push(SaveOutcome::Created);
                     }
                 }
-                if moved {
-                    for wave in open_waves {
-                        c.rebuild_rollups(&wave)?;
-                    }
-                }
-                Ok(outcomes)
-            });
-            match (outcome, failed) {
-                (Ok(outcomes), _) => Ok(Ok(outcomes)),
-                (Err(StorageError::Query(diesel::result::Error::RollbackTransaction)), Some(failure)) => Ok(Err(failure)),
-                (Err(e), _) => Err(e),
             }
-        })
+            if moved {
+                for wave in open_waves {
+                    c.rebuild_rollups(&wave)?;
+                }
+            }
+            Ok(outcomes)
+        });
+        match (outcome, failed) {
+            (Ok(outcomes), _) => Ok(Ok(outcomes)),
+            (Err(StorageError::Query(diesel::result::Error::RollbackTransaction)), Some(failure)) => Ok(Err(failure)),
+            (Err(e), _) => Err(e),
+        }
     }
 
     pub fn all_localities(&self) -> StorageResult<Vec<Locality>> {
