@@ -36,8 +36,16 @@ pub struct Settings {
     pub sign_in_waiting_per_prefix: u32,
     /// Password checks (Argon2, about 19 MiB each) running at once on this instance.
     pub sign_in_verifications: usize,
-    /// How often PostgreSQL answers are re-mixed (see README, anonymity).
+    /// How often PostgreSQL answers are re-mixed (see README, anonymity), and how often the
+    /// other scheduled jobs run.
     pub mix_interval: Duration,
+    /// New answers a mix takes at least, so that each is hidden among that many (PostgreSQL).
+    pub mix_min_answers: i64,
+    /// How often an instance exchanges its rate-limit counts with the others.
+    pub rate_sync: Duration,
+    /// How long a scheduled job's lease lasts without renewal (a crashed holder's job waits
+    /// this long before another instance runs it).
+    pub job_lease: Duration,
     pub secure_cookies: bool,
     /// Offset of the local day (Vietnam: +7) for wave dates and the day stored with answers.
     pub utc_offset_hours: i32,
@@ -77,6 +85,27 @@ pub struct Settings {
     pub reminder_max: i64,
     /// Whether the scheduler sends email reminders by itself.
     pub reminders_automatic: bool,
+    /// Networks whose clients may read `/metrics` without a token (loopback by default).
+    pub metrics_networks: Vec<ipnet::IpNet>,
+    /// A bearer token that lets anyone holding it read `/metrics`; unset: none does.
+    pub metrics_token: Option<String>,
+}
+
+/// `PHIEU_METRICS_NETWORKS`: a comma-separated list of networks (`10.0.0.0/8`) or addresses,
+/// or `none`.
+pub fn parse_networks(text: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    if text.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>().or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                |_| anyhow::anyhow!("PHIEU_METRICS_NETWORKS: \"{part}\" is not a network (10.0.0.0/8) or address"),
+            )
+        })
+        .collect()
 }
 
 fn var(name: &str) -> Option<String> {
@@ -133,7 +162,10 @@ impl Settings {
                 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
             )?
             .max(1),
-            mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?),
+            mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?.max(1)),
+            mix_min_answers: parsed("PHIEU_MIX_MIN_ANSWERS", 50i64)?.max(1),
+            rate_sync: Duration::from_millis(parsed("PHIEU_RATE_SYNC_MS", 1000u64)?.max(10)),
+            job_lease: Duration::from_secs(parsed("PHIEU_JOB_LEASE_SECS", 60u64)?.max(1)),
             secure_cookies: parsed("PHIEU_SECURE_COOKIES", false)?,
             utc_offset_hours: parsed("PHIEU_UTC_OFFSET_HOURS", 7)?,
             max_upload_bytes: parsed("PHIEU_MAX_UPLOAD_MB", 200usize)? * 1_048_576,
@@ -159,6 +191,10 @@ impl Settings {
             reminder_after_days: parsed("PHIEU_REMINDER_AFTER_DAYS", 7)?,
             reminder_max: parsed("PHIEU_REMINDER_MAX", 2)?,
             reminders_automatic: parsed("PHIEU_REMINDERS_AUTOMATIC", true)?,
+            metrics_networks: parse_networks(
+                &var("PHIEU_METRICS_NETWORKS").unwrap_or_else(|| "127.0.0.0/8, ::1".into()),
+            )?,
+            metrics_token: var("PHIEU_METRICS_TOKEN"),
         })
     }
 }
@@ -174,5 +210,15 @@ mod tests {
         assert_eq!(default_data_dir("phieu.db"), PathBuf::from("."));
         assert_eq!(default_data_dir("postgres://db/phieu"), PathBuf::from("data"));
         assert_eq!(default_data_dir("postgresql://db/phieu"), PathBuf::from("data"));
+    }
+
+    #[test]
+    fn metrics_networks_are_cidr_lists_addresses_or_none() {
+        let networks = parse_networks("10.1.0.0/16, 192.0.2.7,::1").unwrap();
+        let strings: Vec<String> = networks.iter().map(ToString::to_string).collect();
+        assert_eq!(strings, ["10.1.0.0/16", "192.0.2.7/32", "::1/128"]);
+        assert!(parse_networks("none").unwrap().is_empty());
+        assert!(parse_networks("10.0.0.0/33").is_err());
+        assert!(parse_networks("intranet").is_err());
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod config;
 pub mod domain;
+pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod outbox;
 pub mod scratch;
 pub mod service;

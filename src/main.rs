@@ -14,6 +14,8 @@ usage:
   phieu forms check [DIR]       validate form files (default: survey_forms/)
   phieu localities import FILE  import localities from a code,name,level,parent_code CSV
   phieu purge                   delete the contact data of waves closed longer than PHIEU_RETENTION_DAYS
+  phieu backup FILE             write a consistent copy of the SQLite database to a new FILE (while
+                                the service runs, too), and say whether it holds the instance key
   phieu admin reset-password EMAIL [--stdin]
                                 set a new password for an account (generated and printed once, or
                                 read from the first line of standard input), enable it, forget its
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         ["forms", "check", dir] => forms_check(PathBuf::from(dir)),
         ["localities", "import", file] => import_localities(PathBuf::from(file)),
         ["purge"] => run_async(purge()),
+        ["backup", file] => backup(PathBuf::from(file)),
         ["admin", "reset-password", email] => reset_password(email, false),
         ["admin", "reset-password", email, "--stdin"] => reset_password(email, true),
         ["help"] | ["--help"] | ["-h"] => {
@@ -99,6 +102,34 @@ async fn purge() -> anyhow::Result<ExitCode> {
     }
     if purged.is_empty() {
         println!("nothing to purge");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A copy of the SQLite database that can be kept apart: no WAL beside it, nothing deleted
+/// in it, and without the instance key when that key is kept outside the database.
+fn backup(file: PathBuf) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_env()?;
+    if settings.database_url.starts_with("postgres") {
+        eprintln!(
+            "phieu: backup copies SQLite databases; for PostgreSQL use pg_dump or base backups (README, Backups)"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let source = settings.database_url.strip_prefix("sqlite://").unwrap_or(&settings.database_url);
+    anyhow::ensure!(std::path::Path::new(source).exists(), "no database at {source}");
+    let db = phieu::storage::Database::connect(&settings.database_url, 1)?;
+    let report = db.backup_sqlite(&file, settings.secret_key.is_some())?;
+    println!("backup: {} ({} bytes, {} answers)", file.display(), report.bytes, report.answers);
+    if report.holds_instance_key {
+        println!(
+            "instance key: IN the backup (kept in the database since PHIEU_SECRET_KEY is unset): whoever has \
+             this file can test guessed invitation codes; set PHIEU_SECRET_KEY to keep the key apart"
+        );
+    } else if settings.secret_key.is_some() {
+        println!("instance key: not in the backup (PHIEU_SECRET_KEY is set): keep that key apart from this file");
+    } else {
+        println!("instance key: not in the backup (none generated yet)");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -98,13 +98,9 @@ impl Queue {
                     return;
                 }
             };
-            let lease = chrono::Duration::from_std(queue.settings.mail_lease).unwrap_or(chrono::Duration::minutes(10));
             loop {
                 let now = chrono::Utc::now().naive_utc();
-                let claimed = queue
-                    .db
-                    .expire_message_leases(now - lease)
-                    .and_then(|_| queue.db.claim_due_messages(channel, 1, now));
+                let claimed = queue.db.claim_due_messages(channel, 1, now);
                 match claimed {
                     Ok(messages) if messages.is_empty() => std::thread::sleep(Duration::from_millis(250)),
                     Ok(messages) => {

@@ -38,7 +38,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
     crate::service::results::rebuild_missing_tallies(&db, &forms).context("rebuilding result tallies")?;
     let key = match &settings.secret_key {
         Some(key) => key.clone(),
-        None => db.instance_secret("code_hmac_key", || {
+        None => db.instance_secret(crate::storage::operator::CODE_KEY_NAME, || {
             let mut bytes = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut bytes);
             hex::encode(bytes)
@@ -117,11 +117,12 @@ impl Application {
         let state = actix_web::web::Data::new(AppState {
             survey: survey.clone(),
             settings: settings.clone(),
-            limiter: RateLimiter::new(settings.rate_window),
+            limiter: RateLimiter::new(settings.rate_window, survey.hasher.clone()),
             sign_in_waiting: Default::default(),
             sign_in_verifications: tokio::sync::Semaphore::new(settings.sign_in_verifications),
             templates: Templates::load(),
         });
+        spawn_rate_exchange(state.clone(), settings.rate_sync);
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(
@@ -143,7 +144,7 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        spawn_jobs(survey.clone(), settings.clone());
+        crate::jobs::spawn(survey.clone(), settings.clone());
         crate::outbox::start_workers(survey.db.clone(), settings.clone(), survey.base_url.clone())?;
         Ok(Self { port, server, survey })
     }
@@ -157,65 +158,17 @@ impl Application {
     }
 }
 
-/// An import still running after this long was cut off by a crash (a million rows take
-/// under a minute): it is marked failed and what it stored removed.
-const STALE_IMPORT: chrono::Duration = chrono::Duration::hours(1);
-
-/// Background work inside `serve`: mixing PostgreSQL answers of waves that received new
-/// ones, truncating the SQLite WAL, dropping expired tokens and imports cut off by a crash,
-/// reminders by email (and SMS through a gateway), purging contact data of waves closed
-/// longer than the retention period.
-fn spawn_jobs(survey: Survey, settings: Arc<Settings>) {
+/// Every `every`, this instance's rate-limit counts are exchanged with the other instances'.
+fn spawn_rate_exchange(state: actix_web::web::Data<AppState>, every: std::time::Duration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(settings.mix_interval);
-        tick.tick().await;
-        let mut mixed_at: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let seen = mixed_at.clone();
-            let result = survey
-                .db
-                .run(move |db| {
-                    let mut mixed = Vec::new();
-                    for (wave, answers) in db.waves_to_mix()? {
-                        if seen.get(&wave) != Some(&answers) {
-                            db.mix_wave(&wave)?;
-                            mixed.push((wave, answers));
-                        }
-                    }
-                    db.truncate_wal()?;
-                    db.delete_expired_tokens()?;
-                    db.fail_stale_imports(chrono::Utc::now().naive_utc() - STALE_IMPORT)?;
-                    Ok(mixed)
-                })
-                .await;
-            match result {
-                Ok(mixed) => mixed_at.extend(mixed),
-                Err(error) => tracing::warn!(%error, "background job failed"),
-            }
-            if settings.reminders_automatic {
-                let (after, max) = (settings.reminder_after_days, settings.reminder_max);
-                let queued = survey.queued_channels();
-                let reminded = survey
-                    .db
-                    .run(move |db| {
-                        let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::days(after);
-                        let mut total = 0;
-                        for wave in db.open_waves()? {
-                            total += db.remind(&wave, cutoff, max, queued, queued)?.iter().map(|r| r.1).sum::<usize>();
-                        }
-                        Ok(total)
-                    })
-                    .await;
-                if let Err(error) = reminded {
-                    tracing::warn!(%error, "automatic reminders failed");
-                }
-            }
-            match survey.purge_due(chrono::Duration::days(settings.retention_days)).await {
-                Ok(purged) => {
-                    purged.iter().for_each(|(wave, n)| tracing::info!(wave, contacts = n, "contact data purged"))
-                }
-                Err(error) => tracing::warn!(%error, "purge failed"),
+            let state = state.clone();
+            let db = state.survey.db.clone();
+            if let Err(error) = db.run(move |db| state.limiter.exchange(db)).await {
+                tracing::warn!(%error, "rate limit counts not exchanged");
             }
         }
     });

@@ -125,6 +125,17 @@ impl CodeHasher {
         mac.update(code.as_str().as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// Keyed hash of some other text to be stored without showing it (a rate-limit key
+    /// holding an address), apart from code hashes by `context`: 128 bits, in hex.
+    pub fn hash_text(&self, context: &str, text: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(context.as_bytes());
+        mac.update(b"\0");
+        mac.update(text.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ impl Survey {
             answers: valid,
             form: form.clone(),
         };
-        match self.writer.submit(submission).await? {
+        match self.db.metrics.answer_written(self.writer.submit(submission)).await? {
             SubmitOutcome::Stored => Ok(()),
             SubmitOutcome::AlreadyAnswered => Err(AnswerError::AlreadyAnswered),
             SubmitOutcome::WaveNotOpen => Err(AnswerError::WaveClosed),

@@ -181,6 +181,7 @@ fn fail_on_error(
     id: &str,
     imported: Result<UploadSummary, ListError>,
 ) -> Result<UploadSummary, ListError> {
+    db.metrics.import_finished(imported.is_ok());
     imported.map_err(|error| {
         if let Err(e) = db.fail_import(id, &failure_reason(&error)) {
             tracing::error!(upload = id, error = %e, "could not mark a failed import");
@@ -249,6 +250,7 @@ fn import(
         counts.rows += cleaned.report.len();
         counts.accepted += cleaned.contacts.len();
         counts.rejected += cleaned.rejected();
+        db.metrics.import_rows(cleaned.report.len());
         db.store_batch(id, &wave.id, agency_code, &cleaned)?;
         if first {
             db.refresh_key_statistics()?;

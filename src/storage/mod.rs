@@ -4,11 +4,13 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod coordination;
 pub mod delivery;
 pub mod invitations;
 pub mod lists;
 pub mod localities;
 pub mod mail;
+pub mod operator;
 pub mod responses;
 pub mod schema;
 pub mod tallies;
@@ -103,6 +105,8 @@ pub(crate) use write_transaction;
 #[derive(Clone)]
 pub struct Database {
     pub(crate) pool: Pool,
+    /// This instance's counters, reachable from every layer that holds the database.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug)]
@@ -155,7 +159,7 @@ impl Database {
                 .map_err(|e| StorageError::Migration(e.to_string()))?;
             Pool::Sqlite(pool)
         };
-        Ok(Self { pool })
+        Ok(Self { pool, metrics: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -172,7 +176,11 @@ impl Database {
         F: FnOnce(&Database) -> StorageResult<T> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || work(&db)).await.map_err(|e| StorageError::Task(e.to_string()))?
+        // Logs written by the work carry the request's span (its request id).
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| work(&db)))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
     pub fn ping(&self) -> StorageResult<()> {

@@ -5,9 +5,9 @@
 //! file take thousands of answers a second, and on PostgreSQL it also means the answers of
 //! a batch share one transaction id.
 
-use super::schema::{invitations, responses, result_cells, waves};
+use super::schema::{invitations, responses};
 use super::tallies::{CellCounts, CellKey, TallyStore, roll_up};
-use super::{Backend, Database, StorageError, StorageResult, with_conn};
+use super::{Database, StorageError, StorageResult, with_conn};
 use crate::domain::answers::ValidAnswers;
 use crate::domain::form::Form;
 use crate::domain::tally::{self, LEAF};
@@ -198,46 +198,97 @@ impl Database {
         }))
     }
 
-    /// On PostgreSQL, erases what transaction ids and heap order say about answers: every
-    /// used invitation of the wave gets one new transaction id (so none shares an id with
-    /// its answer any more) and the answers are rewritten in random-id order. SQLite keeps
-    /// neither transaction ids nor insertion order (WITHOUT ROWID tables), so there it does
-    /// nothing.
-    pub fn mix_wave(&self, wave_id: &str) -> StorageResult<()> {
+    /// On PostgreSQL, erases what transaction ids and heap order say about which answer used
+    /// which invitation, rewriting only what is new since the last mix: the answers and used
+    /// invitations not mixed yet (`mixed` is false) become one cohort. In one transaction
+    /// with one snapshot, the cohort's invitations are re-stamped and its answers rewritten
+    /// in random-id order, so all of them carry this transaction's id and an answer can be
+    /// told apart from no other of its cohort. A cohort holds at least `min_cohort` answers:
+    /// with fewer new ones (when a wave closes) the whole wave is mixed again instead.
+    /// Returns how many answers were rewritten. SQLite keeps neither transaction ids nor
+    /// insertion order (WITHOUT ROWID tables), so there it does nothing.
+    pub fn mix_wave(&self, wave_id: &str, min_cohort: i64) -> StorageResult<usize> {
         let crate::storage::Pool::Postgres(pool) = &self.pool else {
-            return Ok(());
+            return Ok(0);
         };
         let c = &mut *pool.get()?;
-        c.transaction::<_, StorageError, _>(|c| {
-            diesel::sql_query("UPDATE invitations SET used = TRUE WHERE wave_id = $1 AND used")
+        // Writers never touch used invitations nor stored answers, so only a mix of the same
+        // wave at the same moment (closing it while the job runs) can conflict: retried.
+        let mut attempt = 0;
+        loop {
+            let result = c.build_transaction().repeatable_read().run::<_, StorageError, _>(|c| {
+                let pending: Vec<Pending> =
+                    diesel::sql_query("SELECT count(*) AS n FROM responses WHERE NOT mixed AND wave_id = $1")
+                        .bind::<diesel::sql_types::Text, _>(wave_id)
+                        .load(c)?;
+                let pending = pending.first().map_or(0, |p| p.n);
+                if pending == 0 {
+                    return Ok(0);
+                }
+                // The cohort: what is new, or the whole wave when that is too few.
+                let which = if pending >= min_cohort { "AND NOT mixed" } else { "" };
+                diesel::sql_query(format!("UPDATE invitations SET mixed = TRUE WHERE wave_id = $1 AND used {which}"))
+                    .bind::<diesel::sql_types::Text, _>(wave_id)
+                    .execute(c)?;
+                // Every column but `mixed`, read from the catalog so that columns added to
+                // `responses` later are carried over.
+                let columns: Vec<ColumnList> = diesel::sql_query(
+                    "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS names FROM pg_attribute \
+                     WHERE attrelid = 'responses'::regclass AND attnum > 0 AND NOT attisdropped \
+                     AND attname <> 'mixed'",
+                )
+                .load(c)?;
+                let columns = &columns[0].names;
+                let moved = diesel::sql_query(format!(
+                    "WITH moved AS (DELETE FROM responses WHERE wave_id = $1 {which} RETURNING *) \
+                     INSERT INTO responses ({columns}, mixed) SELECT {columns}, TRUE FROM moved ORDER BY id"
+                ))
                 .bind::<diesel::sql_types::Text, _>(wave_id)
                 .execute(c)?;
-            diesel::sql_query(
-                "WITH moved AS (DELETE FROM responses WHERE wave_id = $1 RETURNING *) \
-                 INSERT INTO responses SELECT * FROM moved ORDER BY id",
-            )
-            .bind::<diesel::sql_types::Text, _>(wave_id)
-            .execute(c)?;
-            Ok(())
-        })
+                Ok(moved)
+            });
+            match result {
+                Err(StorageError::Query(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::SerializationFailure,
+                    _,
+                ))) if attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
-    /// Open waves and how many answers each holds, for the mixing job (PostgreSQL only).
+    /// Open waves and how many answers of each are not mixed yet, for the mixing job
+    /// (PostgreSQL only).
     pub fn waves_to_mix(&self) -> StorageResult<Vec<(String, i64)>> {
-        if self.backend() != Backend::Postgres {
+        let crate::storage::Pool::Postgres(pool) = &self.pool else {
             return Ok(Vec::new());
-        }
-        let open: Vec<String> = with_conn!(self, c => waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id).load(c)?);
-        open.into_iter()
-            .map(|wave| {
-                let whole: Vec<i64> = with_conn!(self, c => result_cells::table
-                    .filter(result_cells::wave_id.eq(&wave))
-                    .filter(result_cells::level.eq(tally::WHOLE))
-                    .filter(result_cells::agency_code.eq(tally::ALL_AGENCIES))
-                    .select(result_cells::responses)
-                    .load(c)?);
-                Ok((wave, whole.iter().sum()))
-            })
-            .collect()
+        };
+        let rows: Vec<WavePending> = diesel::sql_query(
+            "SELECT r.wave_id, count(*) AS n FROM responses r JOIN waves w ON w.id = r.wave_id \
+             WHERE NOT r.mixed AND w.status = $1 GROUP BY r.wave_id",
+        )
+        .bind::<diesel::sql_types::Text, _>(WaveStatus::Open.as_str())
+        .load(&mut *pool.get()?)?;
+        Ok(rows.into_iter().map(|r| (r.wave_id, r.n)).collect())
     }
+}
+
+#[derive(QueryableByName)]
+struct ColumnList {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    names: String,
+}
+
+#[derive(QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct WavePending {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    wave_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod citizen;
 pub mod csv_export;
 pub mod error;
+pub mod metrics;
 pub mod official;
 pub mod ratelimit;
 pub mod templates;
@@ -97,6 +98,7 @@ impl AppState {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics::metrics))
         .route("/static/site.css", web::get().to(|| async { asset("text/css; charset=utf-8", templates::SITE_CSS) }))
         .route(
             "/static/letters.css",

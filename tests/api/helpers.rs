@@ -78,6 +78,12 @@ pub fn required(variable: &str) -> bool {
 }
 
 pub fn skip(what: &str, variable: &str, hint: &str) -> Option<TestApp> {
+    refuse_or_note_skip(what, variable, hint);
+    None
+}
+
+/// Fails when `variable` requires the missing program, or says loudly that the test is skipped.
+pub fn refuse_or_note_skip(what: &str, variable: &str, hint: &str) {
     if required(variable) {
         panic!("{what} is required ({variable}=1) but {hint}");
     }
@@ -85,7 +91,6 @@ pub fn skip(what: &str, variable: &str, hint: &str) -> Option<TestApp> {
     // and a skip must be seen.
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\nSKIPPED: {what}: {hint} (set {variable}=1 to make this a failure)");
-    None
 }
 
 pub fn test_settings(database_url: String) -> Settings {
@@ -117,6 +122,9 @@ pub fn test_settings(database_url: String) -> Settings {
         sign_in_waiting_per_prefix: 4,
         sign_in_verifications: 4,
         mix_interval: Duration::from_secs(3600),
+        mix_min_answers: 50,
+        rate_sync: Duration::from_millis(200),
+        job_lease: Duration::from_secs(60),
         secure_cookies: false,
         utc_offset_hours: 7,
         max_upload_bytes: 200 * 1_048_576,
@@ -137,6 +145,8 @@ pub fn test_settings(database_url: String) -> Settings {
         reminder_after_days: 7,
         reminder_max: 2,
         reminders_automatic: false,
+        metrics_networks: phieu::config::parse_networks("127.0.0.0/8, ::1").unwrap(),
+        metrics_token: None,
     }
 }
 
@@ -153,31 +163,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
             (format!("sqlite://{}", dir.join("phieu.db").display()), Cleanup::Directory(dir))
         }
         Backend::Postgres => {
-            let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-                return skip("PostgreSQL tests", "PHIEU_REQUIRE_POSTGRES", "TEST_DATABASE_URL is not set");
-            };
-            let name = format!("phieu_test_{unique}");
-            let created = tokio::task::spawn_blocking({
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                move || {
-                    use diesel::{Connection, RunQueryDsl, pg::PgConnection};
-                    let mut conn = PgConnection::establish(&admin_url)?;
-                    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn)?;
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-                }
-            })
-            .await
-            .unwrap();
-            if let Err(e) = created {
-                return skip(
-                    "PostgreSQL tests",
-                    "PHIEU_REQUIRE_POSTGRES",
-                    &format!("cannot create a database at TEST_DATABASE_URL: {e}"),
-                );
-            }
-            let base = admin_url.split('?').next().unwrap();
-            let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-            (url, Cleanup::PostgresDatabase { admin_url, name })
+            let database = fresh_postgres().await?;
+            (database.url, database.cleanup)
         }
     };
     let mut settings = test_settings(database_url.clone());
@@ -185,11 +172,42 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let app = Application::build(settings).await.expect("application starts");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
-    let address = format!("http://127.0.0.1:{port}");
-    let api = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut test_app = TestApp { address, port, api, admin_token: String::new(), backend, database_url, cleanup };
-    test_app.admin_token = test_app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    Some(test_app)
+    Some(TestApp::signed_in(port, backend, database_url, cleanup).await)
+}
+
+/// A fresh PostgreSQL database on the server of TEST_DATABASE_URL, dropped with the
+/// TestApp that takes it; without one the test is skipped loudly (or fails, in CI).
+pub struct PostgresDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+pub async fn fresh_postgres() -> Option<PostgresDatabase> {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        refuse_or_note_skip("PostgreSQL tests", "PHIEU_REQUIRE_POSTGRES", "TEST_DATABASE_URL is not set");
+        return None;
+    };
+    let name = format!("phieu_test_{unique}");
+    let created = tokio::task::spawn_blocking({
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        move || {
+            use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+            let mut conn = PgConnection::establish(&admin_url)?;
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn)?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        }
+    })
+    .await
+    .unwrap();
+    if let Err(e) = created {
+        let hint = format!("cannot create a database at TEST_DATABASE_URL: {e}");
+        refuse_or_note_skip("PostgreSQL tests", "PHIEU_REQUIRE_POSTGRES", &hint);
+        return None;
+    }
+    let base = admin_url.split('?').next().unwrap();
+    let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+    Some(PostgresDatabase { url, cleanup: Cleanup::PostgresDatabase { admin_url, name } })
 }
 
 /// `phieu serve` as an operator runs it, on SQLite under `dir`, with extra `env`; killed
@@ -247,10 +265,21 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{port}");
         assert!(wait_until_up(&format!("{address}/health")).await, "phieu serve did not come up");
         let database_url = format!("sqlite://{}", dir.join("data/phieu.db").display());
-        let api = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let cleanup = Cleanup::Directory(dir);
-        let mut app =
-            TestApp { address, port, api, admin_token: String::new(), backend: Backend::Sqlite, database_url, cleanup };
+        Self::signed_in(port, Backend::Sqlite, database_url, cleanup).await
+    }
+
+    /// The same for a `phieu serve` process on the PostgreSQL `database`.
+    pub async fn attach_postgres(port: u16, database: PostgresDatabase) -> TestApp {
+        let address = format!("http://127.0.0.1:{port}");
+        assert!(wait_until_up(&format!("{address}/health")).await, "phieu serve did not come up");
+        Self::signed_in(port, Backend::Postgres, database.url, database.cleanup).await
+    }
+
+    async fn signed_in(port: u16, backend: Backend, database_url: String, cleanup: Cleanup) -> TestApp {
+        let address = format!("http://127.0.0.1:{port}");
+        let api = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut app = TestApp { address, port, api, admin_token: String::new(), backend, database_url, cleanup };
         app.admin_token = app.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         app
     }

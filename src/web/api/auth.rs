@@ -12,12 +12,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/token", web::post().to(issue_token));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Credentials {
     email: String,
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/token",
+    tag = "auth",
+    responses(
+        (status = 200, description = "`{token, expires_at}`"),
+        (status = 401, description = "wrong email or password (the same answer for every cause)"),
+        (status = 429, description = "too many sign-ins in progress from this network; see Retry-After"),
+    ),
+)]
 async fn issue_token(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -31,7 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/assignments", web::get().to(assignments));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SendRequest {
     channel: String,
@@ -44,6 +44,19 @@ pub const SEND_ROLES: &[Role] = &[Role::Administrator];
 /// Who may follow a wave's progress (counts only, no contact data).
 pub const PROGRESS_ROLES: &[Role] = &[Role::Administrator, Role::Analyst];
 
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/invitations/send",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "`{queued, unreachable}`"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn send(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -93,7 +106,8 @@ fn invitation(state: &AppState, addressee: &Addressee) -> Result<InvitationLink,
 }
 
 /// `?reminders=1` on an export: only the people of the latest reminder run.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     reminders: Option<u8>,
 }
@@ -122,6 +136,18 @@ fn qr_svg(url: &str) -> Result<String, ApiError> {
 
 /// One A4 page per person: address block, the code in large type, a QR code of the link,
 /// and the notice on personal data. Printing the page prints the letters.
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/letters",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id"), ExportParams),
+    responses(
+        (status = 200, description = "print-ready letters, one A4 page each", content_type = "text/html"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn letters(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -165,6 +191,18 @@ fn csv_response(name: &str, csv: CsvWriter) -> HttpResponse {
 }
 
 /// Mail merge for the post office.
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/letters.csv",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id"), ExportParams),
+    responses(
+        (status = 200, description = "mail merge for the post office", content_type = "text/csv"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn letters_csv(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -197,6 +235,18 @@ pub async fn letters_merge(
 }
 
 /// Messages ready for an SMS gateway: GSM-7 text without diacritics, with its length.
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/sms.csv",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id"), ExportParams),
+    responses(
+        (status = 200, description = "SMS texts (GSM-7) with length and parts", content_type = "text/csv"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn sms_csv(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -226,12 +276,34 @@ pub async fn sms_merge(
 }
 
 /// An enumerator's visits: whom to see, where, and the code to answer with.
+#[utoipa::path(
+    get,
+    path = "/assignments",
+    tag = "delivery",
+    responses(
+        (status = 200, description = "`{assignments}`: this enumerator's visits with codes"),
+        (status = 403, description = "the role may not"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn assignments(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Enumerator])?;
     let visits = state.survey.assignments(&user.0.id).await?;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({"assignments": visits})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/progress",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "sampled, invited, delivered, answered per stratum and locality; queued messages by status"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn progress(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -249,7 +321,7 @@ pub async fn wave_progress(state: &AppState, user: &User, wave_id: &str) -> Resu
     Ok((wave, progress))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MailTemplate {
     subject: String,
@@ -258,6 +330,19 @@ struct MailTemplate {
 
 /// The wave's own invitation email. Placeholders: {ten}, {ma}, {duong_dan}, {tu_choi},
 /// {co_quan}; the notice on personal data is always appended.
+#[utoipa::path(
+    put,
+    path = "/waves/{id}/mail-template",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 204, description = "template stored"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_mail_template(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -278,6 +363,18 @@ async fn set_mail_template(
 
 /// Refusals, bounces and unreachable people give way to the next reserve of their stratum;
 /// the newcomers are invited by the next send.
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/replacements",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "people replaced from the reserve"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn replace(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;
@@ -292,7 +389,7 @@ async fn replace(state: web::Data<AppState>, user: ApiUser, path: web::Path<Stri
     Ok(HttpResponse::Ok().json(json!({"replaced": replaced, "strata": strata})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReminderRequest {
     after_days: Option<i64>,
@@ -301,6 +398,18 @@ struct ReminderRequest {
 
 /// A reminder run on demand, on every channel: emails (and SMS, with a gateway) are queued,
 /// letters and other messages are exported with `?reminders=1`, visits are listed again.
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/reminders",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "reminders queued or exported, per channel"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn remind(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -330,13 +439,26 @@ async fn remind(
     Ok(HttpResponse::Ok().json(json!({"reminded": total, "channels": by_channel})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PurgeRequest {
     #[serde(default)]
     force: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/purge",
+    tag = "delivery",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "contacts deleted"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 409, description = "not in this state"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn purge(
     state: web::Data<AppState>,
     user: ApiUser,

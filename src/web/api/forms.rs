@@ -8,6 +8,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Questionnaires are public: citizens see every question anyway.
+#[utoipa::path(
+    get,
+    path = "/forms",
+    tag = "forms",
+    responses((status = 200, description = "the questionnaires as loaded")),
+)]
 async fn list(state: web::Data<AppState>) -> HttpResponse {
     let forms: Vec<_> = state
         .survey
@@ -18,6 +24,16 @@ async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({"forms": forms}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/forms/{form_id}",
+    tag = "forms",
+    params(("form_id" = String, Path, description = "the form's id, e.g. sipas-2017")),
+    responses(
+        (status = 200, description = "one questionnaire: items, options, show_if, indices"),
+        (status = 404, description = "unknown form"),
+    ),
+)]
 async fn show(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let form =
         state.survey.forms.get(&path).ok_or_else(|| ApiError::NotFound(format!("Không có bộ phiếu “{path}”.")))?;

@@ -147,6 +147,20 @@ fn failed_upload() -> ApiError {
     ApiError::Conflict(ListError::UploadFailed.to_string())
 }
 
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/lists",
+    tag = "lists",
+    params(("id" = String, Path, description = "the wave's id")),
+    request_body(content_type = "multipart/form-data", description = "`file` (.csv or .xlsx) and optionally `agency_code`"),
+    responses(
+        (status = 201, description = "the upload's summary and per-line report, pending confirmation"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 422, description = "file unreadable or beyond a limit; the upload is kept as failed"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn upload(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -176,6 +190,18 @@ pub async fn owned_upload(state: &AppState, user: &User, id: &str) -> Result<Upl
     Ok(upload)
 }
 
+#[utoipa::path(
+    get,
+    path = "/uploads/{id}",
+    tag = "lists",
+    params(("id" = String, Path, description = "the upload's id")),
+    responses(
+        (status = 200, description = "summary, status and report"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown upload"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn show(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let upload = owned_upload(&state, &user.0, &path).await?;
     let summary = UploadSummary {
@@ -190,9 +216,10 @@ async fn show(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>
     Ok(with_report(StatusCode::OK, state.survey.db.clone(), &summary))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct MappingRequest {
     /// Field → column, counted from 0.
+    #[schema(value_type = HashMap<String, usize>)]
     columns: HashMap<Field, usize>,
 }
 
@@ -209,6 +236,20 @@ pub async fn apply_mapping(
     Ok(summary)
 }
 
+#[utoipa::path(
+    put,
+    path = "/uploads/{id}/columns",
+    tag = "lists",
+    params(("id" = String, Path, description = "the upload's id")),
+    responses(
+        (status = 200, description = "the upload read again with this mapping"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown upload"),
+        (status = 409, description = "not in this state"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn remap(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -220,7 +261,7 @@ async fn remap(
 }
 
 /// The body of a confirmation: an administrator resets a drawn sample only by saying so.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     #[serde(default)]
@@ -272,6 +313,20 @@ pub async fn confirm_list(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/uploads/{id}/confirm",
+    tag = "lists",
+    params(("id" = String, Path, description = "the upload's id")),
+    request_body(content = ConfirmRequest, description = "optional: an empty body confirms without resetting the sample"),
+    responses(
+        (status = 200, description = "the list is in the sampling frame"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown upload"),
+        (status = 409, description = "not in this state"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn confirm(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -373,6 +428,18 @@ pub async fn report_file(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/uploads/{id}/report.csv",
+    tag = "lists",
+    params(("id" = String, Path, description = "the upload's id")),
+    responses(
+        (status = 200, description = "the per-line report", content_type = "text/csv"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown upload"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn report_csv_route(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -381,6 +448,18 @@ async fn report_csv_route(
     report_file(&state, &user.0, &path, ReportFormat::Csv).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/uploads/{id}/report.xlsx",
+    tag = "lists",
+    params(("id" = String, Path, description = "the upload's id")),
+    responses(
+        (status = 200, description = "the per-line report as a workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown upload"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn report_xlsx_route(
     state: web::Data<AppState>,
     user: ApiUser,

@@ -4,6 +4,7 @@ mod auth;
 pub mod delivery;
 mod forms;
 pub mod lists;
+pub mod openapi;
 mod places;
 mod responses;
 pub mod sampling;
@@ -15,6 +16,7 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
+            .route("/openapi.json", web::get().to(openapi::document))
             .configure(auth::routes)
             .configure(delivery::routes)
             .configure(forms::routes)

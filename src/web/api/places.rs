@@ -19,7 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/agencies", web::get().to(list_agencies));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewLocality {
     code: String,
     name: String,
@@ -45,6 +45,18 @@ fn created_status(outcome: &SaveOutcome) -> actix_web::http::StatusCode {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/localities",
+    tag = "places",
+    responses(
+        (status = 201, description = "created"),
+        (status = 200, description = "renamed"),
+        (status = 403, description = "the role may not"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_locality(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -60,6 +72,13 @@ async fn create_locality(
     Ok(HttpResponse::build(created_status(&outcome)).json(json!({"code": code})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/localities",
+    tag = "places",
+    responses((status = 200, description = "`{localities}`"), (status = 401, description = "no valid token")),
+    security(("bearer" = [])),
+)]
 async fn list_localities(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &Role::ALL)?;
     let localities = state.survey.db.run(|db| db.all_localities()).await?;
@@ -67,6 +86,18 @@ async fn list_localities(state: web::Data<AppState>, user: ApiUser) -> Result<Ht
 }
 
 /// A whole list at once (`code,name,level,parent_code`), all or nothing.
+#[utoipa::path(
+    post,
+    path = "/localities/import",
+    tag = "places",
+    request_body(content = String, content_type = "text/csv", description = "`code,name,level,parent_code` lines, UTF-8"),
+    responses(
+        (status = 200, description = "imported, all or nothing"),
+        (status = 403, description = "the role may not"),
+        (status = 422, description = "errors by line; nothing imported"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn import_localities(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -97,13 +128,25 @@ async fn import_localities(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewAgency {
     code: String,
     name: String,
     locality_code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/agencies",
+    tag = "places",
+    responses(
+        (status = 201, description = "created"),
+        (status = 200, description = "renamed"),
+        (status = 403, description = "the role may not"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_agency(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -121,6 +164,13 @@ async fn create_agency(
     Ok(HttpResponse::build(created_status(&outcome)).json(json!({"code": code})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/agencies",
+    tag = "places",
+    responses((status = 200, description = "`{agencies}`"), (status = 401, description = "no valid token")),
+    security(("bearer" = [])),
+)]
 async fn list_agencies(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &Role::ALL)?;
     let agencies = state.survey.db.run(|db| db.all_agencies()).await?;

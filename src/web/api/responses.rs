@@ -12,7 +12,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/responses", web::post().to(submit));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ResponseBody {
     code: String,
     answers: BTreeMap<String, Value>,
@@ -36,6 +36,19 @@ fn as_strings(value: &Value) -> Option<Vec<String>> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/responses",
+    tag = "responses",
+    responses(
+        (status = 201, description = "stored"),
+        (status = 404, description = "unknown code"),
+        (status = 409, description = "this code was answered already"),
+        (status = 410, description = "the wave is closed"),
+        (status = 422, description = "invalid input: `errors` by field"),
+        (status = 429, description = "too many tries from this network or for this code"),
+    ),
+)]
 async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,

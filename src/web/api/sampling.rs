@@ -21,6 +21,20 @@ pub const DRAW_ROLES: &[Role] = &[Role::Administrator];
 /// Who may read the record of draws (no contact data in it).
 pub const HISTORY_ROLES: &[Role] = &[Role::Administrator, Role::Analyst];
 
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/sample",
+    tag = "sampling",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 201, description = "`{draw_id, seed, strata}`"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 409, description = "not in this state"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn draw(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -51,6 +65,18 @@ pub async fn draw_sample(
     Ok(outcome)
 }
 
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/sample",
+    tag = "sampling",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "every draw: who, when, seed, design, N and n per stratum"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn history(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (_, draws) = draw_history(&state, &user.0, &path).await?;
     Ok(HttpResponse::Ok().json(json!({"draws": draws})))

@@ -21,7 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/audit", web::get().to(audit_log));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUser {
     email: String,
@@ -30,6 +30,18 @@ struct CreateUser {
     agency_code: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    responses(
+        (status = 201, description = "`{id}`"),
+        (status = 403, description = "the role may not"),
+        (status = 409, description = "the email is taken"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -86,16 +98,48 @@ fn no_such_account() -> ApiError {
     ApiError::NotFound("Không tìm thấy tài khoản.".into())
 }
 
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    responses((status = 200, description = "`{users}`"), (status = 403, description = "the role may not")),
+    security(("bearer" = [])),
+)]
 async fn list(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let users = state.survey.db.run(|db| db.list_users()).await?;
     Ok(HttpResponse::Ok().json(json!({"users": users})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/users/{id}/disable",
+    tag = "users",
+    params(("id" = String, Path, description = "the account's id")),
+    responses(
+        (status = 204, description = "disabled; its tokens and sessions end"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown account"),
+        (status = 409, description = "one's own account"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn disable(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     set_disabled(&state, &user.0, path.into_inner(), true).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/users/{id}/enable",
+    tag = "users",
+    params(("id" = String, Path, description = "the account's id")),
+    responses(
+        (status = 204, description = "enabled"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown account"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn enable(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     set_disabled(&state, &user.0, path.into_inner(), false).await
 }
@@ -113,7 +157,7 @@ async fn set_disabled(state: &AppState, admin: &User, id: String, disabled: bool
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetPassword {
     password: Option<String>,
@@ -121,6 +165,20 @@ struct ResetPassword {
 
 /// Sets the given password, or a generated one shown only in this answer; every other
 /// token and session of the account ends.
+#[utoipa::path(
+    put,
+    path = "/users/{id}/password",
+    tag = "users",
+    params(("id" = String, Path, description = "the account's id")),
+    responses(
+        (status = 204, description = "the given password is set"),
+        (status = 200, description = "`{password}`: a generated one, shown once"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown account"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn reset_password(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -147,6 +205,18 @@ async fn reset_password(
     })
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/sign-in-failures",
+    tag = "users",
+    params(("id" = String, Path, description = "the account's id")),
+    responses(
+        (status = 204, description = "failed sign-ins forgotten"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown account"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn clear_failures(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -166,13 +236,24 @@ fn invalid(field: &str, error: impl ToString) -> ApiError {
     ApiError::Invalid(BTreeMap::from([(field.to_string(), capitalised(&error))]))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangePassword {
     current: String,
     new: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/me/password",
+    tag = "users",
+    responses(
+        (status = 204, description = "changed; the account's other tokens and sessions end"),
+        (status = 401, description = "no valid token"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn change_own_password(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -219,11 +300,23 @@ pub(crate) fn capitalised(message: &impl ToString) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "users",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "`{entries}`: officials' actions, newest first"),
+        (status = 403, description = "the role may not"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn audit_log(
     state: web::Data<AppState>,
     user: ApiUser,

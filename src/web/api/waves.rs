@@ -32,7 +32,7 @@ fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::Invalid(BTreeMap::from([(field.to_string(), message.to_string())]))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateWave {
     name: String,
@@ -51,6 +51,17 @@ struct CreateWave {
     desk_codes: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/waves",
+    tag = "waves",
+    responses(
+        (status = 201, description = "`{id, status}`: a draft"),
+        (status = 403, description = "the role may not"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -74,6 +85,13 @@ async fn create(
     Ok(HttpResponse::Created().json(json!({"id": id, "status": WaveStatus::Draft})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/waves",
+    tag = "waves",
+    responses((status = 200, description = "`{waves}`"), (status = 401, description = "no valid token")),
+    security(("bearer" = [])),
+)]
 async fn list(state: web::Data<AppState>, user: ApiUser) -> Result<HttpResponse, ApiError> {
     require(&user.0, &Role::ALL)?;
     let waves = state.survey.db.run(|db| db.waves()).await?;
@@ -90,15 +108,53 @@ pub async fn find_wave(state: &AppState, id: &str) -> Result<Wave, ApiError> {
         .ok_or_else(|| ApiError::NotFound("Không tìm thấy đợt khảo sát.".into()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/waves/{id}",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "the wave"),
+        (status = 401, description = "no valid token"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn show(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &Role::ALL)?;
     Ok(HttpResponse::Ok().json(find_wave(&state, &path).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/open",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "`{id, status}`"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 409, description = "not in this state"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn open(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     transition(&state, &user, &path, WaveStatus::Open).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/close",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "`{id, status}`; its answers are mixed"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 409, description = "not in this state"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn close(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     transition(&state, &user, &path, WaveStatus::Closed).await
 }
@@ -130,14 +186,15 @@ impl AppState {
             self.audit(user, &format!("wave.{}", status.as_str()), id).await?;
             if status == WaveStatus::Closed {
                 let wave_id = id.to_string();
-                self.survey.db.run(move |db| db.mix_wave(&wave_id)).await?;
+                let min_cohort = self.settings.mix_min_answers;
+                self.survey.db.run(move |db| db.mix_wave(&wave_id, min_cohort)).await?;
             }
         }
         Ok(outcome)
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InviteRequest {
     count: usize,
@@ -145,6 +202,20 @@ struct InviteRequest {
     agency_code: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/waves/{id}/invitations",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 201, description = "`{invitations: [{code, url}]}`: codes are shown only here"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+        (status = 410, description = "the wave is closed"),
+        (status = 422, description = "invalid input: `errors` by field"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn invite(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -250,12 +321,14 @@ pub fn issue_error(field: &str, e: IssueError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResultsParams {
     pub level: Option<String>,
     pub by: Option<String>,
     /// `include` (default), `exclude` or `only` answers to codes handed out at agencies' desks.
     #[serde(default)]
+    #[param(value_type = Option<String>)]
     pub desk: DeskFilter,
 }
 
@@ -288,6 +361,18 @@ impl ResultsParams {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/results",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id"), ResultsParams),
+    responses(
+        (status = 200, description = "`{overall, groups}`: responses and indices with n and 95% intervals"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn results(
     state: web::Data<AppState>,
     user: ApiUser,
@@ -302,6 +387,18 @@ async fn results(
     Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/verify",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "a recount from raw answers compared with the counters"),
+        (status = 403, description = "the role may not"),
+        (status = 404, description = "unknown wave"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn verify(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;

@@ -1,0 +1,3 @@
+DROP TABLE job_runs;
+DROP TABLE job_leases;
+DROP TABLE rate_counts;
