@@ -34,6 +34,8 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         anyhow::anyhow!("survey forms in {} are invalid:\n{}", settings.forms_dir.display(), lines.join("\n"))
     })?;
     let db = Database::connect(&settings.database_url, settings.pool_size).context("opening the database")?;
+    let forms = FormRegistry::new(forms);
+    crate::service::results::rebuild_missing_tallies(&db, &forms).context("rebuilding result tallies")?;
     let key = match &settings.secret_key {
         Some(key) => key.clone(),
         None => db.instance_secret(crate::storage::operator::CODE_KEY_NAME, || {
@@ -45,7 +47,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
     Ok(Survey {
         writer: ResponseWriter::start(db.clone()),
         db,
-        forms: Arc::new(FormRegistry::new(forms)),
+        forms: Arc::new(forms),
         hasher: CodeHasher::new(key.as_bytes()),
         base_url: settings.base_url.clone().into(),
         utc_offset: chrono::FixedOffset::east_opt(settings.utc_offset_hours * 3600)

@@ -1,28 +1,9 @@
 //! Turning answer counts into the indices a form declares.
 
-use crate::domain::answers::ANSWERED;
 use crate::domain::form::{Form, IndexRule};
+use crate::domain::tally::{Layout, Slot, Tally};
 use serde::Serialize;
 use std::collections::HashMap;
-
-/// Counts for one group of answers: `(item, code) → n`, with `(item, ANSWERED)` holding the
-/// number of answers to the item that were not "không trả lời".
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Counts(HashMap<(String, String), u64>);
-
-impl Counts {
-    pub fn add(&mut self, item: &str, code: &str, n: u64) {
-        *self.0.entry((item.to_string(), code.to_string())).or_default() += n;
-    }
-    pub fn merge(&mut self, other: &Counts) {
-        for ((item, code), n) in &other.0 {
-            self.add(item, code, *n);
-        }
-    }
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u64)> {
-        self.0.iter().map(|((i, c), n)| (i.as_str(), c.as_str(), *n))
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IndexValue {
@@ -39,37 +20,61 @@ pub struct IndexValue {
     pub ci_high: Option<f64>,
 }
 
-pub fn compute(form: &Form, counts: &Counts) -> Vec<IndexValue> {
-    let lookup = CountLookup::new(counts);
-    let mut done: HashMap<&str, IndexValue> = HashMap::new();
-    // `form.indices` is in dependency order, so every part is computed before its mean.
-    for index in &form.indices {
-        let value = match &index.rule {
-            IndexRule::Share { items, positive } => {
-                let valid: u64 = items.iter().map(|i| lookup.get(i, ANSWERED)).sum();
-                let hits: u64 = items
-                    .iter()
-                    .flat_map(|i| positive.iter().map(move |c| (i, c)))
-                    .map(|(i, c)| lookup.get(i, c))
-                    .sum();
-                share(&index.id, &index.label, hits, valid)
-            }
-            IndexRule::Mean { of } => {
-                let parts: Vec<&IndexValue> = of.iter().filter_map(|id| done.get(id.as_str())).collect();
-                let values: Option<Vec<f64>> = parts.iter().map(|p| p.value).collect();
-                IndexValue {
-                    id: index.id.clone(),
-                    label: index.label.clone(),
-                    value: values.map(|v| v.iter().sum::<f64>() / v.len() as f64),
-                    n: parts.iter().map(|p| p.n).min().unwrap_or(0),
-                    ci_low: None,
-                    ci_high: None,
+/// A form's indices resolved to slots of a wave's layout once, then computed for any number
+/// of groups from their tallies.
+pub struct IndexPlan<'a> {
+    form: &'a Form,
+    /// Per index in the form's order: the slots of its valid answers and of its hits.
+    shares: Vec<Option<(Vec<usize>, Vec<usize>)>>,
+}
+
+impl<'a> IndexPlan<'a> {
+    pub fn new(form: &'a Form, layout: &Layout) -> Self {
+        let shares = form
+            .indices
+            .iter()
+            .map(|index| match &index.rule {
+                IndexRule::Share { items, positive } => {
+                    let valid =
+                        items.iter().filter_map(|i| layout.position(&Slot::Answered { item: i.clone() })).collect();
+                    let hits = items
+                        .iter()
+                        .flat_map(|i| positive.iter().map(move |c| (i, c)))
+                        .filter_map(|(i, c)| layout.option(i, c))
+                        .collect();
+                    Some((valid, hits))
                 }
-            }
-        };
-        done.insert(index.id.as_str(), value);
+                IndexRule::Mean { .. } => None,
+            })
+            .collect();
+        Self { form, shares }
     }
-    form.indices.iter().map(|i| done.remove(i.id.as_str()).expect("computed")).collect()
+
+    pub fn compute(&self, tally: &Tally) -> Vec<IndexValue> {
+        let sum = |slots: &[usize]| slots.iter().map(|&s| tally.get(s)).sum::<u64>();
+        let mut done: HashMap<&str, IndexValue> = HashMap::new();
+        // `form.indices` is in dependency order, so every part is computed before its mean.
+        for (index, share_slots) in self.form.indices.iter().zip(&self.shares) {
+            let value = match (&index.rule, share_slots) {
+                (IndexRule::Mean { of }, _) => {
+                    let parts: Vec<&IndexValue> = of.iter().filter_map(|id| done.get(id.as_str())).collect();
+                    let values: Option<Vec<f64>> = parts.iter().map(|p| p.value).collect();
+                    IndexValue {
+                        id: index.id.clone(),
+                        label: index.label.clone(),
+                        value: values.map(|v| v.iter().sum::<f64>() / v.len() as f64),
+                        n: parts.iter().map(|p| p.n).min().unwrap_or(0),
+                        ci_low: None,
+                        ci_high: None,
+                    }
+                }
+                (_, Some((valid, hits))) => share(&index.id, &index.label, sum(hits), sum(valid)),
+                (_, None) => share(&index.id, &index.label, 0, 0),
+            };
+            done.insert(index.id.as_str(), value);
+        }
+        self.form.indices.iter().map(|i| done.remove(i.id.as_str()).expect("computed")).collect()
+    }
 }
 
 fn share(id: &str, label: &str, hits: u64, valid: u64) -> IndexValue {
@@ -93,25 +98,10 @@ pub fn wilson_interval(hits: u64, n: u64) -> (f64, f64) {
     (100.0 * (centre - margin).max(0.0), 100.0 * (centre + margin).min(1.0))
 }
 
-/// Counts indexed by item for the lookups `compute` makes.
-struct CountLookup<'a>(HashMap<&'a str, HashMap<&'a str, u64>>);
-
-impl<'a> CountLookup<'a> {
-    fn new(counts: &'a Counts) -> Self {
-        let mut by_item: HashMap<&str, HashMap<&str, u64>> = HashMap::new();
-        for (item, code, n) in counts.entries() {
-            *by_item.entry(item).or_default().entry(code).or_default() += n;
-        }
-        Self(by_item)
-    }
-    fn get(&self, item: &str, code: &str) -> u64 {
-        self.0.get(item).and_then(|c| c.get(code)).copied().unwrap_or(0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::answers::ANSWERED;
     use crate::domain::form::parse_form;
     use serde_json::json;
 
@@ -140,6 +130,29 @@ mod tests {
         parse_form("t.json", &json.to_string(), None).unwrap()
     }
 
+    /// Counts by (item, code), `ANSWERED` for valid answers, as a tally of the form's layout.
+    struct Counts(Layout, Tally);
+
+    impl Counts {
+        fn new() -> Self {
+            let mut layout = Layout::default();
+            layout.extend_for(&form());
+            Self(layout, Tally::default())
+        }
+        fn add(&mut self, item: &str, code: &str, n: u64) {
+            let slot = if code == ANSWERED {
+                self.0.position(&Slot::Answered { item: item.into() })
+            } else {
+                self.0.option(item, code)
+            };
+            self.1.add(slot.expect("slot of the form"), n);
+        }
+    }
+
+    fn compute(form: &Form, counts: &Counts) -> Vec<IndexValue> {
+        IndexPlan::new(form, &counts.0).compute(&counts.1)
+    }
+
     fn value(values: &[IndexValue], id: &str) -> (Option<f64>, u64) {
         let v = values.iter().find(|v| v.id == id).unwrap();
         (v.value, v.n)
@@ -149,7 +162,7 @@ mod tests {
     fn hand_computed_shares_and_mean() {
         // Item a: 10 answers, 3 at level 4 and 4 at level 5, 2 "không trả lời" besides.
         // Item b: 4 answers, 1 at level 5.
-        let mut counts = Counts::default();
+        let mut counts = Counts::new();
         counts.add("a", "4", 3);
         counts.add("a", "5", 4);
         counts.add("a", "2", 3);
@@ -170,7 +183,7 @@ mod tests {
 
     #[test]
     fn multi_select_share_is_per_respondent_who_answered() {
-        let mut counts = Counts::default();
+        let mut counts = Counts::new();
         counts.add("w", "x", 3);
         counts.add("w", "y", 4);
         counts.add("w", ANSWERED, 5);
@@ -179,7 +192,7 @@ mod tests {
 
     #[test]
     fn index_without_valid_answers_has_no_value_and_neither_has_its_mean() {
-        let mut counts = Counts::default();
+        let mut counts = Counts::new();
         counts.add("a", "5", 1);
         counts.add("a", ANSWERED, 1);
         let values = compute(&form(), &counts);

@@ -13,5 +13,6 @@ pub mod locality;
 pub mod progress;
 pub mod respondent_list;
 pub mod sampling;
+pub mod tally;
 pub mod text;
 pub mod wave;

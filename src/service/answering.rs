@@ -62,10 +62,6 @@ impl Survey {
     ) -> Result<(), AnswerError> {
         let OpenInvitation { target, form } = open;
         let valid = answers::validate(form, given).map_err(AnswerError::Invalid)?;
-        let tallies = answers::tallies(form, &valid)
-            .into_iter()
-            .map(|(item, code)| (item.to_string(), code.to_string()))
-            .collect();
         let submission = Submission {
             code_hash: self.hasher.hash(code),
             wave_id: target.wave_id.clone(),
@@ -74,7 +70,8 @@ impl Survey {
             channel: target.channel,
             answers_json: valid.to_json(),
             submitted_on: self.today().to_string(),
-            tallies,
+            answers: valid,
+            form: form.clone(),
         };
         match self.db.metrics.answer_written(self.writer.submit(submission)).await? {
             SubmitOutcome::Stored => Ok(()),

@@ -1,14 +1,16 @@
 //! Results of a wave: counters rolled up the locality tree and turned into indices.
-//! The cost follows the number of localities and agencies, not the number of answers.
+//! The cost follows the number of groups asked for, not the number of answers.
 
-use crate::domain::answers::{self, ValidAnswers};
-use crate::domain::form::Form;
-use crate::domain::indices::{self, Counts, IndexValue};
+use crate::domain::answers::ValidAnswers;
+use crate::domain::form::{Form, FormRegistry};
+use crate::domain::indices::{IndexPlan, IndexValue};
 use crate::domain::locality::LocalityTree;
+use crate::domain::tally::{self, Layout, Tally};
 use crate::domain::wave::{Channel, DeskFilter};
+use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, ResultRow, roll_up};
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalityRef {
@@ -37,13 +39,62 @@ pub struct GroupResult {
     pub agency: Option<AgencyRef>,
     pub responses: u64,
     pub desk_responses: u64,
+    /// Without labels: `overall` names every index once.
+    #[serde(serialize_with = "unlabelled")]
     pub indices: Vec<IndexValue>,
+}
+
+fn unlabelled<S: serde::Serializer>(indices: &[IndexValue], serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Unlabelled<'a> {
+        id: &'a str,
+        value: Option<f64>,
+        n: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ci_low: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ci_high: Option<f64>,
+    }
+    serializer.collect_seq(indices.iter().map(|i| Unlabelled {
+        id: &i.id,
+        value: i.value,
+        n: i.n,
+        ci_low: i.ci_low,
+        ci_high: i.ci_high,
+    }))
 }
 
 #[derive(Debug, Serialize)]
 pub struct WaveResults {
     pub overall: Overall,
     pub groups: Vec<GroupResult>,
+}
+
+/// Groups per chunk of a streamed results document.
+const GROUPS_PER_CHUNK: usize = 256;
+
+impl WaveResults {
+    /// The JSON document in chunks of a few hundred groups, so a national commune-level
+    /// answer is sent while it is being written rather than built whole first.
+    pub fn into_json_chunks(self) -> impl Iterator<Item = Vec<u8>> {
+        let mut head = br#"{"overall":"#.to_vec();
+        serde_json::to_writer(&mut head, &self.overall).expect("results serialise");
+        head.extend_from_slice(br#","groups":["#);
+        let mut groups = self.groups.into_iter().peekable();
+        let mut first = true;
+        let body = std::iter::from_fn(move || {
+            groups.peek()?;
+            let mut chunk = Vec::new();
+            for group in groups.by_ref().take(GROUPS_PER_CHUNK) {
+                if !std::mem::take(&mut first) {
+                    chunk.push(b',');
+                }
+                serde_json::to_writer(&mut chunk, &group).expect("results serialise");
+            }
+            Some(chunk)
+        });
+        std::iter::once(head).chain(body).chain(std::iter::once(b"]}".to_vec()))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -59,83 +110,101 @@ pub struct ResultsQuery {
     pub desk: DeskFilter,
 }
 
-type GroupKey = (Option<String>, Option<String>);
-
-#[derive(Default)]
-struct Tally {
-    counts: Counts,
-    responses: u64,
-    desk_responses: u64,
-}
-
-impl Tally {
-    fn add_responses(&mut self, channel: Channel, n: u64) {
-        self.responses += n;
-        if channel == Channel::Desk {
-            self.desk_responses += n;
-        }
-    }
-}
-
+/// Results of a wave, read from the tallies of the level asked only: overall from the
+/// whole-wave rows, groups from that level's roll-ups (or the agencies' whole-wave rows).
 pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQuery) -> StorageResult<WaveResults> {
+    let layout = db.tally_layout(wave_id)?;
+    let plan = IndexPlan::new(form, &layout);
     let scope = query.agency_scope.as_deref();
-    let tree = LocalityTree::new(db.all_localities()?);
-    let agency_names: HashMap<String, String> = db.all_agencies()?.into_iter().map(|a| (a.code, a.name)).collect();
-    let grouping = query.level.is_some() || query.by_agency;
-    let key_of = |locality: &str, agency: &str| -> Option<GroupKey> {
-        let locality = match &query.level {
-            Some(level) => Some(tree.ancestor_at_level(locality, level)?.code.clone()),
-            None => None,
+    let whole_agencies = scope.map_or(AgencyRows::All, AgencyRows::Only);
+    let mut overall = GroupTally::default();
+    for row in db.result_rows(wave_id, tally::WHOLE, whole_agencies, query.desk)? {
+        overall.add(&row);
+    }
+    let mut groups: BTreeMap<GroupKey, (GroupNames, GroupTally)> = BTreeMap::new();
+    if query.level.is_some() || query.by_agency {
+        let level = query.level.as_deref().unwrap_or(tally::WHOLE);
+        let agencies = match (query.by_agency, scope) {
+            (true, None) => AgencyRows::Each,
+            (_, Some(agency)) => AgencyRows::Only(agency),
+            (false, None) => AgencyRows::All,
         };
-        let agency = query.by_agency.then(|| agency.to_string()).filter(|a| !a.is_empty());
-        Some((locality, agency))
-    };
-
-    let mut overall = Tally::default();
-    let mut groups: BTreeMap<GroupKey, Tally> = BTreeMap::new();
-    if let (Some(level), false) = (&query.level, query.by_agency) {
-        for root in &query.covered {
-            for code in covered_at_level(&tree, root, level) {
-                groups.entry((Some(code), None)).or_default();
+        for row in db.result_rows(wave_id, level, agencies, query.desk)? {
+            let key = (
+                query.level.as_ref().map(|_| row.locality_code.clone()),
+                query.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty()),
+            );
+            let names = GroupNames {
+                locality: row.locality.clone().map(|(name, level)| LocalityRef {
+                    code: row.locality_code.clone(),
+                    name,
+                    level,
+                }),
+                agency: row.agency_name.clone(),
+            };
+            let group = groups.entry(key).or_insert_with(|| (names, GroupTally::default()));
+            group.1.add(&row);
+        }
+        if let (Some(level), false, false) = (&query.level, query.by_agency, query.covered.is_empty()) {
+            // Covered localities without answers are listed too: only then is the tree read.
+            let tree = LocalityTree::new(db.all_localities()?);
+            for root in &query.covered {
+                for code in covered_at_level(&tree, root, level) {
+                    let locality = tree.get(&code).map(|l| LocalityRef {
+                        code: l.code.clone(),
+                        name: l.name.clone(),
+                        level: l.level.clone(),
+                    });
+                    groups
+                        .entry((Some(code), None))
+                        .or_insert_with(|| (GroupNames { locality, agency: None }, GroupTally::default()));
+                }
             }
         }
     }
-    for row in db.answer_counters(wave_id, scope, query.desk)? {
-        let n = row.n as u64;
-        overall.counts.add(&row.item_id, &row.option_code, n);
-        if grouping && let Some(key) = key_of(&row.locality_code, &row.agency_code) {
-            groups.entry(key).or_default().counts.add(&row.item_id, &row.option_code, n);
-        }
-    }
-    for row in db.response_counters(wave_id, scope, query.desk)? {
-        overall.add_responses(row.channel, row.n as u64);
-        if grouping && let Some(key) = key_of(&row.locality_code, &row.agency_code) {
-            groups.entry(key).or_default().add_responses(row.channel, row.n as u64);
-        }
-    }
-
     let groups = groups
         .into_iter()
-        .map(|((locality, agency), tally)| GroupResult {
-            locality: locality.and_then(|code| tree.get(&code)).map(|l| LocalityRef {
-                code: l.code.clone(),
-                name: l.name.clone(),
-                level: l.level.clone(),
-            }),
-            agency: agency.map(|code| AgencyRef { name: agency_names.get(&code).cloned().unwrap_or_default(), code }),
+        .map(|((_, agency), (names, tally))| GroupResult {
+            locality: names.locality,
+            agency: agency.map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code }),
             responses: tally.responses,
             desk_responses: tally.desk_responses,
-            indices: indices::compute(form, &tally.counts),
+            indices: plan.compute(&tally.tally),
         })
         .collect();
     Ok(WaveResults {
         overall: Overall {
             responses: overall.responses,
             desk_responses: overall.desk_responses,
-            indices: indices::compute(form, &overall.counts),
+            indices: plan.compute(&overall.tally),
         },
         groups,
     })
+}
+
+type GroupKey = (Option<String>, Option<String>);
+
+struct GroupNames {
+    locality: Option<LocalityRef>,
+    agency: Option<String>,
+}
+
+/// A group's rows (one per channel) added together.
+#[derive(Default)]
+struct GroupTally {
+    tally: Tally,
+    responses: u64,
+    desk_responses: u64,
+}
+
+impl GroupTally {
+    fn add(&mut self, row: &ResultRow) {
+        self.tally.merge(&row.counts.tally);
+        self.responses += row.counts.responses;
+        if row.channel == Channel::Desk {
+            self.desk_responses += row.counts.responses;
+        }
+    }
 }
 
 /// Localities at `level` inside the covered locality `root` (or `root`'s own ancestor).
@@ -151,56 +220,103 @@ pub struct Verification {
     pub consistent: bool,
     pub responses_stored: u64,
     pub responses_counted: u64,
-    /// The first differences found, as "locality/agency/channel item=code: counters N, raw M".
+    /// The first differences found, as "level/locality/agency/channel: …".
     pub differences: Vec<String>,
 }
 
-/// Recounts every answer of a wave from the raw rows and compares with the live counters.
-pub fn verify_counters(db: &Database, form: &Form, wave_id: &str) -> StorageResult<Verification> {
-    type Key = (String, String, &'static str, String, String);
-    let mut raw: BTreeMap<Key, u64> = BTreeMap::new();
-    let mut raw_totals: BTreeMap<(String, String, &'static str), u64> = BTreeMap::new();
-    let rows = db.raw_answers(wave_id)?;
-    let responses_stored = rows.len() as u64;
-    for (locality, agency, channel, json) in rows {
-        let valid = ValidAnswers::from_stored(form, &json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        for (item, code) in answers::tallies(form, &valid) {
-            *raw.entry((locality.clone(), agency.clone(), channel.as_str(), item.into(), code.into())).or_default() +=
-                1;
+/// Raw answers read per chunk by the recount: memory follows the number of cells.
+const RECOUNT_CHUNK: i64 = 2_000;
+
+/// Leaf cells of a wave recounted from its raw answers, read in chunks by id.
+fn recount_leaves(
+    db: &Database,
+    form: &Form,
+    wave_id: &str,
+    layout: &Layout,
+) -> StorageResult<(u64, BTreeMap<CellKey, CellCounts>)> {
+    let mut leaves: BTreeMap<CellKey, CellCounts> = BTreeMap::new();
+    let (mut after, mut answers) = (String::new(), 0u64);
+    loop {
+        let chunk = db.raw_answers_after(wave_id, &after, RECOUNT_CHUNK)?;
+        let Some(last) = chunk.last() else { break };
+        after = last.0.clone();
+        for (_, locality, agency, channel, json) in chunk {
+            let valid = ValidAnswers::from_stored(form, &json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            let leaf = leaves.entry((tally::LEAF.to_string(), locality, agency, channel)).or_default();
+            leaf.responses += 1;
+            for (slot, n) in tally::increments(form, layout, &valid) {
+                leaf.tally.add(slot, n);
+            }
+            answers += 1;
         }
-        *raw_totals.entry((locality, agency, channel.as_str())).or_default() += 1;
     }
-    let mut live: BTreeMap<Key, u64> = BTreeMap::new();
-    for row in db.answer_counters(wave_id, None, DeskFilter::Include)? {
-        live.insert(
-            (row.locality_code, row.agency_code, row.channel.as_str(), row.item_id, row.option_code),
-            row.n as u64,
-        );
-    }
-    let mut live_totals: BTreeMap<(String, String, &'static str), u64> = BTreeMap::new();
-    for row in db.response_counters(wave_id, None, DeskFilter::Include)? {
-        live_totals.insert((row.locality_code, row.agency_code, row.channel.as_str()), row.n as u64);
-    }
-    let responses_counted = live_totals.values().sum();
+    Ok((answers, leaves))
+}
+
+/// Recounts every answer of a wave from the raw rows, streamed in chunks, and compares with
+/// the stored leaf cells; then checks every roll-up equals the sum of its leaves (under the
+/// current locality tree for an open wave; a closed wave keeps the roll-ups of the tree it
+/// closed under, so there only the whole-wave rows are checked).
+pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) -> StorageResult<Verification> {
+    let mut layout = db.tally_layout(wave_id)?;
+    layout.extend_for(form);
+    let (responses_stored, raw) = recount_leaves(db, form, wave_id, &layout)?;
+    let stored = db.all_cells(wave_id)?;
+    let stored_leaves: BTreeMap<&CellKey, &CellCounts> = stored.iter().filter(|(k, _)| k.0 == tally::LEAF).collect();
     let mut differences = Vec::new();
-    let keys: std::collections::BTreeSet<_> = raw.keys().chain(live.keys()).cloned().collect();
+    let mut compare = |key: &CellKey, live: Option<&CellCounts>, expected: Option<&CellCounts>| {
+        let empty = CellCounts::default();
+        let (live, expected) = (live.unwrap_or(&empty), expected.unwrap_or(&empty));
+        let differ = live.responses != expected.responses || live.tally.encode() != expected.tally.encode();
+        if differ && differences.len() < 20 {
+            let counts = if live.tally.encode() != expected.tally.encode() { " (counts differ)" } else { "" };
+            differences.push(format!(
+                "{}/{}/{}/{}: counters {} answers, recount {}{counts}",
+                key.0, key.1, key.2, key.3, live.responses, expected.responses
+            ));
+        }
+    };
+    let keys: std::collections::BTreeSet<&CellKey> = raw.keys().chain(stored_leaves.keys().copied()).collect();
     for key in keys {
-        let (a, b) = (live.get(&key).copied().unwrap_or(0), raw.get(&key).copied().unwrap_or(0));
-        if a != b && differences.len() < 20 {
-            differences.push(format!("{}/{}/{} {}={}: counters {a}, raw {b}", key.0, key.1, key.2, key.3, key.4));
-        }
+        compare(key, stored_leaves.get(key).copied(), raw.get(key));
     }
-    let cells: std::collections::BTreeSet<_> = raw_totals.keys().chain(live_totals.keys()).cloned().collect();
-    for cell in cells {
-        let (a, b) = (live_totals.get(&cell).copied().unwrap_or(0), raw_totals.get(&cell).copied().unwrap_or(0));
-        if a != b && differences.len() < 20 {
-            differences.push(format!("{}/{}/{} answers: counters {a}, raw {b}", cell.0, cell.1, cell.2));
-        }
+    let tree = if open { Some(LocalityTree::new(db.all_localities()?)) } else { None };
+    let expected = roll_up(stored_leaves.iter().map(|(k, v)| (*k, *v)), |code| {
+        Ok(tree.as_ref().map_or_else(Vec::new, |t| {
+            t.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect()
+        }))
+    })?;
+    let checked = |key: &CellKey| key.0 != tally::LEAF && (open || key.0 == tally::WHOLE);
+    let rollup_keys: std::collections::BTreeSet<&CellKey> =
+        expected.keys().chain(stored.keys()).filter(|k| checked(k)).collect();
+    for key in rollup_keys {
+        compare(key, stored.get(key), expected.get(key));
     }
+    let responses_counted = stored_leaves.values().map(|c| c.responses).sum();
     Ok(Verification {
         consistent: differences.is_empty() && responses_counted == responses_stored,
         responses_stored,
         responses_counted,
         differences,
     })
+}
+
+/// Rebuilds from raw answers the tallies of waves that have none: waves answered before
+/// tallies replaced the old counters. Run at start-up.
+pub fn rebuild_missing_tallies(db: &Database, forms: &FormRegistry) -> StorageResult<()> {
+    for wave in db.waves_without_tallies()? {
+        let Some(form_id) = db.wave(&wave)?.map(|w| w.form_id) else { continue };
+        let form =
+            forms.get(&form_id).ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {form_id}")))?;
+        let mut layout = Layout::default();
+        layout.extend_for(&form);
+        let (_, leaves) = recount_leaves(db, &form, &wave, &layout)?;
+        let tree = LocalityTree::new(db.all_localities()?);
+        let cells = roll_up(&leaves, |code| {
+            Ok(tree.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect())
+        })?;
+        db.replace_cells(&wave, &layout, &cells)?;
+        tracing::info!(wave, cells = cells.len(), "result tallies rebuilt from raw answers");
+    }
+    Ok(())
 }

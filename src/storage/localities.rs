@@ -1,7 +1,8 @@
 //! Localities and agencies.
 
 use super::schema::{agencies, localities};
-use super::{Database, StorageResult, with_conn, write_transaction};
+use super::tallies::TallyStore;
+use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::locality::Locality;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -40,47 +41,65 @@ impl<'a> From<&'a Locality> for LocalityRow<'a> {
 
 impl Database {
     /// Creates or renames localities, in order, all or nothing. Parents must come first
-    /// (or already exist).
+    /// (or already exist). When a locality moves (another parent or level), the roll-ups of
+    /// every open wave are rebuilt from its leaf cells in the same transaction; closed waves
+    /// keep theirs, so their figures never change.
     pub fn save_localities(&self, batch: &[Locality]) -> StorageResult<Result<Vec<SaveOutcome>, (usize, SaveOutcome)>> {
-        with_conn!(self, c => {
-            let mut failed = None;
-            let outcome = c.transaction::<_, diesel::result::Error, _>(|c| {
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for (i, locality) in batch.iter().enumerate() {
-                    // Walk up from the new parent: it must exist and must not lead back here.
-                    let mut ancestor = locality.parent_code.clone();
-                    let mut first = true;
-                    while let Some(code) = ancestor {
-                        if code == locality.code {
-                            failed = Some((i, SaveOutcome::Cycle));
-                            return Err(diesel::result::Error::RollbackTransaction);
-                        }
-                        let parent: Option<Option<String>> =
-                            localities::table.find(&code).select(localities::parent_code).first(c).optional()?;
-                        if parent.is_none() && first {
-                            failed = Some((i, SaveOutcome::UnknownParent));
-                            return Err(diesel::result::Error::RollbackTransaction);
-                        }
-                        ancestor = parent.flatten();
-                        first = false;
+        let mut failed = None;
+        // Immediate on SQLite: the transaction reads before it writes (see write_transaction).
+        let outcome = super::write_transaction!(self, c => {
+            let rollback = || StorageError::Query(diesel::result::Error::RollbackTransaction);
+            let open_waves = c.guard_open_waves()?;
+            let mut moved = false;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (i, locality) in batch.iter().enumerate() {
+                // Walk up from the new parent: it must exist and must not lead back here.
+                let mut ancestor = locality.parent_code.clone();
+                let mut first = true;
+                while let Some(code) = ancestor {
+                    if code == locality.code {
+                        failed = Some((i, SaveOutcome::Cycle));
+                        return Err(rollback());
                     }
-                    let row = LocalityRow::from(locality);
-                    let updated = diesel::update(localities::table.find(&locality.code)).set(&row).execute(c)?;
-                    if updated == 0 {
-                        diesel::insert_into(localities::table).values(&row).execute(c)?;
-                        outcomes.push(SaveOutcome::Created);
-                    } else {
+                    let parent: Option<Option<String>> =
+                        localities::table.find(&code).select(localities::parent_code).first(c).optional()?;
+                    if parent.is_none() && first {
+                        failed = Some((i, SaveOutcome::UnknownParent));
+                        return Err(rollback());
+                    }
+                    ancestor = parent.flatten();
+                    first = false;
+                }
+                let before: Option<(String, Option<String>)> = localities::table
+                    .find(&locality.code)
+                    .select((localities::level, localities::parent_code))
+                    .first(c)
+                    .optional()?;
+                let row = LocalityRow::from(locality);
+                match before {
+                    Some((level, parent)) => {
+                        moved |= level != locality.level || parent != locality.parent_code;
+                        diesel::update(localities::table.find(&locality.code)).set(&row).execute(c)?;
                         outcomes.push(SaveOutcome::Updated);
                     }
+                    None => {
+                        diesel::insert_into(localities::table).values(&row).execute(c)?;
+                        outcomes.push(SaveOutcome::Created);
+                    }
                 }
-                Ok(outcomes)
-            });
-            match (outcome, failed) {
-                (Ok(outcomes), _) => Ok(Ok(outcomes)),
-                (Err(diesel::result::Error::RollbackTransaction), Some(failure)) => Ok(Err(failure)),
-                (Err(e), _) => Err(e.into()),
             }
-        })
+            if moved {
+                for wave in open_waves {
+                    c.rebuild_rollups(&wave)?;
+                }
+            }
+            Ok(outcomes)
+        });
+        match (outcome, failed) {
+            (Ok(outcomes), _) => Ok(Ok(outcomes)),
+            (Err(StorageError::Query(diesel::result::Error::RollbackTransaction)), Some(failure)) => Ok(Err(failure)),
+            (Err(e), _) => Err(e),
+        }
     }
 
     pub fn all_localities(&self) -> StorageResult<Vec<Locality>> {
@@ -92,6 +111,29 @@ impl Database {
             .into_iter()
             .map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code })
             .collect())
+    }
+
+    /// The locality and its ancestors up to the top (empty when it does not exist): enough
+    /// of the tree to tell what lies above it, without reading every locality.
+    pub fn locality_with_ancestors(&self, code: &str) -> StorageResult<Vec<Locality>> {
+        let mut chain: Vec<Locality> = Vec::new();
+        let mut current = Some(code.to_string());
+        // Bounded walk: a corrupt parent cycle ends the chain.
+        while let Some(code) = current.take() {
+            let Some(locality) = self.locality(&code)? else { break };
+            if chain.len() < 64 && !chain.iter().any(|l| l.code == locality.code) {
+                current = locality.parent_code.clone();
+                chain.push(locality);
+            }
+        }
+        Ok(chain)
+    }
+
+    /// The levels localities have (province, district, commune…).
+    pub fn locality_levels(&self) -> StorageResult<Vec<String>> {
+        Ok(
+            with_conn!(self, c => localities::table.select(localities::level).distinct().order(localities::level).load(c)?),
+        )
     }
 
     pub fn locality(&self, code: &str) -> StorageResult<Option<Locality>> {

@@ -12,8 +12,8 @@ pub mod localities;
 pub mod mail;
 pub mod operator;
 pub mod responses;
-pub mod results;
 pub mod schema;
+pub mod tallies;
 pub mod waves;
 
 use diesel::connection::SimpleConnection;

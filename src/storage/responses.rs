@@ -5,13 +5,17 @@
 //! file take thousands of answers a second, and on PostgreSQL it also means the answers of
 //! a batch share one transaction id.
 
-use super::schema::{answer_counts, invitations, response_counts, responses, waves};
+use super::schema::{invitations, responses};
+use super::tallies::{CellCounts, CellKey, TallyStore, roll_up};
 use super::{Database, StorageError, StorageResult, with_conn};
+use crate::domain::answers::ValidAnswers;
+use crate::domain::form::Form;
+use crate::domain::tally::{self, LEAF};
 use crate::domain::wave::{Channel, WaveStatus};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 use rand::seq::SliceRandom;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// An answer ready to store: already validated, holding nothing about the person.
@@ -26,7 +30,9 @@ pub struct Submission {
     pub answers_json: String,
     /// The local day only: no finer time is ever stored with an answer.
     pub submitted_on: String,
-    pub tallies: Vec<(String, String)>,
+    /// The answers again, as the tallies count them, with the wave's form.
+    pub answers: ValidAnswers,
+    pub form: Arc<Form>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,71 +122,34 @@ struct NewResponse<'a> {
     channel: &'a str,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = answer_counts)]
-struct CountRow<'a> {
-    wave_id: &'a str,
-    locality_code: &'a str,
-    agency_code: &'a str,
-    item_id: &'a str,
-    option_code: &'a str,
-    n: i64,
-    channel: &'a str,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = response_counts)]
-struct TotalRow<'a> {
-    wave_id: &'a str,
-    locality_code: &'a str,
-    agency_code: &'a str,
-    n: i64,
-    channel: &'a str,
-}
-
-/// Counter increments of a set of answers, summed so each counter row is written once, and
-/// kept sorted: every writer locks counter rows in the same order, so instances sharing a
-/// PostgreSQL database cannot deadlock.
-#[derive(Default)]
-struct CounterDeltas<'a> {
-    items: BTreeMap<(&'a str, &'a str, &'a str, &'static str, &'a str, &'a str), i64>,
-    totals: BTreeMap<(&'a str, &'a str, &'a str, &'static str), i64>,
-}
-
-impl<'a> CounterDeltas<'a> {
-    fn add(&mut self, s: &'a Submission) {
-        let channel = s.channel.as_str();
-        *self.totals.entry((&s.wave_id, &s.locality_code, &s.agency_code, channel)).or_default() += 1;
-        for (item, code) in &s.tallies {
-            *self.items.entry((&s.wave_id, &s.locality_code, &s.agency_code, channel, item, code)).or_default() += 1;
+/// What a batch's stored answers add to one wave's cells: summed per leaf cell first, then
+/// each leaf's sum added to its roll-ups, so every cell row is written once per batch, in
+/// key order (the order every writer locks them in).
+fn wave_deltas<C: TallyStore>(
+    c: &mut C,
+    wave_id: &str,
+    stored: &[&Submission],
+) -> StorageResult<BTreeMap<CellKey, CellCounts>> {
+    let layout = c.layout_for_write(wave_id, &stored[0].form)?;
+    let mut leaves: BTreeMap<CellKey, CellCounts> = BTreeMap::new();
+    for s in stored {
+        let leaf = leaves
+            .entry((LEAF.to_string(), s.locality_code.clone(), s.agency_code.clone(), s.channel.as_str().to_string()))
+            .or_default();
+        leaf.responses += 1;
+        for (slot, n) in tally::increments(&s.form, &layout, &s.answers) {
+            leaf.tally.add(slot, n);
         }
     }
-    fn item_rows(&self) -> Vec<CountRow<'a>> {
-        self.items
-            .iter()
-            .map(|(&(wave_id, locality_code, agency_code, channel, item_id, option_code), &n)| CountRow {
-                wave_id,
-                locality_code,
-                agency_code,
-                item_id,
-                option_code,
-                n,
-                channel,
-            })
-            .collect()
-    }
-    fn total_rows(&self) -> Vec<TotalRow<'a>> {
-        self.totals
-            .iter()
-            .map(|(&(wave_id, locality_code, agency_code, channel), &n)| TotalRow {
-                wave_id,
-                locality_code,
-                agency_code,
-                n,
-                channel,
-            })
-            .collect()
-    }
+    let mut chains: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    roll_up(&leaves, |locality| {
+        if let Some(chain) = chains.get(locality) {
+            return Ok(chain.clone());
+        }
+        let chain = c.chain(locality)?;
+        chains.insert(locality.to_string(), chain.clone());
+        Ok(chain)
+    })
 }
 
 impl Database {
@@ -191,20 +160,11 @@ impl Database {
             let mut order: Vec<usize> = (0..batch.len()).collect();
             order.sort_by(|&a, &b| batch[a].code_hash.cmp(&batch[b].code_hash));
             let mut stored = Vec::with_capacity(batch.len());
-            let mut deltas = CounterDeltas::default();
+            let mut by_wave: BTreeMap<&str, Vec<&Submission>> = BTreeMap::new();
             for index in order {
                 let s = &batch[index];
-                let open_waves = waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id);
-                let used = diesel::update(
-                    invitations::table
-                        .filter(invitations::code_hash.eq(&s.code_hash))
-                        .filter(invitations::used.eq(false))
-                        .filter(invitations::wave_id.eq_any(open_waves)),
-                )
-                .set(invitations::used.eq(true))
-                .execute(c)?;
-                if used == 1 {
-                    deltas.add(s);
+                if c.use_invitation(&s.code_hash)? {
+                    by_wave.entry(&s.wave_id).or_default().push(s);
                     stored.push(NewResponse {
                         id: uuid::Uuid::new_v4().to_string(),
                         wave_id: &s.wave_id,
@@ -230,39 +190,12 @@ impl Database {
             for chunk in stored.chunks(200) {
                 diesel::insert_into(responses::table).values(chunk).execute(c)?;
             }
-            // Row by row: SQLite cannot combine a multi-row insert with ON CONFLICT.
-            for row in deltas.item_rows() {
-                diesel::insert_into(answer_counts::table)
-                    .values(&row)
-                    .on_conflict((answer_counts::wave_id, answer_counts::locality_code, answer_counts::agency_code, answer_counts::channel, answer_counts::item_id, answer_counts::option_code))
-                    .do_update()
-                    .set(answer_counts::n.eq(answer_counts::n + excluded(answer_counts::n)))
-                    .execute(c)?;
-            }
-            for row in deltas.total_rows() {
-                diesel::insert_into(response_counts::table)
-                    .values(&row)
-                    .on_conflict((response_counts::wave_id, response_counts::locality_code, response_counts::agency_code, response_counts::channel))
-                    .do_update()
-                    .set(response_counts::n.eq(response_counts::n + excluded(response_counts::n)))
-                    .execute(c)?;
+            for (wave_id, submissions) in by_wave {
+                let deltas = wave_deltas(c, wave_id, &submissions)?;
+                c.add_to_cells(wave_id, &deltas)?;
             }
             Ok(outcomes)
         }))
-    }
-
-    /// Raw answers of a wave with where they belong and their channel, for the recount.
-    pub fn raw_answers(&self, wave_id: &str) -> StorageResult<Vec<(String, String, Channel, String)>> {
-        let rows: Vec<(String, String, String, String)> = with_conn!(self, c => responses::table
-            .filter(responses::wave_id.eq(wave_id))
-            .select((responses::locality_code, responses::agency_code, responses::channel, responses::answers))
-            .load(c)?);
-        rows.into_iter()
-            .map(|(locality, agency, channel, answers)| {
-                let channel = Channel::parse(&channel).ok_or_else(|| StorageError::Corrupt(channel.clone()))?;
-                Ok((locality, agency, channel, answers))
-            })
-            .collect()
     }
 
     /// On PostgreSQL, erases what transaction ids and heap order say about which answer used

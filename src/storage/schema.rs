@@ -76,24 +76,21 @@ diesel::table! {
 }
 
 diesel::table! {
-    answer_counts (wave_id, locality_code, agency_code, channel, item_id, option_code) {
+    tally_layouts (wave_id) {
         wave_id -> Text,
-        locality_code -> Text,
-        agency_code -> Text,
-        item_id -> Text,
-        option_code -> Text,
-        n -> BigInt,
-        channel -> Text,
+        slots -> Text,
     }
 }
 
 diesel::table! {
-    response_counts (wave_id, locality_code, agency_code, channel) {
+    result_cells (wave_id, level, locality_code, agency_code, channel) {
         wave_id -> Text,
+        level -> Text,
         locality_code -> Text,
         agency_code -> Text,
-        n -> BigInt,
         channel -> Text,
+        responses -> BigInt,
+        counts -> Binary,
     }
 }
 
@@ -235,8 +232,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     wave_agencies,
     invitations,
     responses,
-    answer_counts,
-    response_counts,
+    tally_layouts,
+    result_cells,
     users,
     auth_tokens,
     audit_log,

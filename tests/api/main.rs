@@ -26,5 +26,6 @@ mod scope;
 mod setup;
 mod sms;
 mod smtp;
+mod tallies;
 mod upload_crash;
 mod wave_pages;

@@ -256,10 +256,15 @@ async fn invite(
                 Some(code) => db.agency(code)?,
                 None => None,
             };
-            Ok((LocalityTree::new(db.all_localities()?), agency))
+            // Only the chains above the two localities: all the checks below walk upwards.
+            let mut places = db.locality_with_ancestors(&locality_q)?;
+            if let Some(agency) = &agency {
+                places.extend(db.locality_with_ancestors(&agency.locality_code)?);
+            }
+            Ok((LocalityTree::new(places), agency))
         })
         .await?;
-    if tree.get(&locality_q).is_none() {
+    if tree.get(&locality_code).is_none() {
         return Err(invalid("locality_code", "Địa bàn chưa có trong hệ thống."));
     }
     if !wave.localities.is_empty() && !wave.localities.iter().any(|root| tree.is_within(&locality_code, root)) {
@@ -378,7 +383,8 @@ async fn results(
     let query = params.query_for(&user.0, &wave)?;
     let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
     let results = state.survey.db.run(move |db| wave_results(db, &form, &wave.id, &query)).await?;
-    Ok(HttpResponse::Ok().json(results))
+    let chunks = results.into_json_chunks().map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)));
+    Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
 }
 
 #[utoipa::path(
@@ -397,6 +403,7 @@ async fn verify(state: web::Data<AppState>, user: ApiUser, path: web::Path<Strin
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;
     let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
-    let verification = state.survey.db.run(move |db| verify_counters(db, &form, &wave.id)).await?;
+    let open = wave.status == WaveStatus::Open;
+    let verification = state.survey.db.run(move |db| verify_counters(db, &form, &wave.id, open)).await?;
     Ok(HttpResponse::Ok().json(verification))
 }

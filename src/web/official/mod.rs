@@ -351,7 +351,7 @@ async fn results_page(
                 Some(desk) => Some(wave_results(db, &form_q, &wave_id, &ResultsQuery { desk, ..query_q.clone() })?),
                 None => None,
             };
-            let levels: BTreeSet<String> = db.all_localities()?.into_iter().map(|l| l.level).collect();
+            let levels: BTreeSet<String> = db.locality_levels()?.into_iter().collect();
             let totals = db.invitation_totals(&wave_id, scope.as_deref())?;
             Ok((results, left_out, levels, totals))
         })

@@ -1,0 +1,564 @@
+//! Result tallies: a wave's layout and its cells, leaf and rolled up (see `domain::tally`).
+//!
+//! Every statement on the answer path has fixed SQL, so each connection prepares it once:
+//! diesel does not cache `UPDATE` or upserts, so those are written here as small query
+//! types with static text. On PostgreSQL a batch's cells are written with three statements
+//! whatever their number (arrays unnested), locked in one order so that instances sharing
+//! the database neither deadlock nor lose an increment.
+
+use super::schema::{agencies, localities, responses, result_cells, tally_layouts, waves};
+use super::{Database, StorageError, StorageResult, with_conn};
+use crate::domain::locality::LocalityTree;
+use crate::domain::tally::{self, LEAF, Layout, Slot, Tally};
+use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
+use diesel::backend::Backend;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Binary, Text};
+use diesel::sqlite::Sqlite;
+use std::collections::BTreeMap;
+
+/// Where a tally is kept: (level, locality, agency, channel), see `domain::tally::RollupKey`.
+pub type CellKey = (String, String, String, String);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellCounts {
+    pub responses: u64,
+    pub tally: Tally,
+}
+
+impl CellCounts {
+    pub fn merge(&mut self, other: &CellCounts) {
+        self.responses += other.responses;
+        self.tally.merge(&other.tally);
+    }
+}
+
+/// Adds every leaf cell's counts to its roll-ups; `chain` gives a locality's ancestors.
+pub fn roll_up<'a>(
+    leaves: impl IntoIterator<Item = (&'a CellKey, &'a CellCounts)>,
+    mut chain: impl FnMut(&str) -> StorageResult<Vec<(String, String)>>,
+) -> StorageResult<BTreeMap<CellKey, CellCounts>> {
+    let mut cells: BTreeMap<CellKey, CellCounts> = BTreeMap::new();
+    for ((_, locality, agency, channel), counts) in leaves {
+        for key in tally::rollup_keys(locality, agency, &chain(locality)?) {
+            cells.entry((key.level, key.locality, key.agency, channel.clone())).or_default().merge(counts);
+        }
+    }
+    Ok(cells)
+}
+
+/// `UPDATE invitations …` using up one code, with fixed SQL.
+struct UseInvitation<'a>(&'a str);
+
+impl<DB: Backend> QueryFragment<DB> for UseInvitation<'_>
+where
+    str: diesel::serialize::ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE invitations SET used = TRUE WHERE code_hash = ");
+        out.push_bind_param::<Text, _>(self.0)?;
+        out.push_sql(" AND NOT used AND wave_id IN (SELECT id FROM waves WHERE status = 'open')");
+        Ok(())
+    }
+}
+
+/// SQLite: writes one cell's new totals.
+struct SaveCell<'a> {
+    wave_id: &'a str,
+    key: &'a CellKey,
+    responses: i64,
+    counts: Vec<u8>,
+}
+
+impl QueryFragment<Sqlite> for SaveCell<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO result_cells (wave_id, level, locality_code, agency_code, channel, responses, counts) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(self.wave_id)?;
+        for part in [&self.key.0, &self.key.1, &self.key.2, &self.key.3] {
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(part)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.responses)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Binary, _>(&self.counts)?;
+        out.push_sql(
+            ") ON CONFLICT (wave_id, level, locality_code, agency_code, channel) \
+             DO UPDATE SET responses = excluded.responses, counts = excluded.counts",
+        );
+        Ok(())
+    }
+}
+
+/// PostgreSQL: the keys of a batch's cells as parallel arrays.
+struct PgKeys<'a> {
+    level: Vec<&'a str>,
+    locality: Vec<&'a str>,
+    agency: Vec<&'a str>,
+    channel: Vec<&'a str>,
+}
+
+impl<'a> PgKeys<'a> {
+    fn new(keys: impl Iterator<Item = &'a CellKey>) -> Self {
+        let mut k = PgKeys { level: vec![], locality: vec![], agency: vec![], channel: vec![] };
+        for (level, locality, agency, channel) in keys {
+            k.level.push(level);
+            k.locality.push(locality);
+            k.agency.push(agency);
+            k.channel.push(channel);
+        }
+        k
+    }
+    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.level)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.locality)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.agency)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.channel)?;
+        Ok(())
+    }
+}
+
+/// PostgreSQL: creates the missing cells of a batch empty, in key order.
+struct CreateCells<'a>(&'a str, PgKeys<'a>);
+
+impl QueryFragment<Pg> for CreateCells<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO result_cells (wave_id, level, locality_code, agency_code, channel, responses, counts) \
+             SELECT ",
+        );
+        out.push_bind_param::<Text, _>(self.0)?;
+        out.push_sql(", k.l, k.c, k.a, k.ch, 0, ''::bytea FROM ");
+        self.1.push(&mut out)?;
+        out.push_sql(") AS k(l, c, a, ch) ON CONFLICT DO NOTHING");
+        Ok(())
+    }
+}
+
+/// PostgreSQL: reads a batch's cells and locks them, in one order for every writer.
+struct LockCells<'a>(&'a str, PgKeys<'a>);
+
+impl QueryFragment<Pg> for LockCells<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT level, locality_code, agency_code, channel, responses, counts FROM result_cells \
+             WHERE wave_id = ",
+        );
+        out.push_bind_param::<Text, _>(self.0)?;
+        out.push_sql(" AND (level, locality_code, agency_code, channel) IN (SELECT * FROM ");
+        self.1.push(&mut out)?;
+        out.push_sql(")) ORDER BY level, locality_code, agency_code, channel FOR UPDATE");
+        Ok(())
+    }
+}
+
+impl Query for LockCells<'_> {
+    type SqlType = (Text, Text, Text, Text, BigInt, Binary);
+}
+
+/// PostgreSQL: writes a batch's cells' new totals.
+struct UpdateCells<'a>(&'a str, PgKeys<'a>, Vec<i64>, Vec<Vec<u8>>);
+
+impl QueryFragment<Pg> for UpdateCells<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("UPDATE result_cells AS r SET responses = u.n, counts = u.counts FROM ");
+        self.1.push(&mut out)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.2)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Binary>, _>(&self.3)?;
+        out.push_sql(") AS u(l, c, a, ch, n, counts) WHERE r.wave_id = ");
+        out.push_bind_param::<Text, _>(self.0)?;
+        out.push_sql(" AND r.level = u.l AND r.locality_code = u.c AND r.agency_code = u.a AND r.channel = u.ch");
+        Ok(())
+    }
+}
+
+macro_rules! static_statement {
+    ($($name:ident),*) => {$(
+        impl QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+        impl<Conn> RunQueryDsl<Conn> for $name<'_> {}
+    )*};
+}
+static_statement!(UseInvitation, SaveCell, CreateCells, LockCells, UpdateCells);
+
+/// What the answer writer and the roll-up rebuild need of a connection, on either backend.
+pub(crate) trait TallyStore {
+    /// Uses up an invitation of an open wave; whether it was unused.
+    fn use_invitation(&mut self, code_hash: &str) -> StorageResult<bool>;
+    /// The wave's layout, extended for `form` if needed, with the wave's cells guarded
+    /// against a concurrent rebuild of its roll-ups until the transaction ends.
+    fn layout_for_write(&mut self, wave_id: &str, form: &crate::domain::form::Form) -> StorageResult<Layout>;
+    /// The locality and its ancestors as (code, level), from the locality up.
+    fn chain(&mut self, locality: &str) -> StorageResult<Vec<(String, String)>>;
+    /// Adds counts to cells (created when missing).
+    fn add_to_cells(&mut self, wave_id: &str, deltas: &BTreeMap<CellKey, CellCounts>) -> StorageResult<()>;
+    /// Open waves with tallies, guarded (PostgreSQL: their layout rows locked FOR UPDATE)
+    /// so no batch writes their cells until the transaction ends: taken before a change of
+    /// the locality tree, whose roll-ups are then rebuilt.
+    fn guard_open_waves(&mut self) -> StorageResult<Vec<String>>;
+    /// Replaces a wave's roll-ups by the sums of its leaf cells under the current tree.
+    fn rebuild_rollups(&mut self, wave_id: &str) -> StorageResult<()>;
+}
+
+type OpenWaveIds =
+    diesel::dsl::Select<diesel::dsl::Filter<waves::table, diesel::dsl::Eq<waves::status, &'static str>>, waves::id>;
+type OpenWavesWithTallies = diesel::dsl::Filter<
+    diesel::dsl::Select<tally_layouts::table, tally_layouts::wave_id>,
+    diesel::dsl::EqAny<tally_layouts::wave_id, OpenWaveIds>,
+>;
+
+fn open_waves_with_tallies() -> OpenWavesWithTallies {
+    let open = waves::table.filter(waves::status.eq(WaveStatus::Open.as_str())).select(waves::id);
+    tally_layouts::table.select(tally_layouts::wave_id).filter(tally_layouts::wave_id.eq_any(open))
+}
+
+fn parse_layout(slots: &str) -> StorageResult<Layout> {
+    let slots: Vec<Slot> = serde_json::from_str(slots).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    Ok(Layout::from_slots(slots))
+}
+
+fn layout_json(layout: &Layout) -> String {
+    serde_json::to_string(layout.slots()).expect("slots serialise")
+}
+
+fn decode(counts: &[u8]) -> StorageResult<Tally> {
+    Tally::decode(counts).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// The parts of `TallyStore` written once with the DSL both backends share.
+macro_rules! shared_tally_store {
+    () => {
+        fn use_invitation(&mut self, code_hash: &str) -> StorageResult<bool> {
+            Ok(UseInvitation(code_hash).execute(self)? == 1)
+        }
+
+        fn chain(&mut self, locality: &str) -> StorageResult<Vec<(String, String)>> {
+            let mut chain = Vec::new();
+            let mut current = Some(locality.to_string());
+            // Bounded walk: a corrupt parent cycle must not hang the writer.
+            while let Some(code) = current.take() {
+                let row: Option<(String, Option<String>)> = localities::table
+                    .find(&code)
+                    .select((localities::level, localities::parent_code))
+                    .first(self)
+                    .optional()?;
+                let Some((level, parent)) = row else { break };
+                chain.push((code, level));
+                current = parent.filter(|_| chain.len() < 64);
+            }
+            Ok(chain)
+        }
+
+        fn rebuild_rollups(&mut self, wave_id: &str) -> StorageResult<()> {
+            let rows: Vec<(String, String, String, i64, Vec<u8>)> = result_cells::table
+                .filter(result_cells::wave_id.eq(wave_id))
+                .filter(result_cells::level.eq(LEAF))
+                .select((
+                    result_cells::locality_code,
+                    result_cells::agency_code,
+                    result_cells::channel,
+                    result_cells::responses,
+                    result_cells::counts,
+                ))
+                .load(self)?;
+            let mut leaves = BTreeMap::new();
+            for (locality, agency, channel, responses, counts) in rows {
+                leaves.insert(
+                    (LEAF.to_string(), locality, agency, channel),
+                    CellCounts { responses: responses as u64, tally: decode(&counts)? },
+                );
+            }
+            let all: Vec<(String, String, String, Option<String>)> = localities::table
+                .select((localities::code, localities::name, localities::level, localities::parent_code))
+                .load(self)?;
+            let tree = LocalityTree::new(all.into_iter().map(|(code, name, level, parent_code)| {
+                crate::domain::locality::Locality { code, name, level, parent_code }
+            }));
+            let chain =
+                |code: &str| Ok(tree.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect());
+            let rollups: BTreeMap<CellKey, CellCounts> =
+                roll_up(&leaves, chain)?.into_iter().filter(|(key, _)| key.0 != LEAF).collect();
+            diesel::delete(
+                result_cells::table.filter(result_cells::wave_id.eq(wave_id)).filter(result_cells::level.ne(LEAF)),
+            )
+            .execute(self)?;
+            self.add_to_cells(wave_id, &rollups)
+        }
+    };
+}
+
+impl TallyStore for SqliteConnection {
+    shared_tally_store!();
+
+    fn guard_open_waves(&mut self) -> StorageResult<Vec<String>> {
+        Ok(open_waves_with_tallies().load(self)?)
+    }
+
+    // One writer at a time holds a SQLite database, so nothing can change between the read
+    // and the write of a transaction.
+    fn layout_for_write(&mut self, wave_id: &str, form: &crate::domain::form::Form) -> StorageResult<Layout> {
+        let stored: Option<String> =
+            tally_layouts::table.find(wave_id).select(tally_layouts::slots).first(self).optional()?;
+        let mut layout = stored.as_deref().map(parse_layout).transpose()?.unwrap_or_default();
+        if layout.extend_for(form) {
+            diesel::insert_into(tally_layouts::table)
+                .values((tally_layouts::wave_id.eq(wave_id), tally_layouts::slots.eq(layout_json(&layout))))
+                .on_conflict(tally_layouts::wave_id)
+                .do_update()
+                .set(tally_layouts::slots.eq(layout_json(&layout)))
+                .execute(self)?;
+        }
+        Ok(layout)
+    }
+
+    fn add_to_cells(&mut self, wave_id: &str, deltas: &BTreeMap<CellKey, CellCounts>) -> StorageResult<()> {
+        for (key, delta) in deltas {
+            let stored: Option<(i64, Vec<u8>)> = result_cells::table
+                .find((wave_id, &key.0, &key.1, &key.2, &key.3))
+                .select((result_cells::responses, result_cells::counts))
+                .first(self)
+                .optional()?;
+            let mut cell = match stored {
+                Some((responses, counts)) => CellCounts { responses: responses as u64, tally: decode(&counts)? },
+                None => CellCounts::default(),
+            };
+            cell.merge(delta);
+            SaveCell { wave_id, key, responses: cell.responses as i64, counts: cell.tally.encode() }.execute(self)?;
+        }
+        Ok(())
+    }
+}
+
+impl TallyStore for PgConnection {
+    shared_tally_store!();
+
+    fn guard_open_waves(&mut self) -> StorageResult<Vec<String>> {
+        Ok(open_waves_with_tallies().order(tally_layouts::wave_id).for_update().load(self)?)
+    }
+
+    // Writers hold the layout row FOR KEY SHARE (they do not block each other); a rebuild of
+    // roll-ups takes it FOR UPDATE, so it waits for batches in flight and they for it.
+    fn layout_for_write(&mut self, wave_id: &str, form: &crate::domain::form::Form) -> StorageResult<Layout> {
+        let read = |c: &mut PgConnection| {
+            tally_layouts::table
+                .find(wave_id)
+                .select(tally_layouts::slots)
+                .for_key_share()
+                .first::<String>(c)
+                .optional()
+        };
+        let stored = match read(self)? {
+            Some(stored) => stored,
+            None => {
+                diesel::insert_into(tally_layouts::table)
+                    .values((tally_layouts::wave_id.eq(wave_id), tally_layouts::slots.eq("[]")))
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+                read(self)?.ok_or_else(|| StorageError::Corrupt("tally layout vanished".into()))?
+            }
+        };
+        let mut layout = parse_layout(&stored)?;
+        if !layout.covers(form) {
+            // Extend under the row's lock, from what is stored now.
+            let stored: String =
+                tally_layouts::table.find(wave_id).select(tally_layouts::slots).for_update().first(self)?;
+            layout = parse_layout(&stored)?;
+            if layout.extend_for(form) {
+                diesel::update(tally_layouts::table.find(wave_id))
+                    .set(tally_layouts::slots.eq(layout_json(&layout)))
+                    .execute(self)?;
+            }
+        }
+        Ok(layout)
+    }
+
+    fn add_to_cells(&mut self, wave_id: &str, deltas: &BTreeMap<CellKey, CellCounts>) -> StorageResult<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        CreateCells(wave_id, PgKeys::new(deltas.keys())).execute(self)?;
+        let rows: Vec<(String, String, String, String, i64, Vec<u8>)> =
+            LockCells(wave_id, PgKeys::new(deltas.keys())).load(self)?;
+        let mut keys = Vec::with_capacity(rows.len());
+        let (mut totals, mut blobs) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+        for (level, locality, agency, channel, responses, counts) in rows {
+            let key = (level, locality, agency, channel);
+            let mut cell = CellCounts { responses: responses as u64, tally: decode(&counts)? };
+            cell.merge(deltas.get(&key).ok_or_else(|| StorageError::Corrupt("unexpected result cell".into()))?);
+            totals.push(cell.responses as i64);
+            blobs.push(cell.tally.encode());
+            keys.push(key);
+        }
+        if keys.len() != deltas.len() {
+            return Err(StorageError::Corrupt("result cells missing after creation".into()));
+        }
+        UpdateCells(wave_id, PgKeys::new(keys.iter()), totals, blobs).execute(self)?;
+        Ok(())
+    }
+}
+
+/// A row of results: one (locality, agency, channel) at the level asked, with names.
+pub struct ResultRow {
+    pub locality_code: String,
+    pub locality: Option<(String, String)>,
+    pub agency_code: String,
+    pub agency_name: Option<String>,
+    pub channel: Channel,
+    pub counts: CellCounts,
+}
+
+/// A stored answer for the recount: (id, locality, agency, channel, answers as JSON).
+pub type RawAnswer = (String, String, String, String, String);
+
+/// Which agency rows results read.
+#[derive(Debug, Clone, Copy)]
+pub enum AgencyRows<'a> {
+    /// Every agency together.
+    All,
+    /// One agency (or `""`: answers without one).
+    Only(&'a str),
+    /// Each agency apart.
+    Each,
+}
+
+impl Database {
+    /// The wave's layout as stored; empty before its first answer.
+    pub fn tally_layout(&self, wave_id: &str) -> StorageResult<Layout> {
+        let stored: Option<String> = with_conn!(self, c => tally_layouts::table
+            .find(wave_id)
+            .select(tally_layouts::slots)
+            .first(c)
+            .optional()?);
+        Ok(stored.as_deref().map(parse_layout).transpose()?.unwrap_or_default())
+    }
+
+    /// The cells of one level (`tally::WHOLE` for the whole wave), ordered by locality and
+    /// agency, with the names of both.
+    pub fn result_rows(
+        &self,
+        wave_id: &str,
+        level: &str,
+        agencies_read: AgencyRows,
+        desk: DeskFilter,
+    ) -> StorageResult<Vec<ResultRow>> {
+        type Row = (String, String, String, i64, Vec<u8>, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = with_conn!(self, c => {
+            let mut query = result_cells::table
+                .left_join(localities::table.on(localities::code.eq(result_cells::locality_code)))
+                .left_join(agencies::table.on(agencies::code.eq(result_cells::agency_code)))
+                .filter(result_cells::wave_id.eq(wave_id))
+                .filter(result_cells::level.eq(level))
+                .select((
+                    result_cells::locality_code,
+                    result_cells::agency_code,
+                    result_cells::channel,
+                    result_cells::responses,
+                    result_cells::counts,
+                    localities::name.nullable(),
+                    localities::level.nullable(),
+                    agencies::name.nullable(),
+                ))
+                .order((result_cells::locality_code, result_cells::agency_code, result_cells::channel))
+                .into_boxed();
+            query = match agencies_read {
+                AgencyRows::All => query.filter(result_cells::agency_code.eq(tally::ALL_AGENCIES)),
+                AgencyRows::Only(agency) => query.filter(result_cells::agency_code.eq(agency)),
+                AgencyRows::Each => query.filter(result_cells::agency_code.ne(tally::ALL_AGENCIES)),
+            };
+            query = match desk {
+                DeskFilter::Include => query,
+                DeskFilter::Exclude => query.filter(result_cells::channel.ne(Channel::Desk.as_str())),
+                DeskFilter::Only => query.filter(result_cells::channel.eq(Channel::Desk.as_str())),
+            };
+            query.load(c)?
+        });
+        rows.into_iter()
+            .map(|(locality_code, agency_code, channel, responses, counts, name, level, agency_name)| {
+                Ok(ResultRow {
+                    locality: name.zip(level),
+                    locality_code,
+                    agency_code,
+                    agency_name,
+                    channel: Channel::parse(&channel).ok_or(StorageError::Corrupt(channel))?,
+                    counts: CellCounts { responses: responses as u64, tally: decode(&counts)? },
+                })
+            })
+            .collect()
+    }
+
+    /// Every stored cell of a wave, leaf and rolled up, for the recount.
+    pub fn all_cells(&self, wave_id: &str) -> StorageResult<BTreeMap<CellKey, CellCounts>> {
+        let rows: Vec<(String, String, String, String, i64, Vec<u8>)> = with_conn!(self, c => result_cells::table
+            .filter(result_cells::wave_id.eq(wave_id))
+            .select((
+                result_cells::level,
+                result_cells::locality_code,
+                result_cells::agency_code,
+                result_cells::channel,
+                result_cells::responses,
+                result_cells::counts,
+            ))
+            .load(c)?);
+        rows.into_iter()
+            .map(|(level, locality, agency, channel, responses, counts)| {
+                Ok((
+                    (level, locality, agency, channel),
+                    CellCounts { responses: responses as u64, tally: decode(&counts)? },
+                ))
+            })
+            .collect()
+    }
+
+    /// Raw answers of a wave after `after` (by id), at most `limit`: (id, locality, agency,
+    /// channel, answers).
+    pub fn raw_answers_after(&self, wave_id: &str, after: &str, limit: i64) -> StorageResult<Vec<RawAnswer>> {
+        Ok(with_conn!(self, c => responses::table
+            .filter(responses::wave_id.eq(wave_id))
+            .filter(responses::id.gt(after))
+            .order(responses::id)
+            .limit(limit)
+            .select((responses::id, responses::locality_code, responses::agency_code, responses::channel, responses::answers))
+            .load(c)?))
+    }
+
+    /// Replaces a wave's cells by `cells` (the start-up rebuild from raw answers).
+    pub fn replace_cells(
+        &self,
+        wave_id: &str,
+        layout: &Layout,
+        cells: &BTreeMap<CellKey, CellCounts>,
+    ) -> StorageResult<()> {
+        let slots = layout_json(layout);
+        super::write_transaction!(self, c => {
+            diesel::delete(result_cells::table.filter(result_cells::wave_id.eq(wave_id))).execute(c)?;
+            diesel::delete(tally_layouts::table.filter(tally_layouts::wave_id.eq(wave_id))).execute(c)?;
+            diesel::insert_into(tally_layouts::table)
+                .values((tally_layouts::wave_id.eq(wave_id), tally_layouts::slots.eq(&slots)))
+                .execute(c)?;
+            c.add_to_cells(wave_id, cells)
+        })
+    }
+
+    /// Waves with answers but no tallies (counters from before tallies existed).
+    pub fn waves_without_tallies(&self) -> StorageResult<Vec<String>> {
+        Ok(with_conn!(self, c => waves::table
+            .select(waves::id)
+            .filter(diesel::dsl::exists(responses::table.filter(responses::wave_id.eq(waves::id))))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                tally_layouts::table.filter(tally_layouts::wave_id.eq(waves::id)),
+            )))
+            .load(c)?))
+    }
+}
