@@ -50,6 +50,12 @@ impl<'a> IndexPlan<'a> {
         Self { form, shares }
     }
 
+    /// How many leading slots of a tally the plan reads (see `Tally::decode_first`).
+    pub fn slots_read(&self) -> usize {
+        let slots = self.shares.iter().flatten().flat_map(|(valid, hits)| valid.iter().chain(hits));
+        slots.max().map_or(0, |&last| last + 1)
+    }
+
     pub fn compute(&self, tally: &Tally) -> Vec<IndexValue> {
         let sum = |slots: &[usize]| slots.iter().map(|&s| tally.get(s)).sum::<u64>();
         let mut done: HashMap<&str, IndexValue> = HashMap::new();

@@ -247,9 +247,19 @@ impl Tally {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut counts = Vec::with_capacity(bytes.len());
+        Self::decode_first(bytes, usize::MAX)
+    }
+
+    /// Only the first `slots` counts. Results need the option counts, not the products an
+    /// interval needs, which the layout keeps after them: a national commune-level answer
+    /// decodes some 20,000 cells, and their products are most of each cell.
+    pub fn decode_first(bytes: &[u8], slots: usize) -> Result<Self, DecodeError> {
+        let mut counts = Vec::with_capacity(bytes.len().min(slots));
         let (mut value, mut shift) = (0u64, 0u32);
         for &byte in bytes {
+            if counts.len() == slots {
+                return Ok(Self(counts));
+            }
             if shift > 63 || (shift == 63 && byte & 0x7e != 0) {
                 return Err(DecodeError);
             }
@@ -418,6 +428,8 @@ mod tests {
         assert_eq!(tally.encode(), [1, 0, 0xac, 0x02]);
         assert_eq!(Tally::decode(&tally.encode()).unwrap(), Tally(vec![1, 0, 300]));
         assert_eq!(Tally::decode(&[]).unwrap(), Tally::default());
+        assert_eq!(Tally::decode_first(&tally.encode(), 2).unwrap(), Tally(vec![1, 0]), "the first two only");
+        assert_eq!(Tally::decode_first(&tally.encode(), 9).unwrap(), Tally(vec![1, 0, 300]));
         assert_eq!(Tally::decode(&[0x80]), Err(DecodeError), "a cut-off varint is refused");
         assert_eq!(Tally::decode(&[0xff; 11]), Err(DecodeError), "more than 64 bits is refused");
     }

@@ -118,7 +118,7 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
     let scope = query.agency_scope.as_deref();
     let whole_agencies = scope.map_or(AgencyRows::All, AgencyRows::Only);
     let mut overall = GroupTally::default();
-    for row in db.result_rows(wave_id, tally::WHOLE, whole_agencies, query.desk)? {
+    for row in db.result_rows(wave_id, tally::WHOLE, whole_agencies, query.desk, plan.slots_read())? {
         overall.add(&row);
     }
     let mut groups: BTreeMap<GroupKey, (GroupNames, GroupTally)> = BTreeMap::new();
@@ -129,7 +129,7 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
             (_, Some(agency)) => AgencyRows::Only(agency),
             (false, None) => AgencyRows::All,
         };
-        for row in db.result_rows(wave_id, level, agencies, query.desk)? {
+        for row in db.result_rows(wave_id, level, agencies, query.desk, plan.slots_read())? {
             let key = (
                 query.level.as_ref().map(|_| row.locality_code.clone()),
                 query.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty()),

@@ -234,7 +234,11 @@ fn layout_json(layout: &Layout) -> String {
 }
 
 fn decode(counts: &[u8]) -> StorageResult<Tally> {
-    Tally::decode(counts).map_err(|e| StorageError::Corrupt(e.to_string()))
+    decode_first(counts, usize::MAX)
+}
+
+fn decode_first(counts: &[u8], slots: usize) -> StorageResult<Tally> {
+    Tally::decode_first(counts, slots).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// The parts of `TallyStore` written once with the DSL both backends share.
@@ -445,16 +449,28 @@ impl Database {
     }
 
     /// The cells of one level (`tally::WHOLE` for the whole wave), ordered by locality and
-    /// agency, with the names of both.
+    /// agency, with the names of both; of each cell's counts only the first `slots`.
     pub fn result_rows(
         &self,
         wave_id: &str,
         level: &str,
         agencies_read: AgencyRows,
         desk: DeskFilter,
+        slots: usize,
     ) -> StorageResult<Vec<ResultRow>> {
         type Row = (String, String, String, i64, Vec<u8>, Option<String>, Option<String>, Option<String>);
-        let rows: Vec<Row> = with_conn!(self, c => {
+        let to_result = |(locality_code, agency_code, channel, responses, counts, name, level, agency_name): Row| {
+            Ok(ResultRow {
+                locality: name.zip(level),
+                locality_code,
+                agency_code,
+                agency_name,
+                channel: Channel::parse(&channel).ok_or(StorageError::Corrupt(channel))?,
+                counts: CellCounts { responses: responses as u64, tally: decode_first(&counts, slots)? },
+            })
+        };
+        // Row by row, so that only the slots read are kept of each cell's stored counts.
+        with_conn!(self, c => {
             let mut query = result_cells::table
                 .left_join(localities::table.on(localities::code.eq(result_cells::locality_code)))
                 .left_join(agencies::table.on(agencies::code.eq(result_cells::agency_code)))
@@ -482,20 +498,11 @@ impl Database {
                 DeskFilter::Exclude => query.filter(result_cells::channel.ne(Channel::Desk.as_str())),
                 DeskFilter::Only => query.filter(result_cells::channel.eq(Channel::Desk.as_str())),
             };
-            query.load(c)?
-        });
-        rows.into_iter()
-            .map(|(locality_code, agency_code, channel, responses, counts, name, level, agency_name)| {
-                Ok(ResultRow {
-                    locality: name.zip(level),
-                    locality_code,
-                    agency_code,
-                    agency_name,
-                    channel: Channel::parse(&channel).ok_or(StorageError::Corrupt(channel))?,
-                    counts: CellCounts { responses: responses as u64, tally: decode(&counts)? },
-                })
-            })
-            .collect()
+            query
+                .load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)?
+                .map(|row| to_result(row?))
+                .collect()
+        })
     }
 
     /// Every stored cell of a wave, leaf and rolled up, for the recount.
