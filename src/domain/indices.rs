@@ -3,12 +3,19 @@
 use crate::domain::form::{Form, IndexRule};
 use crate::domain::tally::{Layout, Slot, Tally};
 use serde::Serialize;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IndexValue {
     pub id: String,
     pub label: String,
+    #[serde(flatten)]
+    pub figure: Figure,
+}
+
+/// One index's figure for one group, without the index's name: groups are many, and their
+/// figures are listed in the form's order of indices.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Figure {
     /// Percentage, unrounded; `None` when no valid answer stands behind it.
     pub value: Option<f64>,
     /// Valid answers behind the figure (for a mean: the smallest n of its parts).
@@ -20,77 +27,92 @@ pub struct IndexValue {
     pub ci_high: Option<f64>,
 }
 
+/// How one index is computed, resolved against a wave's layout.
+enum Step {
+    /// The slots of its valid answers and of its hits.
+    Share { valid: Vec<usize>, hits: Vec<usize> },
+    /// The positions (in the form's order) of the indices it averages.
+    Mean { parts: Vec<usize> },
+}
+
 /// A form's indices resolved to slots of a wave's layout once, then computed for any number
 /// of groups from their tallies.
 pub struct IndexPlan<'a> {
     form: &'a Form,
-    /// Per index in the form's order: the slots of its valid answers and of its hits.
-    shares: Vec<Option<(Vec<usize>, Vec<usize>)>>,
+    steps: Vec<Step>,
 }
 
 impl<'a> IndexPlan<'a> {
     pub fn new(form: &'a Form, layout: &Layout) -> Self {
-        let shares = form
+        let position = |id: &str| form.indices.iter().position(|i| i.id == id);
+        let steps = form
             .indices
             .iter()
             .map(|index| match &index.rule {
-                IndexRule::Share { items, positive } => {
-                    let valid =
-                        items.iter().filter_map(|i| layout.position(&Slot::Answered { item: i.clone() })).collect();
-                    let hits = items
+                IndexRule::Share { items, positive } => Step::Share {
+                    valid: items.iter().filter_map(|i| layout.position(&Slot::Answered { item: i.clone() })).collect(),
+                    hits: items
                         .iter()
                         .flat_map(|i| positive.iter().map(move |c| (i, c)))
                         .filter_map(|(i, c)| layout.option(i, c))
-                        .collect();
-                    Some((valid, hits))
-                }
-                IndexRule::Mean { .. } => None,
+                        .collect(),
+                },
+                IndexRule::Mean { of } => Step::Mean { parts: of.iter().filter_map(|id| position(id)).collect() },
             })
             .collect();
-        Self { form, shares }
+        Self { form, steps }
     }
 
     /// How many leading slots of a tally the plan reads (see `Tally::decode_first`).
     pub fn slots_read(&self) -> usize {
-        let slots = self.shares.iter().flatten().flat_map(|(valid, hits)| valid.iter().chain(hits));
-        slots.max().map_or(0, |&last| last + 1)
+        let slots = self.steps.iter().flat_map(|step| match step {
+            Step::Share { valid, hits } => valid.iter().chain(hits).max().copied(),
+            Step::Mean { .. } => None,
+        });
+        slots.max().map_or(0, |last| last + 1)
     }
 
-    pub fn compute(&self, tally: &Tally) -> Vec<IndexValue> {
+    /// Every index's figure, in the form's order of indices.
+    pub fn compute(&self, tally: &Tally) -> Vec<Figure> {
         let sum = |slots: &[usize]| slots.iter().map(|&s| tally.get(s)).sum::<u64>();
-        let mut done: HashMap<&str, IndexValue> = HashMap::new();
+        let mut figures: Vec<Figure> = Vec::with_capacity(self.steps.len());
         // `form.indices` is in dependency order, so every part is computed before its mean.
-        for (index, share_slots) in self.form.indices.iter().zip(&self.shares) {
-            let value = match (&index.rule, share_slots) {
-                (IndexRule::Mean { of }, _) => {
-                    let parts: Vec<&IndexValue> = of.iter().filter_map(|id| done.get(id.as_str())).collect();
+        for step in &self.steps {
+            let figure = match step {
+                Step::Share { valid, hits } => share(sum(hits), sum(valid)),
+                Step::Mean { parts } => {
+                    let parts: Vec<Figure> = parts.iter().filter_map(|&p| figures.get(p).copied()).collect();
                     let values: Option<Vec<f64>> = parts.iter().map(|p| p.value).collect();
-                    IndexValue {
-                        id: index.id.clone(),
-                        label: index.label.clone(),
+                    Figure {
                         value: values.map(|v| v.iter().sum::<f64>() / v.len() as f64),
                         n: parts.iter().map(|p| p.n).min().unwrap_or(0),
                         ci_low: None,
                         ci_high: None,
                     }
                 }
-                (_, Some((valid, hits))) => share(&index.id, &index.label, sum(hits), sum(valid)),
-                (_, None) => share(&index.id, &index.label, 0, 0),
             };
-            done.insert(index.id.as_str(), value);
+            figures.push(figure);
         }
-        self.form.indices.iter().map(|i| done.remove(i.id.as_str()).expect("computed")).collect()
+        figures
+    }
+
+    /// Figures named by their indices' ids and labels.
+    pub fn labelled(&self, figures: Vec<Figure>) -> Vec<IndexValue> {
+        self.form
+            .indices
+            .iter()
+            .zip(figures)
+            .map(|(index, figure)| IndexValue { id: index.id.clone(), label: index.label.clone(), figure })
+            .collect()
     }
 }
 
-fn share(id: &str, label: &str, hits: u64, valid: u64) -> IndexValue {
-    let (value, ci_low, ci_high) = if valid == 0 {
-        (None, None, None)
-    } else {
-        let (low, high) = wilson_interval(hits, valid);
-        (Some(100.0 * hits as f64 / valid as f64), Some(low), Some(high))
-    };
-    IndexValue { id: id.into(), label: label.into(), value, n: valid, ci_low, ci_high }
+fn share(hits: u64, valid: u64) -> Figure {
+    if valid == 0 {
+        return Figure { value: None, n: 0, ci_low: None, ci_high: None };
+    }
+    let (low, high) = wilson_interval(hits, valid);
+    Figure { value: Some(100.0 * hits as f64 / valid as f64), n: valid, ci_low: Some(low), ci_high: Some(high) }
 }
 
 /// 95% Wilson score interval in percent.
@@ -156,12 +178,13 @@ mod tests {
     }
 
     fn compute(form: &Form, counts: &Counts) -> Vec<IndexValue> {
-        IndexPlan::new(form, &counts.0).compute(&counts.1)
+        let plan = IndexPlan::new(form, &counts.0);
+        plan.labelled(plan.compute(&counts.1))
     }
 
     fn value(values: &[IndexValue], id: &str) -> (Option<f64>, u64) {
         let v = values.iter().find(|v| v.id == id).unwrap();
-        (v.value, v.n)
+        (v.figure.value, v.figure.n)
     }
 
     #[test]

@@ -3,14 +3,14 @@
 
 use crate::domain::answers::ValidAnswers;
 use crate::domain::form::{Form, FormRegistry};
-use crate::domain::indices::{IndexPlan, IndexValue};
+use crate::domain::indices::{Figure, IndexPlan, IndexValue};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Layout, Tally};
 use crate::domain::wave::{Channel, DeskFilter};
 use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, ResultRow, roll_up};
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalityRef {
@@ -33,38 +33,41 @@ pub struct Overall {
     pub indices: Vec<IndexValue>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct GroupResult {
     pub locality: Option<LocalityRef>,
     pub agency: Option<AgencyRef>,
     pub responses: u64,
     pub desk_responses: u64,
-    /// Without labels: `overall` names every index once.
-    #[serde(serialize_with = "unlabelled")]
-    pub indices: Vec<IndexValue>,
+    /// In the form's order of indices, unnamed: `overall` names every index once, and the
+    /// document gives each group's figures with the index's `id` only.
+    pub figures: Vec<Figure>,
 }
 
-fn unlabelled<S: serde::Serializer>(indices: &[IndexValue], serializer: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Unlabelled<'a> {
-        id: &'a str,
-        value: Option<f64>,
-        n: u64,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ci_low: Option<f64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ci_high: Option<f64>,
-    }
-    serializer.collect_seq(indices.iter().map(|i| Unlabelled {
-        id: &i.id,
-        value: i.value,
-        n: i.n,
-        ci_low: i.ci_low,
-        ci_high: i.ci_high,
-    }))
+/// A group as the results document shows it.
+#[derive(Serialize)]
+struct GroupJson<'a> {
+    locality: &'a Option<LocalityRef>,
+    agency: &'a Option<AgencyRef>,
+    responses: u64,
+    desk_responses: u64,
+    indices: Vec<IdFigure<'a>>,
 }
 
-#[derive(Debug, Serialize)]
+/// A group's figure with its index's id (written out rather than flattened: there are a
+/// quarter of a million of them in a commune-level document).
+#[derive(Serialize)]
+struct IdFigure<'a> {
+    id: &'a str,
+    value: Option<f64>,
+    n: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ci_low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ci_high: Option<f64>,
+}
+
+#[derive(Debug)]
 pub struct WaveResults {
     pub overall: Overall,
     pub groups: Vec<GroupResult>,
@@ -80,17 +83,33 @@ impl WaveResults {
         let mut head = br#"{"overall":"#.to_vec();
         serde_json::to_writer(&mut head, &self.overall).expect("results serialise");
         head.extend_from_slice(br#","groups":["#);
+        let ids: Vec<String> = self.overall.indices.iter().map(|i| i.id.clone()).collect();
         let mut groups = self.groups.into_iter().peekable();
-        let mut first = true;
+        let (mut first, mut capacity) = (true, 0);
         let body = std::iter::from_fn(move || {
             groups.peek()?;
-            let mut chunk = Vec::new();
+            // Sized like the last chunk: growing a buffer of a few hundred kB by doubling
+            // copied it and faulted in fresh pages several times per chunk.
+            let mut chunk = Vec::with_capacity(capacity);
             for group in groups.by_ref().take(GROUPS_PER_CHUNK) {
                 if !std::mem::take(&mut first) {
                     chunk.push(b',');
                 }
-                serde_json::to_writer(&mut chunk, &group).expect("results serialise");
+                let indices = ids
+                    .iter()
+                    .zip(&group.figures)
+                    .map(|(id, f)| IdFigure { id, value: f.value, n: f.n, ci_low: f.ci_low, ci_high: f.ci_high })
+                    .collect();
+                let json = GroupJson {
+                    locality: &group.locality,
+                    agency: &group.agency,
+                    responses: group.responses,
+                    desk_responses: group.desk_responses,
+                    indices,
+                };
+                serde_json::to_writer(&mut chunk, &json).expect("results serialise");
             }
+            capacity = capacity.max(chunk.len());
             Some(chunk)
         });
         std::iter::once(head).chain(body).chain(std::iter::once(b"]}".to_vec()))
@@ -117,11 +136,10 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
     let plan = IndexPlan::new(form, &layout);
     let scope = query.agency_scope.as_deref();
     let whole_agencies = scope.map_or(AgencyRows::All, AgencyRows::Only);
+    let slots = plan.slots_read();
     let mut overall = GroupTally::default();
-    for row in db.result_rows(wave_id, tally::WHOLE, whole_agencies, query.desk, plan.slots_read())? {
-        overall.add(&row);
-    }
-    let mut groups: BTreeMap<GroupKey, (GroupNames, GroupTally)> = BTreeMap::new();
+    db.each_result_row(wave_id, tally::WHOLE, whole_agencies, query.desk, slots, |row| overall.add(&row))?;
+    let mut groups: Vec<(GroupKey, GroupResult)> = Vec::new();
     if query.level.is_some() || query.by_agency {
         let level = query.level.as_deref().unwrap_or(tally::WHOLE);
         let agencies = match (query.by_agency, scope) {
@@ -129,56 +147,73 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
             (_, Some(agency)) => AgencyRows::Only(agency),
             (false, None) => AgencyRows::All,
         };
-        for row in db.result_rows(wave_id, level, agencies, query.desk, plan.slots_read())? {
+        // Rows come ordered by locality and agency, so a group's rows (one per channel) are
+        // consecutive: each group is computed when the next begins and its counts dropped.
+        let close = |(key, names, tally): (GroupKey, GroupNames, GroupTally)| {
+            let agency = key.1.clone().map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code });
+            let group = GroupResult {
+                locality: names.locality,
+                agency,
+                responses: tally.responses,
+                desk_responses: tally.desk_responses,
+                figures: plan.compute(&tally.tally),
+            };
+            (key, group)
+        };
+        let mut open: Option<(GroupKey, GroupNames, GroupTally)> = None;
+        db.each_result_row(wave_id, level, agencies, query.desk, slots, |row| {
             let key = (
                 query.level.as_ref().map(|_| row.locality_code.clone()),
                 query.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty()),
             );
-            let names = GroupNames {
-                locality: row.locality.clone().map(|(name, level)| LocalityRef {
-                    code: row.locality_code.clone(),
-                    name,
-                    level,
-                }),
-                agency: row.agency_name.clone(),
-            };
-            let group = groups.entry(key).or_insert_with(|| (names, GroupTally::default()));
-            group.1.add(&row);
-        }
+            if open.as_ref().is_some_and(|(k, ..)| *k != key) {
+                groups.extend(open.take().map(close));
+            }
+            let (_, _, tally) = open.get_or_insert_with(|| {
+                let names = GroupNames {
+                    locality: row.locality.clone().map(|(name, level)| LocalityRef {
+                        code: row.locality_code.clone(),
+                        name,
+                        level,
+                    }),
+                    agency: row.agency_name.clone(),
+                };
+                (key, names, GroupTally::default())
+            });
+            tally.add(&row);
+        })?;
+        groups.extend(open.take().map(close));
         if let (Some(level), false, false) = (&query.level, query.by_agency, query.covered.is_empty()) {
             // Covered localities without answers are listed too: only then is the tree read.
+            let answered: HashSet<String> = groups.iter().filter_map(|(key, _)| key.0.clone()).collect();
+            let none = plan.compute(&Tally::default());
             let tree = LocalityTree::new(db.all_localities()?);
+            let mut listed = HashSet::new();
             for root in &query.covered {
                 for code in covered_at_level(&tree, root, level) {
+                    if answered.contains(&code) || !listed.insert(code.clone()) {
+                        continue;
+                    }
                     let locality = tree.get(&code).map(|l| LocalityRef {
                         code: l.code.clone(),
                         name: l.name.clone(),
                         level: l.level.clone(),
                     });
-                    groups
-                        .entry((Some(code), None))
-                        .or_insert_with(|| (GroupNames { locality, agency: None }, GroupTally::default()));
+                    let group =
+                        GroupResult { locality, agency: None, responses: 0, desk_responses: 0, figures: none.clone() };
+                    groups.push(((Some(code), None), group));
                 }
             }
         }
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
     }
-    let groups = groups
-        .into_iter()
-        .map(|((_, agency), (names, tally))| GroupResult {
-            locality: names.locality,
-            agency: agency.map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code }),
-            responses: tally.responses,
-            desk_responses: tally.desk_responses,
-            indices: plan.compute(&tally.tally),
-        })
-        .collect();
     Ok(WaveResults {
         overall: Overall {
             responses: overall.responses,
             desk_responses: overall.desk_responses,
-            indices: plan.compute(&overall.tally),
+            indices: plan.labelled(plan.compute(&overall.tally)),
         },
-        groups,
+        groups: groups.into_iter().map(|(_, group)| group).collect(),
     })
 }
 

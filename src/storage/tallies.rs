@@ -449,17 +449,19 @@ impl Database {
     }
 
     /// The cells of one level (`tally::WHOLE` for the whole wave), ordered by locality and
-    /// agency, with the names of both; of each cell's counts only the first `slots`.
-    pub fn result_rows(
+    /// agency, with the names of both; of each cell's counts only the first `slots`. Each is
+    /// handed to `each` as it is read, so that no more than one cell is held here.
+    pub fn each_result_row(
         &self,
         wave_id: &str,
         level: &str,
         agencies_read: AgencyRows,
         desk: DeskFilter,
         slots: usize,
-    ) -> StorageResult<Vec<ResultRow>> {
+        mut each: impl FnMut(ResultRow),
+    ) -> StorageResult<()> {
         type Row = (String, String, String, i64, Vec<u8>, Option<String>, Option<String>, Option<String>);
-        let to_result = |(locality_code, agency_code, channel, responses, counts, name, level, agency_name): Row| {
+        let to_result = |(locality_code, agency_code, channel, responses, counts, name, level, agency_name): Row| -> StorageResult<ResultRow> {
             Ok(ResultRow {
                 locality: name.zip(level),
                 locality_code,
@@ -498,10 +500,10 @@ impl Database {
                 DeskFilter::Exclude => query.filter(result_cells::channel.ne(Channel::Desk.as_str())),
                 DeskFilter::Only => query.filter(result_cells::channel.eq(Channel::Desk.as_str())),
             };
-            query
-                .load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)?
-                .map(|row| to_result(row?))
-                .collect()
+            for row in query.load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)? {
+                each(to_result(row?)?);
+            }
+            Ok(())
         })
     }
 

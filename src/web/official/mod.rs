@@ -13,7 +13,7 @@ use super::auth::{CSRF_FIELD, PageUser, csrf_valid, session_cookie, token_hash};
 use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
-use crate::domain::indices::IndexValue;
+use crate::domain::indices::{Figure, IndexValue};
 /// Counts on pages are written as Vietnamese write them (one rule, the domain's).
 pub(crate) use crate::domain::text::thousands;
 use crate::domain::wave::WaveStatus;
@@ -361,14 +361,18 @@ async fn results_page(
     };
     let shown = form.headline_indices();
     let headers: Vec<&str> = shown.iter().map(|i| i.label.as_str()).collect();
-    let n_of = |indices: &[IndexValue], id: &str| indices.iter().find(|v| v.id == id).map_or(0, |v| v.n);
-    let row = |name: String, responses: u64, desk: u64, indices: &[IndexValue], apart: &[IndexValue]| {
-        let cells: Vec<_> = shown
+    // Figures are in the form's order of indices.
+    let positions: Vec<Option<usize>> =
+        shown.iter().map(|def| form.indices.iter().position(|i| i.id == def.id)).collect();
+    let figure = |figures: &[Figure], at: Option<usize>| at.and_then(|p| figures.get(p)).copied();
+    let row = |name: String, responses: u64, desk: u64, figures: &[Figure], apart: &[Figure]| {
+        let cells: Vec<_> = positions
             .iter()
-            .map(|def| {
-                let v = indices.iter().find(|v| v.id == def.id);
+            .map(|&at| {
+                let v = figure(figures, at);
                 let n = v.map_or(0, |v| v.n);
-                let value = v.and_then(|v| v.value).filter(|_| may_show(n) && may_show_apart(n_of(apart, &def.id)));
+                let n_apart = figure(apart, at).map_or(0, |v| v.n);
+                let value = v.and_then(|v| v.value).filter(|_| may_show(n) && may_show_apart(n_apart));
                 let ci = v.and_then(|v| Some(format!("{}–{}", one_decimal(v.ci_low?), one_decimal(v.ci_high?))));
                 context! { shown => value.is_some(), value => value.map(one_decimal), n, ci }
             })
@@ -376,13 +380,19 @@ async fn results_page(
         context! { name, responses, desk, cells }
     };
     let overall = &results.overall;
-    let apart_overall = left_out.as_ref().map_or(&[][..], |r| &r.overall.indices[..]);
-    let mut rows =
-        vec![row("Toàn đợt".to_string(), overall.responses, overall.desk_responses, &overall.indices, apart_overall)];
+    let figures_of = |indices: &[IndexValue]| indices.iter().map(|i| i.figure).collect::<Vec<_>>();
+    let apart_overall = left_out.as_ref().map(|r| figures_of(&r.overall.indices)).unwrap_or_default();
+    let mut rows = vec![row(
+        "Toàn đợt".to_string(),
+        overall.responses,
+        overall.desk_responses,
+        &figures_of(&overall.indices),
+        &apart_overall,
+    )];
     let key =
         |g: &GroupResult| (g.locality.as_ref().map(|l| l.code.clone()), g.agency.as_ref().map(|a| a.code.clone()));
-    let apart_groups: HashMap<_, &[IndexValue]> =
-        left_out.iter().flat_map(|r| &r.groups).map(|g| (key(g), &g.indices[..])).collect();
+    let apart_groups: HashMap<_, &[Figure]> =
+        left_out.iter().flat_map(|r| &r.groups).map(|g| (key(g), &g.figures[..])).collect();
     for g in &results.groups {
         let name = match (&g.locality, &g.agency) {
             (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
@@ -391,7 +401,7 @@ async fn results_page(
             (None, None) => "(khác)".into(),
         };
         let apart = apart_groups.get(&key(g)).copied().unwrap_or(&[]);
-        rows.push(row(name, g.responses, g.desk_responses, &g.indices, apart));
+        rows.push(row(name, g.responses, g.desk_responses, &g.figures, apart));
     }
     let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
     state.page(
