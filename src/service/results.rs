@@ -289,45 +289,48 @@ fn recount_leaves(
 }
 
 /// Recounts every answer of a wave from the raw rows, streamed in chunks, and compares with
-/// the stored leaf cells; then checks every roll-up equals the sum of its leaves (under the
-/// current locality tree for an open wave; a closed wave keeps the roll-ups of the tree it
-/// closed under, so there only the whole-wave rows are checked).
+/// the stored leaf cells; then checks every roll-up against the sum of the recounted leaves
+/// (under the current locality tree for an open wave; a closed wave keeps the roll-ups of the
+/// tree it closed under, so there only the whole-wave rows are checked). Stored cells are
+/// read one at a time: what is held is the recount and the roll-ups expected from it.
 pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) -> StorageResult<Verification> {
     let mut layout = db.tally_layout(wave_id)?;
     layout.extend_for(form);
-    let (responses_stored, raw) = recount_leaves(db, form, wave_id, &layout)?;
-    let stored = db.all_cells(wave_id)?;
-    let stored_leaves: BTreeMap<&CellKey, &CellCounts> = stored.iter().filter(|(k, _)| k.0 == tally::LEAF).collect();
+    let (responses_stored, mut expected) = recount_leaves(db, form, wave_id, &layout)?;
+    let tree = if open { Some(LocalityTree::new(db.all_localities()?)) } else { None };
+    let mut rollups = roll_up(&expected, |code| {
+        Ok(tree.as_ref().map_or_else(Vec::new, |t| {
+            t.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect()
+        }))
+    })?;
+    rollups.retain(|key, _| key.0 != tally::LEAF && (open || key.0 == tally::WHOLE));
     let mut differences = Vec::new();
     let mut compare = |key: &CellKey, live: Option<&CellCounts>, expected: Option<&CellCounts>| {
         let empty = CellCounts::default();
         let (live, expected) = (live.unwrap_or(&empty), expected.unwrap_or(&empty));
-        let differ = live.responses != expected.responses || live.tally.encode() != expected.tally.encode();
-        if differ && differences.len() < 20 {
-            let counts = if live.tally.encode() != expected.tally.encode() { " (counts differ)" } else { "" };
+        let counts_differ = live.tally.encode() != expected.tally.encode();
+        if (live.responses != expected.responses || counts_differ) && differences.len() < 20 {
+            let counts = if counts_differ { " (counts differ)" } else { "" };
             differences.push(format!(
                 "{}/{}/{}/{}: counters {} answers, recount {}{counts}",
                 key.0, key.1, key.2, key.3, live.responses, expected.responses
             ));
         }
     };
-    let keys: std::collections::BTreeSet<&CellKey> = raw.keys().chain(stored_leaves.keys().copied()).collect();
-    for key in keys {
-        compare(key, stored_leaves.get(key).copied(), raw.get(key));
-    }
-    let tree = if open { Some(LocalityTree::new(db.all_localities()?)) } else { None };
-    let expected = roll_up(stored_leaves.iter().map(|(k, v)| (*k, *v)), |code| {
-        Ok(tree.as_ref().map_or_else(Vec::new, |t| {
-            t.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect()
-        }))
+    let mut responses_counted = 0;
+    db.each_cell(wave_id, true, |key, live| {
+        responses_counted += live.responses;
+        compare(&key, Some(&live), expected.remove(&key).as_ref());
     })?;
-    let checked = |key: &CellKey| key.0 != tally::LEAF && (open || key.0 == tally::WHOLE);
-    let rollup_keys: std::collections::BTreeSet<&CellKey> =
-        expected.keys().chain(stored.keys()).filter(|k| checked(k)).collect();
-    for key in rollup_keys {
-        compare(key, stored.get(key), expected.get(key));
+    db.each_cell(wave_id, false, |key, live| {
+        if open || key.0 == tally::WHOLE {
+            compare(&key, Some(&live), rollups.remove(&key).as_ref());
+        }
+    })?;
+    // What the recount found and no stored cell holds.
+    for (key, missing) in expected.iter().chain(&rollups) {
+        compare(key, None, Some(missing));
     }
-    let responses_counted = stored_leaves.values().map(|c| c.responses).sum();
     Ok(Verification {
         consistent: differences.is_empty() && responses_counted == responses_stored,
         responses_stored,

@@ -507,27 +507,38 @@ impl Database {
         })
     }
 
-    /// Every stored cell of a wave, leaf and rolled up, for the recount.
-    pub fn all_cells(&self, wave_id: &str) -> StorageResult<BTreeMap<CellKey, CellCounts>> {
-        let rows: Vec<(String, String, String, String, i64, Vec<u8>)> = with_conn!(self, c => result_cells::table
-            .filter(result_cells::wave_id.eq(wave_id))
-            .select((
-                result_cells::level,
-                result_cells::locality_code,
-                result_cells::agency_code,
-                result_cells::channel,
-                result_cells::responses,
-                result_cells::counts,
-            ))
-            .load(c)?);
-        rows.into_iter()
-            .map(|(level, locality, agency, channel, responses, counts)| {
-                Ok((
-                    (level, locality, agency, channel),
-                    CellCounts { responses: responses as u64, tally: decode(&counts)? },
+    /// The stored leaf cells of a wave (`leaves`), or its roll-ups, handed to `each` one at a
+    /// time, for the recount.
+    pub fn each_cell(
+        &self,
+        wave_id: &str,
+        leaves: bool,
+        mut each: impl FnMut(CellKey, CellCounts),
+    ) -> StorageResult<()> {
+        type Row = (String, String, String, String, i64, Vec<u8>);
+        with_conn!(self, c => {
+            let query = result_cells::table
+                .filter(result_cells::wave_id.eq(wave_id))
+                .select((
+                    result_cells::level,
+                    result_cells::locality_code,
+                    result_cells::agency_code,
+                    result_cells::channel,
+                    result_cells::responses,
+                    result_cells::counts,
                 ))
-            })
-            .collect()
+                .into_boxed();
+            let query = if leaves {
+                query.filter(result_cells::level.eq(LEAF))
+            } else {
+                query.filter(result_cells::level.ne(LEAF))
+            };
+            for row in query.load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)? {
+                let (level, locality, agency, channel, responses, counts) = row?;
+                each((level, locality, agency, channel), CellCounts { responses: responses as u64, tally: decode(&counts)? });
+            }
+            Ok(())
+        })
     }
 
     /// Raw answers of a wave after `after` (by id), at most `limit`: (id, locality, agency,
