@@ -94,7 +94,8 @@ impl Database {
             .filter(invitations::code_hash.eq(code_hash))
             .select((waves::id, waves::form_id, waves::status, waves::opens_on, waves::closes_on,
                      invitations::locality_code, invitations::agency_code, invitations::used, invitations::channel))
-            .first(c)
+            // Not `first`: SQLite prepares a statement again each time its `LIMIT` is bound.
+            .get_result(c)
             .optional()?);
         let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used, channel)) = row
         else {

@@ -14,7 +14,7 @@ use crate::domain::tally::{self, LEAF};
 use crate::domain::wave::{Channel, WaveStatus};
 use diesel::prelude::*;
 use rand::seq::SliceRandom;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -55,6 +55,7 @@ impl ResponseWriter {
     /// Starts the writer thread; it ends when the last `ResponseWriter` clone is dropped.
     pub fn start(db: Database) -> Self {
         let (queue, mut inbox) = mpsc::channel::<(Submission, Reply)>(MAX_BATCH * 8);
+        let checkpoints = checkpointer(db.clone());
         std::thread::Builder::new()
             .name("response-writer".into())
             .spawn(move || {
@@ -67,6 +68,9 @@ impl ResponseWriter {
                         }
                     }
                     commit(&db, batch);
+                    if let Some(checkpoints) = &checkpoints {
+                        let _ = checkpoints.try_send(());
+                    }
                 }
             })
             .expect("spawn response writer");
@@ -79,6 +83,32 @@ impl ResponseWriter {
         answer.await.map_err(|_| StorageError::Task("response writer dropped a submission".into()))?
     }
 }
+
+/// SQLite: copies the WAL into the database file on a thread of its own, at most every
+/// `CHECKPOINT_EVERY` while answers are being written, so that the writer's commits do not
+/// wait for it (a connection checkpoints itself only past `wal_autocheckpoint` pages, see
+/// `storage`). Ends with the writer thread. A checkpoint only moves what is committed: an
+/// answer is durable once its commit has synced the WAL.
+fn checkpointer(db: Database) -> Option<std::sync::mpsc::SyncSender<()>> {
+    if db.backend() != crate::storage::Backend::Sqlite {
+        return None;
+    }
+    let (wake, woken) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("wal-checkpointer".into())
+        .spawn(move || {
+            while woken.recv().is_ok() {
+                if let Err(error) = db.checkpoint_wal() {
+                    tracing::warn!(%error, "WAL checkpoint failed");
+                }
+                std::thread::sleep(CHECKPOINT_EVERY);
+            }
+        })
+        .expect("spawn WAL checkpointer");
+    Some(wake)
+}
+
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn commit(db: &Database, batch: Vec<(Submission, Reply)>) {
     let (submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
@@ -141,15 +171,8 @@ fn wave_deltas<C: TallyStore>(
             leaf.tally.add(slot, n);
         }
     }
-    let mut chains: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    roll_up(&leaves, |locality| {
-        if let Some(chain) = chains.get(locality) {
-            return Ok(chain.clone());
-        }
-        let chain = c.chain(locality)?;
-        chains.insert(locality.to_string(), chain.clone());
-        Ok(chain)
-    })
+    let chains = c.chains(leaves.keys().map(|key| key.1.as_str()))?;
+    roll_up(&leaves, |locality| Ok(chains.get(locality).cloned().unwrap_or_default()))
 }
 
 impl Database {
@@ -161,9 +184,11 @@ impl Database {
             order.sort_by(|&a, &b| batch[a].code_hash.cmp(&batch[b].code_hash));
             let mut stored = Vec::with_capacity(batch.len());
             let mut by_wave: BTreeMap<&str, Vec<&Submission>> = BTreeMap::new();
-            for index in order {
+            let hashes: Vec<&str> = order.iter().map(|&index| batch[index].code_hash.as_str()).collect();
+            let used = c.use_invitations(&hashes)?;
+            for (index, used) in order.into_iter().zip(used) {
                 let s = &batch[index];
-                if c.use_invitation(&s.code_hash)? {
+                if used {
                     by_wave.entry(&s.wave_id).or_default().push(s);
                     stored.push(NewResponse {
                         id: uuid::Uuid::new_v4().to_string(),
@@ -179,7 +204,7 @@ impl Database {
                     let already: Option<bool> = invitations::table
                         .find(&s.code_hash)
                         .select(invitations::used)
-                        .first(c)
+                        .get_result(c)
                         .optional()?;
                     if already == Some(true) {
                         outcomes[index] = SubmitOutcome::AlreadyAnswered;

@@ -1,7 +1,9 @@
 //! Result tallies: a wave's layout and its cells, leaf and rolled up (see `domain::tally`).
 //!
-//! Every statement on the answer path has fixed SQL, so each connection prepares it once:
-//! diesel does not cache `UPDATE` or upserts, so those are written here as small query
+//! Every statement on the answer path has fixed SQL, so each connection prepares it once.
+//! Look-ups by key use `get_result`, not `first`: `first` binds its `LIMIT` as a parameter,
+//! and SQLite prepares a statement again each time a value is bound to its `LIMIT`.
+//! Diesel does not cache `UPDATE` or upserts, so those are written here as small query
 //! types with static text. On PostgreSQL a batch's cells are written with three statements
 //! whatever their number (arrays unnested), locked in one order so that instances sharing
 //! the database neither deadlock nor lose an increment.
@@ -11,13 +13,12 @@ use super::{Database, StorageError, StorageResult, with_conn};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, LEAF, Layout, Slot, Tally};
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
-use diesel::backend::Backend;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Binary, Text};
 use diesel::sqlite::Sqlite;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Where a tally is kept: (level, locality, agency, channel), see `domain::tally::RollupKey`.
 pub type CellKey = (String, String, String, String);
@@ -49,19 +50,39 @@ pub fn roll_up<'a>(
     Ok(cells)
 }
 
-/// `UPDATE invitations …` using up one code, with fixed SQL.
+/// SQLite: `UPDATE invitations …` using up one code, with fixed SQL.
 struct UseInvitation<'a>(&'a str);
 
-impl<DB: Backend> QueryFragment<DB> for UseInvitation<'_>
-where
-    str: diesel::serialize::ToSql<Text, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+impl QueryFragment<Sqlite> for UseInvitation<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         out.push_sql("UPDATE invitations SET used = TRUE WHERE code_hash = ");
         out.push_bind_param::<Text, _>(self.0)?;
         out.push_sql(" AND NOT used AND wave_id IN (SELECT id FROM waves WHERE status = 'open')");
         Ok(())
     }
+}
+
+/// PostgreSQL: uses up a batch's codes in one round trip, locking them in code order (the
+/// order every writer takes them in) and returning those that were unused in an open wave.
+struct UseInvitations<'a>(&'a [&'a str]);
+
+impl QueryFragment<Pg> for UseInvitations<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE invitations SET used = TRUE WHERE code_hash IN (SELECT code_hash FROM invitations \
+             WHERE code_hash = ANY(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.0)?;
+        out.push_sql(
+            ") AND NOT used ORDER BY code_hash FOR UPDATE) \
+             AND NOT used AND wave_id IN (SELECT id FROM waves WHERE status = 'open') RETURNING code_hash",
+        );
+        Ok(())
+    }
+}
+
+impl Query for UseInvitations<'_> {
+    type SqlType = Text;
 }
 
 /// SQLite: writes one cell's new totals.
@@ -191,17 +212,21 @@ macro_rules! static_statement {
         impl<Conn> RunQueryDsl<Conn> for $name<'_> {}
     )*};
 }
-static_statement!(UseInvitation, SaveCell, CreateCells, LockCells, UpdateCells);
+static_statement!(UseInvitation, UseInvitations, SaveCell, CreateCells, LockCells, UpdateCells);
 
 /// What the answer writer and the roll-up rebuild need of a connection, on either backend.
 pub(crate) trait TallyStore {
-    /// Uses up an invitation of an open wave; whether it was unused.
-    fn use_invitation(&mut self, code_hash: &str) -> StorageResult<bool>;
+    /// Uses up the invitations of open waves behind `code_hashes` (sorted); for each,
+    /// whether this call used it (a code given twice is used by its first occurrence).
+    fn use_invitations(&mut self, code_hashes: &[&str]) -> StorageResult<Vec<bool>>;
     /// The wave's layout, extended for `form` if needed, with the wave's cells guarded
     /// against a concurrent rebuild of its roll-ups until the transaction ends.
     fn layout_for_write(&mut self, wave_id: &str, form: &crate::domain::form::Form) -> StorageResult<Layout>;
-    /// The locality and its ancestors as (code, level), from the locality up.
-    fn chain(&mut self, locality: &str) -> StorageResult<Vec<(String, String)>>;
+    /// Each locality's chain: itself and its ancestors as (code, level), from it up.
+    fn chains<'a>(
+        &mut self,
+        leaves: impl IntoIterator<Item = &'a str>,
+    ) -> StorageResult<HashMap<String, Vec<(String, String)>>>;
     /// Adds counts to cells (created when missing).
     fn add_to_cells(&mut self, wave_id: &str, deltas: &BTreeMap<CellKey, CellCounts>) -> StorageResult<()>;
     /// Open waves with tallies, guarded (PostgreSQL: their layout rows locked FOR UPDATE)
@@ -244,25 +269,44 @@ fn decode_first(counts: &[u8], slots: usize) -> StorageResult<Tally> {
 /// The parts of `TallyStore` written once with the DSL both backends share.
 macro_rules! shared_tally_store {
     () => {
-        fn use_invitation(&mut self, code_hash: &str) -> StorageResult<bool> {
-            Ok(UseInvitation(code_hash).execute(self)? == 1)
-        }
-
-        fn chain(&mut self, locality: &str) -> StorageResult<Vec<(String, String)>> {
-            let mut chain = Vec::new();
-            let mut current = Some(locality.to_string());
-            // Bounded walk: a corrupt parent cycle must not hang the writer.
-            while let Some(code) = current.take() {
-                let row: Option<(String, Option<String>)> = localities::table
-                    .find(&code)
-                    .select((localities::level, localities::parent_code))
-                    .first(self)
-                    .optional()?;
-                let Some((level, parent)) = row else { break };
-                chain.push((code, level));
-                current = parent.filter(|_| chain.len() < 64);
+        fn chains<'a>(
+            &mut self,
+            leaves: impl IntoIterator<Item = &'a str>,
+        ) -> StorageResult<HashMap<String, Vec<(String, String)>>> {
+            // One query per level of the tree, whatever the number of localities.
+            let mut known: HashMap<String, (String, Option<String>)> = HashMap::new();
+            let mut wanted: Vec<String> = leaves.into_iter().map(str::to_string).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let leaves = wanted.clone();
+            // Bounded: a corrupt parent cycle must not hang the writer.
+            for _ in 0..64 {
+                if wanted.is_empty() {
+                    break;
+                }
+                let rows: Vec<(String, String, Option<String>)> = localities::table
+                    .filter(localities::code.eq_any(&wanted))
+                    .select((localities::code, localities::level, localities::parent_code))
+                    .load(self)?;
+                wanted = rows.iter().filter_map(|(_, _, parent)| parent.clone()).collect();
+                known.extend(rows.into_iter().map(|(code, level, parent)| (code, (level, parent))));
+                wanted.retain(|code| !known.contains_key(code));
+                wanted.sort_unstable();
+                wanted.dedup();
             }
-            Ok(chain)
+            Ok(leaves
+                .into_iter()
+                .map(|leaf| {
+                    let mut chain = Vec::new();
+                    let mut current = Some(leaf.as_str());
+                    while let Some(code) = current.take() {
+                        let Some((level, parent)) = known.get(code) else { break };
+                        chain.push((code.to_string(), level.clone()));
+                        current = parent.as_deref().filter(|_| chain.len() < 64);
+                    }
+                    (leaf, chain)
+                })
+                .collect())
         }
 
         fn rebuild_rollups(&mut self, wave_id: &str) -> StorageResult<()> {
@@ -306,6 +350,10 @@ macro_rules! shared_tally_store {
 impl TallyStore for SqliteConnection {
     shared_tally_store!();
 
+    fn use_invitations(&mut self, code_hashes: &[&str]) -> StorageResult<Vec<bool>> {
+        code_hashes.iter().map(|hash| Ok(UseInvitation(hash).execute(self)? == 1)).collect()
+    }
+
     fn guard_open_waves(&mut self) -> StorageResult<Vec<String>> {
         Ok(open_waves_with_tallies().load(self)?)
     }
@@ -314,7 +362,7 @@ impl TallyStore for SqliteConnection {
     // and the write of a transaction.
     fn layout_for_write(&mut self, wave_id: &str, form: &crate::domain::form::Form) -> StorageResult<Layout> {
         let stored: Option<String> =
-            tally_layouts::table.find(wave_id).select(tally_layouts::slots).first(self).optional()?;
+            tally_layouts::table.find(wave_id).select(tally_layouts::slots).get_result(self).optional()?;
         let mut layout = stored.as_deref().map(parse_layout).transpose()?.unwrap_or_default();
         if layout.extend_for(form) {
             diesel::insert_into(tally_layouts::table)
@@ -332,7 +380,7 @@ impl TallyStore for SqliteConnection {
             let stored: Option<(i64, Vec<u8>)> = result_cells::table
                 .find((wave_id, &key.0, &key.1, &key.2, &key.3))
                 .select((result_cells::responses, result_cells::counts))
-                .first(self)
+                .get_result(self)
                 .optional()?;
             let mut cell = match stored {
                 Some((responses, counts)) => CellCounts { responses: responses as u64, tally: decode(&counts)? },
@@ -347,6 +395,11 @@ impl TallyStore for SqliteConnection {
 
 impl TallyStore for PgConnection {
     shared_tally_store!();
+
+    fn use_invitations(&mut self, code_hashes: &[&str]) -> StorageResult<Vec<bool>> {
+        let mut used: std::collections::HashSet<String> = UseInvitations(code_hashes).load(self)?.into_iter().collect();
+        Ok(code_hashes.iter().map(|hash| used.remove(*hash)).collect())
+    }
 
     fn guard_open_waves(&mut self) -> StorageResult<Vec<String>> {
         Ok(open_waves_with_tallies().order(tally_layouts::wave_id).for_update().load(self)?)
