@@ -231,8 +231,14 @@ impl ServeProcess {
             .env("PHIEU_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PHIEU_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stdout(Stdio::null());
+        // Warnings and errors (unless PHIEU_LOG says otherwise) are kept beside the data, so
+        // that a failed request says why.
+        if std::env::var_os("PHIEU_LOG").is_none() {
+            command.env("PHIEU_LOG", "warn");
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log"));
+        command.stderr(log.map_or_else(|_| Stdio::null(), Stdio::from));
         Self(command.spawn().unwrap())
     }
 
