@@ -253,7 +253,7 @@ fn import(
             let mut busy = Duration::ZERO;
             for batch in receive {
                 let began = Instant::now();
-                db.store_batch(id, &wave.id, agency_code, &batch)?;
+                db.store_batch(id, &wave.id, agency_code, batch)?;
                 busy += began.elapsed();
             }
             Ok(busy)

@@ -82,23 +82,24 @@ pub struct FrameUnit {
 
 /// Missing values are written as NULL, not as the column's default: SQLite then takes a
 /// batch in one statement (diesel inserts rows one by one where a default may be asked
-/// for) and PostgreSQL can COPY it.
+/// for) and PostgreSQL can COPY it. Owned, so that a fixed-size array of them makes a
+/// statement diesel can keep prepared (its cache is keyed by a `'static` type).
 #[derive(Insertable)]
 #[diesel(table_name = contacts, treat_none_as_default_value = false)]
-struct NewContact<'a> {
+struct NewContact {
     id: String,
-    upload_id: &'a str,
-    wave_id: &'a str,
-    agency_code: &'a str,
-    locality_code: &'a str,
+    upload_id: String,
+    wave_id: String,
+    agency_code: String,
+    locality_code: String,
     line: i64,
-    name: &'a str,
-    address: Option<&'a str>,
-    phone: Option<&'a str>,
-    email: Option<&'a str>,
-    procedure_name: Option<&'a str>,
+    name: String,
+    address: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    procedure_name: Option<String>,
     completed_on: Option<String>,
-    kind: &'a str,
+    kind: &'static str,
 }
 
 /// One contact's place in a draw.
@@ -223,25 +224,25 @@ impl Database {
         upload_id: &str,
         wave_id: &str,
         agency_code: &str,
-        batch: &CleanedBatch,
+        batch: CleanedBatch,
     ) -> StorageResult<()> {
-        let contacts: Vec<NewContact> = batch
-            .contacts
-            .iter()
+        let CleanedBatch { contacts, report } = batch;
+        let contacts: Vec<NewContact> = contacts
+            .into_iter()
             .map(|(line, c)| NewContact {
                 // Ordered by time: a batch's ids go at the end of the key's index, where
                 // random ones would each change a page of it.
                 id: uuid::Uuid::now_v7().to_string(),
-                upload_id,
-                wave_id,
-                agency_code,
-                locality_code: &c.locality_code,
-                line: *line as i64,
-                name: &c.name,
-                address: c.address.as_deref(),
-                phone: c.phone.as_ref().map(|p| p.as_str()),
-                email: c.email.as_ref().map(|e| e.as_str()),
-                procedure_name: c.procedure.as_deref(),
+                upload_id: upload_id.to_string(),
+                wave_id: wave_id.to_string(),
+                agency_code: agency_code.to_string(),
+                locality_code: c.locality_code,
+                line: line as i64,
+                name: c.name,
+                address: c.address,
+                phone: c.phone.map(|p| p.as_str().to_string()),
+                email: c.email.map(|e| e.as_str().to_string()),
+                procedure_name: c.procedure,
                 completed_on: c.completed_on.map(|d| d.to_string()),
                 kind: match c.kind {
                     RespondentKind::Person => "person",
@@ -249,9 +250,10 @@ impl Database {
                 },
             })
             .collect();
-        let lines: Vec<_> = batch
-            .report
+        // An accepted line is its contact: only findings are stored (see `report_page`).
+        let lines: Vec<_> = report
             .iter()
+            .filter(|r| r.status != LineStatus::Accepted)
             .map(|r| {
                 (
                     list_lines::upload_id.eq(upload_id),
@@ -273,8 +275,16 @@ impl Database {
         match &self.pool {
             Pool::Sqlite(pool) => pool.get()?.immediate_transaction(|c| {
                 refuse_if_purged!(c);
-                for chunk in contacts.chunks(INSERT_CHUNK) {
+                // Full chunks go in as arrays: one SQL text, prepared once per connection
+                // (a slice's statement is parsed again every time, most of the cost here).
+                let full = contacts.chunks_exact(INSERT_CHUNK);
+                let rest = full.remainder();
+                for chunk in full {
+                    let chunk: &[NewContact; INSERT_CHUNK] = chunk.try_into().expect("an exact chunk");
                     diesel::insert_into(contacts::table).values(chunk).execute(c)?;
+                }
+                if !rest.is_empty() {
+                    diesel::insert_into(contacts::table).values(rest).execute(c)?;
                 }
                 for chunk in lines.chunks(INSERT_CHUNK) {
                     diesel::insert_into(list_lines::table).values(chunk).execute(c)?;
@@ -376,22 +386,54 @@ impl Database {
         Ok(stale.len())
     }
 
-    /// Report lines after `after_line`, in line order, at most `limit`.
+    /// Report lines after `after_line`, in line order, at most `limit`: the stored findings
+    /// merged with the lines of the contacts that have none, which were accepted as read.
     pub fn report_page(&self, upload_id: &str, after_line: i64, limit: i64) -> StorageResult<Vec<LineReport>> {
-        let rows: Vec<(i64, String, String)> = with_conn!(self, c => list_lines::table
-            .filter(list_lines::upload_id.eq(upload_id))
-            .filter(list_lines::line.gt(after_line))
-            .order(list_lines::line)
-            .limit(limit)
-            .select((list_lines::line, list_lines::status, list_lines::reason))
-            .load(c)?);
-        rows.into_iter()
-            .map(|(line, status, reason)| {
-                let status =
-                    LineStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("line status {status}")))?;
-                Ok(LineReport { line: line as usize, status, reason })
-            })
-            .collect()
+        // Both parts from one snapshot: a reading again of the upload replaces them together.
+        type Parts = (Vec<(i64, String, String)>, Vec<i64>);
+        let (findings, contact_lines): Parts = with_conn!(self, c => c.transaction(|c| Ok::<_, StorageError>((
+            list_lines::table
+                .filter(list_lines::upload_id.eq(upload_id))
+                .filter(list_lines::line.gt(after_line))
+                .order(list_lines::line)
+                .limit(limit)
+                .select((list_lines::line, list_lines::status, list_lines::reason))
+                .load(c)?,
+            contacts::table
+                .filter(contacts::upload_id.eq(upload_id))
+                .filter(contacts::line.gt(after_line))
+                .order(contacts::line)
+                .limit(limit)
+                .select(contacts::line)
+                .load(c)?,
+        )))?);
+        let findings = findings.into_iter().map(line_report).collect::<StorageResult<Vec<_>>>()?;
+        // The first `limit` lines of the merge are among the first `limit` of each part.
+        let mut findings = findings.into_iter().peekable();
+        let mut contact_lines = contact_lines.into_iter().map(|line| line as usize).peekable();
+        let mut page = Vec::new();
+        while page.len() < limit as usize {
+            let (finding, contact) = (findings.peek().map(|f| f.line), contact_lines.peek().copied());
+            let finding_first = match (finding, contact) {
+                (None, None) => break,
+                (Some(finding), Some(contact)) => finding <= contact,
+                (finding, _) => finding.is_some(),
+            };
+            if finding_first {
+                // A flagged contact's line is its finding.
+                if contact == finding {
+                    contact_lines.next();
+                }
+                page.extend(findings.next());
+            } else {
+                page.extend(contact_lines.next().map(|line| LineReport {
+                    line,
+                    status: LineStatus::Accepted,
+                    reason: String::new(),
+                }));
+            }
+        }
+        Ok(page)
     }
 
     pub fn upload(&self, id: &str) -> StorageResult<Option<Upload>> {
