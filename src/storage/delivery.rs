@@ -1,7 +1,7 @@
 //! Invitations to sampled people: issuing their codes, the channels that carry them, how
 //! far each stratum has come, and deleting the contact data at the end.
 
-use super::invitations::{IssueOutcome, locked_invitation_count};
+use super::invitations::{IssueOutcome, count_new_invitations, locked_invitation_count};
 use super::mail::NewMessage;
 use super::schema::{contacts, invitations, list_files, list_lines, list_uploads, mail_queue, waves};
 use super::{Database, Pool, StorageResult, with_conn, write_transaction};
@@ -124,6 +124,7 @@ impl Database {
                 }
                 created += 1;
             }
+            count_new_invitations!(c, wave_id, created);
             Ok(IssueOutcome::Issued(created))
         })
     }

@@ -47,15 +47,26 @@ struct NewInvitation<'a> {
 /// wave counts them one after the other.
 macro_rules! locked_invitation_count {
     ($c:expr, $wave_id:expr) => {{
-        diesel::update($crate::storage::schema::waves::table.find($wave_id))
-            .set($crate::storage::schema::waves::desk_codes.eq($crate::storage::schema::waves::desk_codes))
+        use $crate::storage::schema::waves;
+        // An update that changes nothing takes the wave's row lock (PostgreSQL) or the write
+        // lock (SQLite); the count is kept on the row by every insert (counting the wave's
+        // invitations cost its size on every call).
+        diesel::update(waves::table.find($wave_id))
+            .set(waves::invitation_count.eq(waves::invitation_count))
             .execute($c)?;
-        $crate::storage::schema::invitations::table
-            .filter($crate::storage::schema::invitations::wave_id.eq($wave_id))
-            .count()
-            .get_result::<i64>($c)?
+        waves::table.find($wave_id).select(waves::invitation_count).get_result::<i64>($c).optional()?.unwrap_or(0)
     }};
 }
+/// Adds `$added` invitations to the wave's count (see `locked_invitation_count`).
+macro_rules! count_new_invitations {
+    ($c:expr, $wave_id:expr, $added:expr) => {{
+        use $crate::storage::schema::waves;
+        diesel::update(waves::table.find($wave_id))
+            .set(waves::invitation_count.eq(waves::invitation_count + $added as i64))
+            .execute($c)?;
+    }};
+}
+pub(crate) use count_new_invitations;
 pub(crate) use locked_invitation_count;
 
 impl Database {
@@ -83,6 +94,7 @@ impl Database {
             for chunk in rows.chunks(500) {
                 diesel::insert_into(invitations::table).values(chunk).execute(c)?;
             }
+            count_new_invitations!(c, wave_id, rows.len());
             Ok(IssueOutcome::Issued(rows.len()))
         })
     }

@@ -35,6 +35,7 @@ diesel::table! {
         mail_body -> Nullable<Text>,
         last_reminder_run -> Nullable<Text>,
         desk_codes -> Bool,
+        invitation_count -> BigInt,
     }
 }
 

@@ -230,15 +230,18 @@ impl ServeProcess {
             .env("PHIEU_FORMS_DIR", format!("{}/survey_forms", env!("CARGO_MANIFEST_DIR")))
             .env("PHIEU_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PHIEU_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null());
+            .envs(env.iter().map(|(k, v)| (k, v)));
         // Warnings and errors (unless PHIEU_LOG says otherwise) are kept beside the data, so
-        // that a failed request says why.
+        // that a failed request says why: text logs go to standard output, JSON logs to
+        // standard error.
         if std::env::var_os("PHIEU_LOG").is_none() {
             command.env("PHIEU_LOG", "warn");
         }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log"));
-        command.stderr(log.map_or_else(|_| Stdio::null(), Stdio::from));
+        match log.and_then(|file| Ok((file.try_clone()?, file))) {
+            Ok((out, err)) => command.stdout(out).stderr(err),
+            Err(_) => command.stdout(Stdio::null()).stderr(Stdio::null()),
+        };
         Self(command.spawn().unwrap())
     }
 
