@@ -5,9 +5,11 @@
 //! and reports each problem with the file and the JSON path.
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +29,7 @@ pub struct ChoiceOption {
     pub code: String,
     pub label: String,
     /// "Không trả lời" style answers: stored, but outside every index denominator.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub missing: bool,
 }
 
@@ -223,6 +225,10 @@ pub struct Form {
     pub sections: Vec<Section>,
     pub items: Vec<Item>,
     pub indices: Vec<IndexDefinition>,
+    /// SHA-256 of the file's text, hex: what a wave pins, with the text itself.
+    pub content_hash: String,
+    #[serde(skip)]
+    pub source: Arc<str>,
     #[serde(skip)]
     item_positions: HashMap<String, usize>,
 }
@@ -255,20 +261,61 @@ impl Form {
     }
 }
 
-/// The loaded questionnaires, by id.
+/// The questionnaires: every version loaded from the files, and the forms waves pinned.
 #[derive(Debug, Default)]
-pub struct FormRegistry(BTreeMap<String, std::sync::Arc<Form>>);
+pub struct FormRegistry {
+    /// Each form's versions as loaded from `survey_forms/`, oldest first.
+    files: BTreeMap<String, Vec<Arc<Form>>>,
+    /// Forms by content hash, each parsed once: the files' and those waves pinned.
+    by_hash: RwLock<HashMap<String, Arc<Form>>>,
+}
 
 impl FormRegistry {
     pub fn new(forms: Vec<Form>) -> Self {
-        Self(forms.into_iter().map(|f| (f.id.clone(), std::sync::Arc::new(f))).collect())
+        let mut files: BTreeMap<String, Vec<Arc<Form>>> = BTreeMap::new();
+        let mut by_hash = HashMap::new();
+        for form in forms {
+            let form = Arc::new(form);
+            by_hash.insert(form.content_hash.clone(), form.clone());
+            files.entry(form.id.clone()).or_default().push(form);
+        }
+        for versions in files.values_mut() {
+            versions.sort_by(|a, b| compare_versions(&a.version, &b.version));
+        }
+        Self { files, by_hash: RwLock::new(by_hash) }
     }
-    pub fn get(&self, id: &str) -> Option<std::sync::Arc<Form>> {
-        self.0.get(id).cloned()
+    /// What `form_id` alone means: the newest version.
+    pub fn newest(&self, id: &str) -> Option<Arc<Form>> {
+        self.files.get(id).and_then(|v| v.last()).cloned()
     }
-    pub fn all(&self) -> impl Iterator<Item = &Form> {
-        self.0.values().map(|f| f.as_ref())
+    pub fn version(&self, id: &str, version: &str) -> Option<Arc<Form>> {
+        self.files.get(id)?.iter().find(|f| f.version == version).cloned()
     }
+    /// Every loaded version of a form, oldest first.
+    pub fn versions(&self, id: &str) -> &[Arc<Form>] {
+        self.files.get(id).map_or(&[], Vec::as_slice)
+    }
+    /// The newest version of each form.
+    pub fn all_newest(&self) -> impl Iterator<Item = &Form> {
+        self.files.values().filter_map(|v| v.last()).map(|f| f.as_ref())
+    }
+    /// A form by content hash, if loaded or pinned before.
+    pub fn by_hash(&self, hash: &str) -> Option<Arc<Form>> {
+        self.by_hash.read().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
+    }
+    /// Keeps a pinned form parsed for the next request.
+    pub fn remember(&self, form: Form) -> Arc<Form> {
+        let form = Arc::new(form);
+        let mut by_hash = self.by_hash.write().unwrap_or_else(|e| e.into_inner());
+        by_hash.entry(form.content_hash.clone()).or_insert(form).clone()
+    }
+}
+
+/// Orders versions such as "2017.2" < "2017.10": dot-separated parts compared as numbers
+/// where both are numbers.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let part = |p: &str| p.parse::<u64>().map_err(|_| p.to_string());
+    a.split('.').map(part).cmp(b.split('.').map(part))
 }
 
 /// One problem in a form file, located by JSON path.
@@ -285,15 +332,19 @@ impl fmt::Display for FormError {
     }
 }
 
-/// Reads one form file. `expected_id` is the file stem: a form's id names its file.
-pub fn parse_form(file: &str, json: &str, expected_id: Option<&str>) -> Result<Form, Vec<FormError>> {
+/// Reads one form file. `expected_stem` is the file stem: a form's id names its file, as
+/// `<id>` (the newest version) or `<id>@<version>` (an earlier one kept beside it).
+pub fn parse_form(file: &str, json: &str, expected_stem: Option<&str>) -> Result<Form, Vec<FormError>> {
     let deserializer = &mut serde_json::Deserializer::from_str(json);
     let raw: FormFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { "$".to_string() } else { format!("$.{path}") };
         vec![FormError { file: file.to_string(), path, message: e.into_inner().to_string() }]
     })?;
-    Validator::new(file).run(normalize(raw), expected_id)
+    let mut form = Validator::new(file).run(normalize(raw), expected_stem)?;
+    form.content_hash = hex::encode(sha2::Sha256::digest(json.as_bytes()));
+    form.source = json.into();
+    Ok(form)
 }
 
 /// Loads every `*.json` form in a directory except the schema, sorted by file name.
@@ -307,19 +358,54 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, Vec<FormError>> {
         .collect();
     entries.sort();
     let mut forms = Vec::new();
+    // Each form's version in its plain `<id>.json` file.
+    let mut plain_files = HashMap::new();
     let mut errors = Vec::new();
     for path in entries {
         let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
         let stem = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
         match std::fs::read_to_string(&path) {
             Ok(text) => match parse_form(&name, &text, Some(&stem)) {
-                Ok(form) => forms.push(form),
+                Ok(form) => {
+                    if !stem.contains('@') {
+                        plain_files.insert(form.id.clone(), form.version.clone());
+                    }
+                    forms.push(form)
+                }
                 Err(mut e) => errors.append(&mut e),
             },
             Err(e) => errors.push(io_error(&path, e)),
         }
     }
+    check_newest_in_plain_file(&forms, &plain_files, &mut errors);
     if errors.is_empty() { Ok(forms) } else { Err(errors) }
+}
+
+/// `<id>.json` holds the newest version, and no two files hold one version.
+fn check_newest_in_plain_file(forms: &[Form], plain_files: &HashMap<String, String>, errors: &mut Vec<FormError>) {
+    let mut seen = HashSet::new();
+    for form in forms {
+        if !seen.insert((&form.id, &form.version)) {
+            errors.push(FormError {
+                file: format!("{}@{}.json", form.id, form.version),
+                path: "$.version".into(),
+                message: format!("version \"{}\" of \"{}\" is in two files", form.version, form.id),
+            });
+        }
+    }
+    let newest = |id: &str| forms.iter().filter(|f| f.id == id).max_by(|a, b| compare_versions(&a.version, &b.version));
+    for (id, plain_version) in plain_files {
+        if let Some(newer) = newest(id).filter(|n| compare_versions(&n.version, plain_version).is_gt()) {
+            errors.push(FormError {
+                file: format!("{id}.json"),
+                path: "$.version".into(),
+                message: format!(
+                    "\"{}\" is older than version \"{}\" in {}@{}.json: the newest version goes in {}.json",
+                    plain_version, newer.version, id, newer.version, id
+                ),
+            });
+        }
+    }
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> FormError {
@@ -400,16 +486,26 @@ impl Validator {
         }
     }
 
-    fn run(mut self, raw: FormFile, expected_id: Option<&str>) -> Result<Form, Vec<FormError>> {
+    fn run(mut self, raw: FormFile, expected_stem: Option<&str>) -> Result<Form, Vec<FormError>> {
         let form_id_ok = raw.id.starts_with(|c: char| c.is_ascii_lowercase())
             && raw.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !form_id_ok {
             self.error("$.id", format!("\"{}\" is not a valid form id (lowercase letters, digits and -)", raw.id));
         }
-        if let Some(expected) = expected_id
-            && raw.id != expected
-        {
-            self.error("$.id", format!("form id \"{}\" must match its file name \"{expected}\"", raw.id));
+        if let Some(stem) = expected_stem {
+            match stem.split_once('@') {
+                None if raw.id != stem => {
+                    self.error("$.id", format!("form id \"{}\" must match its file name \"{stem}\"", raw.id))
+                }
+                Some((id, version)) if raw.id != id || raw.version != version => self.error(
+                    "$.version",
+                    format!(
+                        "an earlier version's file is named \"{}@{}.json\", not \"{stem}.json\"",
+                        raw.id, raw.version
+                    ),
+                ),
+                _ => {}
+            }
         }
         for (name, options) in &raw.scales {
             self.check_identifier(&format!("$.scales.{name}"), name);
@@ -438,6 +534,8 @@ impl Validator {
                 sections: raw.sections,
                 items,
                 indices,
+                content_hash: String::new(),
+                source: Arc::from(""),
                 item_positions,
             })
         } else {
@@ -900,6 +998,56 @@ mod tests {
         let mut form = minimal();
         form["id"] = json!("other");
         assert_rejected(form, "$.id: form id \"other\" must match its file name \"mini\"");
+    }
+
+    #[test]
+    fn earlier_version_file_is_named_with_its_version() {
+        let form = minimal().to_string();
+        assert!(parse_form("mini@1.json", &form, Some("mini@1")).is_ok());
+        let errors = parse_form("mini@2.json", &form, Some("mini@2")).unwrap_err();
+        assert_eq!(errors[0].message, "an earlier version's file is named \"mini@1.json\", not \"mini@2.json\"");
+    }
+
+    fn write_versions(dir: &Path, versions: &[(&str, &str)]) {
+        for (file, version) in versions {
+            let mut form = minimal();
+            form["version"] = json!(version);
+            std::fs::write(dir.join(file), form.to_string()).unwrap();
+        }
+    }
+
+    #[test]
+    fn registry_keeps_every_version_and_form_id_alone_means_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        write_versions(dir.path(), &[("mini.json", "2017.10"), ("mini@2017.2.json", "2017.2")]);
+        let registry = FormRegistry::new(load_dir(dir.path()).unwrap());
+        assert_eq!(registry.newest("mini").unwrap().version, "2017.10");
+        let versions: Vec<_> = registry.versions("mini").iter().map(|f| f.version.as_str()).collect();
+        assert_eq!(versions, ["2017.2", "2017.10"]);
+        let older = registry.version("mini", "2017.2").unwrap();
+        assert_ne!(older.content_hash, registry.newest("mini").unwrap().content_hash);
+        assert_eq!(registry.by_hash(&older.content_hash).unwrap().version, "2017.2");
+    }
+
+    #[test]
+    fn an_older_version_in_the_plain_file_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        write_versions(dir.path(), &[("mini.json", "2"), ("mini@3.json", "3")]);
+        let errors: Vec<String> = load_dir(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [
+                "mini.json: $.version: \"2\" is older than version \"3\" in mini@3.json: the newest version goes in mini.json"
+            ]
+        );
+    }
+
+    #[test]
+    fn content_hash_is_the_files_sha256_and_the_text_is_kept() {
+        let text = minimal().to_string();
+        let form = parse_form("mini.json", &text, Some("mini")).unwrap();
+        assert_eq!(form.content_hash, hex::encode(sha2::Sha256::digest(text.as_bytes())));
+        assert_eq!(&*form.source, text);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod legacy_text;
 pub mod locality;
 pub mod progress;
 pub mod respondent_list;
+pub mod rounding;
 pub mod sampling;
 pub mod tally;
 pub mod text;

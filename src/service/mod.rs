@@ -3,6 +3,7 @@
 pub mod answering;
 pub mod delivery;
 pub mod demo;
+pub mod forms;
 pub mod invitations;
 pub mod list_files;
 pub mod list_limits;
@@ -45,6 +46,15 @@ impl Survey {
     /// messages and visits go out as their lists are exported.
     pub fn queued_channels(&self) -> &'static [&'static str] {
         if self.sms_gateway { &["email", "sms"] } else { &["email"] }
+    }
+
+    /// The form a wave pinned (a lookup in memory once it has been read).
+    pub async fn wave_form(&self, content_hash: &str) -> crate::storage::StorageResult<Arc<crate::domain::form::Form>> {
+        if let Some(form) = self.forms.by_hash(content_hash) {
+            return Ok(form);
+        }
+        let (forms, content_hash) = (self.forms.clone(), content_hash.to_string());
+        self.db.run(move |db| forms::wave_form(db, &forms, &content_hash)).await
     }
 
     pub fn today(&self) -> chrono::NaiveDate {

@@ -343,9 +343,8 @@ pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) ->
 /// tallies replaced the old counters. Run at start-up.
 pub fn rebuild_missing_tallies(db: &Database, forms: &FormRegistry) -> StorageResult<()> {
     for wave in db.waves_without_tallies()? {
-        let Some(form_id) = db.wave(&wave)?.map(|w| w.form_id) else { continue };
-        let form =
-            forms.get(&form_id).ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {form_id}")))?;
+        let Some(form_hash) = db.wave(&wave)?.map(|w| w.form_hash) else { continue };
+        let form = super::forms::wave_form(db, forms, &form_hash)?;
         let mut layout = Layout::default();
         layout.extend_for(&form);
         let (_, leaves) = recount_leaves(db, &form, &wave, &layout)?;

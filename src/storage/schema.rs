@@ -36,6 +36,17 @@ diesel::table! {
         last_reminder_run -> Nullable<Text>,
         desk_codes -> Bool,
         invitation_count -> BigInt,
+        form_version -> Nullable<Text>,
+        form_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    pinned_forms (content_hash) {
+        content_hash -> Text,
+        form_id -> Text,
+        version -> Text,
+        content -> Text,
     }
 }
 
@@ -226,6 +237,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    pinned_forms,
     localities,
     agencies,
     waves,

@@ -19,6 +19,7 @@ mod list_pages;
 mod lists;
 mod official;
 mod operator;
+mod pinning;
 mod process;
 mod responses;
 mod results;

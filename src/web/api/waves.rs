@@ -36,7 +36,9 @@ fn invalid(field: &str, message: &str) -> ApiError {
 #[serde(deny_unknown_fields)]
 struct CreateWave {
     name: String,
+    /// The newest version unless `form_version` names an earlier one.
     form_id: String,
+    form_version: Option<String>,
     #[serde(default)]
     localities: Vec<String>,
     #[serde(default)]
@@ -72,6 +74,7 @@ async fn create(
     let request = WaveRequest {
         name: body.name,
         form_id: body.form_id,
+        form_version: body.form_version,
         localities: body.localities,
         agencies: body.agencies,
         opens_on: body.opens_on,
@@ -381,7 +384,7 @@ async fn results(
 ) -> Result<HttpResponse, ApiError> {
     let wave = find_wave(&state, &path).await?;
     let query = params.query_for(&user.0, &wave)?;
-    let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
+    let form = state.survey.wave_form(&wave.form_hash).await?;
     let results = state.survey.db.run(move |db| wave_results(db, &form, &wave.id, &query)).await?;
     let chunks = results.into_json_chunks().map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)));
     Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
@@ -402,7 +405,7 @@ async fn results(
 async fn verify(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;
-    let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
+    let form = state.survey.wave_form(&wave.form_hash).await?;
     let open = wave.status == WaveStatus::Open;
     let verification = state.survey.db.run(move |db| verify_counters(db, &form, &wave.id, open)).await?;
     Ok(HttpResponse::Ok().json(verification))

@@ -14,6 +14,7 @@ use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
 use crate::domain::indices::{Figure, IndexValue};
+pub(super) use crate::domain::rounding::one_decimal;
 /// Counts on pages are written as Vietnamese write them (one rule, the domain's).
 pub(crate) use crate::domain::text::thousands;
 use crate::domain::wave::WaveStatus;
@@ -131,7 +132,7 @@ async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: Option<Pa
         .iter()
         .map(|w| context! { id => w.id, name => w.name, form_id => w.form_id, status => w.status, status_label => w.status.label() })
         .collect();
-    let forms: Vec<_> = state.survey.forms.all().map(|f| context! { id => f.id, title => f.title }).collect();
+    let forms: Vec<_> = state.survey.forms.all_newest().map(|f| context! { id => f.id, title => f.title }).collect();
     let notice = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
         .ok()
         .and_then(|q| q.get("ok").cloned())
@@ -303,10 +304,6 @@ pub(super) fn level_label(level: &str) -> String {
     }
 }
 
-pub(super) fn one_decimal(value: f64) -> String {
-    format!("{value:.1}").replace('.', ",")
-}
-
 async fn results_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -335,7 +332,7 @@ async fn results_page(
             return HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body(message);
         }
     };
-    let Some(form) = state.survey.forms.get(&wave.form_id) else {
+    let Ok(form) = state.survey.wave_form(&wave.form_hash).await else {
         return HttpResponse::InternalServerError().finish();
     };
     let (wave_id, scope) = (wave.id.clone(), query.agency_scope.clone());
