@@ -58,6 +58,8 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         scratch: Scratch::open(&settings.data_dir.join("scratch"))
             .with_context(|| format!("opening {}", settings.data_dir.join("scratch").display()))?,
         max_invitations_per_wave: settings.max_invitations_per_wave,
+        min_cell: settings.min_cell,
+        suppressions: Default::default(),
     })
 }
 

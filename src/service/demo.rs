@@ -64,6 +64,7 @@ pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow
                 period_from: None,
                 period_to: None,
                 desk_codes: false,
+                min_cell: None,
                 localities: &[PROVINCE.to_string()],
                 agencies: &[],
             })?;

@@ -19,6 +19,8 @@ pub struct WaveRequest {
     pub period_from: Option<NaiveDate>,
     pub period_to: Option<NaiveDate>,
     pub desk_codes: bool,
+    /// The wave's own disclosure threshold.
+    pub min_cell: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ impl Survey {
             (None, _) => {
                 errors.insert("form_id".into(), "Không có bộ phiếu này.".into());
             }
+        }
+        if request.min_cell.is_some_and(|k| !(1..=1000).contains(&k)) {
+            errors.insert("min_cell".into(), "Ngưỡng ẩn số liệu phải từ 1 đến 1.000 phiếu.".into());
         }
         if let (Some(from), Some(to)) = (request.opens_on, request.closes_on)
             && to < from
@@ -103,6 +108,7 @@ impl Survey {
                     localities: &request.localities,
                     agencies: &request.agencies,
                     desk_codes: request.desk_codes,
+                    min_cell: request.min_cell,
                 })
             })
             .await?)

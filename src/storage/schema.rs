@@ -38,6 +38,17 @@ diesel::table! {
         invitation_count -> BigInt,
         form_version -> Nullable<Text>,
         form_hash -> Nullable<Text>,
+        min_cell -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    closed_wave_localities (wave_id, code) {
+        wave_id -> Text,
+        code -> Text,
+        name -> Text,
+        level -> Text,
+        parent_code -> Nullable<Text>,
     }
 }
 
@@ -238,6 +249,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     pinned_forms,
+    closed_wave_localities,
     localities,
     agencies,
     waves,

@@ -560,12 +560,24 @@ impl Database {
         })
     }
 
+    /// The answers a wave's tallies hold (its whole-wave rows, one per channel).
+    pub fn wave_responses(&self, wave_id: &str) -> StorageResult<u64> {
+        let rows: Vec<i64> = with_conn!(self, c => result_cells::table
+            .filter(result_cells::wave_id.eq(wave_id))
+            .filter(result_cells::level.eq(tally::WHOLE))
+            .filter(result_cells::agency_code.eq(tally::ALL_AGENCIES))
+            .select(result_cells::responses)
+            .load(c)?);
+        Ok(rows.into_iter().map(|n| n as u64).sum())
+    }
+
     /// The stored leaf cells of a wave (`leaves`), or its roll-ups, handed to `each` one at a
-    /// time, for the recount.
+    /// time (with only the first `slots` of their counts when given).
     pub fn each_cell(
         &self,
         wave_id: &str,
         leaves: bool,
+        slots: Option<usize>,
         mut each: impl FnMut(CellKey, CellCounts),
     ) -> StorageResult<()> {
         type Row = (String, String, String, String, i64, Vec<u8>);
@@ -588,7 +600,11 @@ impl Database {
             };
             for row in query.load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)? {
                 let (level, locality, agency, channel, responses, counts) = row?;
-                each((level, locality, agency, channel), CellCounts { responses: responses as u64, tally: decode(&counts)? });
+                let tally = match slots {
+                    Some(slots) => decode_first(&counts, slots)?,
+                    None => decode(&counts)?,
+                };
+                each((level, locality, agency, channel), CellCounts { responses: responses as u64, tally });
             }
             Ok(())
         })

@@ -1,8 +1,9 @@
 //! Survey waves and what they cover.
 
-use super::schema::{pinned_forms, wave_agencies, wave_localities, waves};
+use super::schema::{closed_wave_localities, localities, pinned_forms, wave_agencies, wave_localities, waves};
 use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::form::Form;
+use crate::domain::locality::Locality;
 use crate::domain::wave::WaveStatus;
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -28,6 +29,8 @@ pub struct Wave {
     pub agencies: Vec<String>,
     /// Agencies may hand out invitation codes at their desk (their answers are marked `desk`).
     pub desk_codes: bool,
+    /// The wave's own disclosure threshold (`PHIEU_MIN_CELL` when `None`).
+    pub min_cell: Option<u64>,
 }
 
 pub struct NewWave<'a> {
@@ -41,6 +44,7 @@ pub struct NewWave<'a> {
     pub localities: &'a [String],
     pub agencies: &'a [String],
     pub desk_codes: bool,
+    pub min_cell: Option<u64>,
 }
 
 type WaveRow = (
@@ -56,6 +60,7 @@ type WaveRow = (
     bool,
     Option<String>,
     Option<String>,
+    Option<i64>,
 );
 
 /// Stores a form's text once, whichever waves pin it (a macro: the connection's type differs
@@ -90,6 +95,7 @@ macro_rules! wave_columns {
             waves::desk_codes,
             waves::form_version,
             waves::form_hash,
+            waves::min_cell,
         )
     };
 }
@@ -100,8 +106,21 @@ pub(super) fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> 
 }
 
 fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> StorageResult<Wave> {
-    let (id, name, form_id, status, opens_on, closes_on, created_at, period_from, period_to, desk_codes, version, hash) =
-        row;
+    let (
+        id,
+        name,
+        form_id,
+        status,
+        opens_on,
+        closes_on,
+        created_at,
+        period_from,
+        period_to,
+        desk_codes,
+        version,
+        hash,
+        min_cell,
+    ) = row;
     let status = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("wave status {status}")))?;
     // Waves from before pinning get their form at start-up, before anything reads them.
     let (Some(form_version), Some(form_hash)) = (version, hash) else {
@@ -122,6 +141,7 @@ fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> Stor
         localities,
         agencies,
         desk_codes,
+        min_cell: min_cell.map(|k| k as u64),
     })
 }
 
@@ -152,6 +172,7 @@ impl Database {
                     waves::period_from.eq(new.period_from.map(|d| d.to_string())),
                     waves::period_to.eq(new.period_to.map(|d| d.to_string())),
                     waves::desk_codes.eq(new.desk_codes),
+                    waves::min_cell.eq(new.min_cell.map(|k| k as i64)),
                 ))
                 .execute(c)?;
             for code in new.localities {
@@ -212,8 +233,48 @@ impl Database {
             let changed = diesel::update(waves::table.find(id).filter(waves::status.eq(current.as_str())))
                 .set((waves::status.eq(next.as_str()), waves::closed_at.eq(closed_at)))
                 .execute(c)?;
+            if changed == 1 && next == WaveStatus::Closed {
+                // The tree its results are named, listed and related by from now on.
+                diesel::insert_into(closed_wave_localities::table)
+                    .values(localities::table.select((
+                        id.into_sql::<diesel::sql_types::Text>(),
+                        localities::code,
+                        localities::name,
+                        localities::level,
+                        localities::parent_code,
+                    )))
+                    .into_columns((
+                        closed_wave_localities::wave_id,
+                        closed_wave_localities::code,
+                        closed_wave_localities::name,
+                        closed_wave_localities::level,
+                        closed_wave_localities::parent_code,
+                    ))
+                    .execute(c)?;
+            }
             Ok(if changed == 1 { TransitionOutcome::Done(next) } else { TransitionOutcome::NotAllowed(current) })
         })
+    }
+
+    /// The locality tree a wave's results use: as it stood when the wave closed, or the
+    /// current one while it is open.
+    pub fn wave_localities_tree(&self, wave: &Wave) -> StorageResult<Vec<Locality>> {
+        if wave.status != WaveStatus::Closed {
+            return self.all_localities();
+        }
+        let rows: Vec<(String, String, String, Option<String>)> = with_conn!(self, c => closed_wave_localities::table
+            .filter(closed_wave_localities::wave_id.eq(&wave.id))
+            .select((
+                closed_wave_localities::code,
+                closed_wave_localities::name,
+                closed_wave_localities::level,
+                closed_wave_localities::parent_code,
+            ))
+            .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code })
+            .collect())
     }
 
     /// The text of a pinned form.

@@ -9,6 +9,7 @@ mod browser;
 mod citizen;
 mod control_characters;
 mod delivery;
+mod disclosure;
 mod email;
 mod exports;
 mod gateway;

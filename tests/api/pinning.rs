@@ -57,7 +57,7 @@ fn in_dir(dir: &Path) -> impl FnOnce(&mut phieu::config::Settings) + '_ {
 
 async fn editing_a_form_file_never_changes_an_existing_wave(app: TestApp) {
     app.seed_places().await;
-    let closed = app.open_wave("sipas-2017").await;
+    let closed = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
     answer_at(&app, &closed, &["5", "3"]).await;
     assert_eq!(index_value(&app.get_json(&format!("/api/v1/waves/{closed}/results")).await, "access"), 50.0);
     assert_eq!(app.post(&format!("/api/v1/waves/{closed}/close"), &json!({})).await.status(), 200);
@@ -81,7 +81,7 @@ async fn editing_a_form_file_never_changes_an_existing_wave(app: TestApp) {
     assert_eq!(wave_of(&restarted, &closed).await["form_hash"], pinned["form_hash"]);
 
     // A wave created now pins the edited file.
-    let fresh = restarted.open_wave("sipas-2017").await;
+    let fresh = restarted.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
     answer_at(&restarted, &fresh, &["5", "3"]).await;
     let results = restarted.get_json(&format!("/api/v1/waves/{fresh}/results")).await;
     assert_eq!(index_value(&results, "access"), 100.0, "{results}");
@@ -113,7 +113,7 @@ async fn editing_a_form_file_never_changes_an_existing_wave(app: TestApp) {
 
 async fn waves_from_before_pinning_get_the_version_they_were_answered_with(app: TestApp) {
     app.seed_places().await;
-    let answered = app.open_wave("sipas-2017").await;
+    let answered = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
     answer_at(&app, &answered, &["5"]).await;
     let draft = app.post("/api/v1/waves", &json!({"name": "Nháp", "form_id": "sipas-2017"})).await;
     let draft = draft.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();

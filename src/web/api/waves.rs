@@ -51,6 +51,8 @@ struct CreateWave {
     /// Agencies may hand out codes at their desk; their answers are marked `desk`.
     #[serde(default)]
     desk_codes: bool,
+    /// Figures on fewer valid answers are hidden (`PHIEU_MIN_CELL` when omitted).
+    min_cell: Option<u64>,
 }
 
 #[utoipa::path(
@@ -82,6 +84,7 @@ async fn create(
         period_from: body.period_from,
         period_to: body.period_to,
         desk_codes: body.desk_codes,
+        min_cell: body.min_cell,
     };
     let id = state.survey.create_wave(request).await?;
     state.audit(&user.0, "wave.create", &id).await?;
@@ -385,7 +388,8 @@ async fn results(
     let wave = find_wave(&state, &path).await?;
     let query = params.query_for(&user.0, &wave)?;
     let form = state.survey.wave_form(&wave.form_hash).await?;
-    let results = state.survey.db.run(move |db| wave_results(db, &form, &wave.id, &query)).await?;
+    let suppression = state.survey.suppression(&wave, &form).await?;
+    let results = state.survey.db.run(move |db| wave_results(db, &form, &wave, &query, &suppression)).await?;
     let chunks = results.into_json_chunks().map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)));
     Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
 }
