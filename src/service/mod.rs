@@ -11,6 +11,7 @@ pub mod list_limits;
 mod list_xlsx;
 pub mod lists;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod sampling;
 pub mod waves;

@@ -22,6 +22,7 @@ mod official;
 mod operator;
 mod pinning;
 mod process;
+mod report;
 mod responses;
 mod results;
 mod scope;
