@@ -11,6 +11,7 @@ pub mod form;
 pub mod indices;
 pub mod legacy_text;
 pub mod locality;
+pub mod microdata;
 pub mod progress;
 pub mod respondent_list;
 pub mod rounding;

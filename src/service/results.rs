@@ -353,7 +353,7 @@ fn recount_leaves(
         let chunk = db.raw_answers_after(wave_id, &after, RECOUNT_CHUNK)?;
         let Some(last) = chunk.last() else { break };
         after = last.0.clone();
-        for (_, locality, agency, channel, json) in chunk {
+        for (_, locality, agency, channel, _, json) in chunk {
             let valid = ValidAnswers::from_stored(form, &json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
             let leaf = leaves.entry((tally::LEAF.to_string(), locality, agency, channel)).or_default();
             leaf.responses += 1;

@@ -1,5 +1,5 @@
-//! The report's files: the indices table as CSV and JSON, read back, and the workbook with
-//! its sheets, numbers and chart.
+//! The report's files: the indices table as CSV and JSON, read back, the workbook with its
+//! sheets, numbers and chart, and the anonymised microdata.
 
 use crate::helpers::{TestApp, satisfied_at};
 use crate::on_both_backends;
@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 on_both_backends!(
     indices_table_reads_back_as_csv_and_json_with_hidden_cells_empty,
-    workbook_has_summary_units_chart_and_method
+    workbook_has_summary_units_chart_and_method,
+    microdata_rows_carry_codes_months_and_places_of_at_least_k_answers
 );
 
 async fn answered_wave(app: &TestApp) -> String {
@@ -112,4 +113,40 @@ async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let chart = zip.by_name("xl/charts/chart1.xml").map(|f| f.size()).unwrap_or(0);
     assert!(chart > 0, "a native chart of the indices by unit");
+}
+
+async fn microdata_rows_carry_codes_months_and_places_of_at_least_k_answers(app: TestApp) {
+    let wave = answered_wave(&app).await;
+    let (status, bytes) = download(&app, &format!("/api/v1/waves/{wave}/answers.csv")).await;
+    assert_eq!(status, 200);
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(&header[..3], ["locality_code", "agency_code", "month"]);
+    assert!(header.contains(&"sat_access".to_string()) && !header.contains(&"comment".to_string()), "no free text");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 16, "one row per answer");
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert!(rows.iter().all(|r| r[2].len() == 7), "the month, not the day: {:?}", rows[0]);
+    assert!(rows.iter().any(|r| r[2] == month || r[2] < *month.as_str()));
+    // 00002 has 3 answers (AG1): too few anywhere but with no place at all, and those rows
+    // would then be known to be 00002's, so 00001's 6 join them; 00003's 7 stay.
+    let mut cells: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for row in &rows {
+        *cells.entry((row[0].to_string(), row[1].to_string())).or_default() += 1;
+    }
+    let expected: std::collections::BTreeMap<(String, String), usize> =
+        [((String::new(), String::new()), 9), (("00003".into(), "AG2".into()), 7)].into_iter().collect();
+    assert_eq!(cells, expected);
+    let access = header.iter().position(|h| h == "sat_access").unwrap();
+    let codes: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[access]).collect();
+    assert_eq!(codes, ["2", "4", "5"].into_iter().collect());
+
+    let (status, codebook) = download(&app, &format!("/api/v1/waves/{wave}/answers-codebook.csv")).await;
+    assert_eq!(status, 200);
+    let codebook = String::from_utf8(codebook).unwrap();
+    assert!(codebook.contains("sat_access,"), "{codebook}");
+    let officer = app.official("agency_officer", Some("AG1")).await;
+    assert_eq!(app.get_as(&officer, &format!("/api/v1/waves/{wave}/answers.csv")).await.status(), 403);
+    let audit = app.get_json("/api/v1/audit?limit=50").await;
+    assert!(audit.to_string().contains("wave.microdata"), "audited: {audit}");
 }
