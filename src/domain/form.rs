@@ -237,23 +237,40 @@ impl Form {
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.item_positions.get(id).map(|&i| &self.items[i])
     }
-    /// The indices a summary table leads with: SIPAS, the indices it averages, and theirs
-    /// one level further (factors for 2017; areas and sub-areas for 2023).
+    /// SIPAS, the widest indices built only from SIPAS's shares, then their parts (2017: factors; 2023: areas, sub-areas).
     pub fn headline_indices(&self) -> Vec<&IndexDefinition> {
         let by_id: HashMap<&str, &IndexDefinition> = self.indices.iter().map(|i| (i.id.as_str(), i)).collect();
-        let mut wanted: Vec<&str> = vec!["sipas"];
-        let mut frontier: Vec<&str> = vec!["sipas"];
-        for _ in 0..2 {
-            let mut next = Vec::new();
-            for id in frontier {
-                if let Some(IndexDefinition { rule: IndexRule::Mean { of }, .. }) = by_id.get(id) {
-                    next.extend(of.iter().map(String::as_str));
+        fn add_shares<'a>(by_id: &HashMap<&str, &'a IndexDefinition>, id: &str, found: &mut HashSet<&'a str>) {
+            match by_id.get(id).map(|i| (i.id.as_str(), &i.rule)) {
+                Some((id, IndexRule::Share { .. })) => {
+                    found.insert(id);
                 }
+                Some((_, IndexRule::Mean { of })) => of.iter().for_each(|part| add_shares(by_id, part, found)),
+                None => {}
             }
-            wanted.extend(&next);
-            frontier = next;
         }
-        self.indices.iter().filter(|i| wanted.contains(&i.id.as_str())).collect()
+        let shares_of = |id: &str| {
+            let mut found = HashSet::new();
+            add_shares(&by_id, id, &mut found);
+            found
+        };
+        fn parts_of(index: &IndexDefinition) -> &[String] {
+            match &index.rule {
+                IndexRule::Mean { of } => of,
+                IndexRule::Share { .. } => &[],
+            }
+        }
+        let of_sipas = shares_of("sipas");
+        let covered: Vec<&IndexDefinition> =
+            self.indices.iter().filter(|i| i.id != "sipas" && shares_of(&i.id).is_subset(&of_sipas)).collect();
+        let inside_another: HashSet<&str> = covered.iter().flat_map(|i| parts_of(i)).map(String::as_str).collect();
+        let widest: Vec<&IndexDefinition> =
+            covered.into_iter().filter(|i| !inside_another.contains(i.id.as_str())).collect();
+        let ids = std::iter::once("sipas")
+            .chain(widest.iter().map(|i| i.id.as_str()))
+            .chain(widest.iter().flat_map(|i| parts_of(i)).map(String::as_str));
+        let mut seen = HashSet::new();
+        ids.filter(|id| seen.insert(*id)).filter_map(|id| by_id.get(id).copied()).collect()
     }
 
     pub fn items_in<'a>(&'a self, section: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
@@ -861,7 +878,7 @@ mod tests {
         let order: Vec<_> = form.indices.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(order, ["sat", "sipas"]);
         let headline: Vec<_> = form.headline_indices().iter().map(|i| i.id.as_str()).collect();
-        assert_eq!(headline, ["sat", "sipas"]);
+        assert_eq!(headline, ["sipas", "sat"]);
     }
 
     #[test]
@@ -998,6 +1015,114 @@ mod tests {
         let mut form = minimal();
         form["id"] = json!("other");
         assert_rejected(form, "$.id: form id \"other\" must match its file name \"mini\"");
+    }
+
+    fn shipped(id: &str) -> Form {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("survey_forms").join(format!("{id}.json"));
+        let json = std::fs::read_to_string(path).unwrap();
+        parse_form(&format!("{id}.json"), &json, Some(id)).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn headline(form: &Form) -> Vec<&str> {
+        form.headline_indices().iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn headline_is_sipas_then_the_widest_indices_it_covers_then_their_parts() {
+        let mut form = minimal();
+        form["items"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "sat2", "section": "s", "kind": "satisfaction", "text": "Hài lòng 2?", "scale": "sat"}));
+        // SIPAS averages the two item shares directly; "area" groups the same shares and
+        // "other" averages a share outside SIPAS, so only "area" and its part lead.
+        form["indices"] = json!([
+            {"id": "sipas", "label": "SIPAS", "rule": "mean", "of": ["sat", "sat2"]},
+            {"id": "area", "label": "Lĩnh vực", "rule": "mean", "of": ["sub"]},
+            {"id": "sub", "label": "Nhóm", "rule": "mean", "of": ["sat", "sat2"]},
+            {"id": "other", "label": "Khác", "rule": "mean", "of": ["sat", "type_share"]},
+            {"id": "sat", "label": "Hài lòng", "rule": "share", "items": ["sat"], "positive": ["5"]},
+            {"id": "sat2", "label": "Hài lòng 2", "rule": "share", "items": ["sat2"], "positive": ["5"]},
+            {"id": "type_share", "label": "Cá nhân", "rule": "share", "items": ["type"], "positive": ["1"]}
+        ]);
+        let form = parse_form("mini.json", &form.to_string(), Some("mini")).unwrap();
+        assert_eq!(headline(&form), ["sipas", "area", "sub"]);
+    }
+
+    #[test]
+    fn shipped_headlines_are_sipas_with_factors_or_areas_and_sub_areas() {
+        assert_eq!(
+            headline(&shipped("sipas-2017")),
+            ["sipas", "access", "procedures", "civil_servants", "results", "feedback"]
+        );
+        let form_2023 = shipped("sipas-2023");
+        let IndexRule::Mean { of } = &form_2023.indices.iter().find(|i| i.id == "sipas").unwrap().rule else {
+            panic!("sipas is a mean")
+        };
+        assert_eq!(of.len(), 39, "SIPAS 2023 averages the 39 satisfaction items");
+        assert_eq!(
+            headline(&form_2023),
+            [
+                "sipas",
+                "area_policy",
+                "area_services",
+                "accountability",
+                "participation",
+                "policy_quality",
+                "policy_results",
+                "access",
+                "procedures",
+                "civil_servants",
+                "results",
+                "feedback"
+            ]
+        );
+    }
+
+    #[test]
+    fn sipas_2023_is_the_mean_of_its_39_items_not_of_its_two_areas() {
+        use crate::domain::{answers, indices::IndexPlan, tally};
+        let form = shipped("sipas-2023");
+        let policy_items: Vec<&str> = form
+            .items
+            .iter()
+            .filter(|i| i.kind == ItemKind::Satisfaction && i.dimension.as_deref().unwrap_or("").starts_with("policy."))
+            .map(|i| i.id.as_str())
+            .collect();
+        assert_eq!(policy_items.len(), 23);
+        // Respondent 1: every item at 5. Respondent 2: area I at 1, area II at 5.
+        // Respondent 3: every item "0" (missing), which must change no figure.
+        let respondent = |policy: &str, service: &str| -> BTreeMap<String, Vec<String>> {
+            form.items
+                .iter()
+                .filter(|i| !i.is_text() && i.show_if.is_none())
+                .map(|i| {
+                    let code = match i.kind {
+                        ItemKind::Satisfaction if policy_items.contains(&i.id.as_str()) => policy,
+                        ItemKind::Satisfaction => service,
+                        _ => &i.options[0].code,
+                    };
+                    (i.id.clone(), vec![code.to_string()])
+                })
+                .collect()
+        };
+        let mut layout = tally::Layout::default();
+        layout.extend_for(&form);
+        let mut counts = tally::Tally::default();
+        for (policy, service) in [("5", "5"), ("1", "5"), ("0", "0")] {
+            let valid = answers::validate(&form, &respondent(policy, service)).unwrap();
+            for (slot, n) in tally::increments(&form, &layout, &valid) {
+                counts.add(slot, n);
+            }
+        }
+        let plan = IndexPlan::new(&form, &layout);
+        let figures = plan.labelled(plan.compute(&counts));
+        let value = |id: &str| figures.iter().find(|f| f.id == id).unwrap().figure.value.unwrap();
+        assert_eq!(value("area_policy"), 50.0);
+        assert_eq!(value("area_services"), 100.0);
+        assert_eq!(figures.iter().find(|f| f.id == "accountability_info_forms").unwrap().figure.n, 2);
+        // 23 items at 1/2 and 16 at 2/2: (23 × 50 + 16 × 100) / 39, not (50 + 100) / 2.
+        assert!((value("sipas") - 2750.0 / 39.0).abs() < 1e-9, "{}", value("sipas"));
     }
 
     #[test]
