@@ -10,6 +10,9 @@ pub struct IndexValue {
     pub label: String,
     #[serde(flatten)]
     pub figure: Figure,
+    /// Points gained since the wave compared with, when both figures are published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<f64>,
 }
 
 /// One index's figure for one group, without the index's name: groups are many, and their
@@ -215,7 +218,12 @@ impl<'a> IndexPlan<'a> {
             .indices
             .iter()
             .zip(figures)
-            .map(|(index, figure)| IndexValue { id: index.id.clone(), label: index.label.clone(), figure })
+            .map(|(index, figure)| IndexValue {
+                id: index.id.clone(),
+                label: index.label.clone(),
+                figure,
+                change: None,
+            })
             .collect()
     }
 }

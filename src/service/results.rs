@@ -46,6 +46,10 @@ pub struct GroupResult {
     pub figures: Vec<Figure>,
     /// Per index, the group's rank among the groups with a published figure (1 = highest).
     pub ranks: Vec<Option<u32>>,
+    /// Against a compared wave, per index: points gained and places gained in the ranking
+    /// (empty without a comparison).
+    pub changes: Vec<Option<f64>>,
+    pub rank_changes: Vec<Option<i64>>,
 }
 
 /// A group as the results document shows it.
@@ -72,6 +76,10 @@ struct IdFigure<'a> {
     suppressed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     rank: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rank_change: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -106,7 +114,8 @@ impl WaveResults {
                     .iter()
                     .zip(&group.figures)
                     .zip(&group.ranks)
-                    .map(|((id, f), &rank)| IdFigure {
+                    .enumerate()
+                    .map(|(i, ((id, f), &rank))| IdFigure {
                         id,
                         value: f.value,
                         n: f.n,
@@ -114,6 +123,8 @@ impl WaveResults {
                         ci_high: f.ci_high,
                         suppressed: f.suppressed,
                         rank,
+                        change: group.changes.get(i).copied().flatten(),
+                        rank_change: group.rank_changes.get(i).copied().flatten(),
                     })
                     .collect();
                 let json = GroupJson {
@@ -194,6 +205,8 @@ pub fn wave_results(
                 desk_responses: tally.desk_responses,
                 figures,
                 ranks: Vec::new(),
+                changes: Vec::new(),
+                rank_changes: Vec::new(),
             };
             (key, group)
         };
@@ -254,6 +267,8 @@ pub fn wave_results(
                         desk_responses: 0,
                         figures: none.clone(),
                         ranks: Vec::new(),
+                        changes: Vec::new(),
+                        rank_changes: Vec::new(),
                     };
                     groups.push(((Some(code), None), group));
                 }
@@ -273,6 +288,38 @@ pub fn wave_results(
         },
         groups,
     })
+}
+
+/// Change in points and in rank against an earlier wave's results (asked for at the same
+/// level and grouping), matched by index id — the forms may be different versions — and by
+/// locality and agency code.
+pub fn compare_with(current: &mut WaveResults, form: &Form, earlier: &WaveResults, earlier_form: &Form) {
+    let positions: Vec<Option<usize>> =
+        form.indices.iter().map(|i| earlier_form.indices.iter().position(|e| e.id == i.id)).collect();
+    let change = |now: &Figure, then: Option<&Figure>| Some(now.value? - then?.value?);
+    for (value, at) in current.overall.indices.iter_mut().zip(&positions) {
+        value.change = change(&value.figure, at.and_then(|p| earlier.overall.indices.get(p)).map(|e| &e.figure));
+    }
+    let key =
+        |g: &GroupResult| (g.locality.as_ref().map(|l| l.code.clone()), g.agency.as_ref().map(|a| a.code.clone()));
+    let before: std::collections::HashMap<_, &GroupResult> = earlier.groups.iter().map(|g| (key(g), g)).collect();
+    for group in &mut current.groups {
+        let Some(then) = before.get(&key(group)) else { continue };
+        group.changes = group
+            .figures
+            .iter()
+            .zip(&positions)
+            .map(|(now, at)| change(now, at.and_then(|p| then.figures.get(p))))
+            .collect();
+        group.rank_changes = group
+            .ranks
+            .iter()
+            .zip(&positions)
+            .map(|(now, at)| {
+                Some(i64::from(at.and_then(|p| then.ranks.get(p).copied().flatten())?) - i64::from((*now)?))
+            })
+            .collect();
+    }
 }
 
 /// Ranks the groups on each index, 1 for the highest published figure; equal figures share

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 on_both_backends!(
     results_roll_up_the_locality_tree_with_hand_computed_indices,
     results_by_agency_and_for_sipas_2023,
-    missing_answers_are_stored_and_counted_but_outside_every_denominator
+    missing_answers_are_stored_and_counted_but_outside_every_denominator,
+    comparison_with_an_earlier_wave_gives_the_change_in_points_and_in_rank
 );
 
 fn index<'a>(group: &'a Value, id: &str) -> &'a Value {
@@ -145,4 +146,39 @@ async fn missing_answers_are_stored_and_counted_but_outside_every_denominator(ap
     assert!((index(overall, "procedures")["value"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9);
     let sipas = index(overall, "sipas")["value"].as_f64().unwrap();
     assert!((sipas - (50.0 + 4.0 * 200.0 / 3.0) / 5.0).abs() < 1e-9, "{sipas}");
+}
+
+async fn comparison_with_an_earlier_wave_gives_the_change_in_points_and_in_rank(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = |name: &str| json!({"name": name, "form_id": "sipas-2017", "min_cell": 1});
+    let answer = |wave: String, commune: &'static str, levels: &'static [&'static str]| {
+        let (app, form) = (&app, &form);
+        async move {
+            for level in levels {
+                let invitation = app.invite(&wave, commune, None, 1).await.remove(0);
+                assert_eq!(app.answer(&invitation.code, &satisfied_at(form, level)).await.status(), 201);
+            }
+        }
+    };
+    // Last year: Xã Một Một 100%, Xã Hai Một 0%. This year: 50% and 100%.
+    let last_year = app.open_wave_with(&wave("Năm trước")).await;
+    answer(last_year.clone(), "00001", &["5", "5"]).await;
+    answer(last_year.clone(), "00003", &["2", "2"]).await;
+    assert_eq!(app.post(&format!("/api/v1/waves/{last_year}/close"), &json!({})).await.status(), 200);
+    let this_year = app.open_wave_with(&wave("Năm nay")).await;
+    answer(this_year.clone(), "00001", &["5", "2"]).await;
+    answer(this_year.clone(), "00003", &["5", "5"]).await;
+
+    let results = app.get_json(&format!("/api/v1/waves/{this_year}/results?level=commune&compare={last_year}")).await;
+    assert_eq!(index(&results["overall"], "access")["change"], 25.0, "75% after 50%");
+    let fell = index(group(&results, "00001"), "access");
+    assert_eq!(
+        (&fell["value"], &fell["change"], &fell["rank"], &fell["rank_change"]),
+        (&json!(50.0), &json!(-50.0), &json!(2), &json!(-1))
+    );
+    let rose = index(group(&results, "00003"), "access");
+    assert_eq!((&rose["change"], &rose["rank"], &rose["rank_change"]), (&json!(100.0), &json!(1), &json!(1)));
+    let plain = app.get_json(&format!("/api/v1/waves/{this_year}/results?level=commune")).await;
+    assert!(index(group(&plain, "00001"), "access").get("change").is_none(), "no comparison asked");
 }

@@ -10,11 +10,11 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::generalise;
 use crate::scratch::{Scratch, SealedFile};
 use crate::service::report::{IndexRow, group_rows, overall_rows};
-use crate::service::results::{WaveResults, wave_results};
+use crate::service::results::WaveResults;
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
-use crate::web::api::waves::{ResultsParams, find_wave};
+use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
 use crate::web::auth::{ApiUser, require};
 use crate::web::csv_export::{Cell, CsvWriter};
 use crate::web::error::ApiError;
@@ -208,11 +208,7 @@ async fn results_for(
     params: &ResultsParams,
 ) -> Result<(Wave, Arc<Form>, WaveResults), ApiError> {
     let wave = find_wave(state, id).await?;
-    let query = params.query_for(&user.0, &wave)?;
-    let form = state.survey.wave_form(&wave.form_hash).await?;
-    let suppression = state.survey.suppression(&wave, &form).await?;
-    let (wave_q, form_q) = (wave.clone(), form.clone());
-    let results = state.survey.db.run(move |db| wave_results(db, &form_q, &wave_q, &query, &suppression)).await?;
+    let (form, results) = visible_results(state, user, &wave, params).await?;
     state.audit(&user.0, "wave.report", &wave.id).await?;
     Ok((wave, form, results))
 }

@@ -1,10 +1,11 @@
 //! Waves: creation, opening and closing, invitations and results.
 
 use crate::domain::account::Role;
+use crate::domain::form::Form;
 use crate::domain::locality::LocalityTree;
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus, covers_agency};
 use crate::service::invitations::{IssueError, MAX_INVITATIONS_PER_REQUEST};
-use crate::service::results::{ResultsQuery, verify_counters, wave_results};
+use crate::service::results::{ResultsQuery, WaveResults, compare_with, verify_counters, wave_results};
 use crate::service::waves::WaveRequest;
 use crate::storage::waves::{TransitionOutcome, Wave};
 use crate::web::AppState;
@@ -16,6 +17,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/waves", web::post().to(create))
@@ -336,6 +338,8 @@ pub struct ResultsParams {
     #[serde(default)]
     #[param(value_type = Option<String>)]
     pub desk: DeskFilter,
+    /// An earlier wave's id: each figure gains `change` (points) and `rank_change` (places).
+    pub compare: Option<String>,
 }
 
 impl ResultsParams {
@@ -367,6 +371,30 @@ impl ResultsParams {
     }
 }
 
+/// A wave's results as `user` may see them, with the change since `params.compare`.
+pub async fn visible_results(
+    state: &AppState,
+    user: &ApiUser,
+    wave: &Wave,
+    params: &ResultsParams,
+) -> Result<(Arc<Form>, WaveResults), ApiError> {
+    let one = |wave: Wave| async move {
+        let query = params.query_for(&user.0, &wave)?;
+        let form = state.survey.wave_form(&wave.form_hash).await?;
+        let suppression = state.survey.suppression(&wave, &form).await?;
+        let form_q = form.clone();
+        let results = state.survey.db.run(move |db| wave_results(db, &form_q, &wave, &query, &suppression)).await?;
+        Ok::<_, ApiError>((form, results))
+    };
+    let (form, mut results) = one(wave.clone()).await?;
+    if let Some(earlier) = &params.compare {
+        let earlier = find_wave(state, earlier).await?;
+        let (earlier_form, earlier_results) = one(earlier).await?;
+        compare_with(&mut results, &form, &earlier_results, &earlier_form);
+    }
+    Ok((form, results))
+}
+
 #[utoipa::path(
     get,
     path = "/waves/{id}/results",
@@ -386,10 +414,7 @@ async fn results(
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let wave = find_wave(&state, &path).await?;
-    let query = params.query_for(&user.0, &wave)?;
-    let form = state.survey.wave_form(&wave.form_hash).await?;
-    let suppression = state.survey.suppression(&wave, &form).await?;
-    let results = state.survey.db.run(move |db| wave_results(db, &form, &wave, &query, &suppression)).await?;
+    let (_, results) = visible_results(&state, &user, &wave, &params).await?;
     let chunks = results.into_json_chunks().map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)));
     Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
 }
