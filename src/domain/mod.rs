@@ -6,6 +6,7 @@ pub mod claimed_keys;
 pub mod code;
 pub mod contact;
 pub mod delivery;
+pub mod disclosure;
 pub mod form;
 pub mod indices;
 pub mod legacy_text;
