@@ -638,7 +638,7 @@ mod tests {
             let terms = std::iter::once((relation.total, 1)).chain(relation.parts.iter().map(|&part| (part, -1)));
             for (cell, coefficient) in terms {
                 if let Some(column) = column_of(cell) {
-                    row[column] = row[column].minus_times(Ratio::integer(-1), Ratio::integer(coefficient));
+                    row[column] = row[column].minus_times(Ratio::integer(-1), Ratio::integer(coefficient)); // += coefficient
                     any = true;
                 }
             }
@@ -850,6 +850,46 @@ mod tests {
         }
     }
 
+    /// A three-way table (say localities × agencies × an answer to a background question) with
+    /// every margin: `dims` categories per axis plus a total at index `dims[axis]`. Interior
+    /// counts come from `interior_counts` in turn.
+    fn three_way_table(dims: [usize; 3], interior_counts: &[u64]) -> (Vec<u64>, Vec<Relation>) {
+        let size = dims.map(|d| d + 1);
+        let cell = |i: usize, j: usize, l: usize| (i * size[1] + j) * size[2] + l;
+        let mut counts = vec![0; size[0] * size[1] * size[2]];
+        let mut interior = interior_counts.iter().cycle();
+        for i in 0..dims[0] {
+            for j in 0..dims[1] {
+                for l in 0..dims[2] {
+                    let n = *interior.next().unwrap();
+                    for a in [i, dims[0]] {
+                        for b in [j, dims[1]] {
+                            for c in [l, dims[2]] {
+                                counts[cell(a, b, c)] += n;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut relations = Vec::new();
+        for i in 0..size[0] {
+            for j in 0..size[1] {
+                for l in 0..size[2] {
+                    let mut along = |is_total: bool, parts: Vec<usize>| {
+                        if is_total {
+                            relations.push(Relation { total: cell(i, j, l), parts });
+                        }
+                    };
+                    along(i == dims[0], (0..dims[0]).map(|a| cell(a, j, l)).collect());
+                    along(j == dims[1], (0..dims[1]).map(|b| cell(i, b, l)).collect());
+                    along(l == dims[2], (0..dims[2]).map(|c| cell(i, j, c)).collect());
+                }
+            }
+        }
+        (counts, relations)
+    }
+
     fn small_heavy_count() -> impl Strategy<Value = u64> {
         prop_oneof![1 => Just(0u64), 3 => 1u64..5, 3 => 5u64..40]
     }
@@ -875,6 +915,19 @@ mod tests {
                 if n == 0 {
                     prop_assert!(!suppressed[cell], "cell {} without answers is suppressed", cell);
                 }
+            }
+            prop_assert_eq!(determined(&relations, &suppressed), Vec::<usize>::new());
+        }
+
+        #[test]
+        fn no_suppressed_figure_of_a_three_way_table_can_be_recovered(
+            dims in (1usize..=5, 1usize..=5, 1usize..=4),
+            interior_counts in proptest::collection::vec(small_heavy_count(), 1..100),
+        ) {
+            let (counts, relations) = three_way_table([dims.0, dims.1, dims.2], &interior_counts);
+            let suppressed = suppress(&counts, &relations, 5);
+            for (cell, &n) in counts.iter().enumerate() {
+                prop_assert!(suppressed[cell] || n == 0 || n >= 5, "cell {} with n = {} is published", cell, n);
             }
             prop_assert_eq!(determined(&relations, &suppressed), Vec::<usize>::new());
         }
