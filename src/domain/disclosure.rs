@@ -9,6 +9,10 @@
 //! a locality's all-agencies cell is its per-agency cells). A suppressed cell is safe when the
 //! published quantities and the relations leave its own quantity undetermined: no combination of
 //! the relations isolates it.
+//!
+//! What this does not cover: bounds. A quantity lies between 0 and `n`, so the hidden cells of a
+//! relation whose hidden sum is 0, or the sum of their counts (all of them 100% positive), are
+//! known exactly all the same; only the counts reach this module, not the quantities.
 
 /// `quantity(total) = Σ quantity(parts)`, cells named by their index in the counts given to
 /// [`suppress`]. The cells of one relation are distinct.
