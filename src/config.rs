@@ -53,6 +53,8 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// Invitations one wave may hold, sampled and issued together.
     pub max_invitations_per_wave: u64,
+    /// Disclosure threshold: figures on fewer valid answers are hidden (a wave may set its own).
+    pub min_cell: u64,
     /// Who runs the survey, as letters and messages name it.
     pub organisation: String,
     /// Days after a wave closes before its contact data is deleted.
@@ -170,6 +172,7 @@ impl Settings {
             utc_offset_hours: parsed("PHIEU_UTC_OFFSET_HOURS", 7)?,
             max_upload_bytes: parsed("PHIEU_MAX_UPLOAD_MB", 200usize)? * 1_048_576,
             max_invitations_per_wave: parsed("PHIEU_MAX_INVITATIONS_PER_WAVE", 2_000_000u64)?,
+            min_cell: parsed("PHIEU_MIN_CELL", 5u64)?.max(1),
             organisation: var("PHIEU_ORGANISATION").unwrap_or_else(|| "Sở Nội vụ".into()),
             retention_days: parsed("PHIEU_RETENTION_DAYS", 30)?,
             smtp_url: var("PHIEU_SMTP_URL"),

@@ -35,6 +35,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
     })?;
     let db = Database::connect(&settings.database_url, settings.pool_size).context("opening the database")?;
     let forms = FormRegistry::new(forms);
+    crate::service::forms::pin_forms_of_earlier_waves(&db, &forms).context("pinning forms to earlier waves")?;
     crate::service::results::rebuild_missing_tallies(&db, &forms).context("rebuilding result tallies")?;
     let key = match &settings.secret_key {
         Some(key) => key.clone(),
@@ -57,6 +58,8 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         scratch: Scratch::open(&settings.data_dir.join("scratch"))
             .with_context(|| format!("opening {}", settings.data_dir.join("scratch").display()))?,
         max_invitations_per_wave: settings.max_invitations_per_wave,
+        min_cell: settings.min_cell,
+        suppressions: Default::default(),
     })
 }
 

@@ -5,9 +5,11 @@
 //! and reports each problem with the file and the JSON path.
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +29,7 @@ pub struct ChoiceOption {
     pub code: String,
     pub label: String,
     /// "Không trả lời" style answers: stored, but outside every index denominator.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub missing: bool,
 }
 
@@ -223,6 +225,10 @@ pub struct Form {
     pub sections: Vec<Section>,
     pub items: Vec<Item>,
     pub indices: Vec<IndexDefinition>,
+    /// SHA-256 of the file's text, hex: what a wave pins, with the text itself.
+    pub content_hash: String,
+    #[serde(skip)]
+    pub source: Arc<str>,
     #[serde(skip)]
     item_positions: HashMap<String, usize>,
 }
@@ -231,23 +237,40 @@ impl Form {
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.item_positions.get(id).map(|&i| &self.items[i])
     }
-    /// The indices a summary table leads with: SIPAS, the indices it averages, and theirs
-    /// one level further (factors for 2017; areas and sub-areas for 2023).
+    /// SIPAS, the widest indices built only from SIPAS's shares, then their parts (2017: factors; 2023: areas, sub-areas).
     pub fn headline_indices(&self) -> Vec<&IndexDefinition> {
         let by_id: HashMap<&str, &IndexDefinition> = self.indices.iter().map(|i| (i.id.as_str(), i)).collect();
-        let mut wanted: Vec<&str> = vec!["sipas"];
-        let mut frontier: Vec<&str> = vec!["sipas"];
-        for _ in 0..2 {
-            let mut next = Vec::new();
-            for id in frontier {
-                if let Some(IndexDefinition { rule: IndexRule::Mean { of }, .. }) = by_id.get(id) {
-                    next.extend(of.iter().map(String::as_str));
+        fn add_shares<'a>(by_id: &HashMap<&str, &'a IndexDefinition>, id: &str, found: &mut HashSet<&'a str>) {
+            match by_id.get(id).map(|i| (i.id.as_str(), &i.rule)) {
+                Some((id, IndexRule::Share { .. })) => {
+                    found.insert(id);
                 }
+                Some((_, IndexRule::Mean { of })) => of.iter().for_each(|part| add_shares(by_id, part, found)),
+                None => {}
             }
-            wanted.extend(&next);
-            frontier = next;
         }
-        self.indices.iter().filter(|i| wanted.contains(&i.id.as_str())).collect()
+        let shares_of = |id: &str| {
+            let mut found = HashSet::new();
+            add_shares(&by_id, id, &mut found);
+            found
+        };
+        fn parts_of(index: &IndexDefinition) -> &[String] {
+            match &index.rule {
+                IndexRule::Mean { of } => of,
+                IndexRule::Share { .. } => &[],
+            }
+        }
+        let of_sipas = shares_of("sipas");
+        let covered: Vec<&IndexDefinition> =
+            self.indices.iter().filter(|i| i.id != "sipas" && shares_of(&i.id).is_subset(&of_sipas)).collect();
+        let inside_another: HashSet<&str> = covered.iter().flat_map(|i| parts_of(i)).map(String::as_str).collect();
+        let widest: Vec<&IndexDefinition> =
+            covered.into_iter().filter(|i| !inside_another.contains(i.id.as_str())).collect();
+        let ids = std::iter::once("sipas")
+            .chain(widest.iter().map(|i| i.id.as_str()))
+            .chain(widest.iter().flat_map(|i| parts_of(i)).map(String::as_str));
+        let mut seen = HashSet::new();
+        ids.filter(|id| seen.insert(*id)).filter_map(|id| by_id.get(id).copied()).collect()
     }
 
     pub fn items_in<'a>(&'a self, section: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
@@ -255,20 +278,61 @@ impl Form {
     }
 }
 
-/// The loaded questionnaires, by id.
+/// The questionnaires: every version loaded from the files, and the forms waves pinned.
 #[derive(Debug, Default)]
-pub struct FormRegistry(BTreeMap<String, std::sync::Arc<Form>>);
+pub struct FormRegistry {
+    /// Each form's versions as loaded from `survey_forms/`, oldest first.
+    files: BTreeMap<String, Vec<Arc<Form>>>,
+    /// Forms by content hash, each parsed once: the files' and those waves pinned.
+    by_hash: RwLock<HashMap<String, Arc<Form>>>,
+}
 
 impl FormRegistry {
     pub fn new(forms: Vec<Form>) -> Self {
-        Self(forms.into_iter().map(|f| (f.id.clone(), std::sync::Arc::new(f))).collect())
+        let mut files: BTreeMap<String, Vec<Arc<Form>>> = BTreeMap::new();
+        let mut by_hash = HashMap::new();
+        for form in forms {
+            let form = Arc::new(form);
+            by_hash.insert(form.content_hash.clone(), form.clone());
+            files.entry(form.id.clone()).or_default().push(form);
+        }
+        for versions in files.values_mut() {
+            versions.sort_by(|a, b| compare_versions(&a.version, &b.version));
+        }
+        Self { files, by_hash: RwLock::new(by_hash) }
     }
-    pub fn get(&self, id: &str) -> Option<std::sync::Arc<Form>> {
-        self.0.get(id).cloned()
+    /// What `form_id` alone means: the newest version.
+    pub fn newest(&self, id: &str) -> Option<Arc<Form>> {
+        self.files.get(id).and_then(|v| v.last()).cloned()
     }
-    pub fn all(&self) -> impl Iterator<Item = &Form> {
-        self.0.values().map(|f| f.as_ref())
+    pub fn version(&self, id: &str, version: &str) -> Option<Arc<Form>> {
+        self.files.get(id)?.iter().find(|f| f.version == version).cloned()
     }
+    /// Every loaded version of a form, oldest first.
+    pub fn versions(&self, id: &str) -> &[Arc<Form>] {
+        self.files.get(id).map_or(&[], Vec::as_slice)
+    }
+    /// The newest version of each form.
+    pub fn all_newest(&self) -> impl Iterator<Item = &Form> {
+        self.files.values().filter_map(|v| v.last()).map(|f| f.as_ref())
+    }
+    /// A form by content hash, if loaded or pinned before.
+    pub fn by_hash(&self, hash: &str) -> Option<Arc<Form>> {
+        self.by_hash.read().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
+    }
+    /// Keeps a pinned form parsed for the next request.
+    pub fn remember(&self, form: Form) -> Arc<Form> {
+        let form = Arc::new(form);
+        let mut by_hash = self.by_hash.write().unwrap_or_else(|e| e.into_inner());
+        by_hash.entry(form.content_hash.clone()).or_insert(form).clone()
+    }
+}
+
+/// Orders versions such as "2017.2" < "2017.10": dot-separated parts compared as numbers
+/// where both are numbers.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let part = |p: &str| p.parse::<u64>().map_err(|_| p.to_string());
+    a.split('.').map(part).cmp(b.split('.').map(part))
 }
 
 /// One problem in a form file, located by JSON path.
@@ -285,15 +349,19 @@ impl fmt::Display for FormError {
     }
 }
 
-/// Reads one form file. `expected_id` is the file stem: a form's id names its file.
-pub fn parse_form(file: &str, json: &str, expected_id: Option<&str>) -> Result<Form, Vec<FormError>> {
+/// Reads one form file. `expected_stem` is the file stem: a form's id names its file, as
+/// `<id>` (the newest version) or `<id>@<version>` (an earlier one kept beside it).
+pub fn parse_form(file: &str, json: &str, expected_stem: Option<&str>) -> Result<Form, Vec<FormError>> {
     let deserializer = &mut serde_json::Deserializer::from_str(json);
     let raw: FormFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { "$".to_string() } else { format!("$.{path}") };
         vec![FormError { file: file.to_string(), path, message: e.into_inner().to_string() }]
     })?;
-    Validator::new(file).run(normalize(raw), expected_id)
+    let mut form = Validator::new(file).run(normalize(raw), expected_stem)?;
+    form.content_hash = hex::encode(sha2::Sha256::digest(json.as_bytes()));
+    form.source = json.into();
+    Ok(form)
 }
 
 /// Loads every `*.json` form in a directory except the schema, sorted by file name.
@@ -307,19 +375,54 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, Vec<FormError>> {
         .collect();
     entries.sort();
     let mut forms = Vec::new();
+    // Each form's version in its plain `<id>.json` file.
+    let mut plain_files = HashMap::new();
     let mut errors = Vec::new();
     for path in entries {
         let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
         let stem = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
         match std::fs::read_to_string(&path) {
             Ok(text) => match parse_form(&name, &text, Some(&stem)) {
-                Ok(form) => forms.push(form),
+                Ok(form) => {
+                    if !stem.contains('@') {
+                        plain_files.insert(form.id.clone(), form.version.clone());
+                    }
+                    forms.push(form)
+                }
                 Err(mut e) => errors.append(&mut e),
             },
             Err(e) => errors.push(io_error(&path, e)),
         }
     }
+    check_newest_in_plain_file(&forms, &plain_files, &mut errors);
     if errors.is_empty() { Ok(forms) } else { Err(errors) }
+}
+
+/// `<id>.json` holds the newest version, and no two files hold one version.
+fn check_newest_in_plain_file(forms: &[Form], plain_files: &HashMap<String, String>, errors: &mut Vec<FormError>) {
+    let mut seen = HashSet::new();
+    for form in forms {
+        if !seen.insert((&form.id, &form.version)) {
+            errors.push(FormError {
+                file: format!("{}@{}.json", form.id, form.version),
+                path: "$.version".into(),
+                message: format!("version \"{}\" of \"{}\" is in two files", form.version, form.id),
+            });
+        }
+    }
+    let newest = |id: &str| forms.iter().filter(|f| f.id == id).max_by(|a, b| compare_versions(&a.version, &b.version));
+    for (id, plain_version) in plain_files {
+        if let Some(newer) = newest(id).filter(|n| compare_versions(&n.version, plain_version).is_gt()) {
+            errors.push(FormError {
+                file: format!("{id}.json"),
+                path: "$.version".into(),
+                message: format!(
+                    "\"{}\" is older than version \"{}\" in {}@{}.json: the newest version goes in {}.json",
+                    plain_version, newer.version, id, newer.version, id
+                ),
+            });
+        }
+    }
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> FormError {
@@ -400,16 +503,26 @@ impl Validator {
         }
     }
 
-    fn run(mut self, raw: FormFile, expected_id: Option<&str>) -> Result<Form, Vec<FormError>> {
+    fn run(mut self, raw: FormFile, expected_stem: Option<&str>) -> Result<Form, Vec<FormError>> {
         let form_id_ok = raw.id.starts_with(|c: char| c.is_ascii_lowercase())
             && raw.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !form_id_ok {
             self.error("$.id", format!("\"{}\" is not a valid form id (lowercase letters, digits and -)", raw.id));
         }
-        if let Some(expected) = expected_id
-            && raw.id != expected
-        {
-            self.error("$.id", format!("form id \"{}\" must match its file name \"{expected}\"", raw.id));
+        if let Some(stem) = expected_stem {
+            match stem.split_once('@') {
+                None if raw.id != stem => {
+                    self.error("$.id", format!("form id \"{}\" must match its file name \"{stem}\"", raw.id))
+                }
+                Some((id, version)) if raw.id != id || raw.version != version => self.error(
+                    "$.version",
+                    format!(
+                        "an earlier version's file is named \"{}@{}.json\", not \"{stem}.json\"",
+                        raw.id, raw.version
+                    ),
+                ),
+                _ => {}
+            }
         }
         for (name, options) in &raw.scales {
             self.check_identifier(&format!("$.scales.{name}"), name);
@@ -438,6 +551,8 @@ impl Validator {
                 sections: raw.sections,
                 items,
                 indices,
+                content_hash: String::new(),
+                source: Arc::from(""),
                 item_positions,
             })
         } else {
@@ -763,7 +878,7 @@ mod tests {
         let order: Vec<_> = form.indices.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(order, ["sat", "sipas"]);
         let headline: Vec<_> = form.headline_indices().iter().map(|i| i.id.as_str()).collect();
-        assert_eq!(headline, ["sat", "sipas"]);
+        assert_eq!(headline, ["sipas", "sat"]);
     }
 
     #[test]
@@ -900,6 +1015,164 @@ mod tests {
         let mut form = minimal();
         form["id"] = json!("other");
         assert_rejected(form, "$.id: form id \"other\" must match its file name \"mini\"");
+    }
+
+    fn shipped(id: &str) -> Form {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("survey_forms").join(format!("{id}.json"));
+        let json = std::fs::read_to_string(path).unwrap();
+        parse_form(&format!("{id}.json"), &json, Some(id)).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn headline(form: &Form) -> Vec<&str> {
+        form.headline_indices().iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn headline_is_sipas_then_the_widest_indices_it_covers_then_their_parts() {
+        let mut form = minimal();
+        form["items"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "sat2", "section": "s", "kind": "satisfaction", "text": "Hài lòng 2?", "scale": "sat"}));
+        // SIPAS averages the two item shares directly; "area" groups the same shares and
+        // "other" averages a share outside SIPAS, so only "area" and its part lead.
+        form["indices"] = json!([
+            {"id": "sipas", "label": "SIPAS", "rule": "mean", "of": ["sat", "sat2"]},
+            {"id": "area", "label": "Lĩnh vực", "rule": "mean", "of": ["sub"]},
+            {"id": "sub", "label": "Nhóm", "rule": "mean", "of": ["sat", "sat2"]},
+            {"id": "other", "label": "Khác", "rule": "mean", "of": ["sat", "type_share"]},
+            {"id": "sat", "label": "Hài lòng", "rule": "share", "items": ["sat"], "positive": ["5"]},
+            {"id": "sat2", "label": "Hài lòng 2", "rule": "share", "items": ["sat2"], "positive": ["5"]},
+            {"id": "type_share", "label": "Cá nhân", "rule": "share", "items": ["type"], "positive": ["1"]}
+        ]);
+        let form = parse_form("mini.json", &form.to_string(), Some("mini")).unwrap();
+        assert_eq!(headline(&form), ["sipas", "area", "sub"]);
+    }
+
+    #[test]
+    fn shipped_headlines_are_sipas_with_factors_or_areas_and_sub_areas() {
+        assert_eq!(
+            headline(&shipped("sipas-2017")),
+            ["sipas", "access", "procedures", "civil_servants", "results", "feedback"]
+        );
+        let form_2023 = shipped("sipas-2023");
+        let IndexRule::Mean { of } = &form_2023.indices.iter().find(|i| i.id == "sipas").unwrap().rule else {
+            panic!("sipas is a mean")
+        };
+        assert_eq!(of.len(), 39, "SIPAS 2023 averages the 39 satisfaction items");
+        assert_eq!(
+            headline(&form_2023),
+            [
+                "sipas",
+                "area_policy",
+                "area_services",
+                "accountability",
+                "participation",
+                "policy_quality",
+                "policy_results",
+                "access",
+                "procedures",
+                "civil_servants",
+                "results",
+                "feedback"
+            ]
+        );
+    }
+
+    #[test]
+    fn sipas_2023_is_the_mean_of_its_39_items_not_of_its_two_areas() {
+        use crate::domain::{answers, indices::IndexPlan, tally};
+        let form = shipped("sipas-2023");
+        let policy_items: Vec<&str> = form
+            .items
+            .iter()
+            .filter(|i| i.kind == ItemKind::Satisfaction && i.dimension.as_deref().unwrap_or("").starts_with("policy."))
+            .map(|i| i.id.as_str())
+            .collect();
+        assert_eq!(policy_items.len(), 23);
+        // Respondent 1: every item at 5. Respondent 2: area I at 1, area II at 5.
+        // Respondent 3: every item "0" (missing), which must change no figure.
+        let respondent = |policy: &str, service: &str| -> BTreeMap<String, Vec<String>> {
+            form.items
+                .iter()
+                .filter(|i| !i.is_text() && i.show_if.is_none())
+                .map(|i| {
+                    let code = match i.kind {
+                        ItemKind::Satisfaction if policy_items.contains(&i.id.as_str()) => policy,
+                        ItemKind::Satisfaction => service,
+                        _ => &i.options[0].code,
+                    };
+                    (i.id.clone(), vec![code.to_string()])
+                })
+                .collect()
+        };
+        let mut layout = tally::Layout::default();
+        layout.extend_for(&form);
+        let mut counts = tally::Tally::default();
+        for (policy, service) in [("5", "5"), ("1", "5"), ("0", "0")] {
+            let valid = answers::validate(&form, &respondent(policy, service)).unwrap();
+            for (slot, n) in tally::increments(&form, &layout, &valid) {
+                counts.add(slot, n);
+            }
+        }
+        let plan = IndexPlan::new(&form, &layout);
+        let figures = plan.labelled(plan.compute(&counts));
+        let value = |id: &str| figures.iter().find(|f| f.id == id).unwrap().figure.value.unwrap();
+        assert_eq!(value("area_policy"), 50.0);
+        assert_eq!(value("area_services"), 100.0);
+        assert_eq!(figures.iter().find(|f| f.id == "accountability_info_forms").unwrap().figure.n, 2);
+        // 23 items at 1/2 and 16 at 2/2: (23 × 50 + 16 × 100) / 39, not (50 + 100) / 2.
+        assert!((value("sipas") - 2750.0 / 39.0).abs() < 1e-9, "{}", value("sipas"));
+    }
+
+    #[test]
+    fn earlier_version_file_is_named_with_its_version() {
+        let form = minimal().to_string();
+        assert!(parse_form("mini@1.json", &form, Some("mini@1")).is_ok());
+        let errors = parse_form("mini@2.json", &form, Some("mini@2")).unwrap_err();
+        assert_eq!(errors[0].message, "an earlier version's file is named \"mini@1.json\", not \"mini@2.json\"");
+    }
+
+    fn write_versions(dir: &Path, versions: &[(&str, &str)]) {
+        for (file, version) in versions {
+            let mut form = minimal();
+            form["version"] = json!(version);
+            std::fs::write(dir.join(file), form.to_string()).unwrap();
+        }
+    }
+
+    #[test]
+    fn registry_keeps_every_version_and_form_id_alone_means_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        write_versions(dir.path(), &[("mini.json", "2017.10"), ("mini@2017.2.json", "2017.2")]);
+        let registry = FormRegistry::new(load_dir(dir.path()).unwrap());
+        assert_eq!(registry.newest("mini").unwrap().version, "2017.10");
+        let versions: Vec<_> = registry.versions("mini").iter().map(|f| f.version.as_str()).collect();
+        assert_eq!(versions, ["2017.2", "2017.10"]);
+        let older = registry.version("mini", "2017.2").unwrap();
+        assert_ne!(older.content_hash, registry.newest("mini").unwrap().content_hash);
+        assert_eq!(registry.by_hash(&older.content_hash).unwrap().version, "2017.2");
+    }
+
+    #[test]
+    fn an_older_version_in_the_plain_file_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        write_versions(dir.path(), &[("mini.json", "2"), ("mini@3.json", "3")]);
+        let errors: Vec<String> = load_dir(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [
+                "mini.json: $.version: \"2\" is older than version \"3\" in mini@3.json: the newest version goes in mini.json"
+            ]
+        );
+    }
+
+    #[test]
+    fn content_hash_is_the_files_sha256_and_the_text_is_kept() {
+        let text = minimal().to_string();
+        let form = parse_form("mini.json", &text, Some("mini")).unwrap();
+        assert_eq!(form.content_hash, hex::encode(sha2::Sha256::digest(text.as_bytes())));
+        assert_eq!(&*form.source, text);
     }
 
     #[test]

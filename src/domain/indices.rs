@@ -1,7 +1,7 @@
 //! Turning answer counts into the indices a form declares.
 
 use crate::domain::form::{Form, IndexRule};
-use crate::domain::tally::{Layout, Slot, Tally};
+use crate::domain::tally::{Layout, Part, Slot, Tally, mean_parts};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,22 +18,93 @@ pub struct IndexValue {
 pub struct Figure {
     /// Percentage, unrounded; `None` when no valid answer stands behind it.
     pub value: Option<f64>,
-    /// Valid answers behind the figure (for a mean: the smallest n of its parts).
+    /// Valid answers behind a share; for a mean, the forms behind it (the group's answers).
     pub n: u64,
-    /// 95% Wilson interval for shares, so that small groups are read with care.
+    /// 95% interval: Wilson for shares; for means, normal with a linearised variance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci_low: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci_high: Option<f64>,
+    /// Hidden by disclosure control (`value` is then `None`; `n` stays).
+    pub suppressed: bool,
 }
 
 /// How one index is computed, resolved against a wave's layout.
 enum Step {
     /// The slots of its valid answers and of its hits.
     Share { valid: Vec<usize>, hits: Vec<usize> },
-    /// The positions (in the form's order) of the indices it averages.
-    Mean { parts: Vec<usize> },
+    /// The positions (in the form's order) of the indices it averages, and what its
+    /// interval needs.
+    Mean { parts: Vec<usize>, spread: Option<MeanSpread> },
 }
+
+/// A mean index as a weighted sum of share indices M = Σ wᵢRᵢ (nested means flattened), with
+/// the product slots of every pair: the linearised variance of M for n respondents is
+/// n/(n−1) Σᵢⱼ wᵢwⱼ/(VᵢVⱼ) Σᵣ (hᵢ − Rᵢvᵢ)(hⱼ − Rⱼvⱼ), and the inner sum expands into
+/// Σhᵢhⱼ − RⱼΣhᵢvⱼ − RᵢΣhⱼvᵢ + RᵢRⱼΣvᵢvⱼ, all kept in the tally.
+struct MeanSpread {
+    /// (position of the share index, weight).
+    shares: Vec<(usize, f64)>,
+    /// For every ordered pair (a, b) of `shares`: the slots of Σhₐh_b, Σvₐv_b, Σhₐv_b, Σh_bvₐ.
+    pairs: Vec<[usize; 4]>,
+}
+
+impl MeanSpread {
+    fn new(form: &Form, layout: &Layout, mean: &str) -> Option<Self> {
+        let position = |id: &str| form.indices.iter().position(|i| i.id == id);
+        let weighted = mean_parts(form, mean);
+        let shares: Vec<(usize, f64)> =
+            weighted.iter().map(|(id, w)| Some((position(id)?, *w))).collect::<Option<_>>()?;
+        let ids: Vec<&String> = weighted.keys().collect();
+        // Symmetric products are stored once, under either order.
+        let product = |left: Part, right: Part| {
+            layout
+                .position(&Slot::Product { left: left.clone(), right: right.clone() })
+                .or_else(|| layout.position(&Slot::Product { left: right, right: left }))
+        };
+        let mut pairs = Vec::with_capacity(ids.len() * ids.len());
+        for a in &ids {
+            for b in &ids {
+                let (a, b) = ((*a).clone(), (*b).clone());
+                pairs.push([
+                    product(Part::Hits(a.clone()), Part::Hits(b.clone()))?,
+                    product(Part::Valid(a.clone()), Part::Valid(b.clone()))?,
+                    layout.position(&Slot::Product { left: Part::Hits(a.clone()), right: Part::Valid(b.clone()) })?,
+                    layout.position(&Slot::Product { left: Part::Hits(b), right: Part::Valid(a) })?,
+                ]);
+            }
+        }
+        Some(Self { shares, pairs })
+    }
+
+    /// The 95% interval in percent, given each share's (hits, valid) and the respondents.
+    fn interval(&self, tally: &Tally, sums: &[(u64, u64)], respondents: u64) -> Option<(f64, f64)> {
+        if respondents < 2 {
+            return None;
+        }
+        let parts: Vec<(f64, f64, f64)> = self
+            .shares
+            .iter()
+            .map(|&(p, w)| {
+                let (hits, valid) = sums[p];
+                (valid > 0).then(|| (w, hits as f64 / valid as f64, valid as f64))
+            })
+            .collect::<Option<_>>()?;
+        let mean: f64 = parts.iter().map(|(w, r, _)| w * r).sum();
+        let m = parts.len();
+        let mut sum_of_squares = 0.0;
+        for (k, slots) in self.pairs.iter().enumerate() {
+            let ((wa, ra, va), (wb, rb, vb)) = (parts[k / m], parts[k % m]);
+            let [hh, vv, hv_ab, hv_ba] = slots.map(|s| tally.get(s) as f64);
+            sum_of_squares += wa * wb / (va * vb) * (hh - rb * hv_ab - ra * hv_ba + ra * rb * vv);
+        }
+        let n = respondents as f64;
+        let margin = Z_95 * (n / (n - 1.0) * sum_of_squares.max(0.0)).sqrt();
+        Some((100.0 * (mean - margin).max(0.0), 100.0 * (mean + margin).min(1.0)))
+    }
+}
+
+const Z_95: f64 = 1.959_963_984_540_054;
 
 /// A form's indices resolved to slots of a wave's layout once, then computed for any number
 /// of groups from their tallies.
@@ -57,7 +128,10 @@ impl<'a> IndexPlan<'a> {
                         .filter_map(|(i, c)| layout.option(i, c))
                         .collect(),
                 },
-                IndexRule::Mean { of } => Step::Mean { parts: of.iter().filter_map(|id| position(id)).collect() },
+                IndexRule::Mean { of } => Step::Mean {
+                    parts: of.iter().filter_map(|id| position(id)).collect(),
+                    spread: MeanSpread::new(form, layout, &index.id),
+                },
             })
             .collect();
         Self { form, steps }
@@ -67,27 +141,66 @@ impl<'a> IndexPlan<'a> {
     pub fn slots_read(&self) -> usize {
         let slots = self.steps.iter().flat_map(|step| match step {
             Step::Share { valid, hits } => valid.iter().chain(hits).max().copied(),
+            Step::Mean { spread, .. } => spread.as_ref().and_then(|s| s.pairs.iter().flatten().max().copied()),
+        });
+        slots.max().map_or(0, |last| last + 1)
+    }
+
+    /// How many leading slots `valid_counts` reads: no product slots.
+    pub fn count_slots_read(&self) -> usize {
+        let slots = self.steps.iter().flat_map(|step| match step {
+            Step::Share { valid, .. } => valid.iter().max().copied(),
             Step::Mean { .. } => None,
         });
         slots.max().map_or(0, |last| last + 1)
     }
 
-    /// Every index's figure, in the form's order of indices.
-    pub fn compute(&self, tally: &Tally) -> Vec<Figure> {
+    /// Every index's `n` as `compute` gives it, without the figures: what disclosure control
+    /// decides by.
+    pub fn valid_counts(&self, tally: &Tally, respondents: u64) -> Vec<u64> {
+        let mut counts: Vec<u64> = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let n = match step {
+                Step::Share { valid, .. } => valid.iter().map(|&s| tally.get(s)).sum(),
+                Step::Mean { parts, .. } => {
+                    if parts.iter().all(|&p| counts.get(p).is_some_and(|&n| n > 0)) {
+                        respondents
+                    } else {
+                        0
+                    }
+                }
+            };
+            counts.push(n);
+        }
+        counts
+    }
+
+    /// Every index's figure, in the form's order of indices, for a group of `respondents`.
+    pub fn compute(&self, tally: &Tally, respondents: u64) -> Vec<Figure> {
         let sum = |slots: &[usize]| slots.iter().map(|&s| tally.get(s)).sum::<u64>();
         let mut figures: Vec<Figure> = Vec::with_capacity(self.steps.len());
+        // (hits, valid) of each share, (0, 0) for means.
+        let mut sums: Vec<(u64, u64)> = Vec::with_capacity(self.steps.len());
         // `form.indices` is in dependency order, so every part is computed before its mean.
         for step in &self.steps {
             let figure = match step {
-                Step::Share { valid, hits } => share(sum(hits), sum(valid)),
-                Step::Mean { parts } => {
+                Step::Share { valid, hits } => {
+                    let (hits, valid) = (sum(hits), sum(valid));
+                    sums.push((hits, valid));
+                    share(hits, valid)
+                }
+                Step::Mean { parts, spread } => {
+                    sums.push((0, 0));
                     let parts: Vec<Figure> = parts.iter().filter_map(|&p| figures.get(p).copied()).collect();
                     let values: Option<Vec<f64>> = parts.iter().map(|p| p.value).collect();
+                    let value = values.map(|v| v.iter().sum::<f64>() / v.len() as f64);
+                    let interval = value.and(spread.as_ref()).and_then(|s| s.interval(tally, &sums, respondents));
                     Figure {
-                        value: values.map(|v| v.iter().sum::<f64>() / v.len() as f64),
-                        n: parts.iter().map(|p| p.n).min().unwrap_or(0),
-                        ci_low: None,
-                        ci_high: None,
+                        value,
+                        n: if value.is_some() { respondents } else { 0 },
+                        ci_low: interval.map(|i| i.0),
+                        ci_high: interval.map(|i| i.1),
+                        suppressed: false,
                     }
                 }
             };
@@ -109,15 +222,21 @@ impl<'a> IndexPlan<'a> {
 
 fn share(hits: u64, valid: u64) -> Figure {
     if valid == 0 {
-        return Figure { value: None, n: 0, ci_low: None, ci_high: None };
+        return Figure { value: None, n: 0, ci_low: None, ci_high: None, suppressed: false };
     }
     let (low, high) = wilson_interval(hits, valid);
-    Figure { value: Some(100.0 * hits as f64 / valid as f64), n: valid, ci_low: Some(low), ci_high: Some(high) }
+    Figure {
+        value: Some(100.0 * hits as f64 / valid as f64),
+        n: valid,
+        ci_low: Some(low),
+        ci_high: Some(high),
+        suppressed: false,
+    }
 }
 
 /// 95% Wilson score interval in percent.
 pub fn wilson_interval(hits: u64, n: u64) -> (f64, f64) {
-    let z = 1.959_963_984_540_054_f64;
+    let z = Z_95;
     let n_f = n as f64;
     let p = hits as f64 / n_f;
     let denominator = 1.0 + z * z / n_f;
@@ -177,9 +296,10 @@ mod tests {
         }
     }
 
+    /// Figures of hand-made counts, for a group of 12 respondents.
     fn compute(form: &Form, counts: &Counts) -> Vec<IndexValue> {
         let plan = IndexPlan::new(form, &counts.0);
-        plan.labelled(plan.compute(&counts.1))
+        plan.labelled(plan.compute(&counts.1, 12))
     }
 
     fn value(values: &[IndexValue], id: &str) -> (Option<f64>, u64) {
@@ -203,7 +323,7 @@ mod tests {
         let values = compute(&form(), &counts);
         assert_eq!(value(&values, "a"), (Some(70.0), 10));
         assert_eq!(value(&values, "b"), (Some(25.0), 4));
-        assert_eq!(value(&values, "sipas"), (Some(47.5), 4));
+        assert_eq!(value(&values, "sipas"), (Some(47.5), 12), "a mean's n is the forms behind it");
         // Pooled: 5 answers at level 5 out of 14 valid.
         let (pooled, n) = value(&values, "pooled");
         assert_eq!(n, 14);
@@ -227,6 +347,46 @@ mod tests {
         let values = compute(&form(), &counts);
         assert_eq!(value(&values, "b"), (None, 0));
         assert_eq!(value(&values, "sipas"), (None, 0));
+    }
+
+    #[test]
+    fn a_mean_index_has_the_interval_of_its_linearised_variance() {
+        // Respondents as (answer to a, answer to b); "0" is "không trả lời".
+        let people = [("5", "4"), ("4", "1"), ("2", "5"), ("5", "0"), ("1", "2"), ("4", "4"), ("0", "5"), ("3", "3")];
+        let form = form();
+        let mut layout = Layout::default();
+        layout.extend_for(&form);
+        let mut tally = Tally::default();
+        for (a, b) in people {
+            let given = [("a", a), ("b", b)].into_iter().map(|(i, c)| (i.to_string(), vec![c.to_string()])).collect();
+            let valid = crate::domain::answers::validate(&form, &given).unwrap();
+            for (slot, n) in crate::domain::tally::increments(&form, &layout, &valid) {
+                tally.add(slot, n);
+            }
+        }
+        let plan = IndexPlan::new(&form, &layout);
+        let figures = plan.labelled(plan.compute(&tally, people.len() as u64));
+        let sipas = figures.iter().find(|f| f.id == "sipas").unwrap().figure;
+
+        // By hand from the respondents: a is 4 of 7 valid, b 4 of 7; M = (Ra + Rb) / 2 and
+        // zᵣ = Σᵢ ½(hᵢᵣ − Rᵢvᵢᵣ)/Vᵢ, var = n/(n−1) Σ zᵣ².
+        let positive = |c: &str| (c == "4" || c == "5") as u8 as f64;
+        let answered = |c: &str| (c != "0") as u8 as f64;
+        let (ra, rb) = (4.0 / 7.0, 4.0 / 7.0);
+        let z: f64 = people
+            .iter()
+            .map(|(a, b)| {
+                let z = 0.5 * (positive(a) - ra * answered(a)) / 7.0 + 0.5 * (positive(b) - rb * answered(b)) / 7.0;
+                z * z
+            })
+            .sum();
+        let margin = Z_95 * (8.0 / 7.0 * z).sqrt();
+        let mean = (ra + rb) / 2.0;
+        assert!((sipas.value.unwrap() - 100.0 * mean).abs() < 1e-9);
+        assert_eq!(sipas.n, 8);
+        assert!((sipas.ci_low.unwrap() - 100.0 * (mean - margin)).abs() < 1e-9, "{sipas:?}");
+        assert!((sipas.ci_high.unwrap() - 100.0 * (mean + margin)).abs() < 1e-9, "{sipas:?}");
+        assert!(sipas.ci_low.unwrap() > 20.0 && sipas.ci_high.unwrap() < 95.0, "{sipas:?}");
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl Channel {
 }
 
 /// Which answers results count: all (default), all but desk answers, or desk answers only.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeskFilter {
     #[default]

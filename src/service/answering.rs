@@ -45,10 +45,7 @@ impl Survey {
         if target.used {
             return Err(AnswerError::AlreadyAnswered);
         }
-        let form = self
-            .forms
-            .get(&target.form_id)
-            .ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {}", target.form_id)))?;
+        let form = self.wave_form(&target.form_hash).await?;
         Ok(OpenInvitation { target, form })
     }
 

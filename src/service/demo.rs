@@ -25,7 +25,7 @@ pub struct DemoSummary {
 
 /// Fills an empty database; does nothing (returns `None`) when a wave already exists.
 pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow::Result<Option<DemoSummary>> {
-    let form = survey.forms.get(FORM).ok_or_else(|| anyhow::anyhow!("the demo needs the {FORM} form"))?;
+    let form = survey.forms.newest(FORM).ok_or_else(|| anyhow::anyhow!("the demo needs the {FORM} form"))?;
     if !survey.db.run(|db| db.waves()).await?.is_empty() {
         return Ok(None);
     }
@@ -47,6 +47,7 @@ pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow
         locality_code: PROVINCE.into(),
     });
     let seeded_agencies = agencies.clone();
+    let wave_form = form.clone();
     let wave_id = survey
         .db
         .run(move |db| {
@@ -57,12 +58,13 @@ pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow
             }
             let id = db.create_wave(&NewWave {
                 name: "Khảo sát SIPAS năm 2026 — tỉnh Bắc Ninh (dữ liệu mẫu)",
-                form_id: FORM,
+                form: &wave_form,
                 opens_on: None,
                 closes_on: None,
                 period_from: None,
                 period_to: None,
                 desk_codes: false,
+                min_cell: None,
                 localities: &[PROVINCE.to_string()],
                 agencies: &[],
             })?;

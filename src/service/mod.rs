@@ -3,12 +3,15 @@
 pub mod answering;
 pub mod delivery;
 pub mod demo;
+pub mod disclosure;
+pub mod forms;
 pub mod invitations;
 pub mod list_files;
 pub mod list_limits;
 mod list_xlsx;
 pub mod lists;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod sampling;
 pub mod waves;
@@ -19,6 +22,10 @@ use crate::scratch::Scratch;
 use crate::storage::Database;
 use crate::storage::responses::ResponseWriter;
 use std::sync::Arc;
+
+/// How long an open wave's suppression pattern serves before its answers are checked for
+/// change.
+const SUPPRESSION_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Everything a request may need, cheap to clone into each worker.
 #[derive(Clone)]
@@ -38,6 +45,10 @@ pub struct Survey {
     pub scratch: Scratch,
     /// Invitations one wave may hold (`PHIEU_MAX_INVITATIONS_PER_WAVE`).
     pub max_invitations_per_wave: u64,
+    /// Disclosure threshold unless a wave sets its own (`PHIEU_MIN_CELL`).
+    pub min_cell: u64,
+    /// Each wave's last suppression pattern and when it was decided.
+    pub suppressions: disclosure::SuppressionCache,
 }
 
 impl Survey {
@@ -45,6 +56,53 @@ impl Survey {
     /// messages and visits go out as their lists are exported.
     pub fn queued_channels(&self) -> &'static [&'static str] {
         if self.sms_gateway { &["email", "sms"] } else { &["email"] }
+    }
+
+    /// Which of a wave's figures are hidden: decided over every table the wave can publish.
+    /// A closed wave's pattern is kept; an open wave's is decided again once its answers
+    /// changed and `SUPPRESSION_REFRESH` has passed (deciding reads every cell of the wave),
+    /// the threshold itself always applying to the figures as they are.
+    pub async fn suppression(
+        &self,
+        wave: &crate::storage::waves::Wave,
+        form: &Arc<crate::domain::form::Form>,
+    ) -> crate::storage::StorageResult<Arc<disclosure::Suppression>> {
+        let closed = wave.status == crate::domain::wave::WaveStatus::Closed;
+        let cached = self.suppressions.lock().unwrap_or_else(|e| e.into_inner()).get(&wave.id).cloned();
+        if let Some((decided, known)) = cached {
+            let fresh = decided.elapsed() < SUPPRESSION_REFRESH;
+            // A closed wave's answers no longer change, so its first pattern stands.
+            if closed || fresh {
+                return Ok(known);
+            }
+            let wave_id = wave.id.clone();
+            let responses = self.db.run(move |db| db.wave_responses(&wave_id)).await?;
+            if responses == known.responses {
+                return Ok(known);
+            }
+        }
+        let (wave_owned, form) = (wave.clone(), form.clone());
+        let min_cell = wave.min_cell.unwrap_or(self.min_cell);
+        let suppression = self
+            .db
+            .run(move |db| {
+                let tree = crate::domain::locality::LocalityTree::new(db.wave_localities_tree(&wave_owned)?);
+                disclosure::wave_suppression(db, &form, &wave_owned.id, &tree, wave_owned.desk_codes, min_cell)
+            })
+            .await?;
+        let suppression = Arc::new(suppression);
+        let decided = (std::time::Instant::now(), suppression.clone());
+        self.suppressions.lock().unwrap_or_else(|e| e.into_inner()).insert(wave.id.clone(), decided);
+        Ok(suppression)
+    }
+
+    /// The form a wave pinned (a lookup in memory once it has been read).
+    pub async fn wave_form(&self, content_hash: &str) -> crate::storage::StorageResult<Arc<crate::domain::form::Form>> {
+        if let Some(form) = self.forms.by_hash(content_hash) {
+            return Ok(form);
+        }
+        let (forms, content_hash) = (self.forms.clone(), content_hash.to_string());
+        self.db.run(move |db| forms::wave_form(db, &forms, &content_hash)).await
     }
 
     pub fn today(&self) -> chrono::NaiveDate {

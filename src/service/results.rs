@@ -6,8 +6,10 @@ use crate::domain::form::{Form, FormRegistry};
 use crate::domain::indices::{Figure, IndexPlan, IndexValue};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Layout, Tally};
-use crate::domain::wave::{Channel, DeskFilter};
+use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
+use crate::service::disclosure::Suppression;
 use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, ResultRow, roll_up};
+use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -42,6 +44,8 @@ pub struct GroupResult {
     /// In the form's order of indices, unnamed: `overall` names every index once, and the
     /// document gives each group's figures with the index's `id` only.
     pub figures: Vec<Figure>,
+    /// Per index, the group's rank among the groups with a published figure (1 = highest).
+    pub ranks: Vec<Option<u32>>,
 }
 
 /// A group as the results document shows it.
@@ -65,6 +69,9 @@ struct IdFigure<'a> {
     ci_low: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ci_high: Option<f64>,
+    suppressed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rank: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -98,7 +105,16 @@ impl WaveResults {
                 let indices = ids
                     .iter()
                     .zip(&group.figures)
-                    .map(|(id, f)| IdFigure { id, value: f.value, n: f.n, ci_low: f.ci_low, ci_high: f.ci_high })
+                    .zip(&group.ranks)
+                    .map(|((id, f), &rank)| IdFigure {
+                        id,
+                        value: f.value,
+                        n: f.n,
+                        ci_low: f.ci_low,
+                        ci_high: f.ci_high,
+                        suppressed: f.suppressed,
+                        rank,
+                    })
                     .collect();
                 let json = GroupJson {
                     locality: &group.locality,
@@ -130,16 +146,33 @@ pub struct ResultsQuery {
 }
 
 /// Results of a wave, read from the tallies of the level asked only: overall from the
-/// whole-wave rows, groups from that level's roll-ups (or the agencies' whole-wave rows).
-pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQuery) -> StorageResult<WaveResults> {
+/// whole-wave rows, groups from that level's roll-ups (or the agencies' whole-wave rows); every
+/// figure through the wave's `suppression`, then ranked.
+pub fn wave_results(
+    db: &Database,
+    form: &Form,
+    wave: &Wave,
+    query: &ResultsQuery,
+    suppression: &Suppression,
+) -> StorageResult<WaveResults> {
+    let wave_id = wave.id.as_str();
     let layout = db.tally_layout(wave_id)?;
     let plan = IndexPlan::new(form, &layout);
     let scope = query.agency_scope.as_deref();
     let whole_agencies = scope.map_or(AgencyRows::All, AgencyRows::Only);
     let slots = plan.slots_read();
+    let hide = |level: &str, locality: &str, agency: Option<&str>, figures: &mut [Figure]| {
+        let agency = agency.or(scope).unwrap_or(tally::ALL_AGENCIES);
+        suppression.apply(query.desk, level, locality, agency, figures);
+    };
     let mut overall = GroupTally::default();
     db.each_result_row(wave_id, tally::WHOLE, whole_agencies, query.desk, slots, |row| overall.add(&row))?;
     let mut groups: Vec<(GroupKey, GroupResult)> = Vec::new();
+    // A closed wave's localities are named and listed as they stood when it closed.
+    let closed_tree = match wave.status {
+        WaveStatus::Closed => Some(LocalityTree::new(db.wave_localities_tree(wave)?)),
+        _ => None,
+    };
     if query.level.is_some() || query.by_agency {
         let level = query.level.as_deref().unwrap_or(tally::WHOLE);
         let agencies = match (query.by_agency, scope) {
@@ -150,13 +183,17 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
         // Rows come ordered by locality and agency, so a group's rows (one per channel) are
         // consecutive: each group is computed when the next begins and its counts dropped.
         let close = |(key, names, tally): (GroupKey, GroupNames, GroupTally)| {
+            let mut figures = plan.compute(&tally.tally, tally.responses);
+            let (locality, agency): &GroupKey = &key;
+            hide(level, locality.as_deref().unwrap_or(""), agency.as_deref(), &mut figures);
             let agency = key.1.clone().map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code });
             let group = GroupResult {
                 locality: names.locality,
                 agency,
                 responses: tally.responses,
                 desk_responses: tally.desk_responses,
-                figures: plan.compute(&tally.tally),
+                figures,
+                ranks: Vec::new(),
             };
             (key, group)
         };
@@ -183,11 +220,22 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
             tally.add(&row);
         })?;
         groups.extend(open.take().map(close));
+        if let Some(tree) = &closed_tree {
+            for (_, group) in &mut groups {
+                if let Some(locality) = group.locality.as_mut().and_then(|l| Some((tree.get(&l.code)?, l))) {
+                    let (then, shown) = locality;
+                    (shown.name, shown.level) = (then.name.clone(), then.level.clone());
+                }
+            }
+        }
         if let (Some(level), false, false) = (&query.level, query.by_agency, query.covered.is_empty()) {
             // Covered localities without answers are listed too: only then is the tree read.
             let answered: HashSet<String> = groups.iter().filter_map(|(key, _)| key.0.clone()).collect();
-            let none = plan.compute(&Tally::default());
-            let tree = LocalityTree::new(db.all_localities()?);
+            let none = plan.compute(&Tally::default(), 0);
+            let tree = match closed_tree {
+                Some(tree) => tree,
+                None => LocalityTree::new(db.all_localities()?),
+            };
             let mut listed = HashSet::new();
             for root in &query.covered {
                 for code in covered_at_level(&tree, root, level) {
@@ -199,22 +247,52 @@ pub fn wave_results(db: &Database, form: &Form, wave_id: &str, query: &ResultsQu
                         name: l.name.clone(),
                         level: l.level.clone(),
                     });
-                    let group =
-                        GroupResult { locality, agency: None, responses: 0, desk_responses: 0, figures: none.clone() };
+                    let group = GroupResult {
+                        locality,
+                        agency: None,
+                        responses: 0,
+                        desk_responses: 0,
+                        figures: none.clone(),
+                        ranks: Vec::new(),
+                    };
                     groups.push(((Some(code), None), group));
                 }
             }
         }
         groups.sort_by(|a, b| a.0.cmp(&b.0));
     }
+    let mut groups: Vec<GroupResult> = groups.into_iter().map(|(_, group)| group).collect();
+    rank(&mut groups, form.indices.len());
+    let mut figures = plan.compute(&overall.tally, overall.responses);
+    hide(tally::WHOLE, "", None, &mut figures);
     Ok(WaveResults {
         overall: Overall {
             responses: overall.responses,
             desk_responses: overall.desk_responses,
-            indices: plan.labelled(plan.compute(&overall.tally)),
+            indices: plan.labelled(figures),
         },
-        groups: groups.into_iter().map(|(_, group)| group).collect(),
+        groups,
     })
+}
+
+/// Ranks the groups on each index, 1 for the highest published figure; equal figures share
+/// a rank and the next rank skips (1, 2, 2, 4). Hidden and empty figures have none.
+fn rank(groups: &mut [GroupResult], indices: usize) {
+    for group in groups.iter_mut() {
+        group.ranks = vec![None; indices];
+    }
+    for index in 0..indices {
+        let mut ranked: Vec<(f64, usize)> =
+            groups.iter().enumerate().filter_map(|(g, group)| Some((group.figures.get(index)?.value?, g))).collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut first_equal = 0;
+        for (place, &(value, g)) in ranked.iter().enumerate() {
+            if place > 0 && ranked[place - 1].0 != value {
+                first_equal = place;
+            }
+            groups[g].ranks[index] = Some(first_equal as u32 + 1);
+        }
+    }
 }
 
 type GroupKey = (Option<String>, Option<String>);
@@ -275,7 +353,7 @@ fn recount_leaves(
         let chunk = db.raw_answers_after(wave_id, &after, RECOUNT_CHUNK)?;
         let Some(last) = chunk.last() else { break };
         after = last.0.clone();
-        for (_, locality, agency, channel, json) in chunk {
+        for (_, locality, agency, channel, _, json) in chunk {
             let valid = ValidAnswers::from_stored(form, &json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
             let leaf = leaves.entry((tally::LEAF.to_string(), locality, agency, channel)).or_default();
             leaf.responses += 1;
@@ -318,11 +396,11 @@ pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) ->
         }
     };
     let mut responses_counted = 0;
-    db.each_cell(wave_id, true, |key, live| {
+    db.each_cell(wave_id, true, None, |key, live| {
         responses_counted += live.responses;
         compare(&key, Some(&live), expected.remove(&key).as_ref());
     })?;
-    db.each_cell(wave_id, false, |key, live| {
+    db.each_cell(wave_id, false, None, |key, live| {
         if open || key.0 == tally::WHOLE {
             compare(&key, Some(&live), rollups.remove(&key).as_ref());
         }
@@ -343,9 +421,8 @@ pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) ->
 /// tallies replaced the old counters. Run at start-up.
 pub fn rebuild_missing_tallies(db: &Database, forms: &FormRegistry) -> StorageResult<()> {
     for wave in db.waves_without_tallies()? {
-        let Some(form_id) = db.wave(&wave)?.map(|w| w.form_id) else { continue };
-        let form =
-            forms.get(&form_id).ok_or_else(|| StorageError::Corrupt(format!("wave uses unknown form {form_id}")))?;
+        let Some(form_hash) = db.wave(&wave)?.map(|w| w.form_hash) else { continue };
+        let form = super::forms::wave_form(db, forms, &form_hash)?;
         let mut layout = Layout::default();
         layout.extend_for(&form);
         let (_, leaves) = recount_leaves(db, &form, &wave, &layout)?;

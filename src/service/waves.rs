@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 pub struct WaveRequest {
     pub name: String,
     pub form_id: String,
+    /// The newest version when not given.
+    pub form_version: Option<String>,
     pub localities: Vec<String>,
     pub agencies: Vec<String>,
     pub opens_on: Option<NaiveDate>,
@@ -17,6 +19,8 @@ pub struct WaveRequest {
     pub period_from: Option<NaiveDate>,
     pub period_to: Option<NaiveDate>,
     pub desk_codes: bool,
+    /// The wave's own disclosure threshold.
+    pub min_cell: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +39,21 @@ impl Survey {
         let name = crate::domain::text::name(&request.name)
             .map_err(|e| errors.insert("name".to_string(), e.about("Tên đợt khảo sát")))
             .unwrap_or_default();
-        if self.forms.get(&request.form_id).is_none() {
-            errors.insert("form_id".into(), "Không có bộ phiếu này.".into());
+        let form = match &request.form_version {
+            None => self.forms.newest(&request.form_id),
+            Some(version) => self.forms.version(&request.form_id, version),
+        };
+        match (&form, &request.form_version) {
+            (Some(_), _) => {}
+            (None, Some(version)) if self.forms.newest(&request.form_id).is_some() => {
+                errors.insert("form_version".into(), format!("Bộ phiếu này không có phiên bản “{version}”."));
+            }
+            (None, _) => {
+                errors.insert("form_id".into(), "Không có bộ phiếu này.".into());
+            }
+        }
+        if request.min_cell.is_some_and(|k| !(1..=1000).contains(&k)) {
+            errors.insert("min_cell".into(), "Ngưỡng ẩn số liệu phải từ 1 đến 1.000 phiếu.".into());
         }
         if let (Some(from), Some(to)) = (request.opens_on, request.closes_on)
             && to < from
@@ -75,15 +92,15 @@ impl Survey {
         if let Some(code) = unknown_agency {
             errors.insert("agencies".into(), format!("Cơ quan “{code}” chưa có trong hệ thống."));
         }
-        if !errors.is_empty() {
+        let Some(form) = form.filter(|_| errors.is_empty()) else {
             return Err(WaveError::Invalid(errors));
-        }
+        };
         Ok(self
             .db
             .run(move |db| {
                 db.create_wave(&NewWave {
                     name: &name,
-                    form_id: &request.form_id,
+                    form: &form,
                     opens_on: request.opens_on,
                     closes_on: request.closes_on,
                     period_from: request.period_from,
@@ -91,6 +108,7 @@ impl Survey {
                     localities: &request.localities,
                     agencies: &request.agencies,
                     desk_codes: request.desk_codes,
+                    min_cell: request.min_cell,
                 })
             })
             .await?)

@@ -11,7 +11,8 @@ use diesel::prelude::*;
 #[derive(Debug, Clone)]
 pub struct InvitationTarget {
     pub wave_id: String,
-    pub form_id: String,
+    /// The form the wave pinned.
+    pub form_hash: String,
     pub wave_status: WaveStatus,
     pub opens_on: Option<NaiveDate>,
     pub closes_on: Option<NaiveDate>,
@@ -100,23 +101,23 @@ impl Database {
     }
 
     pub fn invitation_target(&self, code_hash: &str) -> StorageResult<Option<InvitationTarget>> {
-        type Row = (String, String, String, Option<String>, Option<String>, String, String, bool, String);
+        type Row = (String, Option<String>, String, Option<String>, Option<String>, String, String, bool, String);
         let row: Option<Row> = with_conn!(self, c => invitations::table
             .inner_join(waves::table.on(waves::id.eq(invitations::wave_id)))
             .filter(invitations::code_hash.eq(code_hash))
-            .select((waves::id, waves::form_id, waves::status, waves::opens_on, waves::closes_on,
+            .select((waves::id, waves::form_hash, waves::status, waves::opens_on, waves::closes_on,
                      invitations::locality_code, invitations::agency_code, invitations::used, invitations::channel))
             // Not `first`: SQLite prepares a statement again each time its `LIMIT` is bound.
             .get_result(c)
             .optional()?);
-        let Some((wave_id, form_id, status, opens_on, closes_on, locality_code, agency_code, used, channel)) = row
+        let Some((wave_id, form_hash, status, opens_on, closes_on, locality_code, agency_code, used, channel)) = row
         else {
             return Ok(None);
         };
         Ok(Some(InvitationTarget {
             wave_status: WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(status.clone()))?,
+            form_hash: form_hash.ok_or_else(|| StorageError::Corrupt(format!("wave {wave_id} has no pinned form")))?,
             wave_id,
-            form_id,
             opens_on: parse_date(opens_on)?,
             closes_on: parse_date(closes_on)?,
             locality_code,

@@ -36,6 +36,28 @@ diesel::table! {
         last_reminder_run -> Nullable<Text>,
         desk_codes -> Bool,
         invitation_count -> BigInt,
+        form_version -> Nullable<Text>,
+        form_hash -> Nullable<Text>,
+        min_cell -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    closed_wave_localities (wave_id, code) {
+        wave_id -> Text,
+        code -> Text,
+        name -> Text,
+        level -> Text,
+        parent_code -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    pinned_forms (content_hash) {
+        content_hash -> Text,
+        form_id -> Text,
+        version -> Text,
+        content -> Text,
     }
 }
 
@@ -226,6 +248,8 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    pinned_forms,
+    closed_wave_localities,
     localities,
     agencies,
     waves,

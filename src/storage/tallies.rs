@@ -477,7 +477,8 @@ pub struct ResultRow {
 }
 
 /// A stored answer for the recount: (id, locality, agency, channel, answers as JSON).
-pub type RawAnswer = (String, String, String, String, String);
+/// An answer as stored: (id, locality, agency, channel, day, answers).
+pub type RawAnswer = (String, String, String, String, String, String);
 
 /// Which agency rows results read.
 #[derive(Debug, Clone, Copy)]
@@ -560,12 +561,38 @@ impl Database {
         })
     }
 
+    /// Answers per leaf cell (invitation locality, agency), channels together.
+    pub fn leaf_cell_sizes(&self, wave_id: &str) -> StorageResult<Vec<(String, String, u64)>> {
+        let rows: Vec<(String, String, i64)> = with_conn!(self, c => result_cells::table
+            .filter(result_cells::wave_id.eq(wave_id))
+            .filter(result_cells::level.eq(LEAF))
+            .select((result_cells::locality_code, result_cells::agency_code, result_cells::responses))
+            .load(c)?);
+        let mut sizes: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for (locality, agency, n) in rows {
+            *sizes.entry((locality, agency)).or_default() += n as u64;
+        }
+        Ok(sizes.into_iter().map(|((l, a), n)| (l, a, n)).collect())
+    }
+
+    /// The answers a wave's tallies hold (its whole-wave rows, one per channel).
+    pub fn wave_responses(&self, wave_id: &str) -> StorageResult<u64> {
+        let rows: Vec<i64> = with_conn!(self, c => result_cells::table
+            .filter(result_cells::wave_id.eq(wave_id))
+            .filter(result_cells::level.eq(tally::WHOLE))
+            .filter(result_cells::agency_code.eq(tally::ALL_AGENCIES))
+            .select(result_cells::responses)
+            .load(c)?);
+        Ok(rows.into_iter().map(|n| n as u64).sum())
+    }
+
     /// The stored leaf cells of a wave (`leaves`), or its roll-ups, handed to `each` one at a
-    /// time, for the recount.
+    /// time (with only the first `slots` of their counts when given).
     pub fn each_cell(
         &self,
         wave_id: &str,
         leaves: bool,
+        slots: Option<usize>,
         mut each: impl FnMut(CellKey, CellCounts),
     ) -> StorageResult<()> {
         type Row = (String, String, String, String, i64, Vec<u8>);
@@ -588,21 +615,32 @@ impl Database {
             };
             for row in query.load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)? {
                 let (level, locality, agency, channel, responses, counts) = row?;
-                each((level, locality, agency, channel), CellCounts { responses: responses as u64, tally: decode(&counts)? });
+                let tally = match slots {
+                    Some(slots) => decode_first(&counts, slots)?,
+                    None => decode(&counts)?,
+                };
+                each((level, locality, agency, channel), CellCounts { responses: responses as u64, tally });
             }
             Ok(())
         })
     }
 
-    /// Raw answers of a wave after `after` (by id), at most `limit`: (id, locality, agency,
-    /// channel, answers).
+    /// Raw answers of a wave after `after` (by id), at most `limit`. Ids are random, so this
+    /// order says nothing of when answers came.
     pub fn raw_answers_after(&self, wave_id: &str, after: &str, limit: i64) -> StorageResult<Vec<RawAnswer>> {
         Ok(with_conn!(self, c => responses::table
             .filter(responses::wave_id.eq(wave_id))
             .filter(responses::id.gt(after))
             .order(responses::id)
             .limit(limit)
-            .select((responses::id, responses::locality_code, responses::agency_code, responses::channel, responses::answers))
+            .select((
+                responses::id,
+                responses::locality_code,
+                responses::agency_code,
+                responses::channel,
+                responses::submitted_on,
+                responses::answers,
+            ))
             .load(c)?))
     }
 

@@ -1,7 +1,9 @@
 //! Survey waves and what they cover.
 
-use super::schema::{wave_agencies, wave_localities, waves};
+use super::schema::{closed_wave_localities, localities, pinned_forms, wave_agencies, wave_localities, waves};
 use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
+use crate::domain::form::Form;
+use crate::domain::locality::Locality;
 use crate::domain::wave::WaveStatus;
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -12,6 +14,10 @@ pub struct Wave {
     pub id: String,
     pub name: String,
     pub form_id: String,
+    /// The version of the form the wave pinned when it was created.
+    pub form_version: String,
+    /// The pinned form's content hash: how its questions and rules are found.
+    pub form_hash: String,
     pub status: WaveStatus,
     pub opens_on: Option<NaiveDate>,
     pub closes_on: Option<NaiveDate>,
@@ -23,11 +29,14 @@ pub struct Wave {
     pub agencies: Vec<String>,
     /// Agencies may hand out invitation codes at their desk (their answers are marked `desk`).
     pub desk_codes: bool,
+    /// The wave's own disclosure threshold (`PHIEU_MIN_CELL` when `None`).
+    pub min_cell: Option<u64>,
 }
 
 pub struct NewWave<'a> {
     pub name: &'a str,
-    pub form_id: &'a str,
+    /// Pinned with the wave, content and all.
+    pub form: &'a Form,
     pub opens_on: Option<NaiveDate>,
     pub closes_on: Option<NaiveDate>,
     pub period_from: Option<NaiveDate>,
@@ -35,6 +44,7 @@ pub struct NewWave<'a> {
     pub localities: &'a [String],
     pub agencies: &'a [String],
     pub desk_codes: bool,
+    pub min_cell: Option<u64>,
 }
 
 type WaveRow = (
@@ -48,7 +58,47 @@ type WaveRow = (
     Option<String>,
     Option<String>,
     bool,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
 );
+
+/// Stores a form's text once, whichever waves pin it (a macro: the connection's type differs
+/// by backend).
+macro_rules! pin_form {
+    ($c:ident, $form:expr) => {
+        diesel::insert_into(pinned_forms::table)
+            .values((
+                pinned_forms::content_hash.eq(&$form.content_hash),
+                pinned_forms::form_id.eq(&$form.id),
+                pinned_forms::version.eq(&$form.version),
+                pinned_forms::content.eq(&*$form.source),
+            ))
+            .on_conflict_do_nothing()
+            .execute($c)
+    };
+}
+
+/// The columns of `WaveRow`.
+macro_rules! wave_columns {
+    () => {
+        (
+            waves::id,
+            waves::name,
+            waves::form_id,
+            waves::status,
+            waves::opens_on,
+            waves::closes_on,
+            waves::created_at,
+            waves::period_from,
+            waves::period_to,
+            waves::desk_codes,
+            waves::form_version,
+            waves::form_hash,
+            waves::min_cell,
+        )
+    };
+}
 
 /// Dates are stored as ISO text so both backends compare them alike.
 pub(super) fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> {
@@ -56,12 +106,32 @@ pub(super) fn parse_date(s: Option<String>) -> StorageResult<Option<NaiveDate>> 
 }
 
 fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> StorageResult<Wave> {
-    let (id, name, form_id, status, opens_on, closes_on, created_at, period_from, period_to, desk_codes) = row;
+    let (
+        id,
+        name,
+        form_id,
+        status,
+        opens_on,
+        closes_on,
+        created_at,
+        period_from,
+        period_to,
+        desk_codes,
+        version,
+        hash,
+        min_cell,
+    ) = row;
     let status = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("wave status {status}")))?;
+    // Waves from before pinning get their form at start-up, before anything reads them.
+    let (Some(form_version), Some(form_hash)) = (version, hash) else {
+        return Err(StorageError::Corrupt(format!("wave {id} has no pinned form")));
+    };
     Ok(Wave {
         id,
         name,
         form_id,
+        form_version,
+        form_hash,
         status,
         opens_on: parse_date(opens_on)?,
         closes_on: parse_date(closes_on)?,
@@ -71,6 +141,7 @@ fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> Stor
         localities,
         agencies,
         desk_codes,
+        min_cell: min_cell.map(|k| k as u64),
     })
 }
 
@@ -86,11 +157,14 @@ impl Database {
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now().naive_utc();
         write_transaction!(self, c => {
+            pin_form!(c, new.form)?;
             diesel::insert_into(waves::table)
                 .values((
                     waves::id.eq(&id),
                     waves::name.eq(new.name),
-                    waves::form_id.eq(new.form_id),
+                    waves::form_id.eq(&new.form.id),
+                    waves::form_version.eq(&new.form.version),
+                    waves::form_hash.eq(&new.form.content_hash),
                     waves::status.eq(WaveStatus::Draft.as_str()),
                     waves::opens_on.eq(new.opens_on.map(|d| d.to_string())),
                     waves::closes_on.eq(new.closes_on.map(|d| d.to_string())),
@@ -98,6 +172,7 @@ impl Database {
                     waves::period_from.eq(new.period_from.map(|d| d.to_string())),
                     waves::period_to.eq(new.period_to.map(|d| d.to_string())),
                     waves::desk_codes.eq(new.desk_codes),
+                    waves::min_cell.eq(new.min_cell.map(|k| k as i64)),
                 ))
                 .execute(c)?;
             for code in new.localities {
@@ -119,7 +194,7 @@ impl Database {
         with_conn!(self, c => {
             let row: Option<WaveRow> = waves::table
                 .find(id)
-                .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at, waves::period_from, waves::period_to, waves::desk_codes))
+                .select(wave_columns!())
                 .first(c)
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
@@ -139,7 +214,7 @@ impl Database {
 
     pub fn waves(&self) -> StorageResult<Vec<Wave>> {
         let rows: Vec<WaveRow> = with_conn!(self, c => waves::table
-            .select((waves::id, waves::name, waves::form_id, waves::status, waves::opens_on, waves::closes_on, waves::created_at, waves::period_from, waves::period_to, waves::desk_codes))
+            .select(wave_columns!())
             .order(waves::created_at.desc())
             .load(c)?);
         rows.into_iter().map(|r| to_wave(r, Vec::new(), Vec::new())).collect()
@@ -158,7 +233,82 @@ impl Database {
             let changed = diesel::update(waves::table.find(id).filter(waves::status.eq(current.as_str())))
                 .set((waves::status.eq(next.as_str()), waves::closed_at.eq(closed_at)))
                 .execute(c)?;
+            if changed == 1 && next == WaveStatus::Closed {
+                // The tree its results are named, listed and related by from now on.
+                diesel::insert_into(closed_wave_localities::table)
+                    .values(localities::table.select((
+                        id.into_sql::<diesel::sql_types::Text>(),
+                        localities::code,
+                        localities::name,
+                        localities::level,
+                        localities::parent_code,
+                    )))
+                    .into_columns((
+                        closed_wave_localities::wave_id,
+                        closed_wave_localities::code,
+                        closed_wave_localities::name,
+                        closed_wave_localities::level,
+                        closed_wave_localities::parent_code,
+                    ))
+                    .execute(c)?;
+            }
             Ok(if changed == 1 { TransitionOutcome::Done(next) } else { TransitionOutcome::NotAllowed(current) })
+        })
+    }
+
+    /// The locality tree a wave's results use: as it stood when the wave closed, or the
+    /// current one while it is open.
+    pub fn wave_localities_tree(&self, wave: &Wave) -> StorageResult<Vec<Locality>> {
+        if wave.status != WaveStatus::Closed {
+            return self.all_localities();
+        }
+        let rows: Vec<(String, String, String, Option<String>)> = with_conn!(self, c => closed_wave_localities::table
+            .filter(closed_wave_localities::wave_id.eq(&wave.id))
+            .select((
+                closed_wave_localities::code,
+                closed_wave_localities::name,
+                closed_wave_localities::level,
+                closed_wave_localities::parent_code,
+            ))
+            .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code })
+            .collect())
+    }
+
+    /// The text of a pinned form.
+    pub fn pinned_form_content(&self, content_hash: &str) -> StorageResult<Option<String>> {
+        Ok(with_conn!(self, c => pinned_forms::table
+            .find(content_hash)
+            .select(pinned_forms::content)
+            .get_result(c)
+            .optional()?))
+    }
+
+    /// Every pinned form: (form id, version, content hash).
+    pub fn pinned_form_versions(&self) -> StorageResult<Vec<(String, String, String)>> {
+        Ok(with_conn!(self, c => pinned_forms::table
+            .select((pinned_forms::form_id, pinned_forms::version, pinned_forms::content_hash))
+            .load(c)?))
+    }
+
+    /// Waves created before forms were pinned: (wave id, form id).
+    pub fn waves_without_pinned_form(&self) -> StorageResult<Vec<(String, String)>> {
+        Ok(with_conn!(self, c => waves::table
+            .filter(waves::form_hash.is_null())
+            .select((waves::id, waves::form_id))
+            .order(waves::id)
+            .load(c)?))
+    }
+
+    pub fn pin_wave_form(&self, wave_id: &str, form: &Form) -> StorageResult<()> {
+        write_transaction!(self, c => {
+            pin_form!(c, form)?;
+            diesel::update(waves::table.find(wave_id).filter(waves::form_hash.is_null()))
+                .set((waves::form_version.eq(&form.version), waves::form_hash.eq(&form.content_hash)))
+                .execute(c)?;
+            Ok(())
         })
     }
 }

@@ -157,7 +157,8 @@ async fn citizen_answers_sipas_in_headless_chromium() {
     };
     let app: TestApp = spawn_app(Backend::Sqlite).await.unwrap();
     app.seed_places().await;
-    let wave = app.open_wave("sipas-2017").await;
+    // Threshold 1: the one answer's figures are shown.
+    let wave = app.open_wave_with(&json!({"name": "Đợt thử", "form_id": "sipas-2017", "min_cell": 1})).await;
     let invitation = app.invite(&wave, "00001", Some("AG1"), 1).await.remove(0);
     let form = app.form("sipas-2017").await;
 

@@ -52,7 +52,12 @@ pub struct TestApp {
 
 enum Cleanup {
     Directory(PathBuf),
-    PostgresDatabase { admin_url: String, name: String },
+    PostgresDatabase {
+        admin_url: String,
+        name: String,
+    },
+    /// Another instance on a database some other TestApp removes.
+    Nothing,
 }
 
 impl Drop for TestApp {
@@ -68,6 +73,7 @@ impl Drop for TestApp {
                         diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
                 }
             }
+            Cleanup::Nothing => {}
         }
     }
 }
@@ -129,6 +135,7 @@ pub fn test_settings(database_url: String) -> Settings {
         utc_offset_hours: 7,
         max_upload_bytes: 200 * 1_048_576,
         max_invitations_per_wave: 2_000_000,
+        min_cell: 5,
         organisation: "Sở Nội vụ tỉnh Thử Nghiệm".into(),
         retention_days: 30,
         smtp_url: None,
@@ -283,6 +290,31 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{port}");
         assert!(wait_until_up(&format!("{address}/health")).await, "phieu serve did not come up");
         Self::signed_in(port, Backend::Postgres, database.url, database.cleanup).await
+    }
+
+    /// A second instance of the service, in this process, on this app's database, with the
+    /// test settings adjusted (another forms directory, say); this app keeps the cleanup.
+    pub async fn another_instance(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = test_settings(self.database_url.clone());
+        adjust(&mut settings);
+        let app = Application::build(settings).await.expect("application starts");
+        let port = app.port();
+        tokio::spawn(app.run_until_stopped());
+        Self::signed_in(port, self.backend, self.database_url.clone(), Cleanup::Nothing).await
+    }
+
+    /// Runs a statement straight on the test's database; the number of rows changed.
+    pub fn execute(&self, sql: &str) -> usize {
+        use diesel::prelude::*;
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.database_url.strip_prefix("sqlite://").unwrap();
+                diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap()).unwrap()
+            }
+            Backend::Postgres => {
+                diesel::sql_query(sql).execute(&mut PgConnection::establish(&self.database_url).unwrap()).unwrap()
+            }
+        }
     }
 
     async fn signed_in(port: u16, backend: Backend, database_url: String, cleanup: Cleanup) -> TestApp {
@@ -518,8 +550,7 @@ pub fn complete_answers(form: &Value, pick: impl Fn(&Value) -> Option<Value>) ->
             }
             continue;
         }
-        let first =
-            item["options"].as_array().unwrap().iter().find(|o| o.get("missing").is_none()).unwrap()["code"].clone();
+        let first = item["options"].as_array().unwrap().iter().find(|o| o["missing"] != true).unwrap()["code"].clone();
         answers.insert(id, if item.get("max_choices").is_some() { json!([first]) } else { first });
     }
     Value::Object(answers)

@@ -70,13 +70,17 @@ async fn official_signs_in_opens_a_wave_and_reads_its_results_table(app: TestApp
     let html = table.text().await.unwrap();
     assert!(html.contains("6 phiếu hợp lệ trên 6 thư mời"), "response rate line");
     assert!(html.contains("Huyện Một") && html.contains("Huyện Hai"));
-    // District one: 4 of 5 at levels 4–5 → 80,0% shown; district two has one answer: hidden.
-    assert!(html.contains("80,0%"), "one decimal, Vietnamese decimal comma");
+    // District two has one answer: hidden, and so is district one (4 of 5), or the whole wave
+    // (5 of 6 → 83,3%, half up with a decimal comma) would give district two away.
+    assert!(html.contains("83,3%"), "one decimal, Vietnamese decimal comma");
+    assert!(!html.contains("80,0%"), "district one is hidden beside district two");
     assert!(
         html.contains("<option value=\"district\" selected>Quận, huyện, thị xã</option>"),
         "levels named in Vietnamese"
     );
-    assert!(html.contains("—<br><small>n=1</small>"), "figures on too few answers are suppressed");
+    let hidden = "<abbr title=\"Ẩn để bảo vệ người trả lời\">*</abbr><br><small>n=";
+    assert!(html.contains(&format!("{hidden}1</small>")), "figures on too few answers are suppressed");
+    assert!(html.contains(&format!("{hidden}5</small>")), "and their complement");
 
     let closed =
         client.post(app.url(&format!("/quan-ly/dot/{wave}/dong"))).form(&[("_csrf", &csrf)]).send().await.unwrap();

@@ -219,11 +219,11 @@ async fn officer_issues_codes_only_in_desk_waves_and_desk_answers_are_counted_ap
     assert!(log.contains("channel=desk"), "{log}");
 }
 
-/// The cells of the results page's row named `name`, as (shown, n) pairs.
+/// The cells of the results page's row named `name`: whether each shows a figure.
 fn row_cells(html: &str, name: &str) -> Vec<bool> {
     let start = html.find(&format!("<th scope=\"row\">{name}</th>")).unwrap_or_else(|| panic!("{name} in {html}"));
     let row = &html[start..start + html[start..].find("</tr>").unwrap()];
-    row.split("<td>").skip(2).map(|cell| !cell.starts_with('—')).collect()
+    row.split("<td>").skip(2).map(|cell| cell.contains("%<br>")).collect()
 }
 
 async fn officer_sees_only_merged_results_and_pages_hide_small_desk_splits(app: TestApp) {
@@ -274,9 +274,14 @@ async fn officer_sees_only_merged_results_and_pages_hide_small_desk_splits(app: 
     assert!(row_cells(&split, "Xã Một Hai").iter().all(|shown| *shown), "no desk answers there: {split}");
     let (_, only) = get(&administrator, &app, &format!("/quan-ly/dot/{desk}?level=commune&desk=only")).await;
     assert!(row_cells(&only, "Toàn đợt").iter().all(|shown| !*shown), "{only}");
-    // The API keeps giving analysts the figures themselves.
+    // The API hides the same figures (one suppression for every output); counts stay.
     let api = app.get_json(&format!("/api/v1/waves/{desk}/results?desk=exclude")).await;
     assert_eq!(api["overall"]["responses"], 11);
+    let access = api["overall"]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "access").unwrap();
+    assert_eq!(
+        (access["value"].clone(), access["suppressed"].clone(), access["n"].clone()),
+        (Value::Null, json!(true), json!(11))
+    );
 }
 
 async fn a_provincial_agency_in_a_district_wave_neither_uploads_nor_issues_codes(app: TestApp) {

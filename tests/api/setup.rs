@@ -35,18 +35,25 @@ async fn forms_are_served_as_loaded_with_codes_and_indices(app: TestApp) {
     assert_eq!(satisfaction.len(), 6, "five factors and overall");
     let codes: Vec<&str> =
         satisfaction[0]["options"].as_array().unwrap().iter().map(|o| o["code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["1", "2", "3", "4", "5"]);
+    assert_eq!(codes, ["1", "2", "3", "4", "5", "0"]);
+    assert_eq!(satisfaction[0]["options"][5]["missing"], true, "“Không trả lời” is marked missing");
+    assert!(satisfaction[0]["options"][4].get("missing").is_none());
     assert!(items.iter().all(|i| i["id"].is_string() && i["required"].is_boolean()));
     let sipas = form["indices"].as_array().unwrap().iter().find(|i| i["id"] == "sipas").unwrap();
     assert_eq!(sipas["rule"], "mean");
     assert_eq!(sipas["of"].as_array().unwrap().len(), 5);
 
     let form_2023 = app.form("sipas-2023").await;
-    let satisfaction_2023 =
-        form_2023["items"].as_array().unwrap().iter().filter(|i| i["kind"] == "satisfaction").count();
-    assert_eq!(satisfaction_2023, 39);
+    let satisfaction_2023: Vec<Value> = form_2023["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "satisfaction")
+        .map(|i| i["id"].clone())
+        .collect();
+    assert_eq!(satisfaction_2023.len(), 39);
     let sipas = form_2023["indices"].as_array().unwrap().iter().find(|i| i["id"] == "sipas").unwrap();
-    assert_eq!(sipas["of"], json!(["area_policy", "area_services"]));
+    assert_eq!(sipas["of"], json!(satisfaction_2023), "SIPAS 2023 is the mean of the 39 item indices");
 
     assert_eq!(app.api.get(app.url("/api/v1/forms/nope")).send().await.unwrap().status(), 404);
 }

@@ -3,7 +3,6 @@
 
 use crate::helpers::{Backend, TestApp, satisfied_at};
 use crate::on_both_backends;
-use diesel::prelude::*;
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -12,19 +11,6 @@ on_both_backends!(
     concurrent_answers_are_counted_exactly_at_every_level,
     tallies_rebuilt_from_raw_answers_give_the_same_results
 );
-
-/// Runs a statement straight on the test's database.
-fn execute(app: &TestApp, sql: &str) -> usize {
-    match app.backend {
-        Backend::Sqlite => {
-            let path = app.database_url.strip_prefix("sqlite://").unwrap();
-            diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap()).unwrap()
-        }
-        Backend::Postgres => {
-            diesel::sql_query(sql).execute(&mut PgConnection::establish(&app.database_url).unwrap()).unwrap()
-        }
-    }
-}
 
 fn responses_of(results: &Value, locality: &str) -> Option<u64> {
     results["groups"]
@@ -81,22 +67,16 @@ async fn verify_catches_a_tampered_leaf_cell_and_a_tampered_rollup(app: TestApp)
     assert_eq!(verify["responses_stored"], 5);
 
     // One more answer in a district's roll-up than its communes hold.
-    let tampered = execute(
-        &app,
-        &format!(
-            "UPDATE result_cells SET responses = responses + 1 WHERE wave_id = '{wave}' AND locality_code = '001'"
-        ),
-    );
+    let tampered = app.execute(&format!(
+        "UPDATE result_cells SET responses = responses + 1 WHERE wave_id = '{wave}' AND locality_code = '001'"
+    ));
     assert_eq!(tampered, 2, "the district with and without agency");
     let verify = app.get_json(&format!("/api/v1/waves/{wave}/verify")).await;
     assert_eq!(verify["consistent"], false, "{verify}");
     assert!(verify["differences"][0].as_str().unwrap().starts_with("district/001/"), "{verify}");
-    execute(
-        &app,
-        &format!(
-            "UPDATE result_cells SET responses = responses - 1 WHERE wave_id = '{wave}' AND locality_code = '001'"
-        ),
-    );
+    app.execute(&format!(
+        "UPDATE result_cells SET responses = responses - 1 WHERE wave_id = '{wave}' AND locality_code = '001'"
+    ));
     assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/verify")).await["consistent"], true);
 
     // A leaf cell whose counts were emptied: the recount from raw answers disagrees.
@@ -104,12 +84,9 @@ async fn verify_catches_a_tampered_leaf_cell_and_a_tampered_rollup(app: TestApp)
         Backend::Sqlite => "X''",
         Backend::Postgres => "''::bytea",
     };
-    execute(
-        &app,
-        &format!(
-            "UPDATE result_cells SET counts = {empty} WHERE wave_id = '{wave}' AND level = '' AND locality_code = '00003'"
-        ),
-    );
+    app.execute(&format!(
+        "UPDATE result_cells SET counts = {empty} WHERE wave_id = '{wave}' AND level = '' AND locality_code = '00003'"
+    ));
     let verify = app.get_json(&format!("/api/v1/waves/{wave}/verify")).await;
     assert_eq!(verify["consistent"], false, "{verify}");
     let differences = verify["differences"].as_array().unwrap();
@@ -172,8 +149,8 @@ async fn tallies_rebuilt_from_raw_answers_give_the_same_results(app: TestApp) {
         before.push(app.get_json(&format!("/api/v1/waves/{wave}/results{query}")).await);
     }
     // What the upgrade leaves: answers, and no tallies (the old counters are dropped).
-    execute(&app, &format!("DELETE FROM result_cells WHERE wave_id = '{wave}'"));
-    execute(&app, &format!("DELETE FROM tally_layouts WHERE wave_id = '{wave}'"));
+    app.execute(&format!("DELETE FROM result_cells WHERE wave_id = '{wave}'"));
+    app.execute(&format!("DELETE FROM tally_layouts WHERE wave_id = '{wave}'"));
     assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 0);
 
     let db = phieu::storage::Database::connect(&app.database_url, 1).unwrap();

@@ -23,7 +23,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 
 /// Who may upload lists and see their reports (agency officers only their agency's).
 pub const LIST_ROLES: &[Role] = &[Role::Administrator, Role::AgencyOfficer];
@@ -397,15 +397,6 @@ fn with_report(status: StatusCode, db: Database, summary: &UploadSummary) -> Htt
         .streaming(body)
 }
 
-fn download(content_type: &str, file_name: &str) -> actix_web::HttpResponseBuilder {
-    let mut response = HttpResponse::Ok();
-    response
-        .content_type(content_type)
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{file_name}\"")))
-        .insert_header(("Cache-Control", "no-store"));
-    response
-}
-
 const REPORT_HEADER: [&str; 3] = ["Dòng", "Kết quả", "Lý do"];
 
 #[derive(Clone, Copy)]
@@ -481,32 +472,15 @@ fn report_csv(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError
         Bytes::from(csv.into_bytes())
     });
     let body = stream::once(async move { Ok(Bytes::from(head)) }).chain(lines).map_err(streaming_error);
-    Ok(download("text/csv; charset=utf-8", "bao-cao-danh-sach.csv").streaming(body))
+    Ok(super::download("text/csv; charset=utf-8", "bao-cao-danh-sach.csv").streaming(body))
 }
-
-/// Bytes per chunk when streaming a finished file.
-const FILE_CHUNK: usize = 256 * 1024;
 
 /// The report as an Excel workbook, written in constant memory to a temporary file and
 /// streamed from it.
 async fn report_xlsx(state: &AppState, upload: Upload) -> Result<HttpResponse, ApiError> {
     let scratch = state.survey.scratch.clone();
     let file = state.survey.db.run(move |db| report_workbook(db, &scratch, &upload.id)).await?;
-    let chunks =
-        stream::try_unfold((file.open().map_err(|_| ApiError::Internal)?, file), |(mut handle, file)| async move {
-            let (handle, chunk) = tokio::task::spawn_blocking(move || {
-                let mut chunk = vec![0u8; FILE_CHUNK];
-                let read = handle.read(&mut chunk)?;
-                chunk.truncate(read);
-                Ok::<_, std::io::Error>((handle, chunk))
-            })
-            .await
-            .map_err(std::io::Error::other)??;
-            // The file is deleted when the stream ends and drops it.
-            Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (Bytes::from(chunk), (handle, file))))
-        });
-    Ok(download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "bao-cao-danh-sach.xlsx")
-        .streaming(chunks.map_err(actix_web::error::ErrorInternalServerError)))
+    super::stream_file(file, super::XLSX, "bao-cao-danh-sach.xlsx")
 }
 
 fn report_workbook(db: &Database, scratch: &Scratch, upload_id: &str) -> Result<SealedFile, StorageError> {

@@ -6,12 +6,19 @@ mod forms;
 pub mod lists;
 pub mod openapi;
 mod places;
+mod report;
 mod responses;
 pub mod sampling;
 mod users;
 pub mod waves;
 
-use actix_web::web;
+use crate::scratch::SealedFile;
+use crate::web::error::ApiError;
+use actix_web::{HttpResponse, web};
+use futures_util::{TryStreamExt, stream};
+use std::io::Read;
+
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -22,6 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(forms::routes)
             .configure(lists::routes)
             .configure(places::routes)
+            .configure(report::routes)
             .configure(waves::routes)
             .configure(responses::routes)
             .configure(sampling::routes)
@@ -34,4 +42,35 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(4 * 1024 * 1024)
         .error_handler(|err, _| super::error::ApiError::BadRequest(format!("Dữ liệu JSON không hợp lệ: {err}")).into())
+}
+
+/// A file to download, not to keep in any cache.
+pub(crate) fn download(content_type: &str, file_name: &str) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type(content_type)
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{file_name}\"")))
+        .insert_header(("Cache-Control", "no-store"));
+    response
+}
+
+/// Bytes per chunk when streaming a finished file.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// A finished temporary file (a workbook written in constant memory) streamed to the client
+/// a chunk at a time; it is deleted when the stream ends.
+pub(crate) fn stream_file(file: SealedFile, content_type: &str, name: &str) -> Result<HttpResponse, ApiError> {
+    let handle = file.open().map_err(|_| ApiError::Internal)?;
+    let chunks = stream::try_unfold((handle, file), |(mut handle, file)| async move {
+        let (handle, chunk) = tokio::task::spawn_blocking(move || {
+            let mut chunk = vec![0u8; FILE_CHUNK];
+            let read = handle.read(&mut chunk)?;
+            chunk.truncate(read);
+            Ok::<_, std::io::Error>((handle, chunk))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok::<_, std::io::Error>((!chunk.is_empty()).then(|| (web::Bytes::from(chunk), (handle, file))))
+    });
+    Ok(download(content_type, name).streaming(chunks.map_err(actix_web::error::ErrorInternalServerError)))
 }

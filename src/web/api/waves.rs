@@ -36,7 +36,9 @@ fn invalid(field: &str, message: &str) -> ApiError {
 #[serde(deny_unknown_fields)]
 struct CreateWave {
     name: String,
+    /// The newest version unless `form_version` names an earlier one.
     form_id: String,
+    form_version: Option<String>,
     #[serde(default)]
     localities: Vec<String>,
     #[serde(default)]
@@ -49,6 +51,8 @@ struct CreateWave {
     /// Agencies may hand out codes at their desk; their answers are marked `desk`.
     #[serde(default)]
     desk_codes: bool,
+    /// Figures on fewer valid answers are hidden (`PHIEU_MIN_CELL` when omitted).
+    min_cell: Option<u64>,
 }
 
 #[utoipa::path(
@@ -72,6 +76,7 @@ async fn create(
     let request = WaveRequest {
         name: body.name,
         form_id: body.form_id,
+        form_version: body.form_version,
         localities: body.localities,
         agencies: body.agencies,
         opens_on: body.opens_on,
@@ -79,6 +84,7 @@ async fn create(
         period_from: body.period_from,
         period_to: body.period_to,
         desk_codes: body.desk_codes,
+        min_cell: body.min_cell,
     };
     let id = state.survey.create_wave(request).await?;
     state.audit(&user.0, "wave.create", &id).await?;
@@ -381,8 +387,9 @@ async fn results(
 ) -> Result<HttpResponse, ApiError> {
     let wave = find_wave(&state, &path).await?;
     let query = params.query_for(&user.0, &wave)?;
-    let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
-    let results = state.survey.db.run(move |db| wave_results(db, &form, &wave.id, &query)).await?;
+    let form = state.survey.wave_form(&wave.form_hash).await?;
+    let suppression = state.survey.suppression(&wave, &form).await?;
+    let results = state.survey.db.run(move |db| wave_results(db, &form, &wave, &query, &suppression)).await?;
     let chunks = results.into_json_chunks().map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)));
     Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
 }
@@ -402,7 +409,7 @@ async fn results(
 async fn verify(state: web::Data<AppState>, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
     let wave = find_wave(&state, &path).await?;
-    let form = state.survey.forms.get(&wave.form_id).ok_or(ApiError::Internal)?;
+    let form = state.survey.wave_form(&wave.form_hash).await?;
     let open = wave.status == WaveStatus::Open;
     let verification = state.survey.db.run(move |db| verify_counters(db, &form, &wave.id, open)).await?;
     Ok(HttpResponse::Ok().json(verification))

@@ -13,18 +13,19 @@ use super::auth::{CSRF_FIELD, PageUser, csrf_valid, session_cookie, token_hash};
 use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
-use crate::domain::indices::{Figure, IndexValue};
+use crate::domain::indices::Figure;
+pub(super) use crate::domain::rounding::one_decimal;
 /// Counts on pages are written as Vietnamese write them (one rule, the domain's).
 pub(crate) use crate::domain::text::thousands;
 use crate::domain::wave::WaveStatus;
-use crate::service::results::{GroupResult, ResultsQuery, wave_results};
+use crate::service::results::wave_results;
 use crate::service::waves::{WaveError, WaveRequest};
 use crate::storage::accounts::TokenKind;
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/dang-nhap", web::get().to(login_page))
@@ -43,20 +44,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Figures built on fewer valid answers than this are hidden on the page.
-const MIN_SHOWN_N: u64 = 5;
-
-/// The page's one rule for small groups: a figure on `n` valid answers is shown only from
-/// `MIN_SHOWN_N` on.
-fn may_show(n: u64) -> bool {
-    n >= MIN_SHOWN_N
-}
-
-/// With results split by the desk channel, the `n` answers left on the other side: none
-/// gives nothing away, a few would be shown by difference with the unsplit figure.
-fn may_show_apart(n: u64) -> bool {
-    n == 0 || may_show(n)
-}
-
 pub(super) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header(("Location", to.to_string())).finish()
 }
@@ -131,7 +118,7 @@ async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: Option<Pa
         .iter()
         .map(|w| context! { id => w.id, name => w.name, form_id => w.form_id, status => w.status, status_label => w.status.label() })
         .collect();
-    let forms: Vec<_> = state.survey.forms.all().map(|f| context! { id => f.id, title => f.title }).collect();
+    let forms: Vec<_> = state.survey.forms.all_newest().map(|f| context! { id => f.id, title => f.title }).collect();
     let notice = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
         .ok()
         .and_then(|q| q.get("ok").cloned())
@@ -303,10 +290,6 @@ pub(super) fn level_label(level: &str) -> String {
     }
 }
 
-pub(super) fn one_decimal(value: f64) -> String {
-    format!("{value:.1}").replace('.', ",")
-}
-
 async fn results_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -335,28 +318,25 @@ async fn results_page(
             return HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body(message);
         }
     };
-    let Some(form) = state.survey.forms.get(&wave.form_id) else {
+    let Ok(form) = state.survey.wave_form(&wave.form_hash).await else {
         return HttpResponse::InternalServerError().finish();
     };
-    let (wave_id, scope) = (wave.id.clone(), query.agency_scope.clone());
-    let (form_q, query_q) = (form.clone(), query.clone());
+    let Ok(suppression) = state.survey.suppression(&wave, &form).await else {
+        return HttpResponse::InternalServerError().finish();
+    };
+    let scope = query.agency_scope.clone();
+    let (form_q, query_q, wave_q) = (form.clone(), query.clone(), wave.clone());
     let loaded = state
         .survey
         .db
         .run(move |db| {
-            let results = wave_results(db, &form_q, &wave_id, &query_q)?;
-            // The answers a desk split leaves out: a figure is hidden when they are few, or
-            // the page and the unsplit one would give them away by difference.
-            let left_out = match query_q.desk.complement() {
-                Some(desk) => Some(wave_results(db, &form_q, &wave_id, &ResultsQuery { desk, ..query_q.clone() })?),
-                None => None,
-            };
+            let results = wave_results(db, &form_q, &wave_q, &query_q, &suppression)?;
             let levels: BTreeSet<String> = db.locality_levels()?.into_iter().collect();
-            let totals = db.invitation_totals(&wave_id, scope.as_deref())?;
-            Ok((results, left_out, levels, totals))
+            let totals = db.invitation_totals(&wave_q.id, scope.as_deref())?;
+            Ok((results, levels, totals))
         })
         .await;
-    let Ok((results, left_out, levels, (issued, used))) = loaded else {
+    let Ok((results, levels, (issued, used))) = loaded else {
         return HttpResponse::InternalServerError().finish();
     };
     let shown = form.headline_indices();
@@ -365,34 +345,23 @@ async fn results_page(
     let positions: Vec<Option<usize>> =
         shown.iter().map(|def| form.indices.iter().position(|i| i.id == def.id)).collect();
     let figure = |figures: &[Figure], at: Option<usize>| at.and_then(|p| figures.get(p)).copied();
-    let row = |name: String, responses: u64, desk: u64, figures: &[Figure], apart: &[Figure]| {
+    let row = |name: String, responses: u64, desk: u64, figures: &[Figure]| {
         let cells: Vec<_> = positions
             .iter()
             .map(|&at| {
                 let v = figure(figures, at);
                 let n = v.map_or(0, |v| v.n);
-                let n_apart = figure(apart, at).map_or(0, |v| v.n);
-                let value = v.and_then(|v| v.value).filter(|_| may_show(n) && may_show_apart(n_apart));
+                let suppressed = v.is_some_and(|v| v.suppressed);
+                let value = v.and_then(|v| v.value);
                 let ci = v.and_then(|v| Some(format!("{}–{}", one_decimal(v.ci_low?), one_decimal(v.ci_high?))));
-                context! { shown => value.is_some(), value => value.map(one_decimal), n, ci }
+                context! { shown => value.is_some(), suppressed, value => value.map(one_decimal), n, ci }
             })
             .collect();
         context! { name, responses, desk, cells }
     };
     let overall = &results.overall;
-    let figures_of = |indices: &[IndexValue]| indices.iter().map(|i| i.figure).collect::<Vec<_>>();
-    let apart_overall = left_out.as_ref().map(|r| figures_of(&r.overall.indices)).unwrap_or_default();
-    let mut rows = vec![row(
-        "Toàn đợt".to_string(),
-        overall.responses,
-        overall.desk_responses,
-        &figures_of(&overall.indices),
-        &apart_overall,
-    )];
-    let key =
-        |g: &GroupResult| (g.locality.as_ref().map(|l| l.code.clone()), g.agency.as_ref().map(|a| a.code.clone()));
-    let apart_groups: HashMap<_, &[Figure]> =
-        left_out.iter().flat_map(|r| &r.groups).map(|g| (key(g), &g.figures[..])).collect();
+    let overall_figures: Vec<Figure> = overall.indices.iter().map(|i| i.figure).collect();
+    let mut rows = vec![row("Toàn đợt".to_string(), overall.responses, overall.desk_responses, &overall_figures)];
     for g in &results.groups {
         let name = match (&g.locality, &g.agency) {
             (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
@@ -400,8 +369,7 @@ async fn results_page(
             (None, Some(a)) => a.name.clone(),
             (None, None) => "(khác)".into(),
         };
-        let apart = apart_groups.get(&key(g)).copied().unwrap_or(&[]);
-        rows.push(row(name, g.responses, g.desk_responses, &g.figures, apart));
+        rows.push(row(name, g.responses, g.desk_responses, &g.figures));
     }
     let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
     state.page(
@@ -419,7 +387,7 @@ async fn results_page(
             by_agency => query.by_agency,
             desk_filter => wave.desk_codes && user.role != Role::AgencyOfficer,
             desk => query.desk.as_str(),
-            min_n => MIN_SHOWN_N,
+            min_n => wave.min_cell.unwrap_or(state.survey.min_cell),
             nav => nav(&user),
         },
     )

@@ -1,0 +1,3 @@
+ALTER TABLE waves DROP COLUMN form_hash;
+ALTER TABLE waves DROP COLUMN form_version;
+DROP TABLE pinned_forms;

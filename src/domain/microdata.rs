@@ -1,0 +1,171 @@
+//! Anonymised microdata: one row per answer, its locality generalised upward (commune →
+//! district → province → the whole wave) until every locality × agency cell of the file
+//! holds at least k answers, and its agency left out where even the whole wave's cell of that
+//! agency is smaller.
+
+use crate::domain::locality::LocalityTree;
+use std::collections::HashMap;
+
+/// Where the answers of one leaf cell (invitation locality, agency) are published:
+/// (locality code, `""` for the whole wave; agency code, `""` when left out).
+pub type Published = (String, String);
+
+/// The published cell of every leaf cell, given the answers of each leaf cell.
+pub fn generalise(
+    leaves: &[(String, String, u64)],
+    tree: &LocalityTree,
+    min_cell: u64,
+) -> HashMap<(String, String), Published> {
+    let small = |n: u64| 0 < n && n < min_cell;
+    let mut sizes: HashMap<Published, u64> = HashMap::new();
+    for (l, a, n) in leaves {
+        *sizes.entry((l.clone(), a.clone())).or_default() += n;
+    }
+    // Where a place's answers went when it was too small.
+    let mut moved: HashMap<Published, Published> = HashMap::new();
+    let mut merge = |sizes: &mut HashMap<Published, u64>, from: Published, to: Published| {
+        let n = sizes.remove(&from).unwrap_or(0);
+        *sizes.entry(to.clone()).or_default() += n;
+        moved.insert(from, to);
+    };
+    // Level by level from the deepest: a small place joins its parent, which is then judged
+    // with everything that joined it.
+    let depth = |code: &str| if code.is_empty() { 0 } else { tree.ancestors(code).len().max(1) };
+    let deepest = sizes.keys().map(|(l, _)| depth(l)).max().unwrap_or(0);
+    for level in (1..=deepest).rev() {
+        let here: Vec<Published> = sizes.keys().filter(|(l, _)| depth(l) == level).cloned().collect();
+        for place in here {
+            if small(sizes[&place]) {
+                let parent = tree.get(&place.0).and_then(|l| l.parent_code.clone()).unwrap_or_default();
+                let agency = place.1.clone();
+                merge(&mut sizes, place, (parent, agency));
+            }
+        }
+    }
+    // At the top, an agency whose whole-wave cell is still small is left out.
+    let agencies: Vec<Published> = sizes.keys().filter(|(l, a)| l.is_empty() && !a.is_empty()).cloned().collect();
+    for place in agencies {
+        if small(sizes[&place]) {
+            merge(&mut sizes, place, (String::new(), String::new()));
+        }
+    }
+    // Rows with neither locality nor agency are known to be the ones no other cell holds: if
+    // they are still few, the smallest other cells join them.
+    let top = (String::new(), String::new());
+    while sizes.get(&top).is_some_and(|&n| small(n)) {
+        let Some(smallest) = sizes.iter().filter(|(p, _)| **p != top).min_by_key(|(_, n)| **n).map(|(p, _)| p.clone())
+        else {
+            break;
+        };
+        merge(&mut sizes, smallest, top.clone());
+    }
+    leaves
+        .iter()
+        .map(|(l, a, _)| {
+            let mut place = (l.clone(), a.clone());
+            while let Some(next) = moved.get(&place) {
+                place = next.clone();
+            }
+            ((l.clone(), a.clone()), place)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::locality::Locality;
+
+    fn tree() -> LocalityTree {
+        let place = |code: &str, level: &str, parent: Option<&str>| Locality {
+            code: code.into(),
+            name: code.into(),
+            level: level.into(),
+            parent_code: parent.map(Into::into),
+        };
+        LocalityTree::new([
+            place("01", "province", None),
+            place("001", "district", Some("01")),
+            place("002", "district", Some("01")),
+            place("00001", "commune", Some("001")),
+            place("00002", "commune", Some("001")),
+            place("00003", "commune", Some("002")),
+        ])
+    }
+
+    fn cell(l: &str, a: &str, n: u64) -> (String, String, u64) {
+        (l.into(), a.into(), n)
+    }
+
+    fn published(map: &HashMap<(String, String), Published>, l: &str, a: &str) -> (String, String) {
+        map[&(l.to_string(), a.to_string())].clone()
+    }
+
+    #[test]
+    fn big_cells_stay_and_small_ones_move_up_until_big_enough() {
+        let leaves = [cell("00001", "A", 7), cell("00002", "A", 2), cell("00003", "A", 3), cell("00003", "B", 6)];
+        let map = generalise(&leaves, &tree(), 5);
+        assert_eq!(published(&map, "00001", "A"), ("00001".into(), "A".into()));
+        // 2 in 00002 and 3 in 00003 are too few in their districts apart (2, 3), so both
+        // reach the province, where together they are 5.
+        assert_eq!(published(&map, "00002", "A"), ("01".into(), "A".into()));
+        assert_eq!(published(&map, "00003", "A"), ("01".into(), "A".into()));
+        assert_eq!(published(&map, "00003", "B"), ("00003".into(), "B".into()));
+    }
+
+    #[test]
+    fn an_agency_too_small_in_the_whole_wave_is_left_out() {
+        let leaves = [cell("00001", "A", 9), cell("00003", "B", 1), cell("00002", "", 4)];
+        let map = generalise(&leaves, &tree(), 5);
+        assert_eq!(published(&map, "00003", "B"), (String::new(), String::new()));
+        assert_eq!(published(&map, "00002", ""), (String::new(), String::new()));
+        assert_eq!(published(&map, "00001", "A"), ("00001".into(), "A".into()));
+    }
+
+    #[test]
+    fn rows_left_without_place_are_never_fewer_than_k() {
+        // 00002's 3 answers end with neither locality nor agency: then they would be known to
+        // be 00002's, so the smallest other cell joins them.
+        let leaves = [cell("00001", "A", 6), cell("00002", "B", 3), cell("00003", "C", 7)];
+        let map = generalise(&leaves, &tree(), 5);
+        assert_eq!(published(&map, "00002", "B"), (String::new(), String::new()));
+        assert_eq!(published(&map, "00001", "A"), (String::new(), String::new()));
+        assert_eq!(published(&map, "00003", "C"), ("00003".into(), "C".into()));
+    }
+
+    #[test]
+    fn every_published_cell_holds_at_least_k_answers_when_the_wave_does() {
+        let leaves = [cell("00001", "A", 1), cell("00002", "A", 1), cell("00003", "B", 1), cell("00003", "A", 4)];
+        let map = generalise(&leaves, &tree(), 3);
+        let mut sizes: HashMap<Published, u64> = HashMap::new();
+        for (l, a, n) in &leaves {
+            *sizes.entry(published(&map, l, a)).or_default() += n;
+        }
+        assert!(sizes.values().all(|&n| n >= 3), "{sizes:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_published_cell_is_smaller_than_k(
+            counts in proptest::collection::vec(0u64..8, 18),
+            min_cell in 2u64..7,
+        ) {
+            let places = ["01", "001", "002", "00001", "00002", "00003"];
+            let leaves: Vec<(String, String, u64)> = counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, &n)| (places[i % 6].to_string(), ["A", "B", ""][i / 6].to_string(), n))
+                .collect();
+            let map = generalise(&leaves, &tree(), min_cell);
+            let mut sizes: HashMap<Published, u64> = HashMap::new();
+            for (l, a, n) in &leaves {
+                *sizes.entry(map[&(l.clone(), a.clone())].clone()).or_default() += n;
+            }
+            let total: u64 = leaves.iter().map(|(_, _, n)| n).sum();
+            if total >= min_cell {
+                proptest::prop_assert!(sizes.values().all(|&n| n >= min_cell), "{:?} from {:?}", sizes, leaves);
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The one suppression step every output of a wave goes through (the results API, the
+//! pages, exports): a figure on fewer than k valid answers is hidden, and so are enough others
+//! that no hidden figure can be recovered by subtraction — a parent minus its children, a
+//! locality's whole minus its agencies, all answers minus those from desk codes. Counts of
+//! forms stay published: a count reveals no answer.
+//!
+//! The pattern is decided over every table the wave can publish (each level, with and
+//! without agencies, each desk split), whatever one request asks for, so that no two
+//! requests together give away what each hides.
+
+use crate::domain::disclosure::{Relation, RelationIndex};
+use crate::domain::form::{Form, IndexRule};
+use crate::domain::indices::{Figure, IndexPlan};
+use crate::domain::locality::LocalityTree;
+use crate::domain::tally::{self, mean_parts};
+use crate::domain::wave::{Channel, DeskFilter};
+use crate::storage::{Database, StorageResult};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Each wave's last suppression pattern and when it was decided.
+pub type SuppressionCache = Arc<Mutex<HashMap<String, (Instant, Arc<Suppression>)>>>;
+
+/// A cell of the published cube: (desk split, level, locality, agency).
+type CubeKey = (DeskFilter, String, String, String);
+
+/// Which figures of a wave are hidden.
+#[derive(Debug, Default)]
+pub struct Suppression {
+    min_cell: u64,
+    /// For cells with a hidden figure: per index (the form's order), whether it is hidden.
+    hidden: HashMap<CubeKey, Vec<bool>>,
+    /// The wave's answers when the pattern was decided.
+    pub responses: u64,
+}
+
+impl Suppression {
+    /// Hides the figures of one cell (`level` is `tally::WHOLE` for the whole wave, `agency`
+    /// `tally::ALL_AGENCIES` for every agency together).
+    pub fn apply(&self, desk: DeskFilter, level: &str, locality: &str, agency: &str, figures: &mut [Figure]) {
+        let key = (desk, level.to_string(), locality.to_string(), agency.to_string());
+        let hidden = self.hidden.get(&key);
+        for (i, figure) in figures.iter_mut().enumerate() {
+            // The threshold itself is applied to the figure as it is now: an open wave's
+            // pattern may be a little older than its latest answers.
+            let small = 0 < figure.n && figure.n < self.min_cell;
+            if small || hidden.is_some_and(|h| h[i]) {
+                *figure = Figure { value: None, n: figure.n, ci_low: None, ci_high: None, suppressed: true };
+            }
+        }
+    }
+}
+
+/// One cell's answers and valid answers per index.
+#[derive(Clone)]
+struct Cell {
+    responses: u64,
+    counts: Vec<u64>,
+}
+
+impl Cell {
+    fn add(&mut self, other: &Cell) {
+        self.responses += other.responses;
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+}
+
+/// The cube's cells and the sums that tie them.
+struct Cube {
+    keys: Vec<Option<CubeKey>>,
+    cells: Vec<Cell>,
+    positions: HashMap<CubeKey, usize>,
+    relations: Vec<Relation>,
+}
+
+impl Cube {
+    fn add(&mut self, key: CubeKey, cell: &Cell) {
+        match self.positions.get(&key) {
+            Some(&at) => self.cells[at].add(cell),
+            None => {
+                self.positions.insert(key.clone(), self.cells.len());
+                self.keys.push(Some(key));
+                self.cells.push(cell.clone());
+            }
+        }
+    }
+
+    /// `total = Σ parts`, plus a cell for what the parts leave out (a district's answers
+    /// invited at the district itself, say): unpublished, but derivable by subtraction, so it
+    /// is protected like the rest.
+    fn relate(&mut self, total: usize, parts: Vec<usize>) {
+        let mut rest = self.cells[total].clone();
+        for &part in &parts {
+            rest.responses -= self.cells[part].responses.min(rest.responses);
+            for (r, p) in rest.counts.iter_mut().zip(&self.cells[part].counts) {
+                *r -= (*p).min(*r);
+            }
+        }
+        let mut parts = parts;
+        if rest.responses > 0 || rest.counts.iter().any(|&n| n > 0) {
+            parts.push(self.cells.len());
+            self.keys.push(None);
+            self.cells.push(rest);
+        }
+        if !parts.is_empty() {
+            self.relations.push(Relation { total, parts });
+        }
+    }
+}
+
+/// The wave's suppression under threshold `min_cell`, over the locality `tree` its roll-ups
+/// were made with; `desk_split` when results may be split by desk codes.
+pub fn wave_suppression(
+    db: &Database,
+    form: &Form,
+    wave_id: &str,
+    tree: &LocalityTree,
+    desk_split: bool,
+    min_cell: u64,
+) -> StorageResult<Suppression> {
+    let plan = IndexPlan::new(form, &db.tally_layout(wave_id)?);
+    let splits: &[DeskFilter] =
+        if desk_split { &[DeskFilter::Include, DeskFilter::Exclude, DeskFilter::Only] } else { &[DeskFilter::Include] };
+    let mut cube = Cube { keys: Vec::new(), cells: Vec::new(), positions: HashMap::new(), relations: Vec::new() };
+    let mut responses = 0;
+    db.each_cell(wave_id, false, Some(plan.count_slots_read()), |(level, locality, agency, channel), stored| {
+        if level == tally::WHOLE && agency == tally::ALL_AGENCIES {
+            responses += stored.responses;
+        }
+        let cell = Cell { responses: stored.responses, counts: plan.valid_counts(&stored.tally, stored.responses) };
+        let channel = Channel::parse(&channel);
+        for &split in splits {
+            if channel.is_some_and(|c| split.counts(c)) {
+                cube.add((split, level.clone(), locality.clone(), agency.clone()), &cell);
+            }
+        }
+    })?;
+    relate_cube(&mut cube, tree, desk_split);
+
+    let index = RelationIndex::new(cube.cells.len(), &cube.relations);
+    let mut hidden: Vec<Vec<bool>> = vec![vec![false; form.indices.len()]; cube.cells.len()];
+    // Indices over the same valid answers share a pattern: computed once, found by a hash of
+    // the counts and checked against the index that computed it.
+    let mut computed: HashMap<u64, Vec<usize>> = HashMap::new();
+    let column = |i: usize| cube.cells.iter().map(move |c| c.counts[i]);
+    for (i, definition) in form.indices.iter().enumerate() {
+        if !matches!(definition.rule, IndexRule::Share { .. }) {
+            continue;
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        column(i).for_each(|n| n.hash(&mut hasher));
+        let same = computed.entry(hasher.finish()).or_default();
+        match same.iter().find(|&&j| column(j).eq(column(i))) {
+            Some(&j) => hidden.iter_mut().for_each(|cell| cell[i] = cell[j]),
+            None => {
+                let counts: Vec<u64> = column(i).collect();
+                for (cell, hide) in hidden.iter_mut().zip(index.suppress(&counts, min_cell)) {
+                    cell[i] = hide;
+                }
+                same.push(i);
+            }
+        }
+    }
+    // A mean is hidden wherever one of its shares is: the others and the mean would give it.
+    for (i, definition) in form.indices.iter().enumerate() {
+        if matches!(definition.rule, IndexRule::Mean { .. }) {
+            let shares: Vec<usize> = mean_parts(form, &definition.id)
+                .keys()
+                .filter_map(|id| form.indices.iter().position(|x| &x.id == id))
+                .collect();
+            for (cell, counts) in hidden.iter_mut().zip(&cube.cells) {
+                cell[i] = shares.iter().any(|&s| cell[s]) || (0 < counts.responses && counts.responses < min_cell);
+            }
+        }
+    }
+    let hidden = cube
+        .keys
+        .into_iter()
+        .zip(hidden)
+        .filter_map(|(key, hidden)| Some((key?, hidden)).filter(|(_, h)| h.iter().any(|&x| x)))
+        .collect();
+    Ok(Suppression { min_cell, hidden, responses })
+}
+
+/// Ties every cell to its parent locality (the whole wave above the top), every agency's cell
+/// to its locality's all-agencies cell, and each desk split to the unsplit cell.
+fn relate_cube(cube: &mut Cube, tree: &LocalityTree, desk_split: bool) {
+    let keys: Vec<CubeKey> = cube.keys.iter().flatten().cloned().collect();
+    let mut children: HashMap<CubeKey, Vec<usize>> = HashMap::new();
+    let mut agencies: HashMap<CubeKey, Vec<usize>> = HashMap::new();
+    for key in &keys {
+        let at = cube.positions[key];
+        let (split, level, locality, agency) = key;
+        if level != tally::WHOLE {
+            let parent = match tree.get(locality).and_then(|l| l.parent_code.as_deref()).and_then(|p| tree.get(p)) {
+                Some(parent) => (*split, parent.level.clone(), parent.code.clone(), agency.clone()),
+                None => (*split, tally::WHOLE.to_string(), String::new(), agency.clone()),
+            };
+            children.entry(parent).or_default().push(at);
+        }
+        if agency != tally::ALL_AGENCIES {
+            agencies
+                .entry((*split, level.clone(), locality.clone(), tally::ALL_AGENCIES.to_string()))
+                .or_default()
+                .push(at);
+        }
+    }
+    for (total, parts) in children.into_iter().chain(agencies) {
+        if let Some(&total) = cube.positions.get(&total) {
+            cube.relate(total, parts);
+        }
+    }
+    if desk_split {
+        for (split, level, locality, agency) in keys.iter().filter(|k| k.0 == DeskFilter::Include) {
+            let part = |split: DeskFilter| {
+                cube.positions.get(&(split, level.clone(), locality.clone(), agency.clone())).copied()
+            };
+            let parts: Vec<usize> = [part(DeskFilter::Exclude), part(DeskFilter::Only)].into_iter().flatten().collect();
+            let total = cube.positions[&(*split, level.clone(), locality.clone(), agency.clone())];
+            cube.relate(total, parts);
+        }
+    }
+}

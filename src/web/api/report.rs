@@ -1,0 +1,545 @@
+//! A wave's report as files: the `indices` table as JSON and CSV (long format, unrounded,
+//! for machines) and the workbook officials send on (summary, indices by unit with a chart,
+//! method). Every figure has gone through the wave's disclosure control.
+
+use crate::domain::account::Role;
+use crate::domain::answers::ValidAnswers;
+use crate::domain::form::Form;
+use crate::domain::indices::Figure;
+use crate::domain::locality::LocalityTree;
+use crate::domain::microdata::generalise;
+use crate::scratch::{Scratch, SealedFile};
+use crate::service::report::{IndexRow, group_rows, overall_rows};
+use crate::service::results::{WaveResults, wave_results};
+use crate::storage::StorageError;
+use crate::storage::waves::Wave;
+use crate::web::AppState;
+use crate::web::api::waves::{ResultsParams, find_wave};
+use crate::web::auth::{ApiUser, require};
+use crate::web::csv_export::{Cell, CsvWriter};
+use crate::web::error::ApiError;
+use actix_web::{HttpResponse, web};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/waves/{id}/report", web::get().to(report_json))
+        .route("/waves/{id}/report.csv", web::get().to(report_csv))
+        .route("/waves/{id}/report.xlsx", web::get().to(report_xlsx))
+        .route("/waves/{id}/answers.csv", web::get().to(answers_csv))
+        .route("/waves/{id}/answers-codebook.csv", web::get().to(codebook_csv));
+}
+
+/// Who may read answers one by one, anonymised.
+const MICRODATA_ROLES: &[Role] = &[Role::Administrator, Role::Analyst];
+
+/// Answers per page of the microdata stream.
+const MICRODATA_PAGE: i64 = 2_000;
+
+/// The choice items, in the form's order: the microdata's columns after locality, agency and
+/// month. Free text is left out (it may name people); comments are read apart.
+fn microdata_items(form: &Form) -> impl Iterator<Item = &crate::domain::form::Item> {
+    form.items.iter().filter(|i| !i.is_text())
+}
+
+/// `GET /waves/{id}/answers.csv`: one row per answer in random order, option codes per
+/// item, the locality generalised until each locality × agency cell has at least k rows, the
+/// month only; streamed a page at a time.
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/answers.csv",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses(
+        (status = 200, description = "anonymised microdata", content_type = "text/csv"),
+        (status = 403, description = "administrators and analysts only"),
+        (status = 422, description = "the wave has fewer answers than the threshold"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn answers_csv(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require(&user.0, MICRODATA_ROLES)?;
+    let wave = find_wave(&state, &path).await?;
+    let form = state.survey.wave_form(&wave.form_hash).await?;
+    let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
+    let wave_q = wave.clone();
+    let (places, answers) = state
+        .survey
+        .db
+        .run(move |db| {
+            let leaves = db.leaf_cell_sizes(&wave_q.id)?;
+            let tree = LocalityTree::new(db.wave_localities_tree(&wave_q)?);
+            let answers: u64 = leaves.iter().map(|(_, _, n)| n).sum();
+            Ok((Arc::new(generalise(&leaves, &tree, min_cell)), answers))
+        })
+        .await?;
+    if answers < min_cell {
+        return Err(ApiError::Invalid(BTreeMap::from([(
+            "wave".to_string(),
+            format!("Đợt có dưới {min_cell} phiếu: không xuất dữ liệu từng phiếu."),
+        )])));
+    }
+    state.audit(&user.0, "wave.microdata", &wave.id).await?;
+    let mut head = CsvWriter::new();
+    let mut titles = vec!["locality_code", "agency_code", "month"];
+    titles.extend(microdata_items(&form).map(|i| i.id.as_str()));
+    head.header(&titles);
+    let head = head.into_bytes();
+    let (db, wave_id) = (state.survey.db.clone(), wave.id.clone());
+    let pages = futures_util::stream::try_unfold(Some(String::new()), move |after| {
+        let (db, wave_id, form, places) = (db.clone(), wave_id.clone(), form.clone(), places.clone());
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let page = db.run(move |db| db.raw_answers_after(&wave_id, &after, MICRODATA_PAGE)).await?;
+            let Some(last) = page.last().map(|row| row.0.clone()) else { return Ok(None) };
+            let mut csv = CsvWriter::continued();
+            for (_, locality, agency, _, day, json) in &page {
+                let answers =
+                    ValidAnswers::from_stored(&form, json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                let (locality, agency) = places.get(&(locality.clone(), agency.clone())).cloned().unwrap_or_default();
+                let codes: Vec<String> = microdata_items(&form)
+                    .map(|i| answers.get(&i.id).map_or(String::new(), |a| a.codes().join(";")))
+                    .collect();
+                let mut cells =
+                    vec![Cell::Text(&locality), Cell::Text(&agency), Cell::Text(day.get(..7).unwrap_or(day))];
+                cells.extend(codes.iter().map(|c| Cell::Text(c)));
+                csv.row(&cells);
+            }
+            Ok::<_, StorageError>(Some((web::Bytes::from(csv.into_bytes()), Some(last))))
+        }
+    });
+    let body = futures_util::stream::once(async move { Ok(web::Bytes::from(head)) })
+        .chain(pages)
+        .map_err(|e: StorageError| actix_web::error::ErrorInternalServerError(e.to_string()));
+    Ok(super::download("text/csv; charset=utf-8", "phieu-tra-loi.csv").streaming(body))
+}
+
+/// `GET /waves/{id}/answers-codebook.csv`: what each column and code of the microdata means.
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/answers-codebook.csv",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id")),
+    responses((status = 200, description = "the microdata's codebook", content_type = "text/csv")),
+    security(("bearer" = [])),
+)]
+async fn codebook_csv(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require(&user.0, MICRODATA_ROLES)?;
+    let wave = find_wave(&state, &path).await?;
+    let form = state.survey.wave_form(&wave.form_hash).await?;
+    let mut csv = CsvWriter::new();
+    csv.header(&["column", "question", "code", "label", "missing"]);
+    let fixed = [
+        ("locality_code", "Mã địa bàn; gộp lên cấp trên khi ô địa bàn × cơ quan có ít phiếu, trống là toàn đợt"),
+        ("agency_code", "Mã cơ quan; trống khi không có hoặc khi cơ quan có ít phiếu trong cả đợt"),
+        ("month", "Tháng trả lời (YYYY-MM)"),
+    ];
+    for (column, meaning) in fixed {
+        csv.row(&[Cell::Text(column), Cell::Text(meaning), Cell::Text(""), Cell::Text(""), Cell::Text("")]);
+    }
+    for item in microdata_items(&form) {
+        for option in &item.options {
+            let missing = if option.missing { "true" } else { "false" };
+            csv.row(&[
+                Cell::Text(&item.id),
+                Cell::Text(&item.text),
+                Cell::Text(&option.code),
+                Cell::Text(&option.label),
+                Cell::Text(missing),
+            ]);
+        }
+    }
+    Ok(super::download("text/csv; charset=utf-8", "phieu-tra-loi-ma.csv").body(csv.into_bytes()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TableParams {
+    /// `indices` (the tables of items, expectations and response rates are not written yet).
+    table: Option<String>,
+}
+
+const INDICES_HEADER: [&str; 14] = [
+    "locality_code",
+    "locality_name",
+    "level",
+    "agency_code",
+    "agency_name",
+    "responses",
+    "index_id",
+    "index_label",
+    "value",
+    "n",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+    "rank",
+];
+
+/// Groups per chunk of a streamed table.
+const GROUPS_PER_CHUNK: usize = 64;
+
+fn checked_table(params: &TableParams) -> Result<(), ApiError> {
+    match params.table.as_deref() {
+        Some("indices") => Ok(()),
+        other => Err(ApiError::Invalid(BTreeMap::from([(
+            "table".to_string(),
+            format!("Chưa có bảng “{}”; hiện có: indices.", other.unwrap_or_default()),
+        )]))),
+    }
+}
+
+/// The wave, its pinned form and its results as the user may see them.
+async fn results_for(
+    state: &AppState,
+    user: &ApiUser,
+    id: &str,
+    params: &ResultsParams,
+) -> Result<(Wave, Arc<Form>, WaveResults), ApiError> {
+    let wave = find_wave(state, id).await?;
+    let query = params.query_for(&user.0, &wave)?;
+    let form = state.survey.wave_form(&wave.form_hash).await?;
+    let suppression = state.survey.suppression(&wave, &form).await?;
+    let (wave_q, form_q) = (wave.clone(), form.clone());
+    let results = state.survey.db.run(move |db| wave_results(db, &form_q, &wave_q, &query, &suppression)).await?;
+    state.audit(&user.0, "wave.report", &wave.id).await?;
+    Ok((wave, form, results))
+}
+
+/// The rows of `results`, a chunk of groups at a time, each chunk written by `write`.
+fn chunked(
+    form: Arc<Form>,
+    results: WaveResults,
+    mut write: impl FnMut(&mut dyn Iterator<Item = IndexRow>) -> Vec<u8>,
+) -> impl Iterator<Item = Vec<u8>> {
+    let mut next = None::<usize>;
+    std::iter::from_fn(move || {
+        let chunk = match next {
+            None => write(&mut overall_rows(&form, &results.overall)),
+            Some(start) if start < results.groups.len() => {
+                let end = (start + GROUPS_PER_CHUNK).min(results.groups.len());
+                write(&mut results.groups[start..end].iter().flat_map(|g| group_rows(&form, g)))
+            }
+            Some(_) => return None,
+        };
+        next = Some(next.map_or(0, |start| start + GROUPS_PER_CHUNK));
+        Some(chunk)
+    })
+}
+
+/// `GET /waves/{id}/report.csv?table=indices`: UTF-8 with BOM, unrounded, long format.
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/report.csv",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id"), TableParams, ResultsParams),
+    responses(
+        (status = 200, description = "the table, one row per unit and index", content_type = "text/csv"),
+        (status = 403, description = "the role may not"),
+        (status = 422, description = "unknown table"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn report_csv(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    table: web::Query<TableParams>,
+    params: web::Query<ResultsParams>,
+) -> Result<HttpResponse, ApiError> {
+    checked_table(&table)?;
+    let (_, form, results) = results_for(&state, &user, &path, &params).await?;
+    let mut head = CsvWriter::new();
+    head.header(&INDICES_HEADER);
+    let rows = chunked(form, results, |rows| {
+        let mut csv = CsvWriter::continued();
+        for row in rows {
+            csv.row(&csv_cells(&row));
+        }
+        csv.into_bytes()
+    });
+    let chunks = std::iter::once(head.into_bytes()).chain(rows).map(|c| Ok::<_, std::convert::Infallible>(c.into()));
+    Ok(super::download("text/csv; charset=utf-8", "chi-so.csv").streaming(futures_util::stream::iter(chunks)))
+}
+
+fn csv_cells<'a>(row: &'a IndexRow) -> [Cell<'a>; 14] {
+    let decimal = |x: Option<f64>| x.map_or(Cell::Text(""), Cell::Decimal);
+    [
+        Cell::Text(row.locality.map_or("", |l| l.code.as_str())),
+        Cell::Text(row.locality.map_or("", |l| l.name.as_str())),
+        Cell::Text(row.locality.map_or("wave", |l| l.level.as_str())),
+        Cell::Text(row.agency.map_or("", |a| a.code.as_str())),
+        Cell::Text(row.agency.map_or("", |a| a.name.as_str())),
+        Cell::Integer(row.responses as i64),
+        Cell::Text(&row.index.id),
+        Cell::Text(&row.index.label),
+        decimal(row.figure.value),
+        Cell::Integer(row.figure.n as i64),
+        decimal(row.figure.ci_low),
+        decimal(row.figure.ci_high),
+        Cell::Text(if row.figure.suppressed { "true" } else { "false" }),
+        row.rank.map_or(Cell::Text(""), |r| Cell::Integer(r as i64)),
+    ]
+}
+
+/// A row of the `indices` table as JSON.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    locality_code: Option<&'a str>,
+    locality_name: Option<&'a str>,
+    level: &'a str,
+    agency_code: Option<&'a str>,
+    agency_name: Option<&'a str>,
+    responses: u64,
+    index_id: &'a str,
+    index_label: &'a str,
+    #[serde(flatten)]
+    figure: Figure,
+    rank: Option<u32>,
+}
+
+/// `GET /waves/{id}/report?table=indices`: the same table as JSON, `{"table","rows"}`.
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/report",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id"), TableParams, ResultsParams),
+    responses(
+        (status = 200, description = "`{table, rows}`: the rows of the CSV as objects"),
+        (status = 403, description = "the role may not"),
+        (status = 422, description = "unknown table"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn report_json(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    table: web::Query<TableParams>,
+    params: web::Query<ResultsParams>,
+) -> Result<HttpResponse, ApiError> {
+    checked_table(&table)?;
+    let (_, form, results) = results_for(&state, &user, &path, &params).await?;
+    let mut first = true;
+    let rows = chunked(form, results, move |rows| {
+        let mut chunk = Vec::new();
+        for row in rows {
+            if !std::mem::take(&mut first) {
+                chunk.push(b',');
+            }
+            let json = JsonRow {
+                locality_code: row.locality.map(|l| l.code.as_str()),
+                locality_name: row.locality.map(|l| l.name.as_str()),
+                level: row.locality.map_or("wave", |l| l.level.as_str()),
+                agency_code: row.agency.map(|a| a.code.as_str()),
+                agency_name: row.agency.map(|a| a.name.as_str()),
+                responses: row.responses,
+                index_id: &row.index.id,
+                index_label: &row.index.label,
+                figure: row.figure,
+                rank: row.rank,
+            };
+            serde_json::to_writer(&mut chunk, &json).expect("rows serialise");
+        }
+        chunk
+    });
+    let body =
+        std::iter::once(br#"{"table":"indices","rows":["#.to_vec()).chain(rows).chain(std::iter::once(b"]}".to_vec()));
+    let chunks = body.map(|c| Ok::<_, std::convert::Infallible>(web::Bytes::from(c)));
+    Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
+}
+
+/// `GET /waves/{id}/report.xlsx`: the workbook officials send on.
+#[utoipa::path(
+    get,
+    path = "/waves/{id}/report.xlsx",
+    tag = "waves",
+    params(("id" = String, Path, description = "the wave's id"), ResultsParams),
+    responses(
+        (status = 200, description = "summary, indices by unit with a chart, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 403, description = "the role may not"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn report_xlsx(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    path: web::Path<String>,
+    params: web::Query<ResultsParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (wave, form, results) = results_for(&state, &user, &path, &params).await?;
+    let scope = params.query_for(&user.0, &wave)?.agency_scope;
+    let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
+    let scratch = state.survey.scratch.clone();
+    let file = state
+        .survey
+        .db
+        .run(move |db| {
+            let totals = db.invitation_totals(&wave.id, scope.as_deref())?;
+            let report = Workbook { wave: &wave, form: &form, results: &results, totals, min_cell };
+            report.write(&scratch).map_err(|e| StorageError::Io(e.to_string()))
+        })
+        .await?;
+    super::stream_file(file, super::XLSX, "bao-cao-khao-sat.xlsx")
+}
+
+/// What the workbook is written from.
+struct Workbook<'a> {
+    wave: &'a Wave,
+    form: &'a Form,
+    results: &'a WaveResults,
+    /// Invitations issued and answered.
+    totals: (i64, i64),
+    min_cell: u64,
+}
+
+/// Charts beyond this many units would be unreadable; the table still has them all.
+const MAX_CHARTED_UNITS: usize = 100;
+
+impl Workbook<'_> {
+    /// Written in constant memory to a temporary file.
+    fn write(&self, scratch: &Scratch) -> Result<SealedFile, Box<dyn std::error::Error + Send + Sync>> {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        workbook.set_tempdir(scratch.dir())?;
+        self.summary(&mut workbook)?;
+        self.by_unit(&mut workbook)?;
+        self.method(&mut workbook)?;
+        let file = scratch.create()?;
+        let mut out = std::io::BufWriter::new(file.open()?);
+        workbook.save_to_writer(&mut out)?;
+        out.flush()?;
+        drop(out);
+        Ok(file)
+    }
+
+    fn summary(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
+        use rust_xlsxwriter::Format;
+        let (bold, percent) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name("Tổng hợp")?;
+        sheet.set_column_width(0, 60)?;
+        sheet.write_string_with_format(0, 0, &self.wave.name, &bold)?;
+        sheet.write_string(1, 0, format!("{} (phiên bản {})", self.form.title, self.wave.form_version))?;
+        let (issued, used) = self.totals;
+        let overall = &self.results.overall;
+        sheet.write_string(3, 0, "Số thư mời / mã khảo sát đã phát")?;
+        sheet.write_number(3, 1, issued as f64)?;
+        sheet.write_string(4, 0, "Số phiếu hợp lệ")?;
+        sheet.write_number(4, 1, overall.responses as f64)?;
+        sheet.write_string(5, 0, "Tỷ lệ phản hồi (%)")?;
+        if issued > 0 {
+            sheet.write_number_with_format(5, 1, 100.0 * used as f64 / issued as f64, &percent)?;
+        }
+        for (column, title) in
+            ["Chỉ số", "Giá trị (%)", "n", "KTC 95% – cận dưới", "KTC 95% – cận trên"].iter().enumerate()
+        {
+            sheet.write_string_with_format(7, column as u16, *title, &bold)?;
+        }
+        for (i, row) in overall_rows(self.form, overall).enumerate() {
+            let r = 8 + i as u32;
+            sheet.write_string(r, 0, &row.index.label)?;
+            write_figure(sheet, r, 1, &row.figure, &percent)?;
+            sheet.write_number(r, 2, row.figure.n as f64)?;
+            for (column, bound) in [(3, row.figure.ci_low), (4, row.figure.ci_high)] {
+                if let Some(bound) = bound {
+                    sheet.write_number_with_format(r, column, bound, &percent)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The headline indices of every unit, with the rank on SIPAS, and a chart of SIPAS.
+    fn by_unit(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
+        use rust_xlsxwriter::{Chart, ChartType, Format};
+        let (bold, percent) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
+        let mut headline = self.form.headline_indices();
+        // SIPAS leads: it is ranked and charted.
+        headline.sort_by_key(|h| h.id != "sipas");
+        let positions: Vec<usize> =
+            headline.iter().filter_map(|h| self.form.indices.iter().position(|i| i.id == h.id)).collect();
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        let name = "Chỉ số theo đơn vị";
+        sheet.set_name(name)?;
+        sheet.set_column_width(0, 40)?;
+        let mut titles = vec!["Đơn vị", "Cơ quan", "Số phiếu", "Xếp hạng SIPAS"];
+        titles.extend(headline.iter().map(|h| h.label.as_str()));
+        for (column, title) in titles.iter().enumerate() {
+            sheet.write_string_with_format(0, column as u16, *title, &bold)?;
+        }
+        let groups = &self.results.groups;
+        for (i, group) in groups.iter().enumerate() {
+            let r = 1 + i as u32;
+            sheet.write_string(r, 0, group.locality.as_ref().map_or("", |l| l.name.as_str()))?;
+            sheet.write_string(r, 1, group.agency.as_ref().map_or("", |a| a.name.as_str()))?;
+            sheet.write_number(r, 2, group.responses as f64)?;
+            if let Some(rank) = positions.first().and_then(|&p| group.ranks.get(p).copied().flatten()) {
+                sheet.write_number(r, 3, rank as f64)?;
+            }
+            for (column, &p) in positions.iter().enumerate() {
+                write_figure(sheet, r, 4 + column as u16, &group.figures[p], &percent)?;
+            }
+        }
+        if !groups.is_empty() && groups.len() <= MAX_CHARTED_UNITS {
+            let last = groups.len() as u32;
+            let mut chart = Chart::new(ChartType::Bar);
+            chart
+                .add_series()
+                .set_categories((name, 1, 0, last, 0))
+                .set_values((name, 1, 4, last, 4))
+                .set_name(headline.first().map_or("SIPAS", |h| h.label.as_str()));
+            chart.title().set_name("Chỉ số hài lòng theo đơn vị (%)");
+            chart.x_axis().set_min(0.0).set_max(100.0);
+            sheet.insert_chart(1, 4 + positions.len() as u16 + 1, &chart)?;
+        }
+        Ok(())
+    }
+
+    fn method(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name("Phương pháp")?;
+        sheet.set_column_width(0, 30)?;
+        sheet.set_column_width(1, 100)?;
+        let lines = [
+            ("Bộ phiếu", format!("{} — {}", self.form.id, self.form.title)),
+            ("Phiên bản", format!("{} (mã nội dung {})", self.wave.form_version, &self.wave.form_hash[..12])),
+            ("Chỉ số thành phần", "Tỷ lệ % câu trả lời hợp lệ ở mức tích cực; “Không trả lời / Không biết” không tính vào mẫu số.".into()),
+            ("Chỉ số tổng hợp", "Trung bình cộng các chỉ số thành phần theo quy định của bộ phiếu; mỗi cấp gộp mọi phiếu bên dưới.".into()),
+            ("Khoảng tin cậy 95%", "Wilson cho tỷ lệ; với chỉ số trung bình: phương sai tuyến tính hóa, coi như mẫu ngẫu nhiên đơn giản trong từng đơn vị.".into()),
+            ("Trọng số", "Không dùng trọng số thiết kế (mỗi phiếu có trọng số 1).".into()),
+            ("Ẩn số liệu", format!("Ẩn số liệu dựa trên dưới {} câu trả lời hợp lệ và các ô có thể suy ra chúng bằng phép trừ; số phiếu vẫn được công bố.", self.min_cell)),
+            ("Làm tròn", "Hiển thị một chữ số thập phân, làm tròn nửa lên; ô chứa giá trị chưa làm tròn.".into()),
+        ];
+        for (r, (key, value)) in lines.iter().enumerate() {
+            sheet.write_string(r as u32, 0, *key)?;
+            sheet.write_string(r as u32, 1, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// A figure as a number with one decimal shown, `*` when hidden, blank without answers.
+fn write_figure(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    row: u32,
+    column: u16,
+    figure: &Figure,
+    format: &rust_xlsxwriter::Format,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    match figure.value {
+        Some(value) => sheet.write_number_with_format(row, column, value, format).map(|_| ()),
+        None if figure.suppressed => sheet.write_string(row, column, "*").map(|_| ()),
+        None => Ok(()),
+    }
+}

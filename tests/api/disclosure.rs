@@ -1,0 +1,93 @@
+//! Disclosure control: a figure on fewer than k valid answers is hidden in every output, and
+//! so are enough others that subtraction across levels and agencies cannot recover it.
+
+use crate::helpers::{TestApp, satisfied_at};
+use crate::on_both_backends;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    a_small_commune_and_its_complement_are_hidden_and_no_subtraction_recovers_them,
+    a_closed_wave_keeps_the_names_and_tree_it_closed_with
+);
+
+fn group<'a>(results: &'a Value, locality: &str, agency: Option<&str>) -> &'a Value {
+    results["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["locality"]["code"] == locality && g["agency"]["code"].as_str() == agency)
+        .unwrap_or_else(|| panic!("no group {locality} {agency:?} in {results}"))
+}
+
+fn index<'a>(group: &'a Value, id: &str) -> &'a Value {
+    group["indices"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()
+}
+
+async fn answer(app: &TestApp, wave: &str, form: &Value, commune: &str, agency: &str, level: &str, count: usize) {
+    for invitation in app.invite(wave, commune, Some(agency), count).await {
+        assert_eq!(app.answer(&invitation.code, &satisfied_at(form, level)).await.status(), 201);
+    }
+}
+
+async fn a_small_commune_and_its_complement_are_hidden_and_no_subtraction_recovers_them(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave("sipas-2017").await;
+    // District 001: commune 00001 has 6 answers, 00002 only 3. District 002: 7 in 00003.
+    answer(&app, &wave, &form, "00001", "AG1", "5", 6).await;
+    answer(&app, &wave, &form, "00002", "AG1", "2", 3).await;
+    answer(&app, &wave, &form, "00003", "AG2", "4", 7).await;
+
+    let communes = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let small = index(group(&communes, "00002", None), "access");
+    assert_eq!((&small["value"], &small["suppressed"], &small["n"]), (&Value::Null, &json!(true), &json!(3)));
+    assert!(small.get("ci_low").is_none(), "no interval either: {small}");
+    assert_eq!(group(&communes, "00002", None)["responses"], 3, "counts of forms stay published");
+    // Its district (9) is published, so its sibling must be hidden too.
+    let sibling = index(group(&communes, "00001", None), "access");
+    assert_eq!((&sibling["value"], &sibling["suppressed"]), (&Value::Null, &json!(true)), "{sibling}");
+    let other = index(group(&communes, "00003", None), "access");
+    assert_eq!((&other["value"], &other["suppressed"]), (&json!(100.0), &json!(false)));
+
+    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let district = index(group(&districts, "001", None), "access");
+    assert_eq!((&district["value"], &district["n"]), (&json!(200.0 / 3.0), &json!(9)), "{district}");
+    // Ranks among the published figures, 1 the highest.
+    assert_eq!(index(group(&districts, "002", None), "access")["rank"], 1);
+    assert_eq!(district["rank"], 2);
+    assert!(index(group(&communes, "00002", None), "access").get("rank").is_none());
+    // The agency tables (commune × agency) hide the same cells: AG1 holds all of 001.
+    let by_agency = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune&by=agency")).await;
+    assert_eq!(index(group(&by_agency, "00002", Some("AG1")), "access")["suppressed"], true);
+    assert_eq!(index(group(&by_agency, "00001", Some("AG1")), "access")["suppressed"], true);
+    // A mean is hidden wherever one of its parts is.
+    assert_eq!(index(group(&communes, "00002", None), "sipas")["suppressed"], true);
+
+    // A wave may set its own threshold: at 3, nothing here is hidden.
+    let lenient = app.open_wave_with(&json!({"name": "Ngưỡng 3", "form_id": "sipas-2017", "min_cell": 3})).await;
+    answer(&app, &lenient, &form, "00002", "AG1", "5", 3).await;
+    let communes = app.get_json(&format!("/api/v1/waves/{lenient}/results?level=commune")).await;
+    assert_eq!(index(group(&communes, "00002", None), "access")["value"], 100.0);
+    let refused = app.post("/api/v1/waves", &json!({"name": "Sai", "form_id": "sipas-2017", "min_cell": 0})).await;
+    assert_eq!(refused.status(), 422);
+}
+
+async fn a_closed_wave_keeps_the_names_and_tree_it_closed_with(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
+    answer(&app, &wave, &form, "00002", "AG1", "5", 2).await;
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
+    let before = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+
+    // The commune is renamed and moved to the other district after the wave closed.
+    let moved = json!({"code": "00002", "name": "Phường Mới", "level": "commune", "parent_code": "002"});
+    assert_eq!(app.post("/api/v1/localities", &moved).await.status(), 200);
+
+    let after = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    assert_eq!(after, before, "nothing of a closed wave's results changes");
+    assert_eq!(group(&after, "00002", None)["locality"]["name"], "Xã Một Hai");
+    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    assert_eq!(group(&districts, "001", None)["responses"], 2);
+    assert_eq!(index(group(&districts, "001", None), "sipas")["value"], 100.0);
+}

@@ -1,0 +1,152 @@
+//! The report's files: the indices table as CSV and JSON, read back, the workbook with its
+//! sheets, numbers and chart, and the anonymised microdata.
+
+use crate::helpers::{TestApp, satisfied_at};
+use crate::on_both_backends;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    indices_table_reads_back_as_csv_and_json_with_hidden_cells_empty,
+    workbook_has_summary_units_chart_and_method,
+    microdata_rows_carry_codes_months_and_places_of_at_least_k_answers
+);
+
+async fn answered_wave(app: &TestApp) -> String {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave("sipas-2017").await;
+    for (commune, agency, level, count) in
+        [("00001", "AG1", "5", 6), ("00002", "AG1", "2", 3), ("00003", "AG2", "4", 7)]
+    {
+        for invitation in app.invite(&wave, commune, Some(agency), count).await {
+            assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, level)).await.status(), 201);
+        }
+    }
+    wave
+}
+
+async fn download(app: &TestApp, path: &str) -> (u16, Vec<u8>) {
+    let response = app.api.get(app.url(path)).bearer_auth(&app.admin_token).send().await.unwrap();
+    (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
+}
+
+async fn indices_table_reads_back_as_csv_and_json_with_hidden_cells_empty(app: TestApp) {
+    let wave = answered_wave(&app).await;
+    let (status, bytes) = download(&app, &format!("/api/v1/waves/{wave}/report.csv?table=indices&level=commune")).await;
+    assert_eq!(status, 200);
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "locality_code",
+            "locality_name",
+            "level",
+            "agency_code",
+            "agency_name",
+            "responses",
+            "index_id",
+            "index_label",
+            "value",
+            "n",
+            "ci_low",
+            "ci_high",
+            "suppressed",
+            "rank"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let indices = app.form("sipas-2017").await["indices"].as_array().unwrap().len();
+    assert_eq!(rows.len(), 4 * indices, "the whole wave and three communes, every index");
+    let find = |code: &str, index: &str| rows.iter().find(|r| &r[0] == code && &r[6] == index).unwrap().clone();
+    let whole = find("", "access");
+    assert_eq!((&whole[2], &whole[5], &whole[9]), ("wave", "16", "16"));
+    assert!((whole[8].parse::<f64>().unwrap() - 1300.0 / 16.0).abs() < 1e-9, "unrounded: {whole:?}");
+    let small = find("00002", "access");
+    assert_eq!((&small[1], &small[8], &small[9], &small[12], &small[13]), ("Xã Một Hai", "", "3", "true", ""));
+    let shown = find("00003", "access");
+    assert_eq!((&shown[8], &shown[12], &shown[13]), ("100", "false", "1"));
+    assert!(shown[10].parse::<f64>().unwrap() < 100.0, "interval: {shown:?}");
+
+    let json = app.get_json(&format!("/api/v1/waves/{wave}/report?table=indices&level=commune")).await;
+    let json_rows = json["rows"].as_array().unwrap();
+    assert_eq!(json_rows.len(), rows.len());
+    let small = json_rows.iter().find(|r| r["locality_code"] == "00002" && r["index_id"] == "access").unwrap();
+    assert_eq!((&small["value"], &small["suppressed"], &small["n"]), (&Value::Null, &json!(true), &json!(3)));
+
+    let (status, _) = download(&app, &format!("/api/v1/waves/{wave}/report.csv?table=items")).await;
+    assert_eq!(status, 422, "tables not written yet are refused, not faked");
+}
+
+async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
+    use calamine::{Data, Reader, Xlsx};
+    let wave = answered_wave(&app).await;
+    let (status, bytes) = download(&app, &format!("/api/v1/waves/{wave}/report.xlsx?level=district")).await;
+    assert_eq!(status, 200);
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
+    assert_eq!(workbook.sheet_names(), ["Tổng hợp", "Chỉ số theo đơn vị", "Phương pháp"]);
+    let summary = workbook.worksheet_range("Tổng hợp").unwrap();
+    assert_eq!(summary.get_value((4, 1)), Some(&Data::Float(16.0)), "answers");
+    assert_eq!(summary.get_value((5, 1)), Some(&Data::Float(100.0)), "response rate");
+    let form = app.form("sipas-2017").await;
+    let label_of =
+        |id: &str| form["indices"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["label"].clone();
+    let first = form["indices"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        summary.get_value((8, 0)).unwrap().to_string(),
+        label_of(first).as_str().unwrap(),
+        "indices in the form's order"
+    );
+    let units = workbook.worksheet_range("Chỉ số theo đơn vị").unwrap();
+    assert_eq!(units.get_value((0, 3)).unwrap().to_string(), "Xếp hạng SIPAS");
+    assert_eq!(units.get_value((0, 4)).unwrap().to_string(), label_of("sipas").as_str().unwrap());
+    let names: Vec<String> = (1..=2).map(|r| units.get_value((r, 0)).unwrap().to_string()).collect();
+    assert_eq!(names, ["Huyện Một", "Huyện Hai"]);
+    // Huyện Một: 6 of 9 satisfied on every factor; Huyện Hai: 7 of 7.
+    assert_eq!(units.get_value((1, 4)), Some(&Data::Float(600.0 / 9.0)));
+    assert_eq!(units.get_value((2, 4)), Some(&Data::Float(100.0)));
+    assert_eq!(units.get_value((2, 3)), Some(&Data::Float(1.0)), "rank on SIPAS");
+    let method = workbook.worksheet_range("Phương pháp").unwrap();
+    assert!(method.get_value((6, 1)).unwrap().to_string().contains("dưới 5 câu trả lời"));
+
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let chart = zip.by_name("xl/charts/chart1.xml").map(|f| f.size()).unwrap_or(0);
+    assert!(chart > 0, "a native chart of the indices by unit");
+}
+
+async fn microdata_rows_carry_codes_months_and_places_of_at_least_k_answers(app: TestApp) {
+    let wave = answered_wave(&app).await;
+    let (status, bytes) = download(&app, &format!("/api/v1/waves/{wave}/answers.csv")).await;
+    assert_eq!(status, 200);
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(&header[..3], ["locality_code", "agency_code", "month"]);
+    assert!(header.contains(&"sat_access".to_string()) && !header.contains(&"comment".to_string()), "no free text");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 16, "one row per answer");
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert!(rows.iter().all(|r| r[2].len() == 7), "the month, not the day: {:?}", rows[0]);
+    assert!(rows.iter().any(|r| r[2] == month || r[2] < *month.as_str()));
+    // 00002 has 3 answers (AG1): too few anywhere but with no place at all, and those rows
+    // would then be known to be 00002's, so 00001's 6 join them; 00003's 7 stay.
+    let mut cells: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for row in &rows {
+        *cells.entry((row[0].to_string(), row[1].to_string())).or_default() += 1;
+    }
+    let expected: std::collections::BTreeMap<(String, String), usize> =
+        [((String::new(), String::new()), 9), (("00003".into(), "AG2".into()), 7)].into_iter().collect();
+    assert_eq!(cells, expected);
+    let access = header.iter().position(|h| h == "sat_access").unwrap();
+    let codes: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[access]).collect();
+    assert_eq!(codes, ["2", "4", "5"].into_iter().collect());
+
+    let (status, codebook) = download(&app, &format!("/api/v1/waves/{wave}/answers-codebook.csv")).await;
+    assert_eq!(status, 200);
+    let codebook = String::from_utf8(codebook).unwrap();
+    assert!(codebook.contains("sat_access,"), "{codebook}");
+    let officer = app.official("agency_officer", Some("AG1")).await;
+    assert_eq!(app.get_as(&officer, &format!("/api/v1/waves/{wave}/answers.csv")).await.status(), 403);
+    let audit = app.get_json("/api/v1/audit?limit=50").await;
+    assert!(audit.to_string().contains("wave.microdata"), "audited: {audit}");
+}
