@@ -1116,7 +1116,7 @@ mod tests {
             }
         }
         let plan = IndexPlan::new(&form, &layout);
-        let figures = plan.labelled(plan.compute(&counts));
+        let figures = plan.labelled(plan.compute(&counts, 3));
         let value = |id: &str| figures.iter().find(|f| f.id == id).unwrap().figure.value.unwrap();
         assert_eq!(value("area_policy"), 50.0);
         assert_eq!(value("area_services"), 100.0);

@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document of `/api/v1`, generated from the handlers' `#[utoipa::path]`
 //! attributes and their request and query types, served at `/api/v1/openapi.json`.
 
-use super::{auth, delivery, forms, lists, places, responses, sampling, users, waves};
+use super::{auth, delivery, forms, lists, places, report, responses, sampling, users, waves};
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -53,6 +53,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         users::clear_failures,
         users::change_own_password,
         users::audit_log,
+        report::report_json,
+        report::report_csv,
+        report::report_xlsx,
+        report::answers_csv,
+        report::codebook_csv,
         waves::create,
         waves::list,
         waves::show,
