@@ -18,6 +18,7 @@ impl Templates {
             ("login.html", include_str!("templates/login.html")),
             ("dashboard.html", include_str!("templates/dashboard.html")),
             ("results.html", include_str!("templates/results.html")),
+            ("report.html", include_str!("templates/report.html")),
             ("letters.html", include_str!("templates/letters.html")),
             ("opt_out.html", include_str!("templates/opt_out.html")),
             ("sampling.html", include_str!("templates/sampling.html")),

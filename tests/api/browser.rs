@@ -203,3 +203,61 @@ async fn citizen_answers_sipas_in_headless_chromium() {
     let sipas = results["overall"]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "sipas").unwrap();
     assert_eq!(sipas["value"], 100.0);
 }
+
+/// A4's width less 35 mm of margins, in CSS pixels (96 per inch): what a printed table has.
+const A4_PRINTABLE_PX: u32 = 661;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printable_report_has_tables_and_svg_charts_and_prints_on_a4() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app: TestApp = spawn_app(Backend::Sqlite).await.unwrap();
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave("sipas-2017").await;
+    for (commune, level, count) in [("00001", "5", 6), ("00002", "4", 5), ("00003", "2", 7)] {
+        for invitation in app.invite(&wave, commune, None, count).await {
+            let answers = crate::helpers::satisfied_at(&form, level);
+            assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
+        }
+    }
+    driver
+        .call(reqwest::Method::POST, "/window/rect", Some(json!({"width": A4_PRINTABLE_PX + 40, "height": 1100})))
+        .await;
+    driver.goto(&app.url("/dang-nhap")).await;
+    driver.type_into("input[name=email]", crate::helpers::ADMIN_EMAIL).await;
+    driver.type_into("input[name=password]", crate::helpers::ADMIN_PASSWORD).await;
+    driver.click("form button[type=submit]").await;
+    driver.wait_for_text("h1", "Các đợt khảo sát").await;
+    driver.goto(&app.url(&format!("/quan-ly/dot/{wave}/bao-cao?level=district"))).await;
+    let title = driver.wait_for_text("h1", "BÁO CÁO KẾT QUẢ KHẢO SÁT").await;
+    assert!(title.contains("Đợt thử"), "{title}");
+    let head = driver.text_of(".doc-nation").await;
+    assert!(head.to_uppercase().contains("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"), "quốc hiệu: {head}");
+    let table = driver.text_of("table.report-table").await;
+    // 6 + 5 + 7 answers: access 18 answers, 11 satisfied → 61,1 (half up, decimal comma).
+    assert!(table.contains("61,1"), "{table}");
+    let script = "return [document.querySelectorAll('svg rect').length, \
+                  Math.max(...[...document.querySelectorAll('table.report-table')].map(t => t.scrollWidth)), \
+                  document.querySelectorAll('table.report-table').length]";
+    let measured =
+        driver.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await;
+    let (bars, widest, tables) =
+        (measured[0].as_u64().unwrap(), measured[1].as_u64().unwrap(), measured[2].as_u64().unwrap());
+    assert_eq!(tables, 2, "overall and by district");
+    assert!(bars >= 2 + 2, "a bar per headline index and per district: {bars}");
+    assert!(widest <= u64::from(A4_PRINTABLE_PX), "no table wider than an A4 page's text: {widest}px");
+    driver.screenshot("report.png").await;
+    let pdf = driver
+        .call(
+            reqwest::Method::POST,
+            "/print",
+            Some(json!({"page": {"width": 21.0, "height": 29.7}, "background": true})),
+        )
+        .await;
+    use base64::Engine;
+    let pdf = base64::engine::general_purpose::STANDARD.decode(pdf.as_str().unwrap()).unwrap();
+    assert!(pdf.starts_with(b"%PDF"), "printed to PDF");
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.pdf"), &pdf).unwrap();
+}

@@ -208,7 +208,7 @@ async fn results_for(
     params: &ResultsParams,
 ) -> Result<(Wave, Arc<Form>, WaveResults), ApiError> {
     let wave = find_wave(state, id).await?;
-    let (form, results) = visible_results(state, user, &wave, params).await?;
+    let (form, results) = visible_results(state, &user.0, &wave, params).await?;
     state.audit(&user.0, "wave.report", &wave.id).await?;
     Ok((wave, form, results))
 }

@@ -374,12 +374,12 @@ impl ResultsParams {
 /// A wave's results as `user` may see them, with the change since `params.compare`.
 pub async fn visible_results(
     state: &AppState,
-    user: &ApiUser,
+    user: &crate::storage::accounts::User,
     wave: &Wave,
     params: &ResultsParams,
 ) -> Result<(Arc<Form>, WaveResults), ApiError> {
     let one = |wave: Wave| async move {
-        let query = params.query_for(&user.0, &wave)?;
+        let query = params.query_for(user, &wave)?;
         let form = state.survey.wave_form(&wave.form_hash).await?;
         let suppression = state.survey.suppression(&wave, &form).await?;
         let form_q = form.clone();
@@ -414,7 +414,7 @@ async fn results(
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let wave = find_wave(&state, &path).await?;
-    let (_, results) = visible_results(&state, &user, &wave, &params).await?;
+    let (_, results) = visible_results(&state, &user.0, &wave, &params).await?;
     let chunks = results.into_json_chunks().map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)));
     Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
 }

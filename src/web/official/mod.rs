@@ -5,6 +5,7 @@ mod assignments;
 mod lists;
 mod password;
 mod progress;
+mod report;
 mod sampling;
 
 use super::AppState;
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/quan-ly/dot/{id}/dong", web::post().to(close_wave))
         .configure(sampling::routes)
         .configure(progress::routes)
+        .configure(report::routes)
         .configure(assignments::routes)
         .configure(lists::routes)
         .configure(password::routes);

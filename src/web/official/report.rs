@@ -1,0 +1,139 @@
+//! The printable report of a wave (`/quan-ly/dot/{id}/bao-cao`): headed as an official
+//! document, its tables and bar charts drawn on the server as inline SVG, laid out for A4 so
+//! the browser prints it to PDF. Figures are those of the results API, through the same
+//! disclosure control, rounded by the one rule for people.
+
+use super::{level_label, one_decimal, refused};
+use crate::domain::form::IndexDefinition;
+use crate::domain::indices::Figure;
+use crate::service::results::WaveResults;
+use crate::web::AppState;
+use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
+use crate::web::auth::PageUser;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use minijinja::context;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/quan-ly/dot/{id}/bao-cao", web::get().to(page));
+}
+
+/// Units beyond this many are listed in the table but not charted.
+const MAX_CHARTED: usize = 60;
+
+/// Geometry of a horizontal bar chart, in SVG user units.
+const LABEL_WIDTH: f64 = 310.0;
+const BAR_SPACE: f64 = 290.0;
+/// Longer labels are cut (the table beside the chart has them whole).
+const LABEL_CHARS: usize = 52;
+const ROW_HEIGHT: f64 = 20.0;
+
+/// A figure as a table cell shows it.
+fn cell(figure: &Figure) -> minijinja::Value {
+    let interval =
+        figure.ci_low.zip(figure.ci_high).map(|(low, high)| format!("{}–{}", one_decimal(low), one_decimal(high)));
+    context! {
+        value => figure.value.map(one_decimal),
+        suppressed => figure.suppressed,
+        n => figure.n,
+        interval,
+    }
+}
+
+/// Bars of a chart (value in %, 0–100), hidden and empty figures left out.
+fn bars<'a>(rows: impl Iterator<Item = (&'a str, &'a Figure)>) -> (Vec<minijinja::Value>, f64) {
+    let bars: Vec<minijinja::Value> = rows
+        .filter_map(|(label, figure)| Some((label, figure.value?)))
+        .take(MAX_CHARTED)
+        .enumerate()
+        .map(|(i, (label, value))| {
+            let y = i as f64 * ROW_HEIGHT;
+            let width = BAR_SPACE * value.clamp(0.0, 100.0) / 100.0;
+            let label: String = match label.chars().count() > LABEL_CHARS {
+                true => label.chars().take(LABEL_CHARS - 1).chain(['…']).collect(),
+                false => label.to_string(),
+            };
+            context! {
+                label, y, text_y => y + ROW_HEIGHT * 0.7, width,
+                value_x => LABEL_WIDTH + width + 4.0, value => one_decimal(value),
+            }
+        })
+        .collect();
+    let height = bars.len() as f64 * ROW_HEIGHT;
+    (bars, height)
+}
+
+async fn page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    params: web::Query<ResultsParams>,
+    user: Option<PageUser>,
+) -> HttpResponse {
+    let Some(PageUser(user)) = user else { return super::redirect("/dang-nhap") };
+    let loaded = async {
+        let wave = find_wave(&state, &path).await?;
+        let (form, results) = visible_results(&state, &user, &wave, &params).await?;
+        let (wave_id, scope) = (wave.id.clone(), params.query_for(&user, &wave)?.agency_scope);
+        let totals = state.survey.db.run(move |db| db.invitation_totals(&wave_id, scope.as_deref())).await?;
+        Ok::<_, crate::web::error::ApiError>((wave, form, results, totals))
+    };
+    let (wave, form, results, (issued, used)) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(error) => return refused(&state, &req, &error),
+    };
+    let mut headline: Vec<&IndexDefinition> = form.headline_indices();
+    headline.sort_by_key(|h| h.id != "sipas");
+    let position = |id: &str| form.indices.iter().position(|i| i.id == id);
+    let positions: Vec<usize> = headline.iter().filter_map(|h| position(&h.id)).collect();
+    let WaveResults { overall, groups } = &results;
+    let overall_rows: Vec<_> = headline
+        .iter()
+        .zip(&positions)
+        .map(|(index, &p)| context! { label => index.label, figure => cell(&overall.indices[p].figure) })
+        .collect();
+    let (overall_bars, overall_height) =
+        bars(headline.iter().zip(&positions).map(|(index, &p)| (index.label.as_str(), &overall.indices[p].figure)));
+    let unit_name = |g: &crate::service::results::GroupResult| match (&g.locality, &g.agency) {
+        (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
+        (Some(l), None) => l.name.clone(),
+        (None, Some(a)) => a.name.clone(),
+        (None, None) => "(khác)".into(),
+    };
+    let names: Vec<String> = groups.iter().map(unit_name).collect();
+    let lead = positions.first().copied();
+    let units: Vec<_> = groups
+        .iter()
+        .zip(&names)
+        .map(|(g, name)| {
+            let rank = lead.and_then(|p| g.ranks.get(p).copied().flatten());
+            let cells: Vec<_> = positions.iter().map(|&p| cell(&g.figures[p])).collect();
+            context! { name, responses => g.responses, rank, cells }
+        })
+        .collect();
+    let (unit_bars, unit_height) = match lead {
+        Some(p) => bars(groups.iter().zip(&names).map(|(g, name)| (name.as_str(), &g.figures[p]))),
+        None => (Vec::new(), 0.0),
+    };
+    let rate = (issued > 0).then(|| one_decimal(100.0 * used as f64 / issued as f64));
+    let level = params.level.as_deref().filter(|l| !l.is_empty());
+    state.page(
+        &req,
+        StatusCode::OK,
+        "report.html",
+        context! {
+            title => format!("Báo cáo: {}", wave.name),
+            organisation => state.settings.organisation,
+            wave => context! { id => wave.id, name => wave.name, form_version => wave.form_version },
+            form_title => form.title,
+            issued, answered => overall.responses, rate,
+            level_label => level.map(level_label),
+            headers => headline.iter().map(|h| h.label.as_str()).collect::<Vec<_>>(),
+            overall_rows, overall_bars, overall_height,
+            units, unit_bars, unit_height, charted_all => groups.len() <= MAX_CHARTED,
+            lead_label => headline.first().map(|h| h.label.as_str()),
+            label_width => LABEL_WIDTH, chart_width => LABEL_WIDTH + BAR_SPACE + 60.0,
+            min_cell => wave.min_cell.unwrap_or(state.survey.min_cell),
+        },
+    )
+}
