@@ -149,10 +149,10 @@ impl<'a> IndexPlan<'a> {
         slots.max().map_or(0, |last| last + 1)
     }
 
-    /// How many leading slots `valid_counts` reads: no product slots.
+    /// How many leading slots `valid_counts` and `hit_counts` read: no product slots.
     pub fn count_slots_read(&self) -> usize {
         let slots = self.steps.iter().flat_map(|step| match step {
-            Step::Share { valid, .. } => valid.iter().max().copied(),
+            Step::Share { valid, hits } => valid.iter().chain(hits).max().copied(),
             Step::Mean { .. } => None,
         });
         slots.max().map_or(0, |last| last + 1)
@@ -176,6 +176,16 @@ impl<'a> IndexPlan<'a> {
             counts.push(n);
         }
         counts
+    }
+
+    /// Every share index's positive answers (0 for means), read from the slots
+    /// `count_slots_read` covers.
+    pub fn hit_counts(&self, tally: &Tally) -> Vec<u64> {
+        let hits = self.steps.iter().map(|step| match step {
+            Step::Share { hits, .. } => hits.iter().map(|&s| tally.get(s)).sum(),
+            Step::Mean { .. } => 0,
+        });
+        hits.collect()
     }
 
     /// Every index's figure, in the form's order of indices, for a group of `respondents`.

@@ -53,17 +53,18 @@ impl Suppression {
     }
 }
 
-/// One cell's answers and valid answers per index.
+/// One cell's answers, and valid and positive answers per index.
 #[derive(Clone)]
 struct Cell {
     responses: u64,
     counts: Vec<u64>,
+    hits: Vec<u64>,
 }
 
 impl Cell {
     fn add(&mut self, other: &Cell) {
         self.responses += other.responses;
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts).chain(self.hits.iter_mut().zip(&other.hits)) {
             *a += b;
         }
     }
@@ -96,7 +97,8 @@ impl Cube {
         let mut rest = self.cells[total].clone();
         for &part in &parts {
             rest.responses -= self.cells[part].responses.min(rest.responses);
-            for (r, p) in rest.counts.iter_mut().zip(&self.cells[part].counts) {
+            let part = &self.cells[part];
+            for (r, p) in rest.counts.iter_mut().zip(&part.counts).chain(rest.hits.iter_mut().zip(&part.hits)) {
                 *r -= (*p).min(*r);
             }
         }
@@ -131,7 +133,11 @@ pub fn wave_suppression(
         if level == tally::WHOLE && agency == tally::ALL_AGENCIES {
             responses += stored.responses;
         }
-        let cell = Cell { responses: stored.responses, counts: plan.valid_counts(&stored.tally, stored.responses) };
+        let cell = Cell {
+            responses: stored.responses,
+            counts: plan.valid_counts(&stored.tally, stored.responses),
+            hits: plan.hit_counts(&stored.tally),
+        };
         let channel = Channel::parse(&channel);
         for &split in splits {
             if channel.is_some_and(|c| split.counts(c)) {
@@ -143,9 +149,9 @@ pub fn wave_suppression(
 
     let index = RelationIndex::new(cube.cells.len(), &cube.relations);
     let mut hidden: Vec<Vec<bool>> = vec![vec![false; form.indices.len()]; cube.cells.len()];
-    // Indices over the same valid answers share a pattern: computed once, found by a hash of
-    // the counts and checked against the index that computed it.
-    let mut computed: HashMap<u64, Vec<usize>> = HashMap::new();
+    // Indices over the same valid answers share a first pattern: computed once, found by a
+    // hash of the counts and checked against the index that computed it.
+    let mut computed: HashMap<u64, Vec<(usize, Vec<bool>)>> = HashMap::new();
     let column = |i: usize| cube.cells.iter().map(move |c| c.counts[i]);
     for (i, definition) in form.indices.iter().enumerate() {
         if !matches!(definition.rule, IndexRule::Share { .. }) {
@@ -154,15 +160,24 @@ pub fn wave_suppression(
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         column(i).for_each(|n| n.hash(&mut hasher));
         let same = computed.entry(hasher.finish()).or_default();
-        match same.iter().find(|&&j| column(j).eq(column(i))) {
-            Some(&j) => hidden.iter_mut().for_each(|cell| cell[i] = cell[j]),
+        let mut pattern = match same.iter().find(|(j, _)| column(*j).eq(column(i))) {
+            Some((_, pattern)) => pattern.clone(),
             None => {
-                let counts: Vec<u64> = column(i).collect();
-                for (cell, hide) in hidden.iter_mut().zip(index.suppress(&counts, min_cell)) {
-                    cell[i] = hide;
-                }
-                same.push(i);
+                let pattern = index.suppress(&column(i).collect::<Vec<_>>(), min_cell);
+                same.push((i, pattern.clone()));
+                pattern
             }
+        };
+        // Then this index's own answers: hidden figures that are all 0% or all 100% would
+        // be known from their published total, so hide more until none is.
+        let mut forced: Option<Vec<u64>> = None;
+        while let Some(cell) = breaks_a_bound(&cube, &pattern, i) {
+            let counts = forced.get_or_insert_with(|| column(i).collect());
+            counts[cell] = 1;
+            pattern = index.suppress(counts, min_cell);
+        }
+        for (cell, hide) in hidden.iter_mut().zip(pattern) {
+            cell[i] = hide;
         }
     }
     // A mean is hidden wherever one of its shares is: the others and the mean would give it.
@@ -184,6 +199,25 @@ pub fn wave_suppression(
         .filter_map(|(key, hidden)| Some((key?, hidden)).filter(|(_, h)| h.iter().any(|&x| x)))
         .collect();
     Ok(Suppression { min_cell, hidden, responses })
+}
+
+/// A cell to hide because, in some relation whose total is published, the hidden parts'
+/// positive answers are none or all of their valid answers (each is then known: 0% or 100%):
+/// the smallest published part whose share would break that bound, else the total.
+fn breaks_a_bound(cube: &Cube, hidden: &[bool], index: usize) -> Option<usize> {
+    let (n, hits) = (|c: usize| cube.cells[c].counts[index], |c: usize| cube.cells[c].hits[index]);
+    for relation in cube.relations.iter().filter(|r| !hidden[r.total]) {
+        let hidden_parts = relation.parts.iter().filter(|&&p| hidden[p]);
+        let (valid, positive) = hidden_parts.fold((0, 0), |(v, h), &p| (v + n(p), h + hits(p)));
+        if valid == 0 || (positive != 0 && positive != valid) {
+            continue;
+        }
+        let breaks = |p: usize| if positive == 0 { hits(p) > 0 } else { hits(p) < n(p) };
+        let part =
+            relation.parts.iter().copied().filter(|&p| !hidden[p] && n(p) > 0 && breaks(p)).min_by_key(|&p| n(p));
+        return Some(part.unwrap_or(relation.total));
+    }
+    None
 }
 
 /// Ties every cell to its parent locality (the whole wave above the top), every agency's cell

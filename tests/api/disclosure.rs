@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 on_both_backends!(
     a_small_commune_and_its_complement_are_hidden_and_no_subtraction_recovers_them,
-    a_closed_wave_keeps_the_names_and_tree_it_closed_with
+    a_closed_wave_keeps_the_names_and_tree_it_closed_with,
+    hidden_figures_that_are_all_satisfied_are_not_given_away_by_their_total
 );
 
 fn group<'a>(results: &'a Value, locality: &str, agency: Option<&str>) -> &'a Value {
@@ -90,4 +91,25 @@ async fn a_closed_wave_keeps_the_names_and_tree_it_closed_with(app: TestApp) {
     let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     assert_eq!(group(&districts, "001", None)["responses"], 2);
     assert_eq!(index(group(&districts, "001", None), "sipas")["value"], 100.0);
+}
+
+async fn hidden_figures_that_are_all_satisfied_are_not_given_away_by_their_total(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave("sipas-2017").await;
+    // District 001: 6 and 3 answers, all satisfied. District 002: 4 satisfied, 3 not.
+    answer(&app, &wave, &form, "00001", "AG1", "5", 6).await;
+    answer(&app, &wave, &form, "00002", "AG1", "5", 3).await;
+    answer(&app, &wave, &form, "00003", "AG2", "5", 4).await;
+    answer(&app, &wave, &form, "00003", "AG2", "2", 3).await;
+
+    // Hiding both communes of 001 is not enough: 001 at 100% would say each of them is at
+    // 100% too. So 001 is hidden, and then 002 beside it; the province (13 of 16) stays.
+    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    for district in ["001", "002"] {
+        let access = index(group(&districts, district, None), "access");
+        assert_eq!(access["suppressed"], true, "{district}: {access}");
+    }
+    let provinces = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province")).await;
+    assert_eq!(index(group(&provinces, "01", None), "access")["value"], 1300.0 / 16.0);
 }
