@@ -6,8 +6,10 @@
 //! more, and a third of the communes share theirs with a provincial department), and each is
 //! answered once through `POST /api/v1/responses` by BENCH_CONCURRENCY clients, with answers
 //! drawn from the form by a seeded generator (any option including "không trả lời", several
-//! choices, optional items skipped). Then the results at every level, the results page and
-//! `/verify` are timed, and the server's peak memory and the database's size measured. Each
+//! choices, optional items skipped). Then the results at every level (the first call, which
+//! decides the wave's suppression pattern, apart), the results page, the report files
+//! (workbook by district, indices CSV by commune), the anonymised microdata and `/verify` are
+//! timed, and the server's peak memory and the database's size measured. Each
 //! figure is printed beside the goal.
 //!
 //! The ceilings of this machine are measured in the same run with the same bodies and the
@@ -22,6 +24,7 @@
 //! BENCH_REUSE_DB=/tmp/phieu-serve-… or postgres://…/db …         (measure results again on a kept database, no seeding)
 //! PHIEU_BIN=/path/to/other/phieu …                               (another build of the server)
 //! BENCH_RESULT_REPEATS=10 BENCH_PAGE_REPEATS=3 BENCH_SEED=2024 … (repetitions of each results call; the answers' seed)
+//! BENCH_REPORT_REPEATS=5 …                                       (repetitions of each report file and the microdata)
 //!
 //! The server inherits this process's environment, so PHIEU_* settings (e.g.
 //! PHIEU_MIX_INTERVAL_SECS) apply to it.
@@ -812,6 +815,7 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
     println!("\n{} ({}), load {}", store.label(), store.location(), load_average());
     let (mut server, port) = store.start(binary);
     let mut pid = server.id();
+    println!("  server pid {pid}");
     let mut api = Api::connect(port).await;
     let idle = status_kib(pid, "VmRSS:");
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
@@ -842,6 +846,7 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
                 let (restarted, port) = store.start(bin);
                 server = restarted;
                 pid = server.id();
+                println!("  server pid {pid}");
                 api = Api::connect(port).await;
                 reset_peak(pid);
             }
@@ -913,6 +918,18 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
     reset_peak(pid);
     let before_results = status_kib(pid, "VmRSS:");
     let results = format!("/api/v1/waves/{wave}/results");
+    // The first results call after the answers changed (or after a restart) decides the
+    // wave's suppression pattern over all its cells; the calls after it reuse the pattern.
+    let first = time_calls(&api, &results, 1).await;
+    line(
+        "results overall, first call",
+        format!(
+            "{:.1} ms (decides suppression), peak {:.0} MiB",
+            quantile(&first.sorted, 0.0),
+            mib(status_kib(pid, "VmHWM:"))
+        ),
+        "(pays the wave's disclosure control)",
+    );
     for (what, query, goal) in [
         ("results overall", "", 50.0),
         ("results by province", "?level=province", 50.0),
@@ -963,6 +980,31 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
         format!("peak {:.0} MiB (before {:.0} MiB)", mib(status_kib(pid, "VmHWM:")), mib(before_results)),
         "goal < 500 MiB",
     );
+    for (what, path, goal) in [
+        ("report.xlsx by district", format!("/api/v1/waves/{wave}/report.xlsx?level=district"), "goal < 2 s"),
+        ("report.csv indices by commune", format!("/api/v1/waves/{wave}/report.csv?table=indices&level=commune"), ""),
+        (
+            "answers.csv (microdata)",
+            format!("/api/v1/waves/{wave}/answers.csv"),
+            "goal < 10 s at 1,000,000 answers, < 100 MiB",
+        ),
+    ] {
+        reset_peak(pid);
+        let before = status_kib(pid, "VmRSS:");
+        let t = time_calls(&api, &path, settings.report_repeats).await;
+        line(
+            what,
+            format!(
+                "p50 {:.0} p95 {:.0} ms, {}, peak {:.0} MiB (before {:.0})",
+                quantile(&t.sorted, 0.5),
+                quantile(&t.sorted, 0.95),
+                size_text(t.size),
+                mib(status_kib(pid, "VmHWM:")),
+                mib(before)
+            ),
+            goal,
+        );
+    }
     reset_peak(pid);
     let (status, _, took, body) = api.get(&format!("/api/v1/waves/{wave}/verify")).await;
     let verification: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -984,6 +1026,7 @@ struct Settings {
     concurrency: usize,
     result_repeats: usize,
     page_repeats: usize,
+    report_repeats: usize,
     seed: u64,
 }
 
@@ -994,6 +1037,7 @@ async fn main() {
         concurrency: env_number("BENCH_CONCURRENCY", 64),
         result_repeats: env_number("BENCH_RESULT_REPEATS", 10).max(1),
         page_repeats: env_number("BENCH_PAGE_REPEATS", 3).max(1),
+        report_repeats: env_number("BENCH_REPORT_REPEATS", 5).max(1),
         seed: env_number("BENCH_SEED", 2024) as u64,
         other_binary: std::env::var("PHIEU_BIN_B").ok().filter(|v| !v.is_empty()).map(PathBuf::from),
     };
