@@ -396,6 +396,7 @@ fn recount_leaves(
 ) -> StorageResult<(u64, BTreeMap<CellKey, CellCounts>)> {
     let mut leaves: BTreeMap<CellKey, CellCounts> = BTreeMap::new();
     let (mut after, mut answers) = (String::new(), 0u64);
+    db.refresh_answer_statistics()?;
     loop {
         let chunk = db.raw_answers_after(wave_id, &after, RECOUNT_CHUNK)?;
         let Some(last) = chunk.last() else { break };

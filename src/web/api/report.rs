@@ -3,7 +3,6 @@
 //! method). Every figure has gone through the wave's disclosure control.
 
 use crate::domain::account::Role;
-use crate::domain::answers::ValidAnswers;
 use crate::domain::form::Form;
 use crate::domain::indices::Figure;
 use crate::domain::locality::LocalityTree;
@@ -21,7 +20,8 @@ use crate::web::error::ApiError;
 use actix_web::{HttpResponse, web};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -74,6 +74,7 @@ async fn answers_csv(
         .survey
         .db
         .run(move |db| {
+            db.refresh_answer_statistics()?;
             let leaves = db.leaf_cell_sizes(&wave_q.id)?;
             let tree = LocalityTree::new(db.wave_localities_tree(&wave_q)?);
             let answers: u64 = leaves.iter().map(|(_, _, n)| n).sum();
@@ -100,15 +101,23 @@ async fn answers_csv(
             let page = db.run(move |db| db.raw_answers_after(&wave_id, &after, MICRODATA_PAGE)).await?;
             let Some(last) = page.last().map(|row| row.0.clone()) else { return Ok(None) };
             let mut csv = CsvWriter::continued();
-            for (_, locality, agency, _, day, json) in &page {
-                let answers =
-                    ValidAnswers::from_stored(&form, json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-                let (locality, agency) = places.get(&(locality.clone(), agency.clone())).cloned().unwrap_or_default();
-                let codes: Vec<String> = microdata_items(&form)
-                    .map(|i| answers.get(&i.id).map_or(String::new(), |a| a.codes().join(";")))
+            let empty = (String::new(), String::new());
+            for (_, locality, agency, _, day, json) in page {
+                // The stored answers read once into one map: the export's cost is per row.
+                let stored: HashMap<String, serde_json::Value> =
+                    serde_json::from_str(&json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                let (locality, agency) = places.get(&(locality, agency)).unwrap_or(&empty);
+                let codes: Vec<Cow<str>> = microdata_items(&form)
+                    .map(|item| match stored.get(&item.id) {
+                        Some(serde_json::Value::String(code)) => Cow::Borrowed(code.as_str()),
+                        Some(serde_json::Value::Array(codes)) => {
+                            Cow::Owned(codes.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(";"))
+                        }
+                        _ => Cow::Borrowed(""),
+                    })
                     .collect();
-                let mut cells =
-                    vec![Cell::Text(&locality), Cell::Text(&agency), Cell::Text(day.get(..7).unwrap_or(day))];
+                let mut cells = Vec::with_capacity(3 + codes.len());
+                cells.extend([Cell::Text(locality), Cell::Text(agency), Cell::Text(day.get(..7).unwrap_or(&day))]);
                 cells.extend(codes.iter().map(|c| Cell::Text(c)));
                 csv.row(&cells);
             }
