@@ -4,6 +4,7 @@
 //! rule lives in `survey_forms/*.json`. The loader rejects anything it does not understand
 //! and reports each problem with the file and the JSON path.
 
+use crate::domain::locality::is_level;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -91,6 +92,28 @@ pub enum IndexRule {
     Mean { of: Vec<String> },
 }
 
+/// How an index is formed above the units it is first computed for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// From every answer beneath, as one group.
+    #[default]
+    Pooled,
+    /// The unweighted mean of the values of the units at this locality level beneath
+    /// (national practice averages provinces); at that level and below, pooled.
+    MeanOfChildren(String),
+}
+
+impl Aggregate {
+    /// The level whose units are averaged, for `mean_of_children`.
+    pub fn children_level(&self) -> Option<&str> {
+        match self {
+            Aggregate::Pooled => None,
+            Aggregate::MeanOfChildren(level) => Some(level),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexDefinition {
     pub id: String,
@@ -99,6 +122,8 @@ pub struct IndexDefinition {
     pub dimension: Option<String>,
     #[serde(flatten)]
     pub rule: IndexRule,
+    /// Always written out, so that what a form declares is visible (absent in a file: pooled).
+    pub aggregate: Aggregate,
 }
 
 /// Index as written in a file. A separate type because serde cannot combine a flattened
@@ -113,6 +138,8 @@ enum IndexFile {
         dimension: Option<String>,
         items: Vec<String>,
         positive: Vec<String>,
+        #[serde(default)]
+        aggregate: Aggregate,
     },
     Mean {
         id: String,
@@ -120,17 +147,23 @@ enum IndexFile {
         #[serde(default)]
         dimension: Option<String>,
         of: Vec<String>,
+        #[serde(default)]
+        aggregate: Aggregate,
     },
 }
 
 impl From<IndexFile> for IndexDefinition {
     fn from(file: IndexFile) -> Self {
         match file {
-            IndexFile::Share { id, label, dimension, items, positive } => {
-                IndexDefinition { id, label: nfc(label), dimension, rule: IndexRule::Share { items, positive } }
-            }
-            IndexFile::Mean { id, label, dimension, of } => {
-                IndexDefinition { id, label: nfc(label), dimension, rule: IndexRule::Mean { of } }
+            IndexFile::Share { id, label, dimension, items, positive, aggregate } => IndexDefinition {
+                id,
+                label: nfc(label),
+                dimension,
+                rule: IndexRule::Share { items, positive },
+                aggregate,
+            },
+            IndexFile::Mean { id, label, dimension, of, aggregate } => {
+                IndexDefinition { id, label: nfc(label), dimension, rule: IndexRule::Mean { of }, aggregate }
             }
         }
     }
@@ -708,6 +741,12 @@ impl Validator {
         }
         for (i, index) in indices.iter().enumerate() {
             let path = format!("$.indices[{i}]");
+            if let Some(level) = index.aggregate.children_level().filter(|l| !is_level(l)) {
+                self.error(
+                    format!("{path}.aggregate.mean_of_children"),
+                    format!("\"{level}\" is not a locality level (lowercase letters and _)"),
+                );
+            }
             match &index.rule {
                 IndexRule::Share { items: ids, positive } => {
                     for (list, name) in [(ids, "items"), (positive, "positive")] {
@@ -994,6 +1033,20 @@ mod tests {
         assert!(errors.contains("$.items[0].options[0].code: \"một\" is not a valid option code"), "{errors}");
         assert!(errors.contains("$.items[2].dimension: \"Service Access\" is not a dotted path of ids"), "{errors}");
         assert!(errors.contains("$.indices[1].positive[1]: \"5\" is listed twice"), "{errors}");
+    }
+
+    #[test]
+    fn aggregation_is_pooled_unless_declared_and_names_a_level() {
+        let mut form = minimal();
+        form["indices"][0]["aggregate"] = json!({"mean_of_children": "province"});
+        let parsed = parse_form("mini.json", &form.to_string(), Some("mini")).unwrap();
+        let aggregate = |id: &str| parsed.indices.iter().find(|i| i.id == id).unwrap().aggregate.clone();
+        assert_eq!(aggregate("sipas"), Aggregate::MeanOfChildren("province".into()));
+        assert_eq!(aggregate("sat"), Aggregate::Pooled);
+        form["indices"][0]["aggregate"] = json!({"mean_of_children": "Tỉnh"});
+        assert_rejected(form.clone(), "$.indices[0].aggregate.mean_of_children: \"Tỉnh\" is not a locality level");
+        form["indices"][0]["aggregate"] = json!("average");
+        assert_rejected(form, "unknown variant `average`");
     }
 
     #[test]

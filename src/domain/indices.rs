@@ -17,7 +17,7 @@ pub struct IndexValue {
 
 /// One index's figure for one group, without the index's name: groups are many, and their
 /// figures are listed in the form's order of indices.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Figure {
     /// Percentage, unrounded; `None` when no valid answer stands behind it.
     pub value: Option<f64>,
@@ -252,6 +252,37 @@ fn share(hits: u64, valid: u64) -> Figure {
     }
 }
 
+/// An index declared `mean_of_children` for a group: the unweighted mean of its units'
+/// figures (units without valid answers left out). Its `n` is what stands behind the units
+/// together; its interval treats the units as independent strata, each unit's standard error
+/// read from its own 95% interval. Hidden where any unit is hidden: the mean and the other
+/// units would give that one away.
+pub fn mean_of_units(units: &[Figure]) -> Figure {
+    let n = units.iter().map(|u| u.n).sum();
+    if units.iter().any(|u| u.suppressed) {
+        return Figure { value: None, n, ci_low: None, ci_high: None, suppressed: true };
+    }
+    let valued: Vec<&Figure> = units.iter().filter(|u| u.value.is_some()).collect();
+    if valued.is_empty() {
+        return Figure { value: None, n, ci_low: None, ci_high: None, suppressed: false };
+    }
+    let m = valued.len() as f64;
+    let value = valued.iter().filter_map(|u| u.value).sum::<f64>() / m;
+    let variance: Option<f64> = valued
+        .iter()
+        .map(|u| Some(((u.ci_high? - u.ci_low?) / (2.0 * Z_95)).powi(2)))
+        .sum::<Option<f64>>()
+        .map(|sum| sum / (m * m));
+    let margin = variance.map(|v| Z_95 * v.sqrt());
+    Figure {
+        value: Some(value),
+        n,
+        ci_low: margin.map(|e| (value - e).max(0.0)),
+        ci_high: margin.map(|e| (value + e).min(100.0)),
+        suppressed: false,
+    }
+}
+
 /// 95% Wilson score interval in percent.
 pub fn wilson_interval(hits: u64, n: u64) -> (f64, f64) {
     let z = Z_95;
@@ -266,6 +297,35 @@ pub fn wilson_interval(hits: u64, n: u64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unit(value: f64, n: u64, half_width: f64) -> Figure {
+        Figure {
+            value: Some(value),
+            n,
+            ci_low: Some(value - half_width),
+            ci_high: Some(value + half_width),
+            suppressed: false,
+        }
+    }
+
+    #[test]
+    fn mean_of_units_averages_values_not_answers() {
+        // 90% of 100 and 60% of 10: pooled would be 87.3; the mean of the units is 75.
+        let mean = mean_of_units(&[unit(90.0, 100, Z_95 * 3.0), unit(60.0, 10, Z_95 * 4.0), Figure::default()]);
+        assert_eq!(mean.value, Some(75.0));
+        assert_eq!(mean.n, 110);
+        // se = √(3² + 4²) / 2 = 2.5
+        assert!((mean.ci_high.unwrap() - (75.0 + Z_95 * 2.5)).abs() < 1e-9, "{mean:?}");
+        assert!((mean.ci_low.unwrap() - (75.0 - Z_95 * 2.5)).abs() < 1e-9, "{mean:?}");
+    }
+
+    #[test]
+    fn mean_of_units_is_hidden_when_a_unit_is() {
+        let hidden = Figure { n: 3, suppressed: true, ..Figure::default() };
+        let mean = mean_of_units(&[unit(90.0, 100, 1.0), hidden]);
+        assert_eq!((mean.value, mean.suppressed, mean.n), (None, true, 103));
+        assert_eq!(mean_of_units(&[]).value, None);
+    }
     use crate::domain::answers::ANSWERED;
     use crate::domain::form::parse_form;
     use serde_json::json;

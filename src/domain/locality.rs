@@ -26,6 +26,11 @@ pub enum LocalityError {
 }
 
 /// Official codes are zero-padded digits; other schemes may use letters, so accept a safe set.
+/// Whether `level` can name a level of the tree (lowercase letters and _).
+pub fn is_level(level: &str) -> bool {
+    !level.is_empty() && level.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+}
+
 pub fn parse_code(code: &str) -> Result<String, LocalityError> {
     let code = code.trim();
     let ok =
@@ -38,7 +43,7 @@ impl Locality {
         let code = parse_code(code)?;
         let name = crate::domain::text::name(name).map_err(LocalityError::Name)?;
         let level = level.trim();
-        if level.is_empty() || !level.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        if !is_level(level) {
             return Err(LocalityError::InvalidLevel(level.into()));
         }
         let parent_code = match parent_code.map(str::trim).filter(|p| !p.is_empty()) {
@@ -216,6 +221,15 @@ impl LocalityTree {
         codes
     }
 
+    /// Codes of the localities that are not at `level` and not beneath one that is (those
+    /// above it, or in a branch without it), sorted.
+    pub fn outside_level(&self, level: &str) -> Vec<String> {
+        let mut codes: Vec<String> =
+            self.by_code.keys().filter(|c| self.ancestor_at_level(c, level).is_none()).cloned().collect();
+        codes.sort();
+        codes
+    }
+
     /// Whether `code` is `root` or lies beneath it.
     pub fn is_within(&self, code: &str, root: &str) -> bool {
         let mut current = Some(code);
@@ -257,6 +271,8 @@ mod tests {
         assert_eq!(t.ancestor_at_level("27", "district"), None);
         assert_eq!(t.ancestor_at_level("09999", "district"), None);
         assert_eq!(t.ancestor_at_level("09999", "province").unwrap().code, "27");
+        assert_eq!(t.outside_level("district"), ["09999", "27"]);
+        assert_eq!(t.outside_level("province"), Vec::<String>::new());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, mean_parts};
 use crate::domain::wave::{Channel, DeskFilter};
 use crate::storage::{Database, StorageResult};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -32,6 +32,9 @@ pub struct Suppression {
     min_cell: u64,
     /// For cells with a hidden figure: per index (the form's order), whether it is hidden.
     hidden: HashMap<CubeKey, Vec<bool>>,
+    /// The cells of answers invited at a locality itself, beneath which other localities
+    /// have answers too: what a table one level down shows as that locality's own row.
+    own_cells: HashSet<CubeKey>,
     /// The wave's answers when the pattern was decided.
     pub responses: u64,
 }
@@ -49,6 +52,17 @@ impl Suppression {
             if small || hidden.is_some_and(|h| h[i]) {
                 *figure = Figure { value: None, n: figure.n, ci_low: None, ci_high: None, suppressed: true };
             }
+        }
+    }
+
+    /// Hides the figures of the answers invited at `locality` itself (at `level`), shown apart
+    /// in a table of a lower level: the part of the locality's cell that its children leave
+    /// out, or the whole cell when no child has answers.
+    pub fn apply_own(&self, desk: DeskFilter, level: &str, locality: &str, agency: &str, figures: &mut [Figure]) {
+        let own = (desk, tally::LEAF.to_string(), locality.to_string(), agency.to_string());
+        match self.own_cells.contains(&own) {
+            true => self.apply(desk, tally::LEAF, locality, agency, figures),
+            false => self.apply(desk, level, locality, agency, figures),
         }
     }
 }
@@ -91,9 +105,9 @@ impl Cube {
     }
 
     /// `total = Σ parts`, plus a cell for what the parts leave out (a district's answers
-    /// invited at the district itself, say): unpublished, but derivable by subtraction, so it
-    /// is protected like the rest.
-    fn relate(&mut self, total: usize, parts: Vec<usize>) {
+    /// invited at the district itself, say), derivable by subtraction, so protected like the
+    /// rest; published under `rest_key` when given.
+    fn relate(&mut self, total: usize, parts: Vec<usize>, rest_key: Option<CubeKey>) {
         let mut rest = self.cells[total].clone();
         for &part in &parts {
             rest.responses -= self.cells[part].responses.min(rest.responses);
@@ -105,7 +119,7 @@ impl Cube {
         let mut parts = parts;
         if rest.responses > 0 || rest.counts.iter().any(|&n| n > 0) {
             parts.push(self.cells.len());
-            self.keys.push(None);
+            self.keys.push(rest_key);
             self.cells.push(rest);
         }
         if !parts.is_empty() {
@@ -192,13 +206,14 @@ pub fn wave_suppression(
             }
         }
     }
+    let own_cells = cube.keys.iter().flatten().filter(|k| k.1 == tally::LEAF).cloned().collect();
     let hidden = cube
         .keys
         .into_iter()
         .zip(hidden)
         .filter_map(|(key, hidden)| Some((key?, hidden)).filter(|(_, h)| h.iter().any(|&x| x)))
         .collect();
-    Ok(Suppression { min_cell, hidden, responses })
+    Ok(Suppression { min_cell, hidden, own_cells, responses })
 }
 
 /// A cell to hide because, in some relation whose total is published, the hidden parts'
@@ -243,9 +258,15 @@ fn relate_cube(cube: &mut Cube, tree: &LocalityTree, desk_split: bool) {
                 .push(at);
         }
     }
-    for (total, parts) in children.into_iter().chain(agencies) {
+    for (total_key, parts) in children {
+        if let Some(&total) = cube.positions.get(&total_key) {
+            let (split, _, locality, agency) = total_key;
+            cube.relate(total, parts, Some((split, tally::LEAF.to_string(), locality, agency)));
+        }
+    }
+    for (total, parts) in agencies {
         if let Some(&total) = cube.positions.get(&total) {
-            cube.relate(total, parts);
+            cube.relate(total, parts, None);
         }
     }
     if desk_split {
@@ -255,7 +276,7 @@ fn relate_cube(cube: &mut Cube, tree: &LocalityTree, desk_split: bool) {
             };
             let parts: Vec<usize> = [part(DeskFilter::Exclude), part(DeskFilter::Only)].into_iter().flatten().collect();
             let total = cube.positions[&(*split, level.clone(), locality.clone(), agency.clone())];
-            cube.relate(total, parts);
+            cube.relate(total, parts, None);
         }
     }
 }

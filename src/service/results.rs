@@ -3,16 +3,16 @@
 
 use crate::domain::answers::ValidAnswers;
 use crate::domain::form::{Form, FormRegistry};
-use crate::domain::indices::{Figure, IndexPlan, IndexValue};
+use crate::domain::indices::{Figure, IndexPlan, IndexValue, mean_of_units};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Layout, Tally};
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
 use crate::service::disclosure::Suppression;
-use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, ResultRow, roll_up};
+use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, ResultCells, ResultRow, roll_up};
 use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalityRef {
@@ -41,6 +41,10 @@ pub struct GroupResult {
     pub agency: Option<AgencyRef>,
     pub responses: u64,
     pub desk_responses: u64,
+    /// The answers invited at this locality itself, which sits above the level asked: the
+    /// row that makes a level's rows add up to the whole (a province's own agencies when
+    /// grouping by district).
+    pub own_level: bool,
     /// In the form's order of indices, unnamed: `overall` names every index once, and the
     /// document gives each group's figures with the index's `id` only.
     pub figures: Vec<Figure>,
@@ -59,6 +63,8 @@ struct GroupJson<'a> {
     agency: &'a Option<AgencyRef>,
     responses: u64,
     desk_responses: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    own_level: bool,
     indices: Vec<IdFigure<'a>>,
 }
 
@@ -80,6 +86,22 @@ struct IdFigure<'a> {
     change: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rank_change: Option<i64>,
+}
+
+impl GroupResult {
+    fn new(locality: Option<LocalityRef>, agency: Option<AgencyRef>, tally: &GroupTally, figures: Vec<Figure>) -> Self {
+        GroupResult {
+            locality,
+            agency,
+            responses: tally.responses,
+            desk_responses: tally.desk_responses,
+            own_level: false,
+            figures,
+            ranks: Vec::new(),
+            changes: Vec::new(),
+            rank_changes: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -132,6 +154,7 @@ impl WaveResults {
                     agency: &group.agency,
                     responses: group.responses,
                     desk_responses: group.desk_responses,
+                    own_level: group.own_level,
                     indices,
                 };
                 serde_json::to_writer(&mut chunk, &json).expect("results serialise");
@@ -158,7 +181,7 @@ pub struct ResultsQuery {
 
 /// Results of a wave, read from the tallies of the level asked only: overall from the
 /// whole-wave rows, groups from that level's roll-ups (or the agencies' whole-wave rows); every
-/// figure through the wave's `suppression`, then ranked.
+/// figure through the wave's `suppression`, then formed as each index declares, then ranked.
 pub fn wave_results(
     db: &Database,
     form: &Form,
@@ -166,6 +189,40 @@ pub fn wave_results(
     query: &ResultsQuery,
     suppression: &Suppression,
 ) -> StorageResult<WaveResults> {
+    let reading = Reading { db, form, wave, query, suppression };
+    let mut tree = None;
+    let mut results = pooled_results(&reading, &mut tree)?;
+    let mut levels: Vec<&str> = form.indices.iter().filter_map(|i| i.aggregate.children_level()).collect();
+    levels.sort();
+    levels.dedup();
+    for level in levels {
+        average_units(&reading, level, &mut tree, &mut results)?;
+    }
+    rank(&mut results.groups, form.indices.len());
+    Ok(results)
+}
+
+/// The locality tree the wave's results use, read once per call and only if needed.
+fn tree_of<'t>(db: &Database, wave: &Wave, tree: &'t mut Option<LocalityTree>) -> StorageResult<&'t LocalityTree> {
+    if tree.is_none() {
+        *tree = Some(LocalityTree::new(db.wave_localities_tree(wave)?));
+    }
+    Ok(tree.as_ref().expect("just read"))
+}
+
+/// What one results call reads.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    db: &'a Database,
+    form: &'a Form,
+    wave: &'a Wave,
+    query: &'a ResultsQuery,
+    suppression: &'a Suppression,
+}
+
+/// Every index computed from all the answers beneath each group, as one group.
+fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> StorageResult<WaveResults> {
+    let Reading { db, form, wave, query, suppression } = *reading;
     let wave_id = wave.id.as_str();
     let layout = db.tally_layout(wave_id)?;
     let plan = IndexPlan::new(form, &layout);
@@ -177,13 +234,9 @@ pub fn wave_results(
         suppression.apply(query.desk, level, locality, agency, figures);
     };
     let mut overall = GroupTally::default();
-    db.each_result_row(wave_id, tally::WHOLE, whole_agencies, query.desk, slots, |row| overall.add(&row))?;
+    let whole = ResultCells { level: tally::WHOLE, agencies: whole_agencies, desk: query.desk, localities: None };
+    db.each_result_row(wave_id, &whole, slots, |row| overall.add(&row))?;
     let mut groups: Vec<(GroupKey, GroupResult)> = Vec::new();
-    // A closed wave's localities are named and listed as they stood when it closed.
-    let closed_tree = match wave.status {
-        WaveStatus::Closed => Some(LocalityTree::new(db.wave_localities_tree(wave)?)),
-        _ => None,
-    };
     if query.level.is_some() || query.by_agency {
         let level = query.level.as_deref().unwrap_or(tally::WHOLE);
         let agencies = match (query.by_agency, scope) {
@@ -191,49 +244,27 @@ pub fn wave_results(
             (_, Some(agency)) => AgencyRows::Only(agency),
             (false, None) => AgencyRows::All,
         };
-        // Rows come ordered by locality and agency, so a group's rows (one per channel) are
-        // consecutive: each group is computed when the next begins and its counts dropped.
-        let close = |(key, names, tally): (GroupKey, GroupNames, GroupTally)| {
-            let mut figures = plan.compute(&tally.tally, tally.responses);
-            let (locality, agency): &GroupKey = &key;
-            hide(level, locality.as_deref().unwrap_or(""), agency.as_deref(), &mut figures);
-            let agency = key.1.clone().map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code });
-            let group = GroupResult {
-                locality: names.locality,
-                agency,
-                responses: tally.responses,
-                desk_responses: tally.desk_responses,
-                figures,
-                ranks: Vec::new(),
-                changes: Vec::new(),
-                rank_changes: Vec::new(),
-            };
-            (key, group)
-        };
-        let mut open: Option<(GroupKey, GroupNames, GroupTally)> = None;
-        db.each_result_row(wave_id, level, agencies, query.desk, slots, |row| {
-            let key = (
+        let key = |row: &ResultRow| {
+            (
                 query.level.as_ref().map(|_| row.locality_code.clone()),
                 query.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty()),
-            );
-            if open.as_ref().is_some_and(|(k, ..)| *k != key) {
-                groups.extend(open.take().map(close));
-            }
-            let (_, _, tally) = open.get_or_insert_with(|| {
-                let names = GroupNames {
-                    locality: row.locality.clone().map(|(name, level)| LocalityRef {
-                        code: row.locality_code.clone(),
-                        name,
-                        level,
-                    }),
-                    agency: row.agency_name.clone(),
-                };
-                (key, names, GroupTally::default())
-            });
-            tally.add(&row);
-        })?;
-        groups.extend(open.take().map(close));
-        if let Some(tree) = &closed_tree {
+            )
+        };
+        groups = read_groups(
+            |each| {
+                let cells = ResultCells { level, agencies, desk: query.desk, localities: None };
+                db.each_result_row(wave_id, &cells, slots, each)
+            },
+            key,
+            |(locality, agency): &GroupKey, tally: &GroupTally| {
+                let mut figures = plan.compute(&tally.tally, tally.responses);
+                hide(level, locality.as_deref().unwrap_or(""), agency.as_deref(), &mut figures);
+                figures
+            },
+        )?;
+        if wave.status == WaveStatus::Closed {
+            // A closed wave's localities are named as they stood when it closed.
+            let tree = tree_of(db, wave, tree)?;
             for (_, group) in &mut groups {
                 if let Some(locality) = group.locality.as_mut().and_then(|l| Some((tree.get(&l.code)?, l))) {
                     let (then, shown) = locality;
@@ -241,17 +272,50 @@ pub fn wave_results(
                 }
             }
         }
+        let grouped: u64 = groups.iter().filter(|(key, _)| key.0.is_some()).map(|(_, g)| g.responses).sum();
+        if let (Some(level), true) = (&query.level, grouped < overall.responses) {
+            // Some answers were invited above the level (or outside its branches): each such
+            // locality gets its own row, so that the rows add up to the whole.
+            let tree = tree_of(db, wave, tree)?;
+            let outside = tree.outside_level(level);
+            let leaf_agencies = scope.map_or(AgencyRows::Each, AgencyRows::Only);
+            let own = read_groups(
+                |each| {
+                    let cells = ResultCells {
+                        level: tally::LEAF,
+                        agencies: leaf_agencies,
+                        desk: query.desk,
+                        localities: Some(&outside),
+                    };
+                    db.each_result_row(wave_id, &cells, slots, each)
+                },
+                key,
+                |(locality, agency): &GroupKey, tally: &GroupTally| {
+                    let mut figures = plan.compute(&tally.tally, tally.responses);
+                    let code = locality.as_deref().unwrap_or("");
+                    let its_level = tree.get(code).map_or("", |l| l.level.as_str());
+                    let agency = agency.as_deref().or(scope).unwrap_or(tally::ALL_AGENCIES);
+                    suppression.apply_own(query.desk, its_level, code, agency, &mut figures);
+                    figures
+                },
+            )?;
+            for (key, mut group) in own {
+                group.own_level = true;
+                if let Some(then) = group.locality.as_mut().and_then(|l| Some((tree.get(&l.code)?, l))) {
+                    let (then, shown) = then;
+                    (shown.name, shown.level) = (then.name.clone(), then.level.clone());
+                }
+                groups.push((key, group));
+            }
+        }
         if let (Some(level), false, false) = (&query.level, query.by_agency, query.covered.is_empty()) {
-            // Covered localities without answers are listed too: only then is the tree read.
+            // Covered localities without answers are listed too.
             let answered: HashSet<String> = groups.iter().filter_map(|(key, _)| key.0.clone()).collect();
             let none = plan.compute(&Tally::default(), 0);
-            let tree = match closed_tree {
-                Some(tree) => tree,
-                None => LocalityTree::new(db.all_localities()?),
-            };
+            let tree = tree_of(db, wave, tree)?;
             let mut listed = HashSet::new();
             for root in &query.covered {
-                for code in covered_at_level(&tree, root, level) {
+                for code in covered_at_level(tree, root, level) {
                     if answered.contains(&code) || !listed.insert(code.clone()) {
                         continue;
                     }
@@ -260,24 +324,17 @@ pub fn wave_results(
                         name: l.name.clone(),
                         level: l.level.clone(),
                     });
-                    let group = GroupResult {
-                        locality,
-                        agency: None,
-                        responses: 0,
-                        desk_responses: 0,
-                        figures: none.clone(),
-                        ranks: Vec::new(),
-                        changes: Vec::new(),
-                        rank_changes: Vec::new(),
-                    };
-                    groups.push(((Some(code), None), group));
+                    groups.push((
+                        (Some(code), None),
+                        GroupResult::new(locality, None, &GroupTally::default(), none.clone()),
+                    ));
                 }
             }
         }
-        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        // A level's units first, then the rows of answers invited above it.
+        groups.sort_by(|a, b| (a.1.own_level, &a.0).cmp(&(b.1.own_level, &b.0)));
     }
-    let mut groups: Vec<GroupResult> = groups.into_iter().map(|(_, group)| group).collect();
-    rank(&mut groups, form.indices.len());
+    let groups: Vec<GroupResult> = groups.into_iter().map(|(_, group)| group).collect();
     let mut figures = plan.compute(&overall.tally, overall.responses);
     hide(tally::WHOLE, "", None, &mut figures);
     Ok(WaveResults {
@@ -288,6 +345,67 @@ pub fn wave_results(
         },
         groups,
     })
+}
+
+/// For the indices declared `mean_of_children` at `level`: the whole wave's figure and that of
+/// every group above `level` become the mean of the units at `level` beneath. Groups with no
+/// unit beneath keep their pooled figure; rows of answers invited above the level are no
+/// units.
+fn average_units(
+    reading: &Reading,
+    level: &str,
+    tree: &mut Option<LocalityTree>,
+    results: &mut WaveResults,
+) -> StorageResult<()> {
+    let Reading { db, form, wave, query, .. } = *reading;
+    let declared: Vec<usize> =
+        (0..form.indices.len()).filter(|&p| form.indices[p].aggregate.children_level() == Some(level)).collect();
+    let units_of = |by_agency: bool, tree: &mut Option<LocalityTree>| {
+        let units = ResultsQuery {
+            level: Some(level.to_string()),
+            by_agency,
+            agency_scope: query.agency_scope.clone(),
+            covered: Vec::new(),
+            desk: query.desk,
+        };
+        pooled_results(&Reading { query: &units, ..*reading }, tree)
+    };
+    let mean =
+        |units: &[&GroupResult], p: usize| mean_of_units(&units.iter().map(|u| u.figures[p]).collect::<Vec<_>>());
+    let units = units_of(false, tree)?;
+    let all: Vec<&GroupResult> = units.groups.iter().filter(|u| !u.own_level).collect();
+    if !all.is_empty() {
+        for &p in &declared {
+            results.overall.indices[p].figure = mean(&all, p);
+        }
+    }
+    if results.groups.is_empty() || query.level.as_deref() == Some(level) {
+        return Ok(());
+    }
+    let units = if query.by_agency { units_of(true, tree)? } else { units };
+    let tree = tree_of(db, wave, tree)?;
+    let mut beneath: HashMap<GroupKey, Vec<&GroupResult>> = HashMap::new();
+    for unit in units.groups.iter().filter(|u| !u.own_level) {
+        let locality = match (&query.level, &unit.locality) {
+            (None, _) => None,
+            (Some(grouped), Some(locality)) => match tree.ancestor_at_level(&locality.code, grouped) {
+                Some(above) => Some(above.code.clone()),
+                None => continue,
+            },
+            (Some(_), None) => continue,
+        };
+        let agency = unit.agency.as_ref().map(|a| a.code.clone()).filter(|_| query.by_agency);
+        beneath.entry((locality, agency)).or_default().push(unit);
+    }
+    for group in results.groups.iter_mut().filter(|g| !g.own_level) {
+        let key = (group.locality.as_ref().map(|l| l.code.clone()), group.agency.as_ref().map(|a| a.code.clone()));
+        if let Some(units) = beneath.get(&key) {
+            for &p in &declared {
+                group.figures[p] = mean(units, p);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Change in points and in rank against an earlier wave's results (asked for at the same
@@ -323,14 +441,19 @@ pub fn compare_with(current: &mut WaveResults, form: &Form, earlier: &WaveResult
 }
 
 /// Ranks the groups on each index, 1 for the highest published figure; equal figures share
-/// a rank and the next rank skips (1, 2, 2, 4). Hidden and empty figures have none.
+/// a rank and the next rank skips (1, 2, 2, 4). Hidden and empty figures have none, nor
+/// rows of answers invited above the level (they are not units of it).
 fn rank(groups: &mut [GroupResult], indices: usize) {
     for group in groups.iter_mut() {
         group.ranks = vec![None; indices];
     }
     for index in 0..indices {
-        let mut ranked: Vec<(f64, usize)> =
-            groups.iter().enumerate().filter_map(|(g, group)| Some((group.figures.get(index)?.value?, g))).collect();
+        let mut ranked: Vec<(f64, usize)> = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, group)| !group.own_level)
+            .filter_map(|(g, group)| Some((group.figures.get(index)?.value?, g)))
+            .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut first_equal = 0;
         for (place, &(value, g)) in ranked.iter().enumerate() {
@@ -343,6 +466,44 @@ fn rank(groups: &mut [GroupResult], indices: usize) {
 }
 
 type GroupKey = (Option<String>, Option<String>);
+
+/// Rows ordered by locality and agency gathered into groups by `key`: a group's rows (one per
+/// channel, or per agency) are consecutive, so each group's `figures` are computed when the
+/// next begins and its counts dropped.
+fn read_groups(
+    rows: impl FnOnce(&mut dyn FnMut(ResultRow)) -> StorageResult<()>,
+    key: impl Fn(&ResultRow) -> GroupKey,
+    figures: impl Fn(&GroupKey, &GroupTally) -> Vec<Figure>,
+) -> StorageResult<Vec<(GroupKey, GroupResult)>> {
+    let mut groups = Vec::new();
+    let close = |(key, names, tally): (GroupKey, GroupNames, GroupTally)| {
+        let figures = figures(&key, &tally);
+        let agency = key.1.clone().map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code });
+        let group = GroupResult::new(names.locality, agency, &tally, figures);
+        (key, group)
+    };
+    let mut open: Option<(GroupKey, GroupNames, GroupTally)> = None;
+    rows(&mut |row: ResultRow| {
+        let key = key(&row);
+        if open.as_ref().is_some_and(|(k, ..)| *k != key) {
+            groups.extend(open.take().map(close));
+        }
+        let (_, _, tally) = open.get_or_insert_with(|| {
+            let names = GroupNames {
+                locality: row.locality.clone().map(|(name, level)| LocalityRef {
+                    code: row.locality_code.clone(),
+                    name,
+                    level,
+                }),
+                agency: row.agency_name.clone(),
+            };
+            (key, names, GroupTally::default())
+        });
+        tally.add(&row);
+    })?;
+    groups.extend(open.take().map(close));
+    Ok(groups)
+}
 
 struct GroupNames {
     locality: Option<LocalityRef>,

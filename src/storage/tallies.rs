@@ -480,6 +480,18 @@ pub struct ResultRow {
 /// An answer as stored: (id, locality, agency, channel, day, answers).
 pub type RawAnswer = (String, String, String, String, String, String);
 
+/// Which stored cells results read.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultCells<'a> {
+    /// A locality level, `tally::WHOLE` for the whole wave or `tally::LEAF` for the cells of
+    /// answers by their invitations' own locality.
+    pub level: &'a str,
+    pub agencies: AgencyRows<'a>,
+    pub desk: DeskFilter,
+    /// Only these localities, when given.
+    pub localities: Option<&'a [String]>,
+}
+
 /// Which agency rows results read.
 #[derive(Debug, Clone, Copy)]
 pub enum AgencyRows<'a> {
@@ -502,18 +514,17 @@ impl Database {
         Ok(stored.as_deref().map(parse_layout).transpose()?.unwrap_or_default())
     }
 
-    /// The cells of one level (`tally::WHOLE` for the whole wave), ordered by locality and
-    /// agency, with the names of both; of each cell's counts only the first `slots`. Each is
-    /// handed to `each` as it is read, so that no more than one cell is held here.
+    /// The cells `cells` selects, ordered by locality and agency, with the names of both; of
+    /// each cell's counts only the first `slots`. Each is handed to `each` as it is read, so
+    /// that no more than one cell is held here.
     pub fn each_result_row(
         &self,
         wave_id: &str,
-        level: &str,
-        agencies_read: AgencyRows,
-        desk: DeskFilter,
+        cells: &ResultCells,
         slots: usize,
         mut each: impl FnMut(ResultRow),
     ) -> StorageResult<()> {
+        let ResultCells { level, agencies: agencies_read, desk, localities } = *cells;
         type Row = (String, String, String, i64, Vec<u8>, Option<String>, Option<String>, Option<String>);
         let to_result = |(locality_code, agency_code, channel, responses, counts, name, level, agency_name): Row| -> StorageResult<ResultRow> {
             Ok(ResultRow {
@@ -549,6 +560,9 @@ impl Database {
                 AgencyRows::Only(agency) => query.filter(result_cells::agency_code.eq(agency)),
                 AgencyRows::Each => query.filter(result_cells::agency_code.ne(tally::ALL_AGENCIES)),
             };
+            if let Some(codes) = localities {
+                query = query.filter(result_cells::locality_code.eq_any(codes));
+            }
             query = match desk {
                 DeskFilter::Include => query,
                 DeskFilter::Exclude => query.filter(result_cells::channel.ne(Channel::Desk.as_str())),

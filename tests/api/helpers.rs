@@ -617,3 +617,26 @@ pub fn xlsx(rows: &[Vec<&str>], merged: &[&str]) -> Vec<u8> {
     }
     buffer.into_inner()
 }
+
+const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/survey_forms");
+
+pub fn shipped_form(id: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{SHIPPED}/{id}.json")).unwrap()).unwrap()
+}
+
+/// A forms directory holding the shipped files, then the given ones (file name → form).
+pub fn forms_dir_with(files: &[(&str, &Value)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(SHIPPED).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    for (name, form) in files {
+        std::fs::write(dir.path().join(name), serde_json::to_string_pretty(form).unwrap()).unwrap();
+    }
+    dir
+}
+
+pub fn in_dir(dir: &Path) -> impl FnOnce(&mut phieu::config::Settings) + '_ {
+    move |settings| settings.forms_dir = dir.to_path_buf()
+}

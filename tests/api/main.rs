@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod accounts;
+mod aggregation;
 mod anonymity;
 mod browser;
 mod citizen;

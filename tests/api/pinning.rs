@@ -1,34 +1,14 @@
 //! A wave's figures never change after the fact: it pins its form when it is created, so
 //! editing or replacing a file in survey_forms/ changes only waves created afterwards.
 
-use crate::helpers::{TestApp, satisfied_at};
+use crate::helpers::{TestApp, forms_dir_with, in_dir, satisfied_at, shipped_form};
 use crate::on_both_backends;
 use serde_json::{Value, json};
-use std::path::Path;
 
 on_both_backends!(
     editing_a_form_file_never_changes_an_existing_wave,
     waves_from_before_pinning_get_the_version_they_were_answered_with
 );
-
-const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/survey_forms");
-
-fn shipped_form(id: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(format!("{SHIPPED}/{id}.json")).unwrap()).unwrap()
-}
-
-/// A forms directory holding the shipped files, then the given ones (file name → form).
-fn forms_dir_with(files: &[(&str, &Value)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(SHIPPED).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-    }
-    for (name, form) in files {
-        std::fs::write(dir.path().join(name), serde_json::to_string_pretty(form).unwrap()).unwrap();
-    }
-    dir
-}
 
 fn index_value(results: &Value, id: &str) -> Value {
     results["overall"]["indices"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["value"].clone()
@@ -49,10 +29,6 @@ async fn answer_at(app: &TestApp, wave: &str, levels: &[&str]) {
 
 async fn wave_of(app: &TestApp, wave: &str) -> Value {
     app.get_json(&format!("/api/v1/waves/{wave}")).await
-}
-
-fn in_dir(dir: &Path) -> impl FnOnce(&mut phieu::config::Settings) + '_ {
-    move |settings| settings.forms_dir = dir.to_path_buf()
 }
 
 async fn editing_a_form_file_never_changes_an_existing_wave(app: TestApp) {

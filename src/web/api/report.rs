@@ -8,7 +8,7 @@ use crate::domain::indices::Figure;
 use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::generalise;
 use crate::scratch::{Scratch, SealedFile};
-use crate::service::report::{IndexRow, group_rows, overall_rows};
+use crate::service::report::{IndexRow, group_rows, locality_label, overall_rows};
 use crate::service::results::WaveResults;
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
@@ -486,7 +486,7 @@ impl Workbook<'_> {
         let groups = &self.results.groups;
         for (i, group) in groups.iter().enumerate() {
             let r = 1 + i as u32;
-            sheet.write_string(r, 0, group.locality.as_ref().map_or("", |l| l.name.as_str()))?;
+            sheet.write_string(r, 0, locality_label(group).unwrap_or_default())?;
             sheet.write_string(r, 1, group.agency.as_ref().map_or("", |a| a.name.as_str()))?;
             sheet.write_number(r, 2, group.responses as f64)?;
             if let Some(rank) = positions.first().and_then(|&p| group.ranks.get(p).copied().flatten()) {

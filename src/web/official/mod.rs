@@ -19,6 +19,7 @@ pub(super) use crate::domain::rounding::one_decimal;
 /// Counts on pages are written as Vietnamese write them (one rule, the domain's).
 pub(crate) use crate::domain::text::thousands;
 use crate::domain::wave::WaveStatus;
+use crate::service::report::unit_name;
 use crate::service::results::wave_results;
 use crate::service::waves::{WaveError, WaveRequest};
 use crate::storage::accounts::TokenKind;
@@ -365,13 +366,7 @@ async fn results_page(
     let overall_figures: Vec<Figure> = overall.indices.iter().map(|i| i.figure).collect();
     let mut rows = vec![row("Toàn đợt".to_string(), overall.responses, overall.desk_responses, &overall_figures)];
     for g in &results.groups {
-        let name = match (&g.locality, &g.agency) {
-            (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
-            (Some(l), None) => l.name.clone(),
-            (None, Some(a)) => a.name.clone(),
-            (None, None) => "(khác)".into(),
-        };
-        rows.push(row(name, g.responses, g.desk_responses, &g.figures));
+        rows.push(row(unit_name(g), g.responses, g.desk_responses, &g.figures));
     }
     let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
     state.page(

@@ -6,6 +6,7 @@
 use super::{level_label, one_decimal, refused};
 use crate::domain::form::IndexDefinition;
 use crate::domain::indices::Figure;
+use crate::service::report::unit_name;
 use crate::service::results::WaveResults;
 use crate::web::AppState;
 use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
@@ -94,12 +95,6 @@ async fn page(
         .collect();
     let (overall_bars, overall_height) =
         bars(headline.iter().zip(&positions).map(|(index, &p)| (index.label.as_str(), &overall.indices[p].figure)));
-    let unit_name = |g: &crate::service::results::GroupResult| match (&g.locality, &g.agency) {
-        (Some(l), Some(a)) => format!("{} · {}", l.name, a.name),
-        (Some(l), None) => l.name.clone(),
-        (None, Some(a)) => a.name.clone(),
-        (None, None) => "(khác)".into(),
-    };
     let names: Vec<String> = groups.iter().map(unit_name).collect();
     let lead = positions.first().copied();
     let units: Vec<_> = groups
