@@ -28,86 +28,141 @@ pub struct Figure {
     pub ci_low: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci_high: Option<f64>,
+    /// Design effect of a weighted figure: its variance over that of a simple random sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deff: Option<f64>,
     /// Hidden by disclosure control (`value` is then `None`; `n` stays).
     pub suppressed: bool,
 }
 
 /// How one index is computed, resolved against a wave's layout.
 enum Step {
-    /// The slots of its valid answers and of its hits.
-    Share { valid: Vec<usize>, hits: Vec<usize> },
+    /// The slots of its valid answers and of its hits, and what a weighted estimate needs.
+    Share { valid: Vec<usize>, hits: Vec<usize>, spread: Linear },
     /// The positions (in the form's order) of the indices it averages, and what its
     /// interval needs.
-    Mean { parts: Vec<usize>, spread: Option<MeanSpread> },
+    Mean { parts: Vec<usize>, spread: Option<Linear> },
 }
 
-/// A mean index as a weighted sum of share indices M = Σ wᵢRᵢ (nested means flattened), with
-/// the product slots of every pair: the linearised variance of M for n respondents is
-/// n/(n−1) Σᵢⱼ wᵢwⱼ/(VᵢVⱼ) Σᵣ (hᵢ − Rᵢvᵢ)(hⱼ − Rⱼvⱼ), and the inner sum expands into
-/// Σhᵢhⱼ − RⱼΣhᵢvⱼ − RᵢΣhⱼvᵢ + RᵢRⱼΣvᵢvⱼ, all kept in the tally.
-struct MeanSpread {
-    /// (position of the share index, weight).
+/// An index as a weighted sum of share indices M = Σ cₖRₖ (a share is itself with c = 1;
+/// nested means are flattened), with the product slots of every pair: what its linearised
+/// variance needs. Per respondent, z = Σₖ cₖ/Xₖ (hₖ − Rₖvₖ), so Σz² expands into
+/// Σₖₗ cₖcₗ/(XₖXₗ) (Σhₖhₗ − RₗΣhₖvₗ − RₖΣhₗvₖ + RₖRₗΣvₖvₗ), all kept in the tally.
+struct Linear {
+    /// (position of the share index, coefficient).
     shares: Vec<(usize, f64)>,
-    /// For every ordered pair (a, b) of `shares`: the slots of Σhₐh_b, Σvₐv_b, Σhₐv_b, Σh_bvₐ.
-    pairs: Vec<[usize; 4]>,
+    /// For every ordered pair (k, l) of `shares`: the slots of Σhₖhₗ, Σvₖvₗ, Σhₖvₗ, Σhₗvₖ;
+    /// `None` for a share's own pair when the layout keeps no products for it (a share not in
+    /// any mean): its answers are then 0 or 1 per respondent, so Σh² = Σhv = H and Σv² = V.
+    pairs: Vec<Option<[usize; 4]>>,
 }
 
-impl MeanSpread {
-    fn new(form: &Form, layout: &Layout, mean: &str) -> Option<Self> {
+/// A group's answers within one stratum of a sampling design.
+pub struct StratumPart<'t> {
+    pub tally: &'t Tally,
+    /// The group's respondents in the stratum.
+    pub respondents: u64,
+    /// The stratum's weight N_h / r_h (1 outside any drawn stratum).
+    pub weight: f64,
+    /// r_h: the stratum's respondents, in the group or not.
+    pub stratum_respondents: u64,
+    /// r_h / N_h (0 outside any drawn stratum).
+    pub sampling_fraction: f64,
+}
+
+impl<'t> StratumPart<'t> {
+    /// A group's answers as one simple random sample, unweighted.
+    fn simple(tally: &'t Tally, respondents: u64) -> Self {
+        Self { tally, respondents, weight: 1.0, stratum_respondents: respondents, sampling_fraction: 0.0 }
+    }
+}
+
+impl Linear {
+    fn of_mean(form: &Form, layout: &Layout, mean: &str) -> Option<Self> {
         let position = |id: &str| form.indices.iter().position(|i| i.id == id);
         let weighted = mean_parts(form, mean);
         let shares: Vec<(usize, f64)> =
             weighted.iter().map(|(id, w)| Some((position(id)?, *w))).collect::<Option<_>>()?;
         let ids: Vec<&String> = weighted.keys().collect();
-        // Symmetric products are stored once, under either order.
-        let product = |left: Part, right: Part| {
-            layout
-                .position(&Slot::Product { left: left.clone(), right: right.clone() })
-                .or_else(|| layout.position(&Slot::Product { left: right, right: left }))
-        };
         let mut pairs = Vec::with_capacity(ids.len() * ids.len());
         for a in &ids {
             for b in &ids {
-                let (a, b) = ((*a).clone(), (*b).clone());
-                pairs.push([
-                    product(Part::Hits(a.clone()), Part::Hits(b.clone()))?,
-                    product(Part::Valid(a.clone()), Part::Valid(b.clone()))?,
-                    layout.position(&Slot::Product { left: Part::Hits(a.clone()), right: Part::Valid(b.clone()) })?,
-                    layout.position(&Slot::Product { left: Part::Hits(b), right: Part::Valid(a) })?,
-                ]);
+                pairs.push(Some(pair_slots(layout, a, b)?));
             }
         }
         Some(Self { shares, pairs })
     }
 
-    /// The 95% interval in percent, given each share's (hits, valid) and the respondents.
-    fn interval(&self, tally: &Tally, sums: &[(u64, u64)], respondents: u64) -> Option<(f64, f64)> {
-        if respondents < 2 {
-            return None;
-        }
-        let parts: Vec<(f64, f64, f64)> = self
+    fn of_share(layout: &Layout, position: usize, id: &str) -> Self {
+        Self { shares: vec![(position, 1.0)], pairs: vec![pair_slots(layout, id, id)] }
+    }
+
+    /// Value and variance (as proportions) of Σ cₖRₖ estimated from weighted strata, the
+    /// shares' (hits, valid) per stratum given by `sums`; a stratum of fewer than two
+    /// respondents adds no variance. `None` where a share has no valid answer.
+    fn estimate(&self, strata: &[StratumPart], sums: &[Vec<(u64, u64)>]) -> Option<(f64, f64)> {
+        // Weighted totals Ŷₖ, X̂ₖ and ratios Rₖ.
+        let totals: Vec<(f64, f64)> = self
             .shares
             .iter()
-            .map(|&(p, w)| {
-                let (hits, valid) = sums[p];
-                (valid > 0).then(|| (w, hits as f64 / valid as f64, valid as f64))
+            .map(|&(p, _)| {
+                strata.iter().zip(sums).fold((0.0, 0.0), |(y, x), (stratum, sums)| {
+                    (y + stratum.weight * sums[p].0 as f64, x + stratum.weight * sums[p].1 as f64)
+                })
             })
-            .collect::<Option<_>>()?;
-        let mean: f64 = parts.iter().map(|(w, r, _)| w * r).sum();
-        let m = parts.len();
-        let mut sum_of_squares = 0.0;
-        for (k, slots) in self.pairs.iter().enumerate() {
-            let ((wa, ra, va), (wb, rb, vb)) = (parts[k / m], parts[k % m]);
-            let [hh, vv, hv_ab, hv_ba] = slots.map(|s| tally.get(s) as f64);
-            sum_of_squares += wa * wb / (va * vb) * (hh - rb * hv_ab - ra * hv_ba + ra * rb * vv);
+            .collect();
+        let ratios: Vec<f64> = totals.iter().map(|&(y, x)| (x > 0.0).then(|| y / x)).collect::<Option<_>>()?;
+        let value: f64 = self.shares.iter().zip(&ratios).map(|((_, c), r)| c * r).sum();
+        let a: Vec<f64> = self.shares.iter().zip(&totals).map(|((_, c), (_, x))| c / x).collect();
+        let m = self.shares.len();
+        let mut variance = 0.0;
+        for (stratum, sums) in strata.iter().zip(sums) {
+            let r = stratum.stratum_respondents as f64;
+            if stratum.stratum_respondents < 2 {
+                continue;
+            }
+            let share = |k: usize| (sums[self.shares[k].0].0 as f64, sums[self.shares[k].0].1 as f64);
+            let sum_z: f64 = (0..m).map(|k| a[k] * (share(k).0 - ratios[k] * share(k).1)).sum();
+            let mut sum_z2 = 0.0;
+            for (pair, slots) in self.pairs.iter().enumerate() {
+                let (k, l) = (pair / m, pair % m);
+                let [hh, vv, hv_kl, hv_lk] = match slots {
+                    Some(slots) => slots.map(|s| stratum.tally.get(s) as f64),
+                    None => [share(k).0, share(k).1, share(k).0, share(k).0],
+                };
+                sum_z2 += a[k] * a[l] * (hh - ratios[l] * hv_kl - ratios[k] * hv_lk + ratios[k] * ratios[l] * vv);
+            }
+            let within = (sum_z2 - sum_z * sum_z / r).max(0.0);
+            variance += stratum.weight.powi(2) * (1.0 - stratum.sampling_fraction) * r / (r - 1.0) * within;
         }
-        let n = respondents as f64;
-        let margin = Z_95 * (n / (n - 1.0) * sum_of_squares.max(0.0)).sqrt();
-        Some((100.0 * (mean - margin).max(0.0), 100.0 * (mean + margin).min(1.0)))
+        Some((value, variance))
     }
 }
 
+/// Slots of Σhₐh_b, Σvₐv_b, Σhₐv_b, Σh_bvₐ (symmetric products are stored once, under either
+/// order).
+fn pair_slots(layout: &Layout, a: &str, b: &str) -> Option<[usize; 4]> {
+    let product = |left: Part, right: Part| {
+        layout
+            .position(&Slot::Product { left: left.clone(), right: right.clone() })
+            .or_else(|| layout.position(&Slot::Product { left: right, right: left }))
+    };
+    let (a, b) = (a.to_string(), b.to_string());
+    Some([
+        product(Part::Hits(a.clone()), Part::Hits(b.clone()))?,
+        product(Part::Valid(a.clone()), Part::Valid(b.clone()))?,
+        layout.position(&Slot::Product { left: Part::Hits(a.clone()), right: Part::Valid(b.clone()) })?,
+        layout.position(&Slot::Product { left: Part::Hits(b), right: Part::Valid(a) })?,
+    ])
+}
+
 const Z_95: f64 = 1.959_963_984_540_054;
+
+/// The normal 95% interval in percent of a proportion with this variance, within 0–100%.
+fn normal_interval(value: f64, variance: f64) -> (f64, f64) {
+    let margin = Z_95 * variance.sqrt();
+    (100.0 * (value - margin).max(0.0), 100.0 * (value + margin).min(1.0))
+}
 
 /// A form's indices resolved to slots of a wave's layout once, then computed for any number
 /// of groups from their tallies.
@@ -124,6 +179,7 @@ impl<'a> IndexPlan<'a> {
             .iter()
             .map(|index| match &index.rule {
                 IndexRule::Share { items, positive } => Step::Share {
+                    spread: Linear::of_share(layout, position(&index.id).expect("the form's own index"), &index.id),
                     valid: items.iter().filter_map(|i| layout.position(&Slot::Answered { item: i.clone() })).collect(),
                     hits: items
                         .iter()
@@ -133,7 +189,7 @@ impl<'a> IndexPlan<'a> {
                 },
                 IndexRule::Mean { of } => Step::Mean {
                     parts: of.iter().filter_map(|id| position(id)).collect(),
-                    spread: MeanSpread::new(form, layout, &index.id),
+                    spread: Linear::of_mean(form, layout, &index.id),
                 },
             })
             .collect();
@@ -143,8 +199,12 @@ impl<'a> IndexPlan<'a> {
     /// How many leading slots of a tally the plan reads (see `Tally::decode_first`).
     pub fn slots_read(&self) -> usize {
         let slots = self.steps.iter().flat_map(|step| match step {
-            Step::Share { valid, hits } => valid.iter().chain(hits).max().copied(),
-            Step::Mean { spread, .. } => spread.as_ref().and_then(|s| s.pairs.iter().flatten().max().copied()),
+            Step::Share { valid, hits, spread } => {
+                valid.iter().chain(hits).chain(spread.pairs.iter().flatten().flatten()).max().copied()
+            }
+            Step::Mean { spread, .. } => {
+                spread.as_ref().and_then(|s| s.pairs.iter().flatten().flatten().max().copied())
+            }
         });
         slots.max().map_or(0, |last| last + 1)
     }
@@ -152,7 +212,7 @@ impl<'a> IndexPlan<'a> {
     /// How many leading slots `valid_counts` and `hit_counts` read: no product slots.
     pub fn count_slots_read(&self) -> usize {
         let slots = self.steps.iter().flat_map(|step| match step {
-            Step::Share { valid, hits } => valid.iter().chain(hits).max().copied(),
+            Step::Share { valid, hits, .. } => valid.iter().chain(hits).max().copied(),
             Step::Mean { .. } => None,
         });
         slots.max().map_or(0, |last| last + 1)
@@ -197,7 +257,7 @@ impl<'a> IndexPlan<'a> {
         // `form.indices` is in dependency order, so every part is computed before its mean.
         for step in &self.steps {
             let figure = match step {
-                Step::Share { valid, hits } => {
+                Step::Share { valid, hits, .. } => {
                     let (hits, valid) = (sum(hits), sum(valid));
                     sums.push((hits, valid));
                     share(hits, valid)
@@ -207,19 +267,76 @@ impl<'a> IndexPlan<'a> {
                     let parts: Vec<Figure> = parts.iter().filter_map(|&p| figures.get(p).copied()).collect();
                     let values: Option<Vec<f64>> = parts.iter().map(|p| p.value).collect();
                     let value = values.map(|v| v.iter().sum::<f64>() / v.len() as f64);
-                    let interval = value.and(spread.as_ref()).and_then(|s| s.interval(tally, &sums, respondents));
+                    let interval = value.and(spread.as_ref()).filter(|_| respondents >= 2).and_then(|spread| {
+                        let whole = StratumPart::simple(tally, respondents);
+                        let (mean, variance) = spread.estimate(&[whole], std::slice::from_ref(&sums))?;
+                        Some(normal_interval(mean, variance))
+                    });
                     Figure {
                         value,
                         n: if value.is_some() { respondents } else { 0 },
                         ci_low: interval.map(|i| i.0),
                         ci_high: interval.map(|i| i.1),
-                        suppressed: false,
+                        ..Figure::default()
                     }
                 }
             };
             figures.push(figure);
         }
         figures
+    }
+
+    /// Every index's figure from a group's answers in the strata of a sampling design: values
+    /// weighted (Σ w·hits / Σ w·valid per share), `n` unweighted, the interval from the
+    /// stratified linearised variance, and the design effect: that variance over the one of a
+    /// simple random sample of the same answers, unweighted.
+    pub fn compute_weighted(&self, strata: &[StratumPart]) -> Vec<Figure> {
+        let mut whole = Tally::default();
+        for stratum in strata {
+            whole.merge(stratum.tally);
+        }
+        let respondents: u64 = strata.iter().map(|s| s.respondents).sum();
+        let unweighted = self.compute(&whole, respondents);
+        let sums: Vec<Vec<(u64, u64)>> = strata.iter().map(|s| self.share_sums(s.tally)).collect();
+        let simple = [StratumPart::simple(&whole, respondents)];
+        let simple_sums = [self.share_sums(&whole)];
+        let mut figures: Vec<Figure> = Vec::with_capacity(self.steps.len());
+        for (step, base) in self.steps.iter().zip(&unweighted) {
+            let spread = match step {
+                Step::Share { spread, .. } => Some(spread),
+                Step::Mean { spread, .. } => spread.as_ref(),
+            };
+            let figure = match spread.filter(|_| base.value.is_some()) {
+                Some(spread) => {
+                    let estimate = spread.estimate(strata, &sums);
+                    let srs = spread.estimate(&simple, &simple_sums).map(|(_, v)| v).filter(|&v| v > 0.0);
+                    let interval = estimate.filter(|_| respondents >= 2).map(|(v, var)| normal_interval(v, var));
+                    Figure {
+                        value: estimate.map(|(v, _)| 100.0 * v),
+                        n: base.n,
+                        ci_low: interval.map(|i| i.0),
+                        ci_high: interval.map(|i| i.1),
+                        deff: estimate.zip(srs).map(|((_, design), srs)| design / srs),
+                        suppressed: false,
+                    }
+                }
+                None => Figure { value: None, n: base.n, ..Figure::default() },
+            };
+            figures.push(figure);
+        }
+        figures
+    }
+
+    /// Each share's (hits, valid) in `tally`, (0, 0) for means.
+    fn share_sums(&self, tally: &Tally) -> Vec<(u64, u64)> {
+        let sum = |slots: &[usize]| slots.iter().map(|&s| tally.get(s)).sum::<u64>();
+        self.steps
+            .iter()
+            .map(|step| match step {
+                Step::Share { valid, hits, .. } => (sum(hits), sum(valid)),
+                Step::Mean { .. } => (0, 0),
+            })
+            .collect()
     }
 
     /// Figures named by their indices' ids and labels.
@@ -240,7 +357,7 @@ impl<'a> IndexPlan<'a> {
 
 fn share(hits: u64, valid: u64) -> Figure {
     if valid == 0 {
-        return Figure { value: None, n: 0, ci_low: None, ci_high: None, suppressed: false };
+        return Figure::default();
     }
     let (low, high) = wilson_interval(hits, valid);
     Figure {
@@ -248,7 +365,7 @@ fn share(hits: u64, valid: u64) -> Figure {
         n: valid,
         ci_low: Some(low),
         ci_high: Some(high),
-        suppressed: false,
+        ..Figure::default()
     }
 }
 
@@ -260,11 +377,11 @@ fn share(hits: u64, valid: u64) -> Figure {
 pub fn mean_of_units(units: &[Figure]) -> Figure {
     let n = units.iter().map(|u| u.n).sum();
     if units.iter().any(|u| u.suppressed) {
-        return Figure { value: None, n, ci_low: None, ci_high: None, suppressed: true };
+        return Figure { n, suppressed: true, ..Figure::default() };
     }
     let valued: Vec<&Figure> = units.iter().filter(|u| u.value.is_some()).collect();
     if valued.is_empty() {
-        return Figure { value: None, n, ci_low: None, ci_high: None, suppressed: false };
+        return Figure { n, ..Figure::default() };
     }
     let m = valued.len() as f64;
     let value = valued.iter().filter_map(|u| u.value).sum::<f64>() / m;
@@ -279,7 +396,7 @@ pub fn mean_of_units(units: &[Figure]) -> Figure {
         n,
         ci_low: margin.map(|e| (value - e).max(0.0)),
         ci_high: margin.map(|e| (value + e).min(100.0)),
-        suppressed: false,
+        ..Figure::default()
     }
 }
 
@@ -304,7 +421,7 @@ mod tests {
             n,
             ci_low: Some(value - half_width),
             ci_high: Some(value + half_width),
-            suppressed: false,
+            ..Figure::default()
         }
     }
 
@@ -465,6 +582,118 @@ mod tests {
         assert!((sipas.ci_low.unwrap() - 100.0 * (mean - margin)).abs() < 1e-9, "{sipas:?}");
         assert!((sipas.ci_high.unwrap() - 100.0 * (mean + margin)).abs() < 1e-9, "{sipas:?}");
         assert!(sipas.ci_low.unwrap() > 20.0 && sipas.ci_high.unwrap() < 95.0, "{sipas:?}");
+    }
+
+    /// Tallies of respondents given as (answer to a, answer to b).
+    fn tally_of(form: &Form, layout: &Layout, people: &[(&str, &str)]) -> Tally {
+        let mut tally = Tally::default();
+        for (a, b) in people {
+            let given = [("a", a), ("b", b)].into_iter().map(|(i, c)| (i.to_string(), vec![c.to_string()])).collect();
+            let valid = crate::domain::answers::validate(form, &given).unwrap();
+            for (slot, n) in crate::domain::tally::increments(form, layout, &valid) {
+                tally.add(slot, n);
+            }
+        }
+        tally
+    }
+
+    #[test]
+    fn design_weights_give_the_weighted_share_mean_interval_and_design_effect() {
+        let form = form();
+        let mut layout = Layout::default();
+        layout.extend_for(&form);
+        let repeat = |n: usize, a: &'static str, b: &'static str| std::iter::repeat_n((a, b), n);
+        // Three strata sampled at 9/1000 (0.9%), 10/300 (3.3%) and 7/200 (3.5%).
+        let strata: [(f64, Vec<(&str, &str)>); 3] = [
+            (1000.0, repeat(3, "5", "4").chain(repeat(6, "2", "4")).collect()),
+            (300.0, repeat(9, "5", "4").chain(repeat(1, "1", "1")).collect()),
+            (200.0, repeat(5, "4", "5").chain(repeat(2, "4", "0")).collect()),
+        ];
+        let tallies: Vec<Tally> = strata.iter().map(|(_, people)| tally_of(&form, &layout, people)).collect();
+        let parts: Vec<StratumPart> = strata
+            .iter()
+            .zip(&tallies)
+            .map(|((population, people), tally)| StratumPart {
+                tally,
+                respondents: people.len() as u64,
+                weight: population / people.len() as f64,
+                stratum_respondents: people.len() as u64,
+                sampling_fraction: people.len() as f64 / population,
+            })
+            .collect();
+        let plan = IndexPlan::new(&form, &layout);
+        let figures = plan.labelled(plan.compute_weighted(&parts));
+        let figure = |id: &str| figures.iter().find(|f| f.id == id).unwrap().figure;
+
+        // By hand, respondent by respondent: M = Σ cᵢRᵢ with weighted Rᵢ = Σw·h / Σw·v,
+        // zᵣ = Σᵢ cᵢ(hᵢᵣ − Rᵢvᵢᵣ)/X̂ᵢ, var = Σₕ w²(1 − f) r/(r − 1) Σ (zᵣ − z̄ₕ)².
+        let positive = |c: &str| (c == "4" || c == "5") as u8 as f64;
+        let answered = |c: &str| (c != "0") as u8 as f64;
+        fn pick<'a>(i: usize, person: &(&'a str, &'a str)) -> &'a str {
+            if i == 0 { person.0 } else { person.1 }
+        }
+        let by_hand = |coefficients: &[(usize, f64)], weighted: bool| {
+            let w = |h: usize| if weighted { strata[h].0 / strata[h].1.len() as f64 } else { 1.0 };
+            let totals: Vec<(f64, f64)> = coefficients
+                .iter()
+                .map(|&(i, _)| {
+                    let mut t = (0.0, 0.0);
+                    for (h, (_, people)) in strata.iter().enumerate() {
+                        for p in people {
+                            t.0 += w(h) * positive(pick(i, p));
+                            t.1 += w(h) * answered(pick(i, p));
+                        }
+                    }
+                    t
+                })
+                .collect();
+            let value: f64 = coefficients.iter().zip(&totals).map(|((_, c), (y, x))| c * y / x).sum();
+            let z = |p: &(&str, &str)| -> f64 {
+                coefficients
+                    .iter()
+                    .zip(&totals)
+                    .map(|(&(i, c), &(y, x))| c * (positive(pick(i, p)) - y / x * answered(pick(i, p))) / x)
+                    .sum()
+            };
+            let variance: f64 = if weighted {
+                strata
+                    .iter()
+                    .enumerate()
+                    .map(|(h, (population, people))| {
+                        let r = people.len() as f64;
+                        let mean = people.iter().map(z).sum::<f64>() / r;
+                        let squares: f64 = people.iter().map(|p| (z(p) - mean).powi(2)).sum();
+                        w(h).powi(2) * (1.0 - r / population) * r / (r - 1.0) * squares
+                    })
+                    .sum()
+            } else {
+                let everyone: Vec<&(&str, &str)> = strata.iter().flat_map(|(_, p)| p).collect();
+                let n = everyone.len() as f64;
+                n / (n - 1.0) * everyone.iter().map(|p| z(p).powi(2)).sum::<f64>()
+            };
+            (value, variance)
+        };
+        for (id, coefficients) in [("a", vec![(0, 1.0)]), ("sipas", vec![(0, 0.5), (1, 0.5)])] {
+            let (value, variance) = by_hand(&coefficients, true);
+            let (_, simple) = by_hand(&coefficients, false);
+            let f = figure(id);
+            assert!((f.value.unwrap() - 100.0 * value).abs() < 1e-9, "{id}: {f:?} vs {value}");
+            let margin = Z_95 * variance.sqrt();
+            assert!((f.ci_low.unwrap() - 100.0 * (value - margin)).abs() < 1e-9, "{id}: {f:?}");
+            assert!((f.ci_high.unwrap() - 100.0 * (value + margin)).abs() < 1e-9, "{id}: {f:?}");
+            assert!((f.deff.unwrap() - variance / simple).abs() < 1e-9, "{id}: {f:?}");
+        }
+        // 803⅓ weighted satisfied of 1,500 against 19 of 26 answers: the design matters.
+        assert!((figure("a").value.unwrap() - 100.0 * (1000.0 / 3.0 + 270.0 + 200.0) / 1500.0).abs() < 1e-9);
+        let whole = parts.iter().fold(Tally::default(), |mut t, p| {
+            t.merge(p.tally);
+            t
+        });
+        let unweighted = plan.labelled(plan.compute(&whole, 26));
+        let unweighted_a = unweighted.iter().find(|f| f.id == "a").unwrap().figure.value.unwrap();
+        assert!((unweighted_a - 100.0 * 19.0 / 26.0).abs() < 1e-9);
+        assert!(unweighted_a - figure("a").value.unwrap() > 15.0);
+        assert_eq!((figure("a").n, figure("sipas").n), (26, 26), "n stays the answers behind");
     }
 
     #[test]

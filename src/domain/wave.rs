@@ -4,6 +4,31 @@ use crate::domain::locality::LocalityTree;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+/// How a wave's figures are estimated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    /// Every answer weighs 1.
+    #[default]
+    None,
+    /// Answers weigh N_h / responding_h in the stratum of the wave's sample they came from
+    /// (desk answers and answers outside every stratum weigh 1).
+    Design,
+}
+
+impl Weighting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weighting::None => "none",
+            Weighting::Design => "design",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Weighting::None, Weighting::Design].into_iter().find(|w| w.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WaveStatus {

@@ -65,6 +65,7 @@ pub async fn seed(survey: &Survey, invitations: usize, answers: usize) -> anyhow
                 period_to: None,
                 desk_codes: false,
                 min_cell: None,
+                weighting: Default::default(),
                 localities: &[PROVINCE.to_string()],
                 agencies: &[],
             })?;

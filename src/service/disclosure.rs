@@ -50,7 +50,7 @@ impl Suppression {
             // pattern may be a little older than its latest answers.
             let small = 0 < figure.n && figure.n < self.min_cell;
             if small || hidden.is_some_and(|h| h[i]) {
-                *figure = Figure { value: None, n: figure.n, ci_low: None, ci_high: None, suppressed: true };
+                *figure = Figure { n: figure.n, suppressed: true, ..Figure::default() };
             }
         }
     }

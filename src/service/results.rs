@@ -3,10 +3,10 @@
 
 use crate::domain::answers::ValidAnswers;
 use crate::domain::form::{Form, FormRegistry};
-use crate::domain::indices::{Figure, IndexPlan, IndexValue, mean_of_units};
+use crate::domain::indices::{Figure, IndexPlan, IndexValue, StratumPart, mean_of_units};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Layout, Tally};
-use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
+use crate::domain::wave::{Channel, DeskFilter, WaveStatus, Weighting};
 use crate::service::disclosure::Suppression;
 use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, ResultCells, ResultRow, roll_up};
 use crate::storage::waves::Wave;
@@ -32,6 +32,8 @@ pub struct Overall {
     pub responses: u64,
     /// How many of `responses` came from codes an agency handed out at its desk.
     pub desk_responses: u64,
+    /// How the figures were estimated (`design` only where the wave has a sample draw).
+    pub weighting: Weighting,
     pub indices: Vec<IndexValue>,
 }
 
@@ -79,6 +81,8 @@ struct IdFigure<'a> {
     ci_low: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ci_high: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deff: Option<f64>,
     suppressed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     rank: Option<u32>,
@@ -143,6 +147,7 @@ impl WaveResults {
                         n: f.n,
                         ci_low: f.ci_low,
                         ci_high: f.ci_high,
+                        deff: f.deff,
                         suppressed: f.suppressed,
                         rank,
                         change: group.changes.get(i).copied().flatten(),
@@ -177,6 +182,7 @@ pub struct ResultsQuery {
     pub covered: Vec<String>,
     /// Whether answers to desk codes count (all by default).
     pub desk: DeskFilter,
+    pub weighting: Weighting,
 }
 
 /// Results of a wave, read from the tallies of the level asked only: overall from the
@@ -191,7 +197,7 @@ pub fn wave_results(
 ) -> StorageResult<WaveResults> {
     let reading = Reading { db, form, wave, query, suppression };
     let mut tree = None;
-    let mut results = pooled_results(&reading, &mut tree)?;
+    let mut results = unit_results(&reading, &mut tree)?;
     let mut levels: Vec<&str> = form.indices.iter().filter_map(|i| i.aggregate.children_level()).collect();
     levels.sort();
     levels.dedup();
@@ -220,19 +226,141 @@ struct Reading<'a> {
     suppression: &'a Suppression,
 }
 
+/// Hides a group's figures through the wave's suppression; `own` is the locality's level for a
+/// row of answers invited at the locality itself.
+fn hide(
+    reading: &Reading,
+    level: &str,
+    locality: &str,
+    agency: Option<&str>,
+    own: Option<&str>,
+    figures: &mut [Figure],
+) {
+    let Reading { query, suppression, .. } = *reading;
+    let agency = agency.or(query.agency_scope.as_deref()).unwrap_or(tally::ALL_AGENCIES);
+    match own {
+        Some(its_level) => suppression.apply_own(query.desk, its_level, locality, agency, figures),
+        None => suppression.apply(query.desk, level, locality, agency, figures),
+    }
+}
+
+/// Each group's figures as the query asks: pooled, then weighted by the design if asked.
+fn unit_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> StorageResult<WaveResults> {
+    let mut results = pooled_results(reading, tree)?;
+    if reading.query.weighting == Weighting::Design {
+        reweight(reading, tree, &mut results)?;
+    }
+    Ok(results)
+}
+
+/// A stratum of the sample's design (its locality and, where the draw split them, agency), or
+/// `None` for answers outside every stratum (desk codes, codes issued by hand elsewhere).
+type StratumKey = Option<(String, Option<String>)>;
+
+/// The figures of the whole wave and of every group recomputed with design weights: each
+/// answer from a stratum of the wave's latest sample draw weighs N_h / r_h (its population
+/// over the stratum's answers), the others 1. Without a draw the figures stay unweighted.
+fn reweight(reading: &Reading, tree: &mut Option<LocalityTree>, results: &mut WaveResults) -> StorageResult<()> {
+    let Reading { db, form, wave, query, .. } = *reading;
+    let Some(draw) = db.draws(&wave.id)?.into_iter().next() else { return Ok(()) };
+    let design: DrawDesign =
+        serde_json::from_value(draw.design).map_err(|e| StorageError::Corrupt(format!("draw design: {e}")))?;
+    let drawn: Vec<DrawnStratum> =
+        serde_json::from_value(draw.strata).map_err(|e| StorageError::Corrupt(format!("draw strata: {e}")))?;
+    let populations: HashMap<(String, Option<String>), u64> =
+        drawn.into_iter().map(|s| ((s.locality_code, s.agency_code), s.population)).collect();
+    let tree = tree_of(db, wave, tree)?;
+    let plan = IndexPlan::new(form, &db.tally_layout(&wave.id)?);
+    let scope = query.agency_scope.as_deref();
+    let mut responding: HashMap<StratumKey, u64> = HashMap::new();
+    let mut overall: HashMap<StratumKey, GroupTally> = HashMap::new();
+    let mut groups: HashMap<(GroupKey, bool), HashMap<StratumKey, GroupTally>> = HashMap::new();
+    let leaves =
+        ResultCells { level: tally::LEAF, agencies: AgencyRows::Each, desk: DeskFilter::Include, localities: None };
+    db.each_result_row(&wave.id, &leaves, plan.slots_read(), |row| {
+        let stratum = (row.channel == Channel::Standard)
+            .then(|| tree.ancestor_at_level(&row.locality_code, &design.level))
+            .flatten()
+            .map(|at| (at.code.clone(), design.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty())))
+            .filter(|key| populations.contains_key(key));
+        *responding.entry(stratum.clone()).or_default() += row.counts.responses;
+        if !query.desk.counts(row.channel) || scope.is_some_and(|a| a != row.agency_code) {
+            return;
+        }
+        overall.entry(stratum.clone()).or_default().add(&row);
+        let agency = query.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty());
+        let group = match &query.level {
+            Some(level) => match tree.ancestor_at_level(&row.locality_code, level) {
+                Some(at) => Some(((Some(at.code.clone()), agency), false)),
+                None => Some(((Some(row.locality_code.clone()), agency), true)),
+            },
+            None => query.by_agency.then_some(((None, agency), false)),
+        };
+        if let Some(group) = group {
+            groups.entry(group).or_default().entry(stratum).or_default().add(&row);
+        }
+    })?;
+    let figures = |strata: &HashMap<StratumKey, GroupTally>| {
+        let parts: Vec<StratumPart> = strata
+            .iter()
+            .map(|(key, part)| {
+                let answers = responding[key];
+                let population = key.as_ref().and_then(|k| populations.get(k)).map(|&n| n.max(answers));
+                StratumPart {
+                    tally: &part.tally,
+                    respondents: part.responses,
+                    weight: population.map_or(1.0, |n| n as f64 / answers as f64),
+                    stratum_respondents: answers,
+                    sampling_fraction: population.map_or(0.0, |n| answers as f64 / n as f64),
+                }
+            })
+            .collect();
+        plan.compute_weighted(&parts)
+    };
+    let mut whole = figures(&overall);
+    hide(reading, tally::WHOLE, "", None, None, &mut whole);
+    for (index, figure) in results.overall.indices.iter_mut().zip(whole) {
+        index.figure = figure;
+    }
+    results.overall.weighting = Weighting::Design;
+    let level = query.level.as_deref().unwrap_or(tally::WHOLE);
+    for group in &mut results.groups {
+        let locality = group.locality.as_ref();
+        let key = ((locality.map(|l| l.code.clone()), group.agency.as_ref().map(|a| a.code.clone())), group.own_level);
+        let Some(strata) = groups.get(&key) else { continue };
+        let mut weighted = figures(strata);
+        let code = locality.map_or("", |l| l.code.as_str());
+        let own = group.own_level.then(|| locality.map_or("", |l| l.level.as_str()));
+        hide(reading, level, code, key.0.1.as_deref(), own, &mut weighted);
+        group.figures = weighted;
+    }
+    Ok(())
+}
+
+/// What a sample draw records of its design and strata (`service::sampling`).
+#[derive(serde::Deserialize)]
+struct DrawDesign {
+    level: String,
+    #[serde(default)]
+    by_agency: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct DrawnStratum {
+    locality_code: String,
+    agency_code: Option<String>,
+    population: u64,
+}
+
 /// Every index computed from all the answers beneath each group, as one group.
 fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> StorageResult<WaveResults> {
-    let Reading { db, form, wave, query, suppression } = *reading;
+    let Reading { db, form, wave, query, .. } = *reading;
     let wave_id = wave.id.as_str();
     let layout = db.tally_layout(wave_id)?;
     let plan = IndexPlan::new(form, &layout);
     let scope = query.agency_scope.as_deref();
     let whole_agencies = scope.map_or(AgencyRows::All, AgencyRows::Only);
     let slots = plan.slots_read();
-    let hide = |level: &str, locality: &str, agency: Option<&str>, figures: &mut [Figure]| {
-        let agency = agency.or(scope).unwrap_or(tally::ALL_AGENCIES);
-        suppression.apply(query.desk, level, locality, agency, figures);
-    };
     let mut overall = GroupTally::default();
     let whole = ResultCells { level: tally::WHOLE, agencies: whole_agencies, desk: query.desk, localities: None };
     db.each_result_row(wave_id, &whole, slots, |row| overall.add(&row))?;
@@ -258,7 +386,7 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
             key,
             |(locality, agency): &GroupKey, tally: &GroupTally| {
                 let mut figures = plan.compute(&tally.tally, tally.responses);
-                hide(level, locality.as_deref().unwrap_or(""), agency.as_deref(), &mut figures);
+                hide(reading, level, locality.as_deref().unwrap_or(""), agency.as_deref(), None, &mut figures);
                 figures
             },
         )?;
@@ -293,9 +421,8 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
                 |(locality, agency): &GroupKey, tally: &GroupTally| {
                     let mut figures = plan.compute(&tally.tally, tally.responses);
                     let code = locality.as_deref().unwrap_or("");
-                    let its_level = tree.get(code).map_or("", |l| l.level.as_str());
-                    let agency = agency.as_deref().or(scope).unwrap_or(tally::ALL_AGENCIES);
-                    suppression.apply_own(query.desk, its_level, code, agency, &mut figures);
+                    let its_level = tree.get(code).map(|l| l.level.as_str());
+                    hide(reading, level, code, agency.as_deref(), Some(its_level.unwrap_or("")), &mut figures);
                     figures
                 },
             )?;
@@ -336,11 +463,12 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
     }
     let groups: Vec<GroupResult> = groups.into_iter().map(|(_, group)| group).collect();
     let mut figures = plan.compute(&overall.tally, overall.responses);
-    hide(tally::WHOLE, "", None, &mut figures);
+    hide(reading, tally::WHOLE, "", None, None, &mut figures);
     Ok(WaveResults {
         overall: Overall {
             responses: overall.responses,
             desk_responses: overall.desk_responses,
+            weighting: Weighting::None,
             indices: plan.labelled(figures),
         },
         groups,
@@ -367,8 +495,9 @@ fn average_units(
             agency_scope: query.agency_scope.clone(),
             covered: Vec::new(),
             desk: query.desk,
+            weighting: query.weighting,
         };
-        pooled_results(&Reading { query: &units, ..*reading }, tree)
+        unit_results(&Reading { query: &units, ..*reading }, tree)
     };
     let mean =
         |units: &[&GroupResult], p: usize| mean_of_units(&units.iter().map(|u| u.figures[p]).collect::<Vec<_>>());

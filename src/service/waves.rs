@@ -1,6 +1,7 @@
 //! Opening a wave: the checks every way of creating one goes through.
 
 use super::Survey;
+use crate::domain::wave::Weighting;
 use crate::storage::StorageError;
 use crate::storage::waves::NewWave;
 use chrono::NaiveDate;
@@ -21,6 +22,7 @@ pub struct WaveRequest {
     pub desk_codes: bool,
     /// The wave's own disclosure threshold.
     pub min_cell: Option<u64>,
+    pub weighting: Weighting,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +111,7 @@ impl Survey {
                     agencies: &request.agencies,
                     desk_codes: request.desk_codes,
                     min_cell: request.min_cell,
+                    weighting: request.weighting,
                 })
             })
             .await?)

@@ -39,6 +39,7 @@ diesel::table! {
         form_version -> Nullable<Text>,
         form_hash -> Nullable<Text>,
         min_cell -> Nullable<BigInt>,
+        weighting -> Text,
     }
 }
 

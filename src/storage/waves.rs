@@ -4,7 +4,7 @@ use super::schema::{closed_wave_localities, localities, pinned_forms, wave_agenc
 use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::form::Form;
 use crate::domain::locality::Locality;
-use crate::domain::wave::WaveStatus;
+use crate::domain::wave::{WaveStatus, Weighting};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -31,6 +31,8 @@ pub struct Wave {
     pub desk_codes: bool,
     /// The wave's own disclosure threshold (`PHIEU_MIN_CELL` when `None`).
     pub min_cell: Option<u64>,
+    /// How its figures are estimated unless a request asks otherwise.
+    pub weighting: Weighting,
 }
 
 pub struct NewWave<'a> {
@@ -45,6 +47,7 @@ pub struct NewWave<'a> {
     pub agencies: &'a [String],
     pub desk_codes: bool,
     pub min_cell: Option<u64>,
+    pub weighting: Weighting,
 }
 
 type WaveRow = (
@@ -61,6 +64,7 @@ type WaveRow = (
     Option<String>,
     Option<String>,
     Option<i64>,
+    String,
 );
 
 /// Stores a form's text once, whichever waves pin it (a macro: the connection's type differs
@@ -96,6 +100,7 @@ macro_rules! wave_columns {
             waves::form_version,
             waves::form_hash,
             waves::min_cell,
+            waves::weighting,
         )
     };
 }
@@ -120,6 +125,7 @@ fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> Stor
         version,
         hash,
         min_cell,
+        weighting,
     ) = row;
     let status = WaveStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("wave status {status}")))?;
     // Waves from before pinning get their form at start-up, before anything reads them.
@@ -142,6 +148,8 @@ fn to_wave(row: WaveRow, localities: Vec<String>, agencies: Vec<String>) -> Stor
         agencies,
         desk_codes,
         min_cell: min_cell.map(|k| k as u64),
+        weighting: Weighting::parse(&weighting)
+            .ok_or_else(|| StorageError::Corrupt(format!("weighting {weighting}")))?,
     })
 }
 
@@ -173,6 +181,7 @@ impl Database {
                     waves::period_to.eq(new.period_to.map(|d| d.to_string())),
                     waves::desk_codes.eq(new.desk_codes),
                     waves::min_cell.eq(new.min_cell.map(|k| k as i64)),
+                    waves::weighting.eq(new.weighting.as_str()),
                 ))
                 .execute(c)?;
             for code in new.localities {

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 on_both_backends!(
     answers_invited_above_the_level_get_their_own_row_and_the_rows_add_up,
     a_row_of_answers_invited_above_the_level_is_hidden_with_what_would_give_it_away,
-    an_index_declared_mean_of_children_averages_the_units_of_that_level
+    an_index_declared_mean_of_children_averages_the_units_of_that_level,
+    design_weights_follow_the_strata_of_the_draw_and_both_values_are_available
 );
 
 fn figure<'a>(group: &'a Value, id: &str) -> &'a Value {
@@ -160,4 +161,87 @@ async fn an_index_declared_mean_of_children_averages_the_units_of_that_level(app
     assert_eq!(figure(row(&districts, "002"), "access")["value"], 100.0);
     let communes = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     assert_eq!(figure(row(&communes, "00002"), "access")["value"], 50.0);
+}
+
+/// A list of 12 people in district 001 (communes 00001, 00002) and 3 in district 002 (00003),
+/// each with an address naming their commune.
+fn unequal_districts() -> String {
+    let mut csv = String::from("Họ và tên,Địa chỉ,Xã\n");
+    for (i, commune) in std::iter::repeat_n("00001", 6)
+        .chain(std::iter::repeat_n("00002", 6))
+        .chain(std::iter::repeat_n("00003", 3))
+        .enumerate()
+    {
+        csv.push_str(&format!("Người Thứ {i},Số {i} xã {commune},{commune}\n"));
+    }
+    csv
+}
+
+async fn design_weights_follow_the_strata_of_the_draw_and_both_values_are_available(app: TestApp) {
+    app.seed_places().await;
+    let created = app
+        .post("/api/v1/waves", &json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1, "weighting": "design"}))
+        .await;
+    assert_eq!(created.status(), 201);
+    let declared = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.get_json(&format!("/api/v1/waves/{declared}")).await["weighting"], "design");
+    let refused = app.post("/api/v1/waves", &json!({"name": "Đợt", "form_id": "sipas-2017", "weighting": "tùy"})).await;
+    assert_eq!(refused.status(), 400, "an unknown weighting is refused");
+
+    let wave = app
+        .post("/api/v1/waves", &json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1, "localities": ["01"]}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/open"), &json!({})).await.status(), 200);
+    crate::lists::confirmed_list(&app, &wave, &unequal_districts()).await;
+    // Three drawn in each district: 3 of 12 (25%) and 3 of 3 (100%).
+    let design = json!({"level": "district", "method": "quota", "quota": 3, "seed": 7, "reserve": 0});
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/sample"), &design).await.status(), 201);
+    let sent = app.post(&format!("/api/v1/waves/{wave}/invitations/send"), &json!({"channel": "letter"})).await;
+    assert_eq!(sent.json::<Value>().await.unwrap()["queued"], 6);
+    let letters =
+        app.get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/letters.csv")).await.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(letters.trim_start_matches('\u{feff}').as_bytes());
+    let form = app.form("sipas-2017").await;
+    let (mut first_district, mut second_district) = (0, 0);
+    for letter in reader.records().map(Result::unwrap) {
+        // District 001: two satisfied, one not; district 002: one satisfied, two not.
+        let level = if letter[1].ends_with("00003") {
+            second_district += 1;
+            if second_district == 1 { "5" } else { "1" }
+        } else {
+            first_district += 1;
+            if first_district <= 2 { "5" } else { "1" }
+        };
+        assert_eq!(app.answer(&letter[2], &satisfied_at(&form, level)).await.status(), 201);
+    }
+    assert_eq!((first_district, second_district), (3, 3));
+
+    let access = |results: &Value| figure(&results["overall"], "access").clone();
+    let unweighted = app.get_json(&format!("/api/v1/waves/{wave}/results")).await;
+    assert_eq!(unweighted["overall"]["weighting"], "none");
+    assert_eq!(access(&unweighted)["value"], 50.0);
+    let weighted = app.get_json(&format!("/api/v1/waves/{wave}/results?weighting=design")).await;
+    assert_eq!(weighted["overall"]["weighting"], "design");
+    // (12/3 · 2 + 3/3 · 1) / (12 + 3) = 60%.
+    let value = access(&weighted)["value"].as_f64().unwrap();
+    assert!((value - 60.0).abs() < 1e-9, "{weighted}");
+    assert_eq!(access(&weighted)["n"], 6, "n stays the answers behind");
+    // Only district 001 varies: w² (1 − f) r/(r − 1) Σ(z − z̄)² = 16 · 0.75 · 1.5 · (2/3)/15².
+    let margin = 1.959_963_984_540_054 * (12.0_f64 / 225.0).sqrt();
+    let low = access(&weighted)["ci_low"].as_f64().unwrap();
+    assert!((low - 100.0 * (0.6 - margin)).abs() < 1e-6, "{low}");
+    assert!(access(&weighted)["deff"].as_f64().unwrap() > 0.0);
+    assert!(access(&unweighted).get("deff").is_none());
+    // Within one stratum weights change nothing; the province is the whole again.
+    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district&weighting=design")).await;
+    let district_value = |code: &str| figure(row(&districts, code), "access")["value"].as_f64().unwrap();
+    assert!((district_value("001") - 200.0 / 3.0).abs() < 1e-9 && (district_value("002") - 100.0 / 3.0).abs() < 1e-9);
+    let provinces = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province&weighting=design")).await;
+    assert!((figure(row(&provinces, "01"), "access")["value"].as_f64().unwrap() - 60.0).abs() < 1e-9);
 }

@@ -7,6 +7,7 @@ use crate::domain::form::Form;
 use crate::domain::indices::Figure;
 use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::generalise;
+use crate::domain::wave::Weighting;
 use crate::scratch::{Scratch, SealedFile};
 use crate::service::report::{IndexRow, group_rows, locality_label, overall_rows};
 use crate::service::results::WaveResults;
@@ -522,7 +523,10 @@ impl Workbook<'_> {
             ("Chỉ số thành phần", "Tỷ lệ % câu trả lời hợp lệ ở mức tích cực; “Không trả lời / Không biết” không tính vào mẫu số.".into()),
             ("Chỉ số tổng hợp", "Trung bình cộng các chỉ số thành phần theo quy định của bộ phiếu; mỗi cấp gộp mọi phiếu bên dưới.".into()),
             ("Khoảng tin cậy 95%", "Wilson cho tỷ lệ; với chỉ số trung bình: phương sai tuyến tính hóa, coi như mẫu ngẫu nhiên đơn giản trong từng đơn vị.".into()),
-            ("Trọng số", "Không dùng trọng số thiết kế (mỗi phiếu có trọng số 1).".into()),
+            ("Trọng số", match self.results.overall.weighting {
+                Weighting::None => "Không dùng trọng số thiết kế (mỗi phiếu có trọng số 1).".into(),
+                Weighting::Design => "Trọng số thiết kế: mỗi phiếu thuộc một tầng của lần chọn mẫu có trọng số N_h / số phiếu của tầng (điều chỉnh theo tỷ lệ không trả lời); phiếu từ mã phát tại quầy và phiếu ngoài các tầng có trọng số 1. Khoảng tin cậy theo phương sai tuyến tính hóa phân tầng.".into(),
+            }),
             ("Ẩn số liệu", format!("Ẩn số liệu dựa trên dưới {} câu trả lời hợp lệ và các ô có thể suy ra chúng bằng phép trừ; số phiếu vẫn được công bố.", self.min_cell)),
             ("Làm tròn", "Hiển thị một chữ số thập phân, làm tròn nửa lên; ô chứa giá trị chưa làm tròn.".into()),
         ];

@@ -3,7 +3,7 @@
 use crate::domain::account::Role;
 use crate::domain::form::Form;
 use crate::domain::locality::LocalityTree;
-use crate::domain::wave::{Channel, DeskFilter, WaveStatus, covers_agency};
+use crate::domain::wave::{Channel, DeskFilter, WaveStatus, Weighting, covers_agency};
 use crate::service::invitations::{IssueError, MAX_INVITATIONS_PER_REQUEST};
 use crate::service::results::{ResultsQuery, WaveResults, compare_with, verify_counters, wave_results};
 use crate::service::waves::WaveRequest;
@@ -55,6 +55,10 @@ struct CreateWave {
     desk_codes: bool,
     /// Figures on fewer valid answers are hidden (`PHIEU_MIN_CELL` when omitted).
     min_cell: Option<u64>,
+    /// `none` (default) or `design`: figures weighted by the strata of the wave's sample.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    weighting: Weighting,
 }
 
 #[utoipa::path(
@@ -87,6 +91,7 @@ async fn create(
         period_to: body.period_to,
         desk_codes: body.desk_codes,
         min_cell: body.min_cell,
+        weighting: body.weighting,
     };
     let id = state.survey.create_wave(request).await?;
     state.audit(&user.0, "wave.create", &id).await?;
@@ -340,6 +345,9 @@ pub struct ResultsParams {
     pub desk: DeskFilter,
     /// An earlier wave's id: each figure gains `change` (points) and `rank_change` (places).
     pub compare: Option<String>,
+    /// `none` or `design` (default: the wave's own `weighting`).
+    #[param(value_type = Option<String>)]
+    pub weighting: Option<Weighting>,
 }
 
 impl ResultsParams {
@@ -367,6 +375,7 @@ impl ResultsParams {
             agency_scope,
             covered: wave.localities.clone(),
             desk: self.desk,
+            weighting: self.weighting.unwrap_or(wave.weighting),
         })
     }
 }
