@@ -309,7 +309,10 @@ impl TestApp {
         match self.backend {
             Backend::Sqlite => {
                 let path = self.database_url.strip_prefix("sqlite://").unwrap();
-                diesel::sql_query(sql).execute(&mut SqliteConnection::establish(path).unwrap()).unwrap()
+                let mut connection = SqliteConnection::establish(path).unwrap();
+                // The server's writer may hold the lock for a moment: wait for it as the server does.
+                diesel::sql_query("PRAGMA busy_timeout = 10000").execute(&mut connection).unwrap();
+                diesel::sql_query(sql).execute(&mut connection).unwrap()
             }
             Backend::Postgres => {
                 diesel::sql_query(sql).execute(&mut PgConnection::establish(&self.database_url).unwrap()).unwrap()
