@@ -68,18 +68,55 @@ pub struct LineError {
 /// orders it so every parent precedes its children, each with its line number. All lines
 /// are checked; any error rejects the whole list.
 pub fn parse_csv(text: &str) -> Result<Vec<(usize, Locality)>, Vec<LineError>> {
+    let mut rows = Vec::new();
+    let mut seen = HashMap::new();
+    read_lines(text, &["code", "name", "level"], &["parent_code"], |line, fields, optional| {
+        let locality = Locality::parse(fields[0], fields[1], fields[2], optional[0]).map_err(|e| e.to_string())?;
+        if let Some(first) = seen.insert(locality.code.clone(), line) {
+            return Err(format!("mã “{}” đã có ở dòng {first}", locality.code));
+        }
+        rows.push((line, locality));
+        Ok(())
+    })?;
+    Ok(parents_first(rows))
+}
+
+/// Reads an `old_code,new_code` CSV: which unit of an earlier tree each old one became (units
+/// merged in a reorganisation share a new code). Same rules as `parse_csv`.
+pub fn parse_crosswalk(text: &str) -> Result<Vec<(String, String)>, Vec<LineError>> {
+    let mut rows = Vec::new();
+    let mut seen = HashMap::new();
+    read_lines(text, &["old_code", "new_code"], &[], |line, fields, _| {
+        let code = |field: &str| parse_code(field).map_err(|e| e.to_string());
+        let (old, new) = (code(fields[0])?, code(fields[1])?);
+        if let Some(first) = seen.insert(old.clone(), line) {
+            return Err(format!("mã cũ “{old}” đã có ở dòng {first}"));
+        }
+        rows.push((old, new));
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Hands each non-blank record's `required` then `optional` columns (found by header name)
+/// to `each` with its line number; every line is checked and any error rejects the file.
+fn read_lines(
+    text: &str,
+    required: &[&str],
+    optional: &[&str],
+    mut each: impl FnMut(usize, &[&str], &[Option<&str>]) -> Result<(), String>,
+) -> Result<(), Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let error = |line: usize, reason: String| LineError { line, reason };
     let headers = reader.headers().map_err(|e| vec![error(1, e.to_string())])?.clone();
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(code), Some(name), Some(level)) = (column("code"), column("name"), column("level")) else {
-        return Err(vec![error(1, "cần các cột code, name, level, parent_code".into())]);
+    let Some(required_columns) = required.iter().map(|name| column(name)).collect::<Option<Vec<usize>>>() else {
+        let names: Vec<&str> = required.iter().chain(optional).copied().collect();
+        return Err(vec![error(1, format!("cần các cột {}", names.join(", ")))]);
     };
-    let parent = column("parent_code");
-    let mut rows = Vec::new();
+    let optional_columns: Vec<Option<usize>> = optional.iter().map(|name| column(name)).collect();
     let mut errors = Vec::new();
-    let mut seen = HashMap::new();
     let mut lines = LineCounter::new(text);
     for record in reader.records() {
         let record = match record {
@@ -94,22 +131,14 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, Locality)>, Vec<LineError>> {
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let field = |i: usize| record.get(i).unwrap_or("");
-        match Locality::parse(field(code), field(name), field(level), parent.map(field)) {
-            Ok(locality) => {
-                if let Some(first) = seen.insert(locality.code.clone(), line) {
-                    errors.push(error(line, format!("mã “{}” đã có ở dòng {first}", locality.code)));
-                } else {
-                    rows.push((line, locality));
-                }
-            }
-            Err(e) => errors.push(error(line, e.to_string())),
+        let fields: Vec<&str> = required_columns.iter().map(|&i| record.get(i).unwrap_or("")).collect();
+        let optional: Vec<Option<&str>> =
+            optional_columns.iter().map(|i| i.map(|i| record.get(i).unwrap_or(""))).collect();
+        if let Err(reason) = each(line, &fields, &optional) {
+            errors.push(error(line, reason));
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(parents_first(rows))
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
 /// Line numbers of records read in order: the newlines before a record are counted from
@@ -273,6 +302,17 @@ mod tests {
         assert_eq!(t.ancestor_at_level("09999", "province").unwrap().code, "27");
         assert_eq!(t.outside_level("district"), ["09999", "27"]);
         assert_eq!(t.outside_level("province"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn crosswalk_maps_old_codes_once_each_and_reports_bad_lines() {
+        let rows = parse_crosswalk("old_code,new_code\n00001,30001\n\n00002,30001\n").unwrap();
+        assert_eq!(rows, [("00001".into(), "30001".into()), ("00002".into(), "30001".into())]);
+        let errors = parse_crosswalk("old_code,new_code\n00001,30001\n00001,30002\n02,\n").unwrap_err();
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4]);
+        assert!(errors[0].reason.contains("dòng 2"), "{errors:?}");
+        assert_eq!(parse_crosswalk("old,new\n1,2\n").unwrap_err()[0].reason, "cần các cột old_code, new_code");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! The cost follows the number of groups asked for, not the number of answers.
 
 use crate::domain::answers::ValidAnswers;
-use crate::domain::form::{Form, FormRegistry};
+use crate::domain::form::{Form, FormRegistry, IndexRule};
 use crate::domain::indices::{Figure, IndexPlan, IndexValue, StratumPart, mean_of_units};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Layout, Tally};
@@ -535,6 +535,67 @@ fn average_units(
         }
     }
     Ok(())
+}
+
+/// An earlier wave's groups as units of today's tree: codes the `crosswalk` maps (old → new)
+/// are renamed, and units merged into one are combined — a share from its parts' published
+/// positive and valid answers, a mean from the combined shares; where a part is hidden the
+/// merged figure is hidden too (combining must not reveal it). Then ranked again.
+pub fn through_crosswalk(earlier: &mut WaveResults, form: &Form, crosswalk: &HashMap<String, String>) {
+    if crosswalk.is_empty() {
+        return;
+    }
+    let mut merged: BTreeMap<GroupKey, Vec<GroupResult>> = BTreeMap::new();
+    for mut group in std::mem::take(&mut earlier.groups) {
+        if let Some(locality) = group.locality.as_mut()
+            && let Some(new) = crosswalk.get(&locality.code)
+        {
+            locality.code = new.clone();
+        }
+        let key = (group.locality.as_ref().map(|l| l.code.clone()), group.agency.as_ref().map(|a| a.code.clone()));
+        merged.entry(key).or_default().push(group);
+    }
+    earlier.groups = merged.into_values().map(|parts| combine(form, parts)).collect();
+    rank(&mut earlier.groups, form.indices.len());
+}
+
+/// One group from several of an earlier tree (see `through_crosswalk`).
+fn combine(form: &Form, mut parts: Vec<GroupResult>) -> GroupResult {
+    if parts.len() == 1 {
+        return parts.remove(0);
+    }
+    let responses = parts.iter().map(|p| p.responses).sum();
+    let mut figures: Vec<Figure> = Vec::with_capacity(form.indices.len());
+    for (i, index) in form.indices.iter().enumerate() {
+        let hidden = parts.iter().any(|p| p.figures[i].suppressed);
+        let figure = match &index.rule {
+            _ if hidden => {
+                Figure { n: parts.iter().map(|p| p.figures[i].n).sum(), suppressed: true, ..Figure::default() }
+            }
+            IndexRule::Share { .. } => {
+                let (hits, valid) = parts.iter().fold((0, 0), |(hits, valid), p| {
+                    let f = &p.figures[i];
+                    (hits + f.value.map_or(0, |v| (v * f.n as f64 / 100.0).round() as u64), valid + f.n)
+                });
+                let value = (valid > 0).then(|| 100.0 * hits as f64 / valid as f64);
+                Figure { value, n: valid, ..Figure::default() }
+            }
+            IndexRule::Mean { of } => {
+                let values: Option<Vec<f64>> = of
+                    .iter()
+                    .map(|id| form.indices.iter().position(|x| &x.id == id).and_then(|p| figures.get(p)?.value))
+                    .collect();
+                let value = values.map(|v| v.iter().sum::<f64>() / v.len() as f64);
+                Figure { value, n: if value.is_some() { responses } else { 0 }, ..Figure::default() }
+            }
+        };
+        figures.push(figure);
+    }
+    let mut group = parts.swap_remove(0);
+    group.responses = responses;
+    group.desk_responses += parts.iter().map(|p| p.desk_responses).sum::<u64>();
+    group.figures = figures;
+    group
 }
 
 /// Change in points and in rank against an earlier wave's results (asked for at the same

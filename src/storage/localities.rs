@@ -1,11 +1,12 @@
 //! Localities and agencies.
 
-use super::schema::{agencies, localities};
+use super::schema::{agencies, localities, locality_crosswalk};
 use super::tallies::TallyStore;
 use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::locality::Locality;
 use diesel::prelude::*;
 use serde::Serialize;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Agency {
@@ -179,5 +180,26 @@ impl Database {
             .order(agencies::code)
             .load(c)?);
         Ok(rows.into_iter().map(|(code, name, locality_code)| Agency { code, name, locality_code }).collect())
+    }
+
+    /// Records which unit each old code became; a later upload replaces an old code's row.
+    pub fn save_crosswalk(&self, rows: &[(String, String)]) -> StorageResult<()> {
+        write_transaction!(self, c => {
+            for (old, new) in rows {
+                diesel::delete(locality_crosswalk::table.find(old)).execute(c)?;
+                diesel::insert_into(locality_crosswalk::table)
+                    .values((locality_crosswalk::old_code.eq(old), locality_crosswalk::new_code.eq(new)))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Old code → the code it became.
+    pub fn crosswalk(&self) -> StorageResult<HashMap<String, String>> {
+        let rows: Vec<(String, String)> = with_conn!(self, c => locality_crosswalk::table
+            .select((locality_crosswalk::old_code, locality_crosswalk::new_code))
+            .load(c)?);
+        Ok(rows.into_iter().collect())
     }
 }

@@ -271,3 +271,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     sample_draws,
     mail_queue,
 );
+
+diesel::table! {
+    locality_crosswalk (old_code) {
+        old_code -> Text,
+        new_code -> Text,
+    }
+}

@@ -8,7 +8,8 @@ on_both_backends!(
     results_roll_up_the_locality_tree_with_hand_computed_indices,
     results_by_agency_and_for_sipas_2023,
     missing_answers_are_stored_and_counted_but_outside_every_denominator,
-    comparison_with_an_earlier_wave_gives_the_change_in_points_and_in_rank
+    comparison_with_an_earlier_wave_gives_the_change_in_points_and_in_rank,
+    units_merged_since_the_earlier_wave_are_compared_through_the_crosswalk
 );
 
 fn index<'a>(group: &'a Value, id: &str) -> &'a Value {
@@ -181,4 +182,45 @@ async fn comparison_with_an_earlier_wave_gives_the_change_in_points_and_in_rank(
     assert_eq!((&rose["change"], &rose["rank"], &rose["rank_change"]), (&json!(100.0), &json!(1), &json!(1)));
     let plain = app.get_json(&format!("/api/v1/waves/{this_year}/results?level=commune")).await;
     assert!(index(group(&plain, "00001"), "access").get("change").is_none(), "no comparison asked");
+}
+
+async fn units_merged_since_the_earlier_wave_are_compared_through_the_crosswalk(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let answer = |wave: String, commune: &'static str, levels: &'static [&'static str]| {
+        let (app, form) = (&app, &form);
+        async move {
+            for level in levels {
+                let invitation = app.invite(&wave, commune, None, 1).await.remove(0);
+                assert_eq!(app.answer(&invitation.code, &satisfied_at(form, level)).await.status(), 201);
+            }
+        }
+    };
+    // Last year Xã Một Một 2 of 2 satisfied, Xã Một Hai 1 of 3; since then Xã Một Hai
+    // is part of Xã Một Một: together 3 of 5 (60%).
+    let last_year = app.open_wave_with(&json!({"name": "Năm trước", "form_id": "sipas-2017", "min_cell": 1})).await;
+    answer(last_year.clone(), "00001", &["5", "5"]).await;
+    answer(last_year.clone(), "00002", &["5", "1", "1"]).await;
+    let this_year = app.open_wave_with(&json!({"name": "Năm nay", "form_id": "sipas-2017", "min_cell": 1})).await;
+    answer(this_year.clone(), "00001", &["5", "5", "5", "1"]).await;
+    let path = format!("/api/v1/waves/{this_year}/results?level=commune&compare={last_year}");
+    let before = app.get_json(&path).await;
+    assert_eq!(index(group(&before, "00001"), "access")["change"], -25.0, "75% after 100% before the crosswalk");
+
+    let upload = |csv: &'static str| {
+        app.api.post(app.url("/api/v1/localities/crosswalk")).bearer_auth(&app.admin_token).body(csv).send()
+    };
+    let refused = upload("old_code,new_code\n00002,00001\nxã hai,00001\n").await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let lines = refused.json::<Value>().await.unwrap()["lines"].clone();
+    assert_eq!(lines[0]["line"], 3, "{lines}");
+    assert_eq!(app.get_json(&path).await, before, "nothing recorded from a refused file");
+    let accepted = upload("\u{feff}old_code,new_code\n00002,00001\n").await.unwrap();
+    assert_eq!(accepted.json::<Value>().await.unwrap()["rows"], 1);
+
+    let after = app.get_json(&path).await;
+    let merged = index(group(&after, "00001"), "access");
+    let change = merged["change"].as_f64().unwrap();
+    assert!((change - 15.0).abs() < 1e-9, "75% after 60%: {merged}");
+    assert_eq!(merged["rank_change"], 0, "ranked first among last year's units as merged");
 }

@@ -40,6 +40,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         places::create_locality,
         places::list_localities,
         places::import_localities,
+        places::import_crosswalk,
         places::create_agency,
         places::list_agencies,
         responses::submit,

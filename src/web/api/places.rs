@@ -15,6 +15,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/localities", web::post().to(create_locality))
         .route("/localities", web::get().to(list_localities))
         .route("/localities/import", web::post().to(import_localities))
+        .route("/localities/crosswalk", web::post().to(import_crosswalk))
         .route("/agencies", web::post().to(create_agency))
         .route("/agencies", web::get().to(list_agencies));
 }
@@ -104,12 +105,9 @@ async fn import_localities(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     require(&user.0, &[Role::Administrator])?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("Tệp phải được mã hóa UTF-8.".into()))?;
-    let localities = match locality::parse_csv(text) {
+    let localities = match locality::parse_csv(utf8(&body)?) {
         Ok(rows) => rows,
-        Err(errors) => {
-            return Ok(HttpResponse::UnprocessableEntity().json(json!({"error": "invalid", "message": "Danh sách có dòng không hợp lệ; chưa nhập dòng nào.", "lines": errors})));
-        }
+        Err(errors) => return Ok(invalid_lines(&errors)),
     };
     let count = localities.len();
     let (lines, localities): (Vec<usize>, Vec<Locality>) = localities.into_iter().unzip();
@@ -120,12 +118,52 @@ async fn import_localities(
             state.audit(&user.0, "locality.import", &format!("{count} rows")).await?;
             Ok(HttpResponse::Ok().json(json!({"rows": count, "created": created, "updated": count - created})))
         }
-        Err((position, why)) => Ok(HttpResponse::UnprocessableEntity().json(json!({
-            "error": "invalid",
-            "message": "Danh sách có dòng không hợp lệ; chưa nhập dòng nào.",
-            "lines": [{"line": lines[position], "reason": parent_problem(&why)}]
-        }))),
+        Err((position, why)) => Ok(invalid_lines(&[locality::LineError {
+            line: lines[position],
+            reason: parent_problem(&why).to_string(),
+        }])),
     }
+}
+
+fn utf8(body: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("Tệp phải được mã hóa UTF-8.".into()))
+}
+
+/// A list refused whole, with the reason of every bad line.
+fn invalid_lines(errors: &[locality::LineError]) -> HttpResponse {
+    HttpResponse::UnprocessableEntity().json(
+        json!({"error": "invalid", "message": "Danh sách có dòng không hợp lệ; chưa nhập dòng nào.", "lines": errors}),
+    )
+}
+
+/// Which unit each old code became (`old_code,new_code`), for comparisons across a
+/// reorganisation: an earlier wave's units merged into one are compared as one.
+#[utoipa::path(
+    post,
+    path = "/localities/crosswalk",
+    tag = "places",
+    request_body(content = String, content_type = "text/csv", description = "`old_code,new_code` lines, UTF-8"),
+    responses(
+        (status = 200, description = "`{rows}`: recorded, all or nothing; a later row for an old code replaces it"),
+        (status = 403, description = "the role may not"),
+        (status = 422, description = "errors by line; nothing recorded"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn import_crosswalk(
+    state: web::Data<AppState>,
+    user: ApiUser,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    require(&user.0, &[Role::Administrator])?;
+    let rows = match locality::parse_crosswalk(utf8(&body)?) {
+        Ok(rows) => rows,
+        Err(errors) => return Ok(invalid_lines(&errors)),
+    };
+    let count = rows.len();
+    state.survey.db.run(move |db| db.save_crosswalk(&rows)).await?;
+    state.audit(&user.0, "locality.crosswalk", &format!("{count} rows")).await?;
+    Ok(HttpResponse::Ok().json(json!({"rows": count})))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -5,7 +5,9 @@ use crate::domain::form::Form;
 use crate::domain::locality::LocalityTree;
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus, Weighting, covers_agency};
 use crate::service::invitations::{IssueError, MAX_INVITATIONS_PER_REQUEST};
-use crate::service::results::{ResultsQuery, WaveResults, compare_with, verify_counters, wave_results};
+use crate::service::results::{
+    ResultsQuery, WaveResults, compare_with, through_crosswalk, verify_counters, wave_results,
+};
 use crate::service::waves::WaveRequest;
 use crate::storage::waves::{TransitionOutcome, Wave};
 use crate::web::AppState;
@@ -398,7 +400,9 @@ pub async fn visible_results(
     let (form, mut results) = one(wave.clone()).await?;
     if let Some(earlier) = &params.compare {
         let earlier = find_wave(state, earlier).await?;
-        let (earlier_form, earlier_results) = one(earlier).await?;
+        let (earlier_form, mut earlier_results) = one(earlier).await?;
+        let crosswalk = state.survey.db.run(|db| db.crosswalk()).await?;
+        through_crosswalk(&mut earlier_results, &earlier_form, &crosswalk);
         compare_with(&mut results, &form, &earlier_results, &earlier_form);
     }
     Ok((form, results))
