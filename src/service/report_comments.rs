@@ -112,8 +112,7 @@ impl CommentReader {
             let stored: HashMap<String, serde_json::Value> =
                 serde_json::from_str(&json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
             for item in self.form.items.iter().filter(|i| i.is_text()) {
-                let Some(text) = stored.get(&item.id).and_then(|v| v.as_str()).filter(|t| !t.trim().is_empty())
-                else {
+                let Some(text) = stored.get(&item.id).and_then(|v| v.as_str()).filter(|t| !t.trim().is_empty()) else {
                     continue;
                 };
                 comments.push(Comment {

@@ -38,7 +38,8 @@ async fn response_rates_count_codes_issued_and_used_per_channel_agency_and_local
             assert_eq!(app.answer(&invitation.code, &complete_answers(&form, |_| None)).await.status(), 201);
         }
     }
-    let json = app.get_json(&format!("/api/v1/waves/{wave}/report?table=response_rates&level=district&by=agency")).await;
+    let json =
+        app.get_json(&format!("/api/v1/waves/{wave}/report?table=response_rates&level=district&by=agency")).await;
     assert_eq!(json["table"], "response_rates");
     let rows = &json["rows"];
     assert_eq!(rows[0]["dimension"], "wave", "the whole wave first: {rows}");
@@ -48,8 +49,13 @@ async fn response_rates_count_codes_issued_and_used_per_channel_agency_and_local
     assert_eq!(counts(rows, "channel", "channel", "sms"), (2, 0));
     assert_eq!(counts(rows, "channel", "channel", "enumerator"), (1, 0));
     assert_eq!(counts(rows, "channel", "channel", "direct"), (3, 2));
-    let channels: Vec<&str> =
-        rows.as_array().unwrap().iter().filter(|r| r["dimension"] == "channel").map(|r| r["channel"].as_str().unwrap()).collect();
+    let channels: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["dimension"] == "channel")
+        .map(|r| r["channel"].as_str().unwrap())
+        .collect();
     assert_eq!(channels, ["letter", "sms", "enumerator", "direct"]);
     assert_eq!(counts(rows, "agency", "agency_code", "AG1"), (5, 1));
     assert_eq!(counts(rows, "agency", "agency_code", "AG2"), (3, 2));
@@ -60,7 +66,12 @@ async fn response_rates_count_codes_issued_and_used_per_channel_agency_and_local
         .filter(|r| r["dimension"] == "locality")
         .map(|r| {
             let code = |f: &str| r[f].as_str().unwrap().to_string();
-            (code("locality_code"), code("agency_code"), r["invited"].as_u64().unwrap(), r["answered"].as_u64().unwrap())
+            (
+                code("locality_code"),
+                code("agency_code"),
+                r["invited"].as_u64().unwrap(),
+                r["answered"].as_u64().unwrap(),
+            )
         })
         .collect();
     assert_eq!(
@@ -82,9 +93,12 @@ async fn response_rates_count_codes_issued_and_used_per_channel_agency_and_local
     assert_eq!(counts(&rows, "wave", "", ""), (3, 2), "an officer sees its agency only: {rows}");
     assert_eq!(rows.as_array().unwrap().iter().filter(|r| r["dimension"] == "locality").count(), 1);
 
-    let (status, bytes) =
-        download(&app, &app.admin_token, &format!("/api/v1/waves/{wave}/report.csv?table=response_rates&level=district"))
-            .await;
+    let (status, bytes) = download(
+        &app,
+        &app.admin_token,
+        &format!("/api/v1/waves/{wave}/report.csv?table=response_rates&level=district"),
+    )
+    .await;
     assert_eq!(status, 200);
     let mut reader = csv::Reader::from_reader(&bytes[3..]);
     assert_eq!(
@@ -105,12 +119,16 @@ async fn response_rates_count_codes_issued_and_used_per_channel_agency_and_local
     );
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let district = records.iter().find(|r| &r[0] == "locality" && &r[1] == "001").unwrap();
-    assert_eq!((&district[2], &district[3], &district[8], &district[9], &district[10]), ("Huyện Một", "district", "4", "1", "25"));
+    assert_eq!(
+        (&district[2], &district[3], &district[8], &district[9], &district[10]),
+        ("Huyện Một", "district", "4", "1", "25")
+    );
     let direct = records.iter().find(|r| &r[6] == "direct").unwrap();
     assert!((direct[10].parse::<f64>().unwrap() - 200.0 / 3.0).abs() < 1e-9, "unrounded: {direct:?}");
 
     use calamine::{Data, Reader, Xlsx};
-    let (status, bytes) = download(&app, &app.admin_token, &format!("/api/v1/waves/{wave}/report.xlsx?level=district")).await;
+    let (status, bytes) =
+        download(&app, &app.admin_token, &format!("/api/v1/waves/{wave}/report.xlsx?level=district")).await;
     assert_eq!(status, 200);
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
     let summary = workbook.worksheet_range("Tổng hợp").unwrap();
@@ -120,12 +138,27 @@ async fn response_rates_count_codes_issued_and_used_per_channel_agency_and_local
     assert_eq!(sheet.get_value((1, 0)).unwrap().to_string(), "Toàn đợt");
     assert_eq!((sheet.get_value((1, 4)), sheet.get_value((1, 5))), (Some(&Data::Float(8.0)), Some(&Data::Float(3.0))));
     assert_eq!(sheet.get_value((1, 6)), Some(&Data::Float(37.5)), "rates are numbers");
-    let letter = (1..sheet.height() as u32).find(|&r| sheet.get_value((r, 3)).unwrap().to_string() == "Thư qua bưu điện");
+    let letter =
+        (1..sheet.height() as u32).find(|&r| sheet.get_value((r, 3)) == Some(&Data::String("Thư qua bưu điện".into())));
     assert_eq!(sheet.get_value((letter.unwrap(), 6)), Some(&Data::Float(50.0)));
+
+    // Contact data deleted, the channels stay: they are kept on the invitations.
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
+    assert_eq!(app.post(&format!("/api/v1/waves/{wave}/purge"), &json!({"force": true})).await.status(), 200);
+    let json = app.get_json(&format!("/api/v1/waves/{wave}/report?table=response_rates")).await;
+    assert_eq!(counts(&json["rows"], "channel", "channel", "letter"), (2, 1), "after the purge: {json}");
+    assert_eq!(counts(&json["rows"], "channel", "channel", "direct"), (3, 2));
 }
 
 /// Answers `count` codes of `locality` × `agency`, the first ones with these comments.
-async fn answer_with_comments(app: &TestApp, wave: &str, locality: &str, agency: &str, count: usize, comments: &[&str]) {
+async fn answer_with_comments(
+    app: &TestApp,
+    wave: &str,
+    locality: &str,
+    agency: &str,
+    count: usize,
+    comments: &[&str],
+) {
     let form = app.form("sipas-2017").await;
     for (i, invitation) in app.invite(wave, locality, Some(agency), count).await.iter().enumerate() {
         let comment = comments.get(i).map(|c| json!(c));
@@ -171,7 +204,8 @@ async fn comments_show_only_at_places_of_k_answers_and_are_neutralised_in_csv(ap
     assert_eq!((&first["locality_name"], &first["level"]), (&json!("Huyện Một"), &json!("district")));
     assert!(first.get("submitted_on").is_none() && first.get("month").is_none(), "no date: {first}");
 
-    let (status, bytes) = download(&app, &app.admin_token, &format!("/api/v1/waves/{wave}/report.csv?table=comments")).await;
+    let (status, bytes) =
+        download(&app, &app.admin_token, &format!("/api/v1/waves/{wave}/report.csv?table=comments")).await;
     assert_eq!(status, 200);
     let mut reader = csv::Reader::from_reader(&bytes[3..]);
     assert_eq!(
@@ -195,9 +229,11 @@ async fn comments_show_only_at_places_of_k_answers_and_are_neutralised_in_csv(ap
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
     assert!(workbook.sheet_names().contains(&"Tỷ lệ phản hồi".to_string()));
     let sheet = workbook.worksheet_range("Ý kiến").unwrap();
-    let texts: BTreeSet<String> = (1..sheet.height() as u32).map(|r| sheet.get_value((r, 3)).unwrap().to_string()).collect();
+    let texts: BTreeSet<String> =
+        (1..sheet.height() as u32).map(|r| sheet.get_value((r, 3)).unwrap().to_string()).collect();
     assert_eq!(texts, expected.iter().map(|c| c.3.clone()).collect());
-    let places: BTreeSet<String> = (1..sheet.height() as u32).map(|r| sheet.get_value((r, 1)).unwrap().to_string()).collect();
+    let places: BTreeSet<String> =
+        (1..sheet.height() as u32).map(|r| sheet.get_value((r, 1)).unwrap().to_string()).collect();
     assert_eq!(places, ["Huyện Một", "Xã Hai Một"].into_iter().map(String::from).collect());
 
     // A wave of fewer than k answers shows no comment at all.

@@ -97,7 +97,12 @@ fn comment_json(comment: &Comment) -> CommentJson<'_> {
 }
 
 /// The response rates `user` may see, audited like every report.
-async fn rates_for(state: &AppState, user: &ApiUser, id: &str, params: &ResultsParams) -> Result<ResponseRates, ApiError> {
+async fn rates_for(
+    state: &AppState,
+    user: &ApiUser,
+    id: &str,
+    params: &ResultsParams,
+) -> Result<ResponseRates, ApiError> {
     let wave = find_wave(state, id).await?;
     let query = params.query_for(&user.0, &wave)?;
     state.audit(&user.0, "wave.report", &wave.id).await?;
@@ -260,7 +265,10 @@ impl<'a> RateAndCommentSheets<'a> {
         Ok(RateAndCommentSheets { db, rates, comments })
     }
 
-    pub fn write(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    pub fn write(
+        &self,
+        workbook: &mut rust_xlsxwriter::Workbook,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self.rates_sheet(workbook)?;
         self.comments_sheet(workbook)
     }
@@ -304,7 +312,10 @@ impl<'a> RateAndCommentSheets<'a> {
         Ok(())
     }
 
-    fn comments_sheet(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    fn comments_sheet(
+        &self,
+        workbook: &mut rust_xlsxwriter::Workbook,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let bold = rust_xlsxwriter::Format::new().set_bold();
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name("Ý kiến")?;
