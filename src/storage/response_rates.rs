@@ -4,7 +4,7 @@
 use super::{Database, Pool, StorageResult};
 use crate::domain::response_rates::{Counts, InvitationCell};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 #[derive(QueryableByName)]
 struct Row {
@@ -14,20 +14,23 @@ struct Row {
     agency_code: String,
     #[diesel(sql_type = Text)]
     channel: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    sent_by: Option<String>,
     #[diesel(sql_type = BigInt)]
     invited: i64,
     #[diesel(sql_type = BigInt)]
     answered: i64,
 }
 
-/// The grouped query; `$n` are the placeholders of the backend.
+/// The grouped query; `$n` are the placeholders of the backend. It groups by the columns of
+/// the index `invitations_rates` in its order, so the database reads the index without a sort.
 fn cells_sql(scoped: bool, placeholder: impl Fn(usize) -> String) -> String {
     let scope = if scoped { format!(" AND agency_code = {}", placeholder(2)) } else { String::new() };
     format!(
-        "SELECT locality_code, agency_code, COALESCE(sent_by, channel) AS channel, count(*) AS invited, \
+        "SELECT locality_code, agency_code, channel, sent_by, count(*) AS invited, \
          COALESCE(SUM(CASE WHEN used THEN 1 ELSE 0 END), 0) AS answered \
          FROM invitations WHERE wave_id = {}{scope} \
-         GROUP BY locality_code, agency_code, COALESCE(sent_by, channel)",
+         GROUP BY locality_code, agency_code, channel, sent_by",
         placeholder(1)
     )
 }
@@ -55,7 +58,7 @@ impl Database {
             .map(|r| InvitationCell {
                 locality_code: r.locality_code,
                 agency_code: r.agency_code,
-                channel: r.channel,
+                channel: r.sent_by.unwrap_or(r.channel),
                 counts: Counts { invited: r.invited as u64, answered: r.answered as u64 },
             })
             .collect())
