@@ -12,6 +12,8 @@ mod list_xlsx;
 pub mod lists;
 pub mod progress;
 pub mod report;
+pub mod report_comments;
+pub mod report_rates;
 pub mod results;
 pub mod sampling;
 pub mod waves;

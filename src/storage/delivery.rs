@@ -115,6 +115,7 @@ impl Database {
                         invitations::locality_code.eq(&i.locality_code),
                         invitations::agency_code.eq(&i.agency_code),
                         invitations::used.eq(false),
+                        invitations::sent_by.eq(i.channel),
                     ))
                     .execute(c)?;
                 if i.queued {

@@ -127,16 +127,12 @@ impl Database {
         }))
     }
 
-    /// Invitations issued and used, for the response-rate line on the results page.
+    /// Invitations issued and used, for the response-rate line on the results page and the
+    /// report: the sum of the response-rate table's cells.
     pub fn invitation_totals(&self, wave_id: &str, agency_code: Option<&str>) -> StorageResult<(i64, i64)> {
-        with_conn!(self, c => {
-            let mut issued = invitations::table.filter(invitations::wave_id.eq(wave_id)).into_boxed();
-            let mut used = invitations::table.filter(invitations::wave_id.eq(wave_id)).filter(invitations::used.eq(true)).into_boxed();
-            if let Some(agency) = agency_code {
-                issued = issued.filter(invitations::agency_code.eq(agency));
-                used = used.filter(invitations::agency_code.eq(agency));
-            }
-            Ok((issued.count().get_result(c)?, used.count().get_result(c)?))
-        })
+        let cells = self.invitation_cells(wave_id, agency_code)?;
+        Ok(cells.iter().fold((0, 0), |(issued, used), cell| {
+            (issued + cell.counts.invited as i64, used + cell.counts.answered as i64)
+        }))
     }
 }

@@ -11,6 +11,7 @@ pub mod lists;
 pub mod localities;
 pub mod mail;
 pub mod operator;
+pub mod response_rates;
 pub mod responses;
 pub mod schema;
 pub mod tallies;

@@ -84,6 +84,7 @@ diesel::table! {
         agency_code -> Text,
         used -> Bool,
         channel -> Text,
+        sent_by -> Nullable<Text>,
     }
 }
 

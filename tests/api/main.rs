@@ -24,6 +24,7 @@ mod operator;
 mod pinning;
 mod process;
 mod report;
+mod report_rates;
 mod responses;
 mod results;
 mod scope;

@@ -14,6 +14,7 @@ use crate::service::results::WaveResults;
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
+use crate::web::api::report_tables::{self, RateAndCommentSheets};
 use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
 use crate::web::auth::{ApiUser, require};
 use crate::web::csv_export::{Cell, CsvWriter};
@@ -176,7 +177,8 @@ async fn codebook_csv(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TableParams {
-    /// `indices` (the tables of items, expectations and response rates are not written yet).
+    /// `indices`, `response_rates` or `comments` (the tables of items and expectations are
+    /// not written yet).
     table: Option<String>,
 }
 
@@ -200,12 +202,12 @@ const INDICES_HEADER: [&str; 14] = [
 /// Groups per chunk of a streamed table.
 const GROUPS_PER_CHUNK: usize = 64;
 
-fn checked_table(params: &TableParams) -> Result<(), ApiError> {
+fn checked_table(params: &TableParams) -> Result<&str, ApiError> {
     match params.table.as_deref() {
-        Some("indices") => Ok(()),
+        Some(table @ ("indices" | "response_rates" | "comments")) => Ok(table),
         other => Err(ApiError::Invalid(BTreeMap::from([(
             "table".to_string(),
-            format!("Chưa có bảng “{}”; hiện có: indices.", other.unwrap_or_default()),
+            format!("Chưa có bảng “{}”; hiện có: indices, response_rates, comments.", other.unwrap_or_default()),
         )]))),
     }
 }
@@ -264,7 +266,11 @@ async fn report_csv(
     table: web::Query<TableParams>,
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    checked_table(&table)?;
+    match checked_table(&table)? {
+        "response_rates" => return report_tables::rates_csv(&state, &user, &path, &params).await,
+        "comments" => return report_tables::comments_csv(&state, &user, &path, &params).await,
+        _ => {}
+    }
     let (_, form, results) = results_for(&state, &user, &path, &params).await?;
     let mut head = CsvWriter::new();
     head.header(&INDICES_HEADER);
@@ -335,7 +341,11 @@ async fn report_json(
     table: web::Query<TableParams>,
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    checked_table(&table)?;
+    match checked_table(&table)? {
+        "response_rates" => return report_tables::rates_json(&state, &user, &path, &params).await,
+        "comments" => return report_tables::comments_json(&state, &user, &path, &params).await,
+        _ => {}
+    }
     let (_, form, results) = results_for(&state, &user, &path, &params).await?;
     let mut first = true;
     let rows = chunked(form, results, move |rows| {
@@ -373,7 +383,7 @@ async fn report_json(
     tag = "waves",
     params(("id" = String, Path, description = "the wave's id"), ResultsParams),
     responses(
-        (status = 200, description = "summary, indices by unit with a chart, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "summary, indices by unit with a chart, response rates, comments, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 403, description = "the role may not"),
     ),
     security(("bearer" = [])),
@@ -385,15 +395,15 @@ async fn report_xlsx(
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (wave, form, results) = results_for(&state, &user, &path, &params).await?;
-    let scope = params.query_for(&user.0, &wave)?.agency_scope;
+    let query = params.query_for(&user.0, &wave)?;
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
     let scratch = state.survey.scratch.clone();
     let file = state
         .survey
         .db
         .run(move |db| {
-            let totals = db.invitation_totals(&wave.id, scope.as_deref())?;
-            let report = Workbook { wave: &wave, form: &form, results: &results, totals, min_cell };
+            let sheets = RateAndCommentSheets::read(db, &wave, form.clone(), &query, min_cell)?;
+            let report = Workbook { wave: &wave, form: &form, results: &results, sheets, min_cell };
             report.write(&scratch).map_err(|e| StorageError::Io(e.to_string()))
         })
         .await?;
@@ -405,8 +415,8 @@ struct Workbook<'a> {
     wave: &'a Wave,
     form: &'a Form,
     results: &'a WaveResults,
-    /// Invitations issued and answered.
-    totals: (i64, i64),
+    /// Response rates (their whole-wave row is the summary's) and comments.
+    sheets: RateAndCommentSheets<'a>,
     min_cell: u64,
 }
 
@@ -420,6 +430,7 @@ impl Workbook<'_> {
         workbook.set_tempdir(scratch.dir())?;
         self.summary(&mut workbook)?;
         self.by_unit(&mut workbook)?;
+        self.sheets.write(&mut workbook)?;
         self.method(&mut workbook)?;
         let file = scratch.create()?;
         let mut out = std::io::BufWriter::new(file.open()?);
@@ -437,15 +448,15 @@ impl Workbook<'_> {
         sheet.set_column_width(0, 60)?;
         sheet.write_string_with_format(0, 0, &self.wave.name, &bold)?;
         sheet.write_string(1, 0, format!("{} (phiên bản {})", self.form.title, self.wave.form_version))?;
-        let (issued, used) = self.totals;
+        let totals = self.sheets.rates.totals();
         let overall = &self.results.overall;
         sheet.write_string(3, 0, "Số thư mời / mã khảo sát đã phát")?;
-        sheet.write_number(3, 1, issued as f64)?;
+        sheet.write_number(3, 1, totals.invited as f64)?;
         sheet.write_string(4, 0, "Số phiếu hợp lệ")?;
         sheet.write_number(4, 1, overall.responses as f64)?;
         sheet.write_string(5, 0, "Tỷ lệ phản hồi (%)")?;
-        if issued > 0 {
-            sheet.write_number_with_format(5, 1, 100.0 * used as f64 / issued as f64, &percent)?;
+        if let Some(rate) = totals.rate() {
+            sheet.write_number_with_format(5, 1, rate, &percent)?;
         }
         for (column, title) in
             ["Chỉ số", "Giá trị (%)", "n", "KTC 95% – cận dưới", "KTC 95% – cận trên"].iter().enumerate()
