@@ -23,6 +23,7 @@ mod operator;
 mod pinning;
 mod process;
 mod report;
+mod report_docx;
 mod responses;
 mod results;
 mod scope;

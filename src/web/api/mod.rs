@@ -6,7 +6,7 @@ mod forms;
 pub mod lists;
 pub mod openapi;
 mod places;
-mod report;
+pub(crate) mod report;
 mod responses;
 pub mod sampling;
 mod users;

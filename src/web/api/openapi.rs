@@ -56,6 +56,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         report::report_json,
         report::report_csv,
         report::report_xlsx,
+        report::docx::report_docx,
         report::answers_csv,
         report::codebook_csv,
         waves::create,

@@ -9,6 +9,7 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::generalise;
 use crate::scratch::{Scratch, SealedFile};
 use crate::service::report::{IndexRow, group_rows, overall_rows};
+use crate::service::report_text::{headline_columns, method_statements};
 use crate::service::results::WaveResults;
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
@@ -25,10 +26,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::Arc;
 
+pub(crate) mod docx;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/waves/{id}/report", web::get().to(report_json))
         .route("/waves/{id}/report.csv", web::get().to(report_csv))
         .route("/waves/{id}/report.xlsx", web::get().to(report_xlsx))
+        .route("/waves/{id}/report.docx", web::get().to(docx::report_docx))
         .route("/waves/{id}/answers.csv", web::get().to(answers_csv))
         .route("/waves/{id}/answers-codebook.csv", web::get().to(codebook_csv));
 }
@@ -469,11 +473,7 @@ impl Workbook<'_> {
     fn by_unit(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
         use rust_xlsxwriter::{Chart, ChartType, Format};
         let (bold, percent) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
-        let mut headline = self.form.headline_indices();
-        // SIPAS leads: it is ranked and charted.
-        headline.sort_by_key(|h| h.id != "sipas");
-        let positions: Vec<usize> =
-            headline.iter().filter_map(|h| self.form.indices.iter().position(|i| i.id == h.id)).collect();
+        let (headline, positions) = headline_columns(self.form);
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         let name = "Chỉ số theo đơn vị";
         sheet.set_name(name)?;
@@ -516,16 +516,7 @@ impl Workbook<'_> {
         sheet.set_name("Phương pháp")?;
         sheet.set_column_width(0, 30)?;
         sheet.set_column_width(1, 100)?;
-        let lines = [
-            ("Bộ phiếu", format!("{} — {}", self.form.id, self.form.title)),
-            ("Phiên bản", format!("{} (mã nội dung {})", self.wave.form_version, &self.wave.form_hash[..12])),
-            ("Chỉ số thành phần", "Tỷ lệ % câu trả lời hợp lệ ở mức tích cực; “Không trả lời / Không biết” không tính vào mẫu số.".into()),
-            ("Chỉ số tổng hợp", "Trung bình cộng các chỉ số thành phần theo quy định của bộ phiếu; mỗi cấp gộp mọi phiếu bên dưới.".into()),
-            ("Khoảng tin cậy 95%", "Wilson cho tỷ lệ; với chỉ số trung bình: phương sai tuyến tính hóa, coi như mẫu ngẫu nhiên đơn giản trong từng đơn vị.".into()),
-            ("Trọng số", "Không dùng trọng số thiết kế (mỗi phiếu có trọng số 1).".into()),
-            ("Ẩn số liệu", format!("Ẩn số liệu dựa trên dưới {} câu trả lời hợp lệ và các ô có thể suy ra chúng bằng phép trừ; số phiếu vẫn được công bố.", self.min_cell)),
-            ("Làm tròn", "Hiển thị một chữ số thập phân, làm tròn nửa lên; ô chứa giá trị chưa làm tròn.".into()),
-        ];
+        let lines = method_statements(self.wave, self.form, self.min_cell);
         for (r, (key, value)) in lines.iter().enumerate() {
             sheet.write_string(r as u32, 0, *key)?;
             sheet.write_string(r as u32, 1, value)?;
