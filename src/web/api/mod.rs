@@ -6,7 +6,8 @@ mod forms;
 pub mod lists;
 pub mod openapi;
 mod places;
-pub(crate) mod report;
+mod report;
+pub(crate) mod report_docx;
 mod responses;
 pub mod sampling;
 mod users;
@@ -30,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(lists::routes)
             .configure(places::routes)
             .configure(report::routes)
+            .configure(report_docx::routes)
             .configure(waves::routes)
             .configure(responses::routes)
             .configure(sampling::routes)

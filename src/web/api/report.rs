@@ -26,13 +26,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::Arc;
 
-pub(crate) mod docx;
-
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/waves/{id}/report", web::get().to(report_json))
         .route("/waves/{id}/report.csv", web::get().to(report_csv))
         .route("/waves/{id}/report.xlsx", web::get().to(report_xlsx))
-        .route("/waves/{id}/report.docx", web::get().to(docx::report_docx))
         .route("/waves/{id}/answers.csv", web::get().to(answers_csv))
         .route("/waves/{id}/answers-codebook.csv", web::get().to(codebook_csv));
 }
@@ -214,7 +211,7 @@ fn checked_table(params: &TableParams) -> Result<(), ApiError> {
 }
 
 /// The wave, its pinned form and its results as the user may see them.
-async fn results_for(
+pub(super) async fn results_for(
     state: &AppState,
     user: &ApiUser,
     id: &str,

@@ -8,7 +8,7 @@ use crate::domain::indices::Figure;
 use crate::service::report_text::{headline_columns, unit_name};
 use crate::service::results::WaveResults;
 use crate::web::AppState;
-use crate::web::api::report::docx::docx_file;
+use crate::web::api::report_docx::docx_file;
 use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
 use crate::web::auth::{ApiUser, PageUser};
 use actix_web::http::StatusCode;

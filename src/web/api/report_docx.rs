@@ -3,7 +3,7 @@
 //! the method. The figures are the workbook's (same roles, scope, disclosure control and
 //! audit), written as people read them: one decimal with a comma, `*` when hidden.
 
-use super::results_for;
+use super::report::results_for;
 use crate::domain::form::Form;
 use crate::domain::indices::Figure;
 use crate::domain::rounding::one_decimal;
@@ -20,6 +20,10 @@ use crate::web::error::ApiError;
 use actix_web::{HttpResponse, web};
 use std::borrow::Cow;
 use std::io::{self, BufWriter, Seek, Write};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/waves/{id}/report.docx", web::get().to(report_docx));
+}
 
 /// `GET /waves/{id}/report.docx`: the report as an editable Word document.
 #[utoipa::path(
