@@ -12,7 +12,8 @@ use std::io::Read;
 on_both_backends!(
     word_report_has_heading_sections_and_hand_computed_figures,
     word_report_hides_small_units_and_keeps_an_officer_to_its_agency,
-    word_report_downloads_from_the_printable_page_with_a_session
+    word_report_downloads_from_the_printable_page_with_a_session,
+    word_report_turns_the_page_for_the_many_headline_indices_of_sipas_2023
 );
 
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
@@ -206,4 +207,26 @@ async fn word_report_downloads_from_the_printable_page_with_a_session(app: TestA
 
     let signed_out = browser().get(app.url(&link)).send().await.unwrap();
     assert_eq!(signed_out.headers()["location"], "/dang-nhap");
+}
+
+async fn word_report_turns_the_page_for_the_many_headline_indices_of_sipas_2023(app: TestApp) {
+    app.seed_places().await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt 2023", "form_id": "sipas-2023", "min_cell": 1})).await;
+    let form = app.form("sipas-2023").await;
+    for (commune, agency, level) in [("00001", "AG1", "5"), ("00003", "AG2", "2")] {
+        let invitation = app.invite(&wave, commune, Some(agency), 1).await.remove(0);
+        assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, level)).await.status(), 201);
+    }
+    let (status, bytes) =
+        download(&app, &app.admin_token, &format!("/api/v1/waves/{wave}/report.docx?level=district")).await;
+    assert_eq!(status, 200);
+    let body = body_of(bytes);
+    let units = body.row("Đơn vị");
+    assert!(units.len() > 10, "SIPAS, areas and sub-areas: {units:?}");
+    assert_eq!(body.row("Huyện Một")[1..4], ["1", "1", "100,0"]);
+    assert_eq!(body.row("Huyện Hai")[1..4], ["1", "2", "0,0"]);
+    let (by_unit, method) = (body.xml.find("2. Chỉ số theo đơn vị").unwrap(), body.xml.find("3. Phương pháp").unwrap());
+    let turned = body.xml.find(r#"w:orient="landscape""#).expect("a landscape section");
+    assert!(by_unit < turned && turned < method, "the table by unit alone on turned pages");
+    assert_eq!(body.xml.matches("<w:sectPr>").count(), 3, "upright, turned, upright");
 }
