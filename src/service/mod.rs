@@ -14,6 +14,7 @@ pub mod progress;
 pub mod report;
 pub mod report_comments;
 pub mod report_rates;
+pub mod report_text;
 pub mod results;
 pub mod sampling;
 pub mod waves;

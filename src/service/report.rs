@@ -37,32 +37,3 @@ pub fn group_rows<'a>(form: &'a Form, group: &'a GroupResult) -> impl Iterator<I
         rank,
     })
 }
-
-/// A group's name as people read it: the locality, the agency, or both; a row of answers
-/// invited at a locality above the level shown says so ("Tỉnh X (cấp tỉnh)").
-pub fn unit_name(group: &GroupResult) -> String {
-    match (locality_label(group), &group.agency) {
-        (Some(l), Some(a)) => format!("{l} · {}", a.name),
-        (Some(l), None) => l,
-        (None, Some(a)) => a.name.clone(),
-        (None, None) => "(khác)".into(),
-    }
-}
-
-/// A group's locality as people read it.
-pub fn locality_label(group: &GroupResult) -> Option<String> {
-    group.locality.as_ref().map(|l| match group.own_level {
-        true => format!("{} ({})", l.name, own_level_label(&l.level)),
-        false => l.name.clone(),
-    })
-}
-
-/// Levels are data; the usual ones get their Vietnamese names.
-fn own_level_label(level: &str) -> String {
-    match level {
-        "province" => "cấp tỉnh".into(),
-        "district" => "cấp huyện".into(),
-        "commune" => "cấp xã".into(),
-        other => format!("cấp {other}"),
-    }
-}

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod citizen;
 pub mod csv_export;
+pub mod docx;
 pub mod error;
 pub mod metrics;
 pub mod official;

@@ -25,6 +25,7 @@ mod pinning;
 mod process;
 mod report;
 mod report_rates;
+mod report_docx;
 mod responses;
 mod results;
 mod scope;

@@ -8,6 +8,7 @@ pub mod openapi;
 mod places;
 mod report;
 mod report_tables;
+pub(crate) mod report_docx;
 mod responses;
 pub mod sampling;
 mod users;
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(lists::routes)
             .configure(places::routes)
             .configure(report::routes)
+            .configure(report_docx::routes)
             .configure(waves::routes)
             .configure(responses::routes)
             .configure(sampling::routes)

@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document of `/api/v1`, generated from the handlers' `#[utoipa::path]`
 //! attributes and their request and query types, served at `/api/v1/openapi.json`.
 
-use super::{auth, delivery, forms, lists, places, report, responses, sampling, users, waves};
+use super::{auth, delivery, forms, lists, places, report, report_docx, responses, sampling, users, waves};
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -57,6 +57,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         report::report_json,
         report::report_csv,
         report::report_xlsx,
+        report_docx::report_docx,
         report::answers_csv,
         report::codebook_csv,
         waves::create,

@@ -7,9 +7,9 @@ use crate::domain::form::Form;
 use crate::domain::indices::Figure;
 use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::generalise;
-use crate::domain::wave::Weighting;
 use crate::scratch::{Scratch, SealedFile};
-use crate::service::report::{IndexRow, group_rows, locality_label, overall_rows};
+use crate::service::report::{IndexRow, group_rows, overall_rows};
+use crate::service::report_text::{headline_columns, locality_label, method_statements};
 use crate::service::results::WaveResults;
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
@@ -213,7 +213,7 @@ fn checked_table(params: &TableParams) -> Result<&str, ApiError> {
 }
 
 /// The wave, its pinned form and its results as the user may see them.
-async fn results_for(
+pub(super) async fn results_for(
     state: &AppState,
     user: &ApiUser,
     id: &str,
@@ -481,11 +481,7 @@ impl Workbook<'_> {
     fn by_unit(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
         use rust_xlsxwriter::{Chart, ChartType, Format};
         let (bold, percent) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
-        let mut headline = self.form.headline_indices();
-        // SIPAS leads: it is ranked and charted.
-        headline.sort_by_key(|h| h.id != "sipas");
-        let positions: Vec<usize> =
-            headline.iter().filter_map(|h| self.form.indices.iter().position(|i| i.id == h.id)).collect();
+        let (headline, positions) = headline_columns(self.form);
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         let name = "Chỉ số theo đơn vị";
         sheet.set_name(name)?;
@@ -528,19 +524,7 @@ impl Workbook<'_> {
         sheet.set_name("Phương pháp")?;
         sheet.set_column_width(0, 30)?;
         sheet.set_column_width(1, 100)?;
-        let lines = [
-            ("Bộ phiếu", format!("{} — {}", self.form.id, self.form.title)),
-            ("Phiên bản", format!("{} (mã nội dung {})", self.wave.form_version, &self.wave.form_hash[..12])),
-            ("Chỉ số thành phần", "Tỷ lệ % câu trả lời hợp lệ ở mức tích cực; “Không trả lời / Không biết” không tính vào mẫu số.".into()),
-            ("Chỉ số tổng hợp", "Trung bình cộng các chỉ số thành phần theo quy định của bộ phiếu; mỗi cấp gộp mọi phiếu bên dưới.".into()),
-            ("Khoảng tin cậy 95%", "Wilson cho tỷ lệ; với chỉ số trung bình: phương sai tuyến tính hóa, coi như mẫu ngẫu nhiên đơn giản trong từng đơn vị.".into()),
-            ("Trọng số", match self.results.overall.weighting {
-                Weighting::None => "Không dùng trọng số thiết kế (mỗi phiếu có trọng số 1).".into(),
-                Weighting::Design => "Trọng số thiết kế: mỗi phiếu thuộc một tầng của lần chọn mẫu có trọng số N_h / số phiếu của tầng (điều chỉnh theo tỷ lệ không trả lời); phiếu từ mã phát tại quầy và phiếu ngoài các tầng có trọng số 1. Khoảng tin cậy theo phương sai tuyến tính hóa phân tầng.".into(),
-            }),
-            ("Ẩn số liệu", format!("Ẩn số liệu dựa trên dưới {} câu trả lời hợp lệ và các ô có thể suy ra chúng bằng phép trừ; số phiếu vẫn được công bố.", self.min_cell)),
-            ("Làm tròn", "Hiển thị một chữ số thập phân, làm tròn nửa lên; ô chứa giá trị chưa làm tròn.".into()),
-        ];
+        let lines = method_statements(self.wave, self.form, self.min_cell, self.results.overall.weighting);
         for (r, (key, value)) in lines.iter().enumerate() {
             sheet.write_string(r as u32, 0, *key)?;
             sheet.write_string(r as u32, 1, value)?;

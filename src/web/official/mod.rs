@@ -19,7 +19,7 @@ pub(super) use crate::domain::rounding::one_decimal;
 /// Counts on pages are written as Vietnamese write them (one rule, the domain's).
 pub(crate) use crate::domain::text::thousands;
 use crate::domain::wave::WaveStatus;
-use crate::service::report::unit_name;
+use crate::service::report_text::unit_name;
 use crate::service::results::wave_results;
 use crate::service::waves::{WaveError, WaveRequest};
 use crate::storage::accounts::TokenKind;

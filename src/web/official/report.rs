@@ -4,19 +4,20 @@
 //! disclosure control, rounded by the one rule for people.
 
 use super::{level_label, one_decimal, refused};
-use crate::domain::form::IndexDefinition;
 use crate::domain::indices::Figure;
-use crate::service::report::unit_name;
+use crate::service::report_text::{headline_columns, unit_name};
 use crate::service::results::WaveResults;
 use crate::web::AppState;
+use crate::web::api::report_docx::docx_file;
 use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
-use crate::web::auth::PageUser;
+use crate::web::auth::{ApiUser, PageUser};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/quan-ly/dot/{id}/bao-cao", web::get().to(page));
+    cfg.route("/quan-ly/dot/{id}/bao-cao", web::get().to(page))
+        .route("/quan-ly/dot/{id}/bao-cao.docx", web::get().to(docx));
 }
 
 /// Units beyond this many are listed in the table but not charted.
@@ -64,6 +65,18 @@ fn bars<'a>(rows: impl Iterator<Item = (&'a str, &'a Figure)>) -> (Vec<minijinja
     (bars, height)
 }
 
+/// The same report as a Word document, for the session's official.
+async fn docx(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    params: web::Query<ResultsParams>,
+    user: Option<PageUser>,
+) -> HttpResponse {
+    let Some(PageUser(user)) = user else { return super::redirect("/dang-nhap") };
+    docx_file(&state, &ApiUser(user), &path, &params).await.unwrap_or_else(|error| refused(&state, &req, &error))
+}
+
 async fn page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -83,10 +96,7 @@ async fn page(
         Ok(loaded) => loaded,
         Err(error) => return refused(&state, &req, &error),
     };
-    let mut headline: Vec<&IndexDefinition> = form.headline_indices();
-    headline.sort_by_key(|h| h.id != "sipas");
-    let position = |id: &str| form.indices.iter().position(|i| i.id == id);
-    let positions: Vec<usize> = headline.iter().filter_map(|h| position(&h.id)).collect();
+    let (headline, positions) = headline_columns(&form);
     let WaveResults { overall, groups } = &results;
     let overall_rows: Vec<_> = headline
         .iter()
@@ -118,6 +128,7 @@ async fn page(
         "report.html",
         context! {
             title => format!("Báo cáo: {}", wave.name),
+            query => req.query_string(),
             organisation => state.settings.organisation,
             wave => context! { id => wave.id, name => wave.name, form_version => wave.form_version },
             form_title => form.title,
