@@ -7,6 +7,7 @@ pub mod code;
 pub mod contact;
 pub mod delivery;
 pub mod disclosure;
+pub mod distribution;
 pub mod form;
 pub mod indices;
 pub mod legacy_text;

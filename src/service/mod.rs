@@ -12,6 +12,7 @@ mod list_xlsx;
 pub mod lists;
 pub mod progress;
 pub mod report;
+pub mod report_items;
 pub mod results;
 pub mod sampling;
 pub mod waves;

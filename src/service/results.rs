@@ -2,6 +2,7 @@
 //! The cost follows the number of groups asked for, not the number of answers.
 
 use crate::domain::answers::ValidAnswers;
+use crate::domain::distribution::{Distribution, DistributionPlan};
 use crate::domain::form::{Form, FormRegistry};
 use crate::domain::indices::{Figure, IndexPlan, IndexValue};
 use crate::domain::locality::LocalityTree;
@@ -33,6 +34,9 @@ pub struct Overall {
     /// How many of `responses` came from codes an agency handed out at its desk.
     pub desk_responses: u64,
     pub indices: Vec<IndexValue>,
+    /// Per choice item, when the query asks for them (`ResultsQuery::items`).
+    #[serde(skip)]
+    pub items: Vec<Distribution>,
 }
 
 #[derive(Debug)]
@@ -50,6 +54,8 @@ pub struct GroupResult {
     /// (empty without a comparison).
     pub changes: Vec<Option<f64>>,
     pub rank_changes: Vec<Option<i64>>,
+    /// Per choice item, when the query asks for them (`ResultsQuery::items`).
+    pub items: Vec<Distribution>,
 }
 
 /// A group as the results document shows it.
@@ -154,6 +160,8 @@ pub struct ResultsQuery {
     pub covered: Vec<String>,
     /// Whether answers to desk codes count (all by default).
     pub desk: DeskFilter,
+    /// Whether each group's item distributions are read too (the report's item tables).
+    pub items: bool,
 }
 
 /// Results of a wave, read from the tallies of the level asked only: overall from the
@@ -171,10 +179,18 @@ pub fn wave_results(
     let plan = IndexPlan::new(form, &layout);
     let scope = query.agency_scope.as_deref();
     let whole_agencies = scope.map_or(AgencyRows::All, AgencyRows::Only);
-    let slots = plan.slots_read();
+    let items = query.items.then(|| DistributionPlan::new(form, &layout));
+    let slots = plan.slots_read().max(items.as_ref().map_or(0, |i| i.slots_read()));
     let hide = |level: &str, locality: &str, agency: Option<&str>, figures: &mut [Figure]| {
         let agency = agency.or(scope).unwrap_or(tally::ALL_AGENCIES);
         suppression.apply(query.desk, level, locality, agency, figures);
+    };
+    let distributions = |level: &str, locality: &str, agency: Option<&str>, tally: &Tally| {
+        let Some(items) = &items else { return Vec::new() };
+        let mut distributions = items.compute(tally);
+        let agency = agency.or(scope).unwrap_or(tally::ALL_AGENCIES);
+        suppression.apply_items(query.desk, level, locality, agency, &mut distributions);
+        distributions
     };
     let mut overall = GroupTally::default();
     db.each_result_row(wave_id, tally::WHOLE, whole_agencies, query.desk, slots, |row| overall.add(&row))?;
@@ -197,6 +213,7 @@ pub fn wave_results(
             let mut figures = plan.compute(&tally.tally, tally.responses);
             let (locality, agency): &GroupKey = &key;
             hide(level, locality.as_deref().unwrap_or(""), agency.as_deref(), &mut figures);
+            let items = distributions(level, locality.as_deref().unwrap_or(""), agency.as_deref(), &tally.tally);
             let agency = key.1.clone().map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code });
             let group = GroupResult {
                 locality: names.locality,
@@ -207,6 +224,7 @@ pub fn wave_results(
                 ranks: Vec::new(),
                 changes: Vec::new(),
                 rank_changes: Vec::new(),
+                items,
             };
             (key, group)
         };
@@ -269,6 +287,7 @@ pub fn wave_results(
                         ranks: Vec::new(),
                         changes: Vec::new(),
                         rank_changes: Vec::new(),
+                        items: items.as_ref().map_or_else(Vec::new, |i| i.compute(&Tally::default())),
                     };
                     groups.push(((Some(code), None), group));
                 }
@@ -285,6 +304,7 @@ pub fn wave_results(
             responses: overall.responses,
             desk_responses: overall.desk_responses,
             indices: plan.labelled(figures),
+            items: distributions(tally::WHOLE, "", None, &overall.tally),
         },
         groups,
     })

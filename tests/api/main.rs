@@ -23,6 +23,7 @@ mod operator;
 mod pinning;
 mod process;
 mod report;
+mod report_items;
 mod responses;
 mod results;
 mod scope;

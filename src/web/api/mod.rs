@@ -7,6 +7,7 @@ pub mod lists;
 pub mod openapi;
 mod places;
 mod report;
+mod report_items;
 mod responses;
 pub mod sampling;
 mod users;

@@ -9,11 +9,13 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::generalise;
 use crate::scratch::{Scratch, SealedFile};
 use crate::service::report::{IndexRow, group_rows, overall_rows};
+use crate::service::report_items::ItemTable;
 use crate::service::results::WaveResults;
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
-use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
+use crate::web::api::report_items;
+use crate::web::api::waves::{ResultsParams, find_wave, visible_results_with};
 use crate::web::auth::{ApiUser, require};
 use crate::web::csv_export::{Cell, CsvWriter};
 use crate::web::error::ApiError;
@@ -175,7 +177,8 @@ async fn codebook_csv(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TableParams {
-    /// `indices` (the tables of items, expectations and response rates are not written yet).
+    /// `indices`, `items` (every choice item's options: counts, shares of valid answers) or
+    /// `expectations` (expectation items' options ranked, shares of the declared denominator).
     table: Option<String>,
 }
 
@@ -204,20 +207,22 @@ fn checked_table(params: &TableParams) -> Result<(), ApiError> {
         Some("indices") => Ok(()),
         other => Err(ApiError::Invalid(BTreeMap::from([(
             "table".to_string(),
-            format!("Chưa có bảng “{}”; hiện có: indices.", other.unwrap_or_default()),
+            format!("Chưa có bảng “{}”; hiện có: indices, items, expectations.", other.unwrap_or_default()),
         )]))),
     }
 }
 
-/// The wave, its pinned form and its results as the user may see them.
+/// The wave, its pinned form and its results as the user may see them (with the item
+/// distributions when `items`).
 async fn results_for(
     state: &AppState,
     user: &ApiUser,
     id: &str,
     params: &ResultsParams,
+    items: bool,
 ) -> Result<(Wave, Arc<Form>, WaveResults), ApiError> {
     let wave = find_wave(state, id).await?;
-    let (form, results) = visible_results(state, &user.0, &wave, params).await?;
+    let (form, results) = visible_results_with(state, &user.0, &wave, params, items).await?;
     state.audit(&user.0, "wave.report", &wave.id).await?;
     Ok((wave, form, results))
 }
@@ -263,8 +268,19 @@ async fn report_csv(
     table: web::Query<TableParams>,
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(items) = table.table.as_deref().and_then(ItemTable::parse) {
+        let (_, form, results) = results_for(&state, &user, &path, &params, true).await?;
+        let rows = report_items::chunked(items, form, results, move |rows| report_items::csv_rows(items, rows));
+        let chunks = std::iter::once(report_items::csv_header(items)).chain(rows);
+        let chunks = chunks.map(|c| Ok::<_, std::convert::Infallible>(web::Bytes::from(c)));
+        let name = match items {
+            ItemTable::Items => "tung-cau-hoi.csv",
+            ItemTable::Expectations => "mong-doi.csv",
+        };
+        return Ok(super::download("text/csv; charset=utf-8", name).streaming(futures_util::stream::iter(chunks)));
+    }
     checked_table(&table)?;
-    let (_, form, results) = results_for(&state, &user, &path, &params).await?;
+    let (_, form, results) = results_for(&state, &user, &path, &params, false).await?;
     let mut head = CsvWriter::new();
     head.header(&INDICES_HEADER);
     let rows = chunked(form, results, |rows| {
@@ -334,8 +350,19 @@ async fn report_json(
     table: web::Query<TableParams>,
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(items) = table.table.as_deref().and_then(ItemTable::parse) {
+        let (_, form, results) = results_for(&state, &user, &path, &params, true).await?;
+        let mut first = true;
+        let rows = report_items::chunked(items, form, results, move |rows| {
+            report_items::json_rows(items, rows, &mut first)
+        });
+        let head = format!(r#"{{"table":"{}","rows":["#, items.name()).into_bytes();
+        let body = std::iter::once(head).chain(rows).chain(std::iter::once(b"]}".to_vec()));
+        let chunks = body.map(|c| Ok::<_, std::convert::Infallible>(web::Bytes::from(c)));
+        return Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)));
+    }
     checked_table(&table)?;
-    let (_, form, results) = results_for(&state, &user, &path, &params).await?;
+    let (_, form, results) = results_for(&state, &user, &path, &params, false).await?;
     let mut first = true;
     let rows = chunked(form, results, move |rows| {
         let mut chunk = Vec::new();
@@ -372,7 +399,7 @@ async fn report_json(
     tag = "waves",
     params(("id" = String, Path, description = "the wave's id"), ResultsParams),
     responses(
-        (status = 200, description = "summary, indices by unit with a chart, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "summary, indices by unit with a chart, every item's distribution, expectations ranked with charts, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 403, description = "the role may not"),
     ),
     security(("bearer" = [])),
@@ -383,7 +410,7 @@ async fn report_xlsx(
     path: web::Path<String>,
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (wave, form, results) = results_for(&state, &user, &path, &params).await?;
+    let (wave, form, results) = results_for(&state, &user, &path, &params, true).await?;
     let scope = params.query_for(&user.0, &wave)?.agency_scope;
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
     let scratch = state.survey.scratch.clone();
@@ -419,6 +446,7 @@ impl Workbook<'_> {
         workbook.set_tempdir(scratch.dir())?;
         self.summary(&mut workbook)?;
         self.by_unit(&mut workbook)?;
+        report_items::write_sheets(&mut workbook, self.form, self.results)?;
         self.method(&mut workbook)?;
         let file = scratch.create()?;
         let mut out = std::io::BufWriter::new(file.open()?);
@@ -524,6 +552,8 @@ impl Workbook<'_> {
             ("Khoảng tin cậy 95%", "Wilson cho tỷ lệ; với chỉ số trung bình: phương sai tuyến tính hóa, coi như mẫu ngẫu nhiên đơn giản trong từng đơn vị.".into()),
             ("Trọng số", "Không dùng trọng số thiết kế (mỗi phiếu có trọng số 1).".into()),
             ("Ẩn số liệu", format!("Ẩn số liệu dựa trên dưới {} câu trả lời hợp lệ và các ô có thể suy ra chúng bằng phép trừ; số phiếu vẫn được công bố.", self.min_cell)),
+            ("Từng câu hỏi", "Tỷ lệ % mỗi phương án trên số câu trả lời hợp lệ của câu hỏi; riêng “Không trả lời / Không biết”: trên tổng số phiếu của đơn vị. Câu hỏi có số liệu bị ẩn chỉ công bố số câu trả lời hợp lệ.".into()),
+            ("Mong đợi", "Tỷ lệ % người được hỏi chọn mỗi nội dung, trên tổng số phiếu hợp lệ (hoặc trên số người trả lời câu hỏi, nếu bộ phiếu quy định như vậy); xếp từ cao xuống thấp.".into()),
             ("Làm tròn", "Hiển thị một chữ số thập phân, làm tròn nửa lên; ô chứa giá trị chưa làm tròn.".into()),
         ];
         for (r, (key, value)) in lines.iter().enumerate() {
