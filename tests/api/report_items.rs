@@ -217,7 +217,7 @@ async fn workbook_has_item_and_expectation_sheets_with_numbers_and_a_chart(app: 
 fn distribution<'a>(rows: &'a [Value], locality: &str, agency: Option<&str>, item: &str, code: &str) -> &'a Value {
     rows.iter()
         .find(|r| {
-            r["locality_code"] == locality
+            r["locality_code"].as_str().unwrap_or("") == locality
                 && r["agency_code"].as_str() == agency
                 && r["item_id"] == item
                 && r["option_code"] == code
