@@ -107,7 +107,12 @@ impl<'a> DistributionPlan<'a> {
                     .collect();
                 let positive = match alone.as_slice() {
                     [codes] => Some(
-                        item.options.iter().enumerate().filter(|(_, o)| codes.contains(&o.code)).map(|(i, _)| i).collect(),
+                        item.options
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, o)| codes.contains(&o.code))
+                            .map(|(i, _)| i)
+                            .collect(),
                     ),
                     _ => None,
                 };
@@ -153,7 +158,10 @@ impl<'a> DistributionPlan<'a> {
         items
             .map(|(item, r)| {
                 let options = item.options.iter().zip(&r.options).filter(|(o, _)| !o.missing);
-                std::iter::once(r.answered).chain(options.map(|(_, s)| *s)).map(|s| s.map_or(0, |s| tally.get(s))).collect()
+                std::iter::once(r.answered)
+                    .chain(options.map(|(_, s)| *s))
+                    .map(|s| s.map_or(0, |s| tally.get(s)))
+                    .collect()
             })
             .collect()
     }
@@ -268,6 +276,9 @@ mod tests {
         layout.extend_for(&form);
         let items = DistributionPlan::new(&form, &layout).compute(&Tally::default());
         let item = form.item("wish").unwrap();
-        assert_eq!((items[1].count(0), items[1].share(item, 0, 0), items[1].expectation_share(item, 0, 0)), (Some(0), None, None));
+        assert_eq!(
+            (items[1].count(0), items[1].share(item, 0, 0), items[1].expectation_share(item, 0, 0)),
+            (Some(0), None, None)
+        );
     }
 }

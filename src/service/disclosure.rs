@@ -244,8 +244,11 @@ struct Patterns<'a> {
     min_cell: u64,
     /// Columns over the same valid answers share a first pattern: computed once, found by a
     /// hash of the counts and checked against the column that computed it.
-    computed: HashMap<u64, Vec<(Vec<u64>, Vec<bool>)>>,
+    computed: HashMap<u64, Vec<ColumnPattern>>,
 }
+
+/// A column of valid counts and its first pattern.
+type ColumnPattern = (Vec<u64>, Vec<bool>);
 
 impl Patterns<'_> {
     /// The pattern of a column of valid counts.

@@ -44,10 +44,8 @@ fn read_csv(bytes: &[u8]) -> (Vec<String>, Vec<std::collections::HashMap<String,
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
     let mut reader = csv::Reader::from_reader(&bytes[3..]);
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    let rows = reader
-        .records()
-        .map(|r| header.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect())
-        .collect();
+    let rows =
+        reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect()).collect();
     (header, rows)
 }
 
@@ -108,7 +106,10 @@ async fn item_table_reads_back_as_csv_and_json_with_shares_of_valid_answers_and_
     assert!(close(&find("", "sat_access", "1")["share"], 0.0));
     // Expectations: 3 answered; "2" chosen by all 3 of them.
     let simplify = find("00001", "expectations", "2");
-    assert_eq!((&simplify["locality_name"][..], &simplify["count"][..], &simplify["answered"][..]), ("Xã Một Một", "3", "3"));
+    assert_eq!(
+        (&simplify["locality_name"][..], &simplify["count"][..], &simplify["answered"][..]),
+        ("Xã Một Một", "3", "3")
+    );
     assert!(close(&simplify["share"], 100.0));
     assert_eq!(simplify["positive_share"], "", "nine indices on the item: none is the item's");
 
@@ -122,7 +123,10 @@ async fn item_table_reads_back_as_csv_and_json_with_shares_of_valid_answers_and_
             .find(|r| r["locality_code"] == "00001" && r["item_id"] == "sat_access" && r["option_code"] == code)
             .unwrap()
     };
-    assert_eq!((&row("4")["count"], &row("4")["answered"], &row("4")["suppressed"]), (&json!(1), &json!(3), &json!(false)));
+    assert_eq!(
+        (&row("4")["count"], &row("4")["answered"], &row("4")["suppressed"]),
+        (&json!(1), &json!(3), &json!(false))
+    );
     assert_eq!(row("4")["share"], json!(100.0 / 3.0));
     assert_eq!((&row("0")["missing"], &row("0")["share"]), (&json!(true), &json!(25.0)));
     assert_eq!(row("0")["agency_code"], Value::Null, "grouped by commune only");
@@ -165,7 +169,21 @@ async fn expectations_are_ranked_by_their_share_of_the_declared_denominator(app:
     let (status, bytes) = download(&restarted, &format!("/api/v1/waves/{wave}/report.csv?table=expectations")).await;
     assert_eq!(status, 200);
     let (header, rows) = read_csv(&bytes);
-    assert_eq!(&header[6..], ["item_id", "item_label", "rank", "option_code", "option_label", "count", "share", "denominator", "answered", "suppressed"]);
+    assert_eq!(
+        &header[6..],
+        [
+            "item_id",
+            "item_label",
+            "rank",
+            "option_code",
+            "option_label",
+            "count",
+            "share",
+            "denominator",
+            "answered",
+            "suppressed"
+        ]
+    );
     let first: Vec<(&str, &str, &str)> =
         rows.iter().take(3).map(|r| (&r["option_code"][..], &r["rank"][..], &r["count"][..])).collect();
     assert_eq!(first, [("2", "1", "3"), ("1", "2", "1"), ("3", "2", "1")]);
@@ -206,7 +224,8 @@ async fn workbook_has_item_and_expectation_sheets_with_numbers_and_a_chart(app: 
     assert_eq!(expectations.get_value((3, 2)), Some(&Data::Float(3.0)));
     assert_eq!(expectations.get_value((3, 3)), Some(&Data::Float(75.0)), "3 of 4 valid forms");
     let method = workbook.worksheet_range("Phương pháp").unwrap();
-    let lines: Vec<String> = (0..method.height() as u32).filter_map(|r| method.get_value((r, 1))).map(|v| v.to_string()).collect();
+    let lines: Vec<String> =
+        (0..method.height() as u32).filter_map(|r| method.get_value((r, 1))).map(|v| v.to_string()).collect();
     assert!(lines.iter().any(|l| l.contains("trên tổng số phiếu của đơn vị")), "missing answers' share explained");
 
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
@@ -239,7 +258,12 @@ async fn a_small_communes_distribution_is_hidden_and_its_district_minus_siblings
     }
     let report = |query: &'static str| {
         let (app, wave) = (&app, &wave);
-        async move { app.get_json(&format!("/api/v1/waves/{wave}/report?table=items&{query}")).await["rows"].as_array().unwrap().clone() }
+        async move {
+            app.get_json(&format!("/api/v1/waves/{wave}/report?table=items&{query}")).await["rows"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
     };
     let communes = report("level=commune").await;
     let small = distribution(&communes, "00002", None, "sat_access", "2");
@@ -271,6 +295,7 @@ async fn a_small_communes_distribution_is_hidden_and_its_district_minus_siblings
     assert_eq!((&gender["suppressed"], &gender["answered"]), (&json!(true), &json!(16)));
     // The indices keep their own pattern.
     let results = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
-    let access = results["groups"][0]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "access").unwrap().clone();
+    let access =
+        results["groups"][0]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "access").unwrap().clone();
     assert_eq!(access["value"], json!(200.0 / 3.0));
 }

@@ -353,9 +353,8 @@ async fn report_json(
     if let Some(items) = table.table.as_deref().and_then(ItemTable::parse) {
         let (_, form, results) = results_for(&state, &user, &path, &params, true).await?;
         let mut first = true;
-        let rows = report_items::chunked(items, form, results, move |rows| {
-            report_items::json_rows(items, rows, &mut first)
-        });
+        let rows =
+            report_items::chunked(items, form, results, move |rows| report_items::json_rows(items, rows, &mut first));
         let head = format!(r#"{{"table":"{}","rows":["#, items.name()).into_bytes();
         let body = std::iter::once(head).chain(rows).chain(std::iter::once(b"]}".to_vec()));
         let chunks = body.map(|c| Ok::<_, std::convert::Infallible>(web::Bytes::from(c)));

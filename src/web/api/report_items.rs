@@ -12,8 +12,7 @@ use std::sync::Arc;
 /// Groups per chunk of a streamed table (each has a row per option of every item).
 const GROUPS_PER_CHUNK: usize = 16;
 
-const COMMON_HEADER: [&str; 6] =
-    ["locality_code", "locality_name", "level", "agency_code", "agency_name", "responses"];
+const COMMON_HEADER: [&str; 6] = ["locality_code", "locality_name", "level", "agency_code", "agency_name", "responses"];
 const ITEMS_HEADER: [&str; 10] = [
     "item_id",
     "item_label",
@@ -244,7 +243,8 @@ pub fn write_sheets(
             Denominator::Answered => "Tỷ lệ % trên số người trả lời câu hỏi",
         };
         sheet.write_string(r + 1, 0, of)?;
-        for (column, title) in ["Xếp hạng", "Nội dung", "Số người chọn", "Tỷ lệ (%)"].iter().enumerate() {
+        for (column, title) in ["Xếp hạng", "Nội dung", "Số người chọn", "Tỷ lệ (%)"].iter().enumerate()
+        {
             sheet.write_string_with_format(r + 2, column as u16, *title, &bold)?;
         }
         let first = r + 3;
