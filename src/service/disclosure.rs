@@ -82,19 +82,32 @@ struct Cell {
     responses: u64,
     counts: Vec<u64>,
     hits: Vec<u64>,
-    items: Vec<u64>,
+    /// 32 bits (a wave's answers fit): a national cube has a quarter of a million cells, and
+    /// these are most of each.
+    items: Vec<u32>,
 }
 
 impl Cell {
-    fn quantities(&mut self) -> impl Iterator<Item = &mut u64> {
-        self.counts.iter_mut().chain(self.hits.iter_mut()).chain(self.items.iter_mut())
-    }
-
     fn add(&mut self, other: &Cell) {
         self.responses += other.responses;
-        let theirs = other.counts.iter().chain(&other.hits).chain(&other.items);
-        for (a, b) in self.quantities().zip(theirs) {
+        let theirs = other.counts.iter().chain(&other.hits);
+        for (a, b) in self.counts.iter_mut().chain(self.hits.iter_mut()).zip(theirs) {
             *a += b;
+        }
+        for (a, b) in self.items.iter_mut().zip(&other.items) {
+            *a += b;
+        }
+    }
+
+    /// What this cell holds beyond `part`, never below zero.
+    fn subtract(&mut self, part: &Cell) {
+        self.responses -= part.responses.min(self.responses);
+        let theirs = part.counts.iter().chain(&part.hits);
+        for (r, p) in self.counts.iter_mut().chain(self.hits.iter_mut()).zip(theirs) {
+            *r -= (*p).min(*r);
+        }
+        for (r, p) in self.items.iter_mut().zip(&part.items) {
+            *r -= (*p).min(*r);
         }
     }
 }
@@ -125,11 +138,7 @@ impl Cube {
     fn relate(&mut self, total: usize, parts: Vec<usize>) {
         let mut rest = self.cells[total].clone();
         for &part in &parts {
-            rest.responses -= self.cells[part].responses.min(rest.responses);
-            let part = &self.cells[part];
-            for (r, p) in rest.quantities().zip(part.counts.iter().chain(&part.hits).chain(&part.items)) {
-                *r -= (*p).min(*r);
-            }
+            rest.subtract(&self.cells[part]);
         }
         let mut parts = parts;
         if rest.responses > 0 || rest.counts.iter().any(|&n| n > 0) {
@@ -178,7 +187,7 @@ pub fn wave_suppression(
             responses: stored.responses,
             counts: plan.valid_counts(&stored.tally, stored.responses),
             hits: plan.hit_counts(&stored.tally),
-            items: per_item.concat(),
+            items: per_item.concat().into_iter().map(|n| u32::try_from(n).unwrap_or(u32::MAX)).collect(),
         };
         let channel = Channel::parse(&channel);
         for &split in splits {
@@ -321,7 +330,7 @@ fn hide_items(
     }
     loop {
         for (k, range) in ranges.iter().enumerate() {
-            let column: Vec<u64> = cube.cells.iter().map(|c| c.items[range.start]).collect();
+            let column: Vec<u64> = cube.cells.iter().map(|c| u64::from(c.items[range.start])).collect();
             let mut floor = item_patterns[k].clone();
             for &i in &readers[k] {
                 or_into(&mut floor, &shares[i]);
@@ -357,7 +366,7 @@ fn hide_items(
 /// smallest published part that did not all choose it, else the total.
 fn breaks_an_item_bound(cube: &Cube, hidden: &[bool], item: Range<usize>) -> Option<usize> {
     // Column 0 of the item is its valid answers, 1.. its options.
-    let count = |cell: usize, column: usize| cube.cells[cell].items[item.start + column];
+    let count = |cell: usize, column: usize| u64::from(cube.cells[cell].items[item.start + column]);
     for relation in cube.relations.iter().filter(|r| !hidden[r.total]) {
         let hidden_parts = || relation.parts.iter().copied().filter(|&p| hidden[p]);
         let valid: u64 = hidden_parts().map(|p| count(p, 0)).sum();
