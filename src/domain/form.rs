@@ -81,6 +81,9 @@ struct ItemFile {
     show_if: Option<ShowIf>,
     #[serde(default)]
     max_length: Option<usize>,
+    /// Checked by the validator, so that a wrong value gets a message naming both choices.
+    #[serde(default)]
+    denominator: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -227,9 +230,28 @@ pub struct Item {
     pub show_if: Option<ShowIf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_length: Option<usize>,
+    #[serde(skip_serializing_if = "Denominator::is_default")]
+    pub denominator: Denominator,
 }
 
 pub const DEFAULT_TEXT_LENGTH: usize = 2000;
+
+/// What an expectation option's share is a share of: the methodology publishes "x% of those
+/// asked want …", so every valid form of the group unless the form says otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Denominator {
+    #[default]
+    ValidForms,
+    /// Only those who answered the item with a non-missing code.
+    Answered,
+}
+
+impl Denominator {
+    fn is_default(&self) -> bool {
+        *self == Denominator::ValidForms
+    }
+}
 
 impl Item {
     pub fn is_text(&self) -> bool {
@@ -628,6 +650,7 @@ impl Validator {
             if let Some(show_if) = &file_item.show_if {
                 self.check_show_if(&path, file_item, show_if, &positions, &items);
             }
+            let denominator = self.denominator(&path, file_item);
             positions.entry(file_item.id.as_str()).or_insert(i);
             items.push(Item {
                 id: file_item.id.clone(),
@@ -641,9 +664,33 @@ impl Validator {
                 max_choices: file_item.max_choices,
                 show_if: file_item.show_if.clone(),
                 max_length: file_item.max_length,
+                denominator,
             });
         }
         items
+    }
+
+    fn denominator(&mut self, path: &str, item: &ItemFile) -> Denominator {
+        let Some(value) = &item.denominator else { return Denominator::default() };
+        let path = format!("{path}.denominator");
+        if item.kind != ItemKind::Expectation {
+            self.error(path, "denominator applies to expectation items only");
+            return Denominator::default();
+        }
+        match value.as_str() {
+            "valid_forms" => Denominator::ValidForms,
+            "answered" => Denominator::Answered,
+            other => {
+                self.error(
+                    path,
+                    format!(
+                        "\"{other}\" is not a denominator: use \"valid_forms\" (every valid form of the group) \
+                         or \"answered\" (those who answered the item)"
+                    ),
+                );
+                Denominator::default()
+            }
+        }
     }
 
     fn item_options(
@@ -933,6 +980,30 @@ mod tests {
         let mut form = minimal();
         form["items"][2]["colour"] = json!("red");
         assert_rejected(form, "mini.json: $.items[2].colour: unknown field `colour`");
+    }
+
+    #[test]
+    fn an_expectation_declares_its_denominator_and_other_values_are_rejected() {
+        let wish = |denominator: Value| {
+            let mut form = minimal();
+            let mut item = json!({"id": "wish", "section": "s", "kind": "expectation", "text": "Mong muốn",
+                                  "max_choices": 2, "options": [{"code": "a", "label": "A"}, {"code": "b", "label": "B"}]});
+            if !denominator.is_null() {
+                item["denominator"] = denominator;
+            }
+            form["items"].as_array_mut().unwrap().push(item);
+            form
+        };
+        let parsed = |value: Value| parse_form("mini.json", &value.to_string(), Some("mini")).unwrap();
+        assert_eq!(parsed(wish(Value::Null)).item("wish").unwrap().denominator, Denominator::ValidForms);
+        assert_eq!(parsed(wish(json!("answered"))).item("wish").unwrap().denominator, Denominator::Answered);
+        assert_rejected(
+            wish(json!("respondents")),
+            "mini.json: $.items[3].denominator: \"respondents\" is not a denominator: use \"valid_forms\"",
+        );
+        let mut on_satisfaction = minimal();
+        on_satisfaction["items"][2]["denominator"] = json!("answered");
+        assert_rejected(on_satisfaction, "$.items[2].denominator: denominator applies to expectation items only");
     }
 
     #[test]

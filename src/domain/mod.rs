@@ -8,6 +8,7 @@ pub mod comments;
 pub mod contact;
 pub mod delivery;
 pub mod disclosure;
+pub mod distribution;
 pub mod form;
 pub mod indices;
 pub mod legacy_text;

@@ -7,8 +7,14 @@
 //! The pattern is decided over every table the wave can publish (each level, with and
 //! without agencies, each desk split), whatever one request asks for, so that no two
 //! requests together give away what each hides.
+//!
+//! Item distributions (how many chose each option) reveal answers too: each choice item's
+//! valid answers are a column decided over the same cube. An item is hidden wherever an index
+//! on it is, and such an index wherever its item is: either published alone would give the
+//! other away (a yes/no item's counts are its index).
 
 use crate::domain::disclosure::{Relation, RelationIndex};
+use crate::domain::distribution::{Distribution, DistributionPlan};
 use crate::domain::form::{Form, IndexRule};
 use crate::domain::indices::{Figure, IndexPlan};
 use crate::domain::locality::LocalityTree;
@@ -17,6 +23,7 @@ use crate::domain::wave::{Channel, DeskFilter};
 use crate::storage::{Database, StorageResult};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -35,6 +42,9 @@ pub struct Suppression {
     /// The cells of answers invited at a locality itself, beneath which other localities
     /// have answers too: what a table one level down shows as that locality's own row.
     own_cells: HashSet<CubeKey>,
+    /// For cells with a hidden item distribution: per choice item (the form's order),
+    /// whether it is hidden.
+    hidden_items: HashMap<CubeKey, Vec<bool>>,
     /// The wave's answers when the pattern was decided.
     pub responses: u64,
 }
@@ -55,31 +65,59 @@ impl Suppression {
         }
     }
 
-    /// Hides the figures of the answers invited at `locality` itself (at `level`), shown apart
-    /// in a table of a lower level: the part of the locality's cell that its children leave
-    /// out, or the whole cell when no child has answers.
-    pub fn apply_own(&self, desk: DeskFilter, level: &str, locality: &str, agency: &str, figures: &mut [Figure]) {
-        let own = (desk, tally::LEAF.to_string(), locality.to_string(), agency.to_string());
-        match self.own_cells.contains(&own) {
-            true => self.apply(desk, tally::LEAF, locality, agency, figures),
-            false => self.apply(desk, level, locality, agency, figures),
+    /// Whether answers invited at `locality` itself have a cell of their own (the part of the
+    /// locality's cell its children leave out), published by a table of a lower level at
+    /// level `tally::LEAF`; without one, the locality's own cell is that row.
+    pub fn has_own_cell(&self, desk: DeskFilter, locality: &str, agency: &str) -> bool {
+        self.own_cells.contains(&(desk, tally::LEAF.to_string(), locality.to_string(), agency.to_string()))
+    }
+
+    /// Hides the item distributions of one cell, as `apply` does its figures.
+    pub fn apply_items(&self, desk: DeskFilter, level: &str, locality: &str, agency: &str, items: &mut [Distribution]) {
+        let key = (desk, level.to_string(), locality.to_string(), agency.to_string());
+        let hidden = self.hidden_items.get(&key);
+        for (i, item) in items.iter_mut().enumerate() {
+            let small = 0 < item.answered && item.answered < self.min_cell;
+            if small || hidden.is_some_and(|h| h[i]) {
+                item.hide();
+            }
         }
     }
 }
 
-/// One cell's answers, and valid and positive answers per index.
+/// One cell's answers, valid and positive answers per index, and per choice item its valid
+/// answers then each substantive option's count (at the item's range of `items`).
 #[derive(Clone)]
 struct Cell {
     responses: u64,
     counts: Vec<u64>,
     hits: Vec<u64>,
+    /// 32 bits (a wave's answers fit): a national cube has a quarter of a million cells, and
+    /// these are most of each.
+    items: Vec<u32>,
 }
 
 impl Cell {
     fn add(&mut self, other: &Cell) {
         self.responses += other.responses;
-        for (a, b) in self.counts.iter_mut().zip(&other.counts).chain(self.hits.iter_mut().zip(&other.hits)) {
+        let theirs = other.counts.iter().chain(&other.hits);
+        for (a, b) in self.counts.iter_mut().chain(self.hits.iter_mut()).zip(theirs) {
             *a += b;
+        }
+        for (a, b) in self.items.iter_mut().zip(&other.items) {
+            *a += b;
+        }
+    }
+
+    /// What this cell holds beyond `part`, never below zero.
+    fn subtract(&mut self, part: &Cell) {
+        self.responses -= part.responses.min(self.responses);
+        let theirs = part.counts.iter().chain(&part.hits);
+        for (r, p) in self.counts.iter_mut().chain(self.hits.iter_mut()).zip(theirs) {
+            *r -= (*p).min(*r);
+        }
+        for (r, p) in self.items.iter_mut().zip(&part.items) {
+            *r -= (*p).min(*r);
         }
     }
 }
@@ -110,11 +148,7 @@ impl Cube {
     fn relate(&mut self, total: usize, parts: Vec<usize>, rest_key: Option<CubeKey>) {
         let mut rest = self.cells[total].clone();
         for &part in &parts {
-            rest.responses -= self.cells[part].responses.min(rest.responses);
-            let part = &self.cells[part];
-            for (r, p) in rest.counts.iter_mut().zip(&part.counts).chain(rest.hits.iter_mut().zip(&part.hits)) {
-                *r -= (*p).min(*r);
-            }
+            rest.subtract(&self.cells[part]);
         }
         let mut parts = parts;
         if rest.responses > 0 || rest.counts.iter().any(|&n| n > 0) {
@@ -138,19 +172,32 @@ pub fn wave_suppression(
     desk_split: bool,
     min_cell: u64,
 ) -> StorageResult<Suppression> {
-    let plan = IndexPlan::new(form, &db.tally_layout(wave_id)?);
+    let layout = db.tally_layout(wave_id)?;
+    let plan = IndexPlan::new(form, &layout);
+    let items = DistributionPlan::new(form, &layout);
     let splits: &[DeskFilter] =
         if desk_split { &[DeskFilter::Include, DeskFilter::Exclude, DeskFilter::Only] } else { &[DeskFilter::Include] };
     let mut cube = Cube { keys: Vec::new(), cells: Vec::new(), positions: HashMap::new(), relations: Vec::new() };
     let mut responses = 0;
-    db.each_cell(wave_id, false, Some(plan.count_slots_read()), |(level, locality, agency, channel), stored| {
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    let slots = plan.count_slots_read().max(items.slots_read());
+    db.each_cell(wave_id, false, Some(slots), |(level, locality, agency, channel), stored| {
         if level == tally::WHOLE && agency == tally::ALL_AGENCIES {
             responses += stored.responses;
+        }
+        let per_item = items.valid_counts(&stored.tally);
+        if ranges.is_empty() {
+            let mut start = 0;
+            for counts in &per_item {
+                ranges.push(start..start + counts.len());
+                start += counts.len();
+            }
         }
         let cell = Cell {
             responses: stored.responses,
             counts: plan.valid_counts(&stored.tally, stored.responses),
             hits: plan.hit_counts(&stored.tally),
+            items: per_item.concat().into_iter().map(|n| u32::try_from(n).unwrap_or(u32::MAX)).collect(),
         };
         let channel = Channel::parse(&channel);
         for &split in splits {
@@ -162,35 +209,24 @@ pub fn wave_suppression(
     relate_cube(&mut cube, tree, desk_split);
 
     let index = RelationIndex::new(cube.cells.len(), &cube.relations);
-    let mut hidden: Vec<Vec<bool>> = vec![vec![false; form.indices.len()]; cube.cells.len()];
-    // Indices over the same valid answers share a first pattern: computed once, found by a
-    // hash of the counts and checked against the index that computed it.
-    let mut computed: HashMap<u64, Vec<(usize, Vec<bool>)>> = HashMap::new();
-    let column = |i: usize| cube.cells.iter().map(move |c| c.counts[i]);
+    let mut patterns = Patterns { index: &index, min_cell, computed: HashMap::new() };
+    // Per index (shares only; means are decided below), per cell: whether it is hidden.
+    let mut shares: Vec<Vec<bool>> = vec![Vec::new(); form.indices.len()];
+    let index_column = |i: usize| cube.cells.iter().map(|c| c.counts[i]).collect::<Vec<u64>>();
     for (i, definition) in form.indices.iter().enumerate() {
         if !matches!(definition.rule, IndexRule::Share { .. }) {
             continue;
         }
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        column(i).for_each(|n| n.hash(&mut hasher));
-        let same = computed.entry(hasher.finish()).or_default();
-        let mut pattern = match same.iter().find(|(j, _)| column(*j).eq(column(i))) {
-            Some((_, pattern)) => pattern.clone(),
-            None => {
-                let pattern = index.suppress(&column(i).collect::<Vec<_>>(), min_cell);
-                same.push((i, pattern.clone()));
-                pattern
-            }
-        };
+        let column = index_column(i);
+        let first = patterns.first(&column);
         // Then this index's own answers: hidden figures that are all 0% or all 100% would
         // be known from their published total, so hide more until none is.
-        let mut forced: Option<Vec<u64>> = None;
-        while let Some(cell) = breaks_a_bound(&cube, &pattern, i) {
-            let counts = forced.get_or_insert_with(|| column(i).collect());
-            counts[cell] = 1;
-            pattern = index.suppress(counts, min_cell);
-        }
-        for (cell, hide) in hidden.iter_mut().zip(pattern) {
+        shares[i] = patterns.settle(&column, first, &[], |hidden| breaks_a_bound(&cube, hidden, i));
+    }
+    let item_patterns = hide_items(&cube, form, &items, &ranges, &mut patterns, &mut shares, index_column);
+    let mut hidden: Vec<Vec<bool>> = vec![vec![false; form.indices.len()]; cube.cells.len()];
+    for (i, pattern) in shares.iter().enumerate() {
+        for (cell, &hide) in hidden.iter_mut().zip(pattern) {
             cell[i] = hide;
         }
     }
@@ -207,13 +243,158 @@ pub fn wave_suppression(
         }
     }
     let own_cells = cube.keys.iter().flatten().filter(|k| k.1 == tally::LEAF).cloned().collect();
+    let hidden_items = (0..cube.cells.len())
+        .filter_map(|cell| {
+            let per_item: Vec<bool> = item_patterns.iter().map(|p| p[cell]).collect();
+            Some((cube.keys[cell].clone()?, per_item)).filter(|(_, h)| h.iter().any(|&x| x))
+        })
+        .collect();
     let hidden = cube
         .keys
         .into_iter()
         .zip(hidden)
         .filter_map(|(key, hidden)| Some((key?, hidden)).filter(|(_, h)| h.iter().any(|&x| x)))
         .collect();
-    Ok(Suppression { min_cell, hidden, own_cells, responses })
+    Ok(Suppression { min_cell, hidden, hidden_items, own_cells, responses })
+}
+
+/// Suppressions over one cube's relations.
+struct Patterns<'a> {
+    index: &'a RelationIndex<'a>,
+    min_cell: u64,
+    /// Columns over the same valid answers share a first pattern: computed once, found by a
+    /// hash of the counts and checked against the column that computed it.
+    computed: HashMap<u64, Vec<ColumnPattern>>,
+}
+
+/// A column of valid counts and its first pattern.
+type ColumnPattern = (Vec<u64>, Vec<bool>);
+
+impl Patterns<'_> {
+    /// The pattern of a column of valid counts.
+    fn first(&mut self, column: &[u64]) -> Vec<bool> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        column.hash(&mut hasher);
+        let same = self.computed.entry(hasher.finish()).or_default();
+        if let Some((_, pattern)) = same.iter().find(|(counts, _)| counts == column) {
+            return pattern.clone();
+        }
+        let pattern = self.index.suppress(column, self.min_cell);
+        same.push((column.to_vec(), pattern.clone()));
+        pattern
+    }
+
+    /// `start` (a safe pattern holding `floor`), hiding more while `breaks` finds a cell to
+    /// hide: each is then treated as a small cell and the pattern decided again, with `floor`
+    /// kept. Hidden patterns together stay safe: a cell no relation isolates among the hidden
+    /// cells of one stays so among more hidden cells.
+    fn settle(
+        &self,
+        column: &[u64],
+        start: Vec<bool>,
+        floor: &[bool],
+        breaks: impl Fn(&[bool]) -> Option<usize>,
+    ) -> Vec<bool> {
+        let mut pattern = start;
+        let mut forced: Option<Vec<u64>> = None;
+        while let Some(cell) = breaks(&pattern) {
+            let counts = forced.get_or_insert_with(|| column.to_vec());
+            counts[cell] = 1;
+            pattern = self.index.suppress(counts, self.min_cell);
+            or_into(&mut pattern, floor);
+        }
+        pattern
+    }
+}
+
+fn or_into(pattern: &mut [bool], other: &[bool]) {
+    for (hide, &also) in pattern.iter_mut().zip(other) {
+        *hide |= also;
+    }
+}
+
+/// Each choice item's pattern, and the share indices' patterns grown to match: an item is
+/// hidden wherever an index reading it is, and the other way round, until neither grows
+/// (patterns only grow, so this ends).
+fn hide_items(
+    cube: &Cube,
+    form: &Form,
+    items: &DistributionPlan,
+    ranges: &[Range<usize>],
+    patterns: &mut Patterns,
+    shares: &mut [Vec<bool>],
+    index_column: impl Fn(usize) -> Vec<u64>,
+) -> Vec<Vec<bool>> {
+    let cells = cube.cells.len();
+    // The share indices reading each item.
+    let readers: Vec<Vec<usize>> = items
+        .items()
+        .iter()
+        .map(|item| {
+            let reads = |rule: &IndexRule| matches!(rule, IndexRule::Share { items, .. } if items.contains(&item.id));
+            form.indices.iter().enumerate().filter(|(_, d)| reads(&d.rule)).map(|(i, _)| i).collect()
+        })
+        .collect();
+    let mut item_patterns: Vec<Vec<bool>> = vec![vec![false; cells]; readers.len()];
+    if ranges.is_empty() {
+        return item_patterns;
+    }
+    loop {
+        for (k, range) in ranges.iter().enumerate() {
+            let column: Vec<u64> = cube.cells.iter().map(|c| u64::from(c.items[range.start])).collect();
+            let mut floor = item_patterns[k].clone();
+            for &i in &readers[k] {
+                or_into(&mut floor, &shares[i]);
+            }
+            let small_shown = column.iter().zip(&floor).any(|(&n, &hide)| 0 < n && n < patterns.min_cell && !hide);
+            if readers[k].is_empty() || small_shown {
+                or_into(&mut floor, &patterns.first(&column));
+            }
+            item_patterns[k] = patterns.settle(&column, floor.clone(), &floor, |hidden| {
+                breaks_an_item_bound(cube, hidden, range.clone())
+                    .or_else(|| readers[k].iter().find_map(|&i| breaks_a_bound(cube, hidden, i)))
+            });
+        }
+        let mut grown = false;
+        for (i, pattern) in shares.iter_mut().enumerate() {
+            let mut floor = pattern.clone();
+            for (k, _) in readers.iter().enumerate().filter(|(_, r)| r.contains(&i)) {
+                or_into(&mut floor, &item_patterns[k]);
+            }
+            if floor != *pattern {
+                *pattern = patterns.settle(&index_column(i), floor.clone(), &floor, |h| breaks_a_bound(cube, h, i));
+                grown = true;
+            }
+        }
+        if !grown {
+            return item_patterns;
+        }
+    }
+}
+
+/// `breaks_a_bound` for an item: in some relation whose total is published, the hidden
+/// parts' valid answers all chose one option, so each hidden part's answers are known. The
+/// smallest published part that did not all choose it, else the total.
+fn breaks_an_item_bound(cube: &Cube, hidden: &[bool], item: Range<usize>) -> Option<usize> {
+    // Column 0 of the item is its valid answers, 1.. its options.
+    let count = |cell: usize, column: usize| u64::from(cube.cells[cell].items[item.start + column]);
+    for relation in cube.relations.iter().filter(|r| !hidden[r.total]) {
+        let hidden_parts = || relation.parts.iter().copied().filter(|&p| hidden[p]);
+        let valid: u64 = hidden_parts().map(|p| count(p, 0)).sum();
+        if valid == 0 {
+            continue;
+        }
+        let all_chose = |option: &usize| hidden_parts().map(|p| count(p, *option)).sum::<u64>() == valid;
+        let Some(option) = (1..item.len()).find(all_chose) else { continue };
+        let part = relation
+            .parts
+            .iter()
+            .copied()
+            .filter(|&p| !hidden[p] && count(p, 0) > 0 && count(p, option) < count(p, 0))
+            .min_by_key(|&p| count(p, 0));
+        return Some(part.unwrap_or(relation.total));
+    }
+    None
 }
 
 /// A cell to hide because, in some relation whose total is published, the hidden parts'

@@ -13,6 +13,7 @@ pub mod lists;
 pub mod progress;
 pub mod report;
 pub mod report_comments;
+pub mod report_items;
 pub mod report_rates;
 pub mod report_text;
 pub mod results;

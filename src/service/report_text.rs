@@ -7,7 +7,12 @@ use crate::service::results::GroupResult;
 use crate::storage::waves::Wave;
 
 /// The method statements, each a heading and its sentence.
-pub fn method_statements(wave: &Wave, form: &Form, min_cell: u64, weighting: Weighting) -> [(&'static str, String); 8] {
+pub fn method_statements(
+    wave: &Wave,
+    form: &Form,
+    min_cell: u64,
+    weighting: Weighting,
+) -> [(&'static str, String); 10] {
     let averaged: Vec<String> = form
         .indices
         .iter()
@@ -28,6 +33,8 @@ pub fn method_statements(wave: &Wave, form: &Form, min_cell: u64, weighting: Wei
             Weighting::Design => "Trọng số thiết kế: mỗi phiếu thuộc một tầng của lần chọn mẫu có trọng số N_h / số phiếu của tầng (điều chỉnh theo tỷ lệ không trả lời); phiếu từ mã phát tại quầy và phiếu ngoài các tầng có trọng số 1. Khoảng tin cậy theo phương sai tuyến tính hóa phân tầng.".into(),
         }),
         ("Ẩn số liệu", format!("Ẩn số liệu dựa trên dưới {min_cell} câu trả lời hợp lệ và các ô có thể suy ra chúng bằng phép trừ; số phiếu vẫn được công bố.")),
+        ("Từng câu hỏi", "Tỷ lệ % mỗi phương án trên số câu trả lời hợp lệ của câu hỏi; riêng “Không trả lời / Không biết”: trên tổng số phiếu của đơn vị. Câu hỏi có số liệu bị ẩn chỉ công bố số câu trả lời hợp lệ.".into()),
+        ("Mong đợi", "Tỷ lệ % người được hỏi chọn mỗi nội dung, trên tổng số phiếu hợp lệ (hoặc trên số người trả lời câu hỏi, nếu bộ phiếu quy định như vậy); xếp từ cao xuống thấp.".into()),
         ("Làm tròn", "Hiển thị một chữ số thập phân, làm tròn nửa lên; các ô của bảng Excel chứa giá trị chưa làm tròn.".into()),
     ]
 }

@@ -2,6 +2,7 @@
 //! The cost follows the number of groups asked for, not the number of answers.
 
 use crate::domain::answers::ValidAnswers;
+use crate::domain::distribution::{Distribution, DistributionPlan};
 use crate::domain::form::{Form, FormRegistry, IndexRule};
 use crate::domain::indices::{Figure, IndexPlan, IndexValue, StratumPart, mean_of_units};
 use crate::domain::locality::LocalityTree;
@@ -35,6 +36,9 @@ pub struct Overall {
     /// How the figures were estimated (`design` only where the wave has a sample draw).
     pub weighting: Weighting,
     pub indices: Vec<IndexValue>,
+    /// Per choice item, when the query asks for them (`ResultsQuery::items`).
+    #[serde(skip)]
+    pub items: Vec<Distribution>,
 }
 
 #[derive(Debug)]
@@ -56,6 +60,8 @@ pub struct GroupResult {
     /// (empty without a comparison).
     pub changes: Vec<Option<f64>>,
     pub rank_changes: Vec<Option<i64>>,
+    /// Per choice item, when the query asks for them (`ResultsQuery::items`).
+    pub items: Vec<Distribution>,
 }
 
 /// A group as the results document shows it.
@@ -93,7 +99,13 @@ struct IdFigure<'a> {
 }
 
 impl GroupResult {
-    fn new(locality: Option<LocalityRef>, agency: Option<AgencyRef>, tally: &GroupTally, figures: Vec<Figure>) -> Self {
+    fn new(
+        locality: Option<LocalityRef>,
+        agency: Option<AgencyRef>,
+        tally: &GroupTally,
+        figures: Vec<Figure>,
+        items: Vec<Distribution>,
+    ) -> Self {
         GroupResult {
             locality,
             agency,
@@ -104,6 +116,7 @@ impl GroupResult {
             ranks: Vec::new(),
             changes: Vec::new(),
             rank_changes: Vec::new(),
+            items,
         }
     }
 }
@@ -183,6 +196,8 @@ pub struct ResultsQuery {
     /// Whether answers to desk codes count (all by default).
     pub desk: DeskFilter,
     pub weighting: Weighting,
+    /// Whether each group's item distributions are read too (the report's item tables).
+    pub items: bool,
 }
 
 /// Results of a wave, read from the tallies of the level asked only: overall from the
@@ -226,8 +241,9 @@ struct Reading<'a> {
     suppression: &'a Suppression,
 }
 
-/// Hides a group's figures through the wave's suppression; `own` is the locality's level for a
-/// row of answers invited at the locality itself.
+/// Hides a group's figures and item distributions through the wave's suppression; `own` is
+/// the locality's level for a row of answers invited at the locality itself: the part of the
+/// locality's cell its children leave out, or the whole cell when no child has answers.
 fn hide(
     reading: &Reading,
     level: &str,
@@ -235,13 +251,17 @@ fn hide(
     agency: Option<&str>,
     own: Option<&str>,
     figures: &mut [Figure],
+    items: &mut [Distribution],
 ) {
     let Reading { query, suppression, .. } = *reading;
     let agency = agency.or(query.agency_scope.as_deref()).unwrap_or(tally::ALL_AGENCIES);
-    match own {
-        Some(its_level) => suppression.apply_own(query.desk, its_level, locality, agency, figures),
-        None => suppression.apply(query.desk, level, locality, agency, figures),
-    }
+    let level = match own {
+        Some(_) if suppression.has_own_cell(query.desk, locality, agency) => tally::LEAF,
+        Some(its_level) => its_level,
+        None => level,
+    };
+    suppression.apply(query.desk, level, locality, agency, figures);
+    suppression.apply_items(query.desk, level, locality, agency, items);
 }
 
 /// Each group's figures as the query asks: pooled, then weighted by the design if asked.
@@ -318,7 +338,7 @@ fn reweight(reading: &Reading, tree: &mut Option<LocalityTree>, results: &mut Wa
         plan.compute_weighted(&parts)
     };
     let mut whole = figures(&overall);
-    hide(reading, tally::WHOLE, "", None, None, &mut whole);
+    hide(reading, tally::WHOLE, "", None, None, &mut whole, &mut []);
     for (index, figure) in results.overall.indices.iter_mut().zip(whole) {
         index.figure = figure;
     }
@@ -331,7 +351,7 @@ fn reweight(reading: &Reading, tree: &mut Option<LocalityTree>, results: &mut Wa
         let mut weighted = figures(strata);
         let code = locality.map_or("", |l| l.code.as_str());
         let own = group.own_level.then(|| locality.map_or("", |l| l.level.as_str()));
-        hide(reading, level, code, key.0.1.as_deref(), own, &mut weighted);
+        hide(reading, level, code, key.0.1.as_deref(), own, &mut weighted, &mut []);
         group.figures = weighted;
     }
     Ok(())
@@ -360,7 +380,9 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
     let plan = IndexPlan::new(form, &layout);
     let scope = query.agency_scope.as_deref();
     let whole_agencies = scope.map_or(AgencyRows::All, AgencyRows::Only);
-    let slots = plan.slots_read();
+    let items = query.items.then(|| DistributionPlan::new(form, &layout));
+    let slots = plan.slots_read().max(items.as_ref().map_or(0, |i| i.slots_read()));
+    let distributions = |tally: &GroupTally| items.as_ref().map_or_else(Vec::new, |i| i.compute(&tally.tally));
     let mut overall = GroupTally::default();
     let whole = ResultCells { level: tally::WHOLE, agencies: whole_agencies, desk: query.desk, localities: None };
     db.each_result_row(wave_id, &whole, slots, |row| overall.add(&row))?;
@@ -385,9 +407,10 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
             },
             key,
             |(locality, agency): &GroupKey, tally: &GroupTally| {
-                let mut figures = plan.compute(&tally.tally, tally.responses);
-                hide(reading, level, locality.as_deref().unwrap_or(""), agency.as_deref(), None, &mut figures);
-                figures
+                let (mut figures, mut items) = (plan.compute(&tally.tally, tally.responses), distributions(tally));
+                let locality = locality.as_deref().unwrap_or("");
+                hide(reading, level, locality, agency.as_deref(), None, &mut figures, &mut items);
+                (figures, items)
             },
         )?;
         if wave.status == WaveStatus::Closed {
@@ -419,11 +442,12 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
                 },
                 key,
                 |(locality, agency): &GroupKey, tally: &GroupTally| {
-                    let mut figures = plan.compute(&tally.tally, tally.responses);
+                    let (mut figures, mut items) = (plan.compute(&tally.tally, tally.responses), distributions(tally));
                     let code = locality.as_deref().unwrap_or("");
                     let its_level = tree.get(code).map(|l| l.level.as_str());
-                    hide(reading, level, code, agency.as_deref(), Some(its_level.unwrap_or("")), &mut figures);
-                    figures
+                    let own = Some(its_level.unwrap_or(""));
+                    hide(reading, level, code, agency.as_deref(), own, &mut figures, &mut items);
+                    (figures, items)
                 },
             )?;
             for (key, mut group) in own {
@@ -451,10 +475,9 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
                         name: l.name.clone(),
                         level: l.level.clone(),
                     });
-                    groups.push((
-                        (Some(code), None),
-                        GroupResult::new(locality, None, &GroupTally::default(), none.clone()),
-                    ));
+                    let empty = GroupTally::default();
+                    let (figures, items) = (none.clone(), distributions(&empty));
+                    groups.push(((Some(code), None), GroupResult::new(locality, None, &empty, figures, items)));
                 }
             }
         }
@@ -462,14 +485,15 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
         groups.sort_by(|a, b| (a.1.own_level, &a.0).cmp(&(b.1.own_level, &b.0)));
     }
     let groups: Vec<GroupResult> = groups.into_iter().map(|(_, group)| group).collect();
-    let mut figures = plan.compute(&overall.tally, overall.responses);
-    hide(reading, tally::WHOLE, "", None, None, &mut figures);
+    let (mut figures, mut items) = (plan.compute(&overall.tally, overall.responses), distributions(&overall));
+    hide(reading, tally::WHOLE, "", None, None, &mut figures, &mut items);
     Ok(WaveResults {
         overall: Overall {
             responses: overall.responses,
             desk_responses: overall.desk_responses,
             weighting: Weighting::None,
             indices: plan.labelled(figures),
+            items,
         },
         groups,
     })
@@ -496,6 +520,7 @@ fn average_units(
             covered: Vec::new(),
             desk: query.desk,
             weighting: query.weighting,
+            items: false,
         };
         unit_results(&Reading { query: &units, ..*reading }, tree)
     };
@@ -663,13 +688,13 @@ type GroupKey = (Option<String>, Option<String>);
 fn read_groups(
     rows: impl FnOnce(&mut dyn FnMut(ResultRow)) -> StorageResult<()>,
     key: impl Fn(&ResultRow) -> GroupKey,
-    figures: impl Fn(&GroupKey, &GroupTally) -> Vec<Figure>,
+    figures: impl Fn(&GroupKey, &GroupTally) -> (Vec<Figure>, Vec<Distribution>),
 ) -> StorageResult<Vec<(GroupKey, GroupResult)>> {
     let mut groups = Vec::new();
     let close = |(key, names, tally): (GroupKey, GroupNames, GroupTally)| {
-        let figures = figures(&key, &tally);
+        let (figures, items) = figures(&key, &tally);
         let agency = key.1.clone().map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code });
-        let group = GroupResult::new(names.locality, agency, &tally, figures);
+        let group = GroupResult::new(names.locality, agency, &tally, figures, items);
         (key, group)
     };
     let mut open: Option<(GroupKey, GroupNames, GroupTally)> = None;

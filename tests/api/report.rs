@@ -75,7 +75,7 @@ async fn indices_table_reads_back_as_csv_and_json_with_hidden_cells_empty(app: T
     let small = json_rows.iter().find(|r| r["locality_code"] == "00002" && r["index_id"] == "access").unwrap();
     assert_eq!((&small["value"], &small["suppressed"], &small["n"]), (&Value::Null, &json!(true), &json!(3)));
 
-    let (status, _) = download(&app, &format!("/api/v1/waves/{wave}/report.csv?table=items")).await;
+    let (status, _) = download(&app, &format!("/api/v1/waves/{wave}/report.csv?table=unknown")).await;
     assert_eq!(status, 422, "tables not written yet are refused, not faked");
 }
 
@@ -85,7 +85,10 @@ async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
     let (status, bytes) = download(&app, &format!("/api/v1/waves/{wave}/report.xlsx?level=district")).await;
     assert_eq!(status, 200);
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
-    assert_eq!(workbook.sheet_names(), ["Tổng hợp", "Chỉ số theo đơn vị", "Tỷ lệ phản hồi", "Ý kiến", "Phương pháp"]);
+    assert_eq!(
+        workbook.sheet_names(),
+        ["Tổng hợp", "Chỉ số theo đơn vị", "Từng câu hỏi", "Mong đợi", "Tỷ lệ phản hồi", "Ý kiến", "Phương pháp"]
+    );
     let summary = workbook.worksheet_range("Tổng hợp").unwrap();
     assert_eq!(summary.get_value((4, 1)), Some(&Data::Float(16.0)), "answers");
     assert_eq!(summary.get_value((5, 1)), Some(&Data::Float(100.0)), "response rate");

@@ -9,13 +9,15 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::generalise;
 use crate::scratch::{Scratch, SealedFile};
 use crate::service::report::{IndexRow, group_rows, overall_rows};
+use crate::service::report_items::ItemTable;
 use crate::service::report_text::{headline_columns, locality_label, method_statements};
 use crate::service::results::WaveResults;
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
+use crate::web::api::report_items;
 use crate::web::api::report_tables::{self, RateAndCommentSheets};
-use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
+use crate::web::api::waves::{ResultsParams, find_wave, visible_results_with};
 use crate::web::auth::{ApiUser, require};
 use crate::web::csv_export::{Cell, CsvWriter};
 use crate::web::error::ApiError;
@@ -177,8 +179,9 @@ async fn codebook_csv(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TableParams {
-    /// `indices`, `response_rates` or `comments` (the tables of items and expectations are
-    /// not written yet).
+    /// `indices`, `items` (every choice item's options: counts, shares of valid answers),
+    /// `expectations` (expectation items' options ranked, shares of the declared denominator),
+    /// `response_rates` or `comments`.
     table: Option<String>,
 }
 
@@ -207,20 +210,25 @@ fn checked_table(params: &TableParams) -> Result<&str, ApiError> {
         Some(table @ ("indices" | "response_rates" | "comments")) => Ok(table),
         other => Err(ApiError::Invalid(BTreeMap::from([(
             "table".to_string(),
-            format!("Chưa có bảng “{}”; hiện có: indices, response_rates, comments.", other.unwrap_or_default()),
+            format!(
+                "Chưa có bảng “{}”; hiện có: indices, items, expectations, response_rates, comments.",
+                other.unwrap_or_default()
+            ),
         )]))),
     }
 }
 
-/// The wave, its pinned form and its results as the user may see them.
+/// The wave, its pinned form and its results as the user may see them (with the item
+/// distributions when `items`).
 pub(super) async fn results_for(
     state: &AppState,
     user: &ApiUser,
     id: &str,
     params: &ResultsParams,
+    items: bool,
 ) -> Result<(Wave, Arc<Form>, WaveResults), ApiError> {
     let wave = find_wave(state, id).await?;
-    let (form, results) = visible_results(state, &user.0, &wave, params).await?;
+    let (form, results) = visible_results_with(state, &user.0, &wave, params, items).await?;
     state.audit(&user.0, "wave.report", &wave.id).await?;
     Ok((wave, form, results))
 }
@@ -266,12 +274,23 @@ async fn report_csv(
     table: web::Query<TableParams>,
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(items) = table.table.as_deref().and_then(ItemTable::parse) {
+        let (_, form, results) = results_for(&state, &user, &path, &params, true).await?;
+        let rows = report_items::chunked(items, form, results, move |rows| report_items::csv_rows(items, rows));
+        let chunks = std::iter::once(report_items::csv_header(items)).chain(rows);
+        let chunks = chunks.map(|c| Ok::<_, std::convert::Infallible>(web::Bytes::from(c)));
+        let name = match items {
+            ItemTable::Items => "tung-cau-hoi.csv",
+            ItemTable::Expectations => "mong-doi.csv",
+        };
+        return Ok(super::download("text/csv; charset=utf-8", name).streaming(futures_util::stream::iter(chunks)));
+    }
     match checked_table(&table)? {
         "response_rates" => return report_tables::rates_csv(&state, &user, &path, &params).await,
         "comments" => return report_tables::comments_csv(&state, &user, &path, &params).await,
         _ => {}
     }
-    let (_, form, results) = results_for(&state, &user, &path, &params).await?;
+    let (_, form, results) = results_for(&state, &user, &path, &params, false).await?;
     let mut head = CsvWriter::new();
     head.header(&INDICES_HEADER);
     let rows = chunked(form, results, |rows| {
@@ -341,12 +360,22 @@ async fn report_json(
     table: web::Query<TableParams>,
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(items) = table.table.as_deref().and_then(ItemTable::parse) {
+        let (_, form, results) = results_for(&state, &user, &path, &params, true).await?;
+        let mut first = true;
+        let rows =
+            report_items::chunked(items, form, results, move |rows| report_items::json_rows(items, rows, &mut first));
+        let head = format!(r#"{{"table":"{}","rows":["#, items.name()).into_bytes();
+        let body = std::iter::once(head).chain(rows).chain(std::iter::once(b"]}".to_vec()));
+        let chunks = body.map(|c| Ok::<_, std::convert::Infallible>(web::Bytes::from(c)));
+        return Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)));
+    }
     match checked_table(&table)? {
         "response_rates" => return report_tables::rates_json(&state, &user, &path, &params).await,
         "comments" => return report_tables::comments_json(&state, &user, &path, &params).await,
         _ => {}
     }
-    let (_, form, results) = results_for(&state, &user, &path, &params).await?;
+    let (_, form, results) = results_for(&state, &user, &path, &params, false).await?;
     let mut first = true;
     let rows = chunked(form, results, move |rows| {
         let mut chunk = Vec::new();
@@ -383,7 +412,7 @@ async fn report_json(
     tag = "waves",
     params(("id" = String, Path, description = "the wave's id"), ResultsParams),
     responses(
-        (status = 200, description = "summary, indices by unit with a chart, response rates, comments, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "summary, indices by unit with a chart, every item's distribution, expectations ranked with charts, response rates, comments, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 403, description = "the role may not"),
     ),
     security(("bearer" = [])),
@@ -394,7 +423,7 @@ async fn report_xlsx(
     path: web::Path<String>,
     params: web::Query<ResultsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (wave, form, results) = results_for(&state, &user, &path, &params).await?;
+    let (wave, form, results) = results_for(&state, &user, &path, &params, true).await?;
     let query = params.query_for(&user.0, &wave)?;
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
     let scratch = state.survey.scratch.clone();
@@ -430,6 +459,7 @@ impl Workbook<'_> {
         workbook.set_tempdir(scratch.dir())?;
         self.summary(&mut workbook)?;
         self.by_unit(&mut workbook)?;
+        report_items::write_sheets(&mut workbook, self.form, self.results)?;
         self.sheets.write(&mut workbook)?;
         self.method(&mut workbook)?;
         let file = scratch.create()?;

@@ -53,7 +53,7 @@ pub(crate) async fn docx_file(
     id: &str,
     params: &ResultsParams,
 ) -> Result<HttpResponse, ApiError> {
-    let (wave, form, results) = results_for(state, user, id, params).await?;
+    let (wave, form, results) = results_for(state, user, id, params, false).await?;
     let scope = params.query_for(&user.0, &wave)?.agency_scope;
     let (wave_id, min_cell) = (wave.id.clone(), wave.min_cell.unwrap_or(state.survey.min_cell));
     let totals = state.survey.db.run(move |db| db.invitation_totals(&wave_id, scope.as_deref())).await?;

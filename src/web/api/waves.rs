@@ -378,6 +378,7 @@ impl ResultsParams {
             covered: wave.localities.clone(),
             desk: self.desk,
             weighting: self.weighting.unwrap_or(wave.weighting),
+            items: false,
         })
     }
 }
@@ -389,8 +390,19 @@ pub async fn visible_results(
     wave: &Wave,
     params: &ResultsParams,
 ) -> Result<(Arc<Form>, WaveResults), ApiError> {
+    visible_results_with(state, user, wave, params, false).await
+}
+
+/// `visible_results`, with each group's item distributions when `items`.
+pub async fn visible_results_with(
+    state: &AppState,
+    user: &crate::storage::accounts::User,
+    wave: &Wave,
+    params: &ResultsParams,
+    items: bool,
+) -> Result<(Arc<Form>, WaveResults), ApiError> {
     let one = |wave: Wave| async move {
-        let query = params.query_for(user, &wave)?;
+        let query = ResultsQuery { items, ..params.query_for(user, &wave)? };
         let form = state.survey.wave_form(&wave.form_hash).await?;
         let suppression = state.survey.suppression(&wave, &form).await?;
         let form_q = form.clone();
