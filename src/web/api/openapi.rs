@@ -170,7 +170,7 @@ mod tests {
         assert!(schema["properties"]["desk_codes"].is_object());
         let results = doc["paths"]["/waves/{id}/results"]["get"]["parameters"].as_array().unwrap();
         let names: Vec<&str> = results.iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["id", "level", "by", "desk", "compare"]);
+        assert_eq!(names, ["id", "level", "by", "desk", "compare", "weighting"]);
         assert_eq!(doc["paths"]["/waves"]["post"]["security"][0]["bearer"], Value::Array(vec![]));
     }
 }
