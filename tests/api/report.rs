@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     indices_table_reads_back_as_csv_and_json_with_hidden_cells_empty,
     workbook_has_summary_units_chart_and_method,
+    workbook_compares_every_unit_with_the_earlier_wave,
     microdata_rows_carry_codes_months_and_places_of_at_least_k_answers
 );
 
@@ -116,6 +117,43 @@ async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let chart = zip.by_name("xl/charts/chart1.xml").map(|f| f.size()).unwrap_or(0);
     assert!(chart > 0, "a native chart of the indices by unit");
+}
+
+async fn workbook_compares_every_unit_with_the_earlier_wave(app: TestApp) {
+    use calamine::{Data, Reader, Xlsx};
+    // Last year Huyện Một 6 of 9 satisfied, Huyện Hai 7 of 7; this year 6 of 6 and 0 of 7.
+    let last_year = answered_wave(&app).await;
+    let form = app.form("sipas-2017").await;
+    let this_year = app.open_wave("sipas-2017").await;
+    for (commune, level, count) in [("00001", "5", 6), ("00003", "2", 7)] {
+        for invitation in app.invite(&this_year, commune, None, count).await {
+            assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, level)).await.status(), 201);
+        }
+    }
+    let path = format!("/api/v1/waves/{this_year}/report.xlsx?level=district&compare={last_year}");
+    let (status, bytes) = download(&app, &path).await;
+    assert_eq!(status, 200);
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    assert!(workbook.sheet_names().contains(&"So sánh với đợt trước".to_string()), "{:?}", workbook.sheet_names());
+    let sheet = workbook.worksheet_range("So sánh với đợt trước").unwrap();
+    let row = |name: &str| {
+        (1..sheet.height() as u32).find(|&r| sheet.get_value((r, 0)).unwrap().to_string() == name).unwrap()
+    };
+    // SIPAS leads: value, change in points, change in places.
+    let (one, two) = (row("Huyện Một"), row("Huyện Hai"));
+    assert_eq!(sheet.get_value((one, 2)), Some(&Data::Float(100.0)));
+    let change = |r: u32| match sheet.get_value((r, 3)) {
+        Some(Data::Float(x)) => *x,
+        other => panic!("{other:?}"),
+    };
+    assert!((change(one) - (100.0 - 600.0 / 9.0)).abs() < 1e-9);
+    assert_eq!(change(two), -100.0);
+    assert_eq!(sheet.get_value((one, 4)), Some(&Data::Float(1.0)), "up one place");
+    assert_eq!(sheet.get_value((two, 4)), Some(&Data::Float(-1.0)), "down one place");
+    // Without compare, no such sheet.
+    let (_, plain) = download(&app, &format!("/api/v1/waves/{this_year}/report.xlsx?level=district")).await;
+    let plain: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(plain)).unwrap();
+    assert!(!plain.sheet_names().contains(&"So sánh với đợt trước".to_string()));
 }
 
 async fn microdata_rows_carry_codes_months_and_places_of_at_least_k_answers(app: TestApp) {

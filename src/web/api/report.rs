@@ -426,13 +426,14 @@ async fn report_xlsx(
     let (wave, form, results) = results_for(&state, &user, &path, &params, true).await?;
     let query = params.query_for(&user.0, &wave)?;
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
+    let compared = params.compare.is_some();
     let scratch = state.survey.scratch.clone();
     let file = state
         .survey
         .db
         .run(move |db| {
             let sheets = RateAndCommentSheets::read(db, &wave, form.clone(), &query, min_cell)?;
-            let report = Workbook { wave: &wave, form: &form, results: &results, sheets, min_cell };
+            let report = Workbook { wave: &wave, form: &form, results: &results, sheets, min_cell, compared };
             report.write(&scratch).map_err(|e| StorageError::Io(e.to_string()))
         })
         .await?;
@@ -447,6 +448,8 @@ struct Workbook<'a> {
     /// Response rates (their whole-wave row is the summary's) and comments.
     sheets: RateAndCommentSheets<'a>,
     min_cell: u64,
+    /// Whether the results carry the change since an earlier wave (`compare=`).
+    compared: bool,
 }
 
 /// Charts beyond this many units would be unreadable; the table still has them all.
@@ -459,6 +462,9 @@ impl Workbook<'_> {
         workbook.set_tempdir(scratch.dir())?;
         self.summary(&mut workbook)?;
         self.by_unit(&mut workbook)?;
+        if self.compared {
+            self.comparison(&mut workbook)?;
+        }
         report_items::write_sheets(&mut workbook, self.form, self.results)?;
         self.sheets.write(&mut workbook)?;
         self.method(&mut workbook)?;
@@ -545,6 +551,51 @@ impl Workbook<'_> {
             chart.title().set_name("Chỉ số hài lòng theo đơn vị (%)");
             chart.x_axis().set_min(0.0).set_max(100.0);
             sheet.insert_chart(1, 4 + positions.len() as u16 + 1, &chart)?;
+        }
+        Ok(())
+    }
+
+    /// The headline indices of the whole wave and of every unit beside their change since the
+    /// compared wave: points, and places in the ranking.
+    fn comparison(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
+        use rust_xlsxwriter::Format;
+        let (bold, one) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
+        let signed = Format::new().set_num_format("+0.0;-0.0;0.0");
+        let (headline, positions) = headline_columns(self.form);
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name("So sánh với đợt trước")?;
+        sheet.set_column_width(0, 40)?;
+        sheet.write_string_with_format(0, 0, "Đơn vị", &bold)?;
+        sheet.write_string_with_format(0, 1, "Cơ quan", &bold)?;
+        for (k, index) in headline.iter().enumerate() {
+            let column = 2 + 3 * k as u16;
+            sheet.write_string_with_format(0, column, &index.label, &bold)?;
+            sheet.write_string_with_format(0, column + 1, "Thay đổi (điểm)", &bold)?;
+            sheet.write_string_with_format(0, column + 2, "Thay đổi xếp hạng (bậc)", &bold)?;
+        }
+        sheet.write_string(1, 0, "Toàn đợt")?;
+        let overall = &self.results.overall.indices;
+        for (k, &p) in positions.iter().enumerate() {
+            let column = 2 + 3 * k as u16;
+            write_figure(sheet, 1, column, &overall[p].figure, &one)?;
+            if let Some(change) = overall[p].change {
+                sheet.write_number_with_format(1, column + 1, change, &signed)?;
+            }
+        }
+        for (i, group) in self.results.groups.iter().enumerate() {
+            let r = 2 + i as u32;
+            sheet.write_string(r, 0, locality_label(group).unwrap_or_default())?;
+            sheet.write_string(r, 1, group.agency.as_ref().map_or("", |a| a.name.as_str()))?;
+            for (k, &p) in positions.iter().enumerate() {
+                let column = 2 + 3 * k as u16;
+                write_figure(sheet, r, column, &group.figures[p], &one)?;
+                if let Some(change) = group.changes.get(p).copied().flatten() {
+                    sheet.write_number_with_format(r, column + 1, change, &signed)?;
+                }
+                if let Some(places) = group.rank_changes.get(p).copied().flatten() {
+                    sheet.write_number(r, column + 2, places as f64)?;
+                }
+            }
         }
         Ok(())
     }
