@@ -136,9 +136,7 @@ async fn workbook_compares_every_unit_with_the_earlier_wave(app: TestApp) {
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
     assert!(workbook.sheet_names().contains(&"So sánh với đợt trước".to_string()), "{:?}", workbook.sheet_names());
     let sheet = workbook.worksheet_range("So sánh với đợt trước").unwrap();
-    let row = |name: &str| {
-        (1..sheet.height() as u32).find(|&r| sheet.get_value((r, 0)).unwrap().to_string() == name).unwrap()
-    };
+    let row = |name: &str| (1..sheet.height() as u32).find(|&r| *sheet.get_value((r, 0)).unwrap() == name).unwrap();
     // SIPAS leads: value, change in points, change in places.
     let (one, two) = (row("Huyện Một"), row("Huyện Hai"));
     assert_eq!(sheet.get_value((one, 2)), Some(&Data::Float(100.0)));
