@@ -259,6 +259,20 @@ impl LocalityTree {
         codes
     }
 
+    /// The levels of the tree from the top down (province → district → commune): by the depth
+    /// of their deepest locality (a commune straight under its province stays below the
+    /// districts), then by name.
+    pub fn levels_top_down(&self) -> Vec<String> {
+        let mut depth: HashMap<&str, usize> = HashMap::new();
+        for locality in self.by_code.values() {
+            let d = self.ancestors(&locality.code).len();
+            depth.entry(&locality.level).and_modify(|e| *e = (*e).max(d)).or_insert(d);
+        }
+        let mut levels: Vec<(usize, &str)> = depth.into_iter().map(|(level, d)| (d, level)).collect();
+        levels.sort();
+        levels.into_iter().map(|(_, level)| level.to_string()).collect()
+    }
+
     /// Whether `code` is `root` or lies beneath it.
     pub fn is_within(&self, code: &str, root: &str) -> bool {
         let mut current = Some(code);
@@ -302,6 +316,7 @@ mod tests {
         assert_eq!(t.ancestor_at_level("09999", "province").unwrap().code, "27");
         assert_eq!(t.outside_level("district"), ["09999", "27"]);
         assert_eq!(t.outside_level("province"), Vec::<String>::new());
+        assert_eq!(t.levels_top_down(), ["province", "district", "commune"]);
     }
 
     #[test]

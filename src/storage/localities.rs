@@ -131,12 +131,6 @@ impl Database {
     }
 
     /// The levels localities have (province, district, commune…).
-    pub fn locality_levels(&self) -> StorageResult<Vec<String>> {
-        Ok(
-            with_conn!(self, c => localities::table.select(localities::level).distinct().order(localities::level).load(c)?),
-        )
-    }
-
     pub fn locality(&self, code: &str) -> StorageResult<Option<Locality>> {
         let row: Option<(String, String, String, Option<String>)> = with_conn!(self, c => localities::table
             .find(code)

@@ -6,7 +6,8 @@ use crate::on_both_backends;
 
 on_both_backends!(
     official_signs_in_opens_a_wave_and_reads_its_results_table,
-    page_forms_without_csrf_token_change_nothing
+    page_forms_without_csrf_token_change_nothing,
+    results_page_is_wide_orders_levels_top_down_and_lists_empty_units_when_asked
 );
 
 async fn sign_in(app: &TestApp, client: &reqwest::Client) -> String {
@@ -99,4 +100,32 @@ async fn page_forms_without_csrf_token_change_nothing(app: TestApp) {
         .unwrap();
     assert_eq!(forged.status(), 403);
     assert_eq!(app.get_json("/api/v1/waves").await["waves"].as_array().unwrap().len(), 0);
+}
+
+async fn results_page_is_wide_orders_levels_top_down_and_lists_empty_units_when_asked(app: TestApp) {
+    app.seed_places().await;
+    let wave = app
+        .open_wave_with(
+            &serde_json::json!({"name": "Đợt", "form_id": "sipas-2017", "localities": ["01"], "min_cell": 1}),
+        )
+        .await;
+    let form = app.form("sipas-2017").await;
+    let invitation = app.invite(&wave, "00001", None, 1).await.remove(0);
+    assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, "5")).await.status(), 201);
+    let client = browser();
+    sign_in(&app, &client).await;
+    let page = |query: &str| {
+        let url = app.url(&format!("/quan-ly/dot/{wave}?{query}"));
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page("level=commune").await;
+    assert!(html.contains("<main id=\"main\" class=\"wide\">"), "the table uses the screen's width");
+    let at = |option: &str| html.find(&format!("<option value=\"{option}\"")).unwrap_or_else(|| panic!("{option}"));
+    assert!(at("province") < at("district") && at("district") < at("commune"), "levels from the top down");
+    assert!(html.contains("Xã Một Một"));
+    assert!(!html.contains("Xã Một Hai") && !html.contains("Xã Hai Một"), "units without answers hidden");
+    let all = page("level=commune&all=1").await;
+    assert!(all.contains("Xã Một Hai") && all.contains("Xã Hai Một"), "listed when asked");
+    assert!(all.contains("name=\"all\" value=\"1\" checked"));
 }

@@ -15,6 +15,7 @@ use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
 use crate::domain::indices::Figure;
+use crate::domain::locality::LocalityTree;
 pub(super) use crate::domain::rounding::one_decimal;
 /// Counts on pages are written as Vietnamese write them (one rule, the domain's).
 pub(crate) use crate::domain::text::thousands;
@@ -27,7 +28,6 @@ use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
-use std::collections::BTreeSet;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/dang-nhap", web::get().to(login_page))
@@ -293,11 +293,20 @@ pub(super) fn level_label(level: &str) -> String {
     }
 }
 
+/// What the results page adds to the results' parameters.
+#[derive(serde::Deserialize)]
+struct ResultsPageParams {
+    /// Also list the units without answers (hidden by default: at commune level they are
+    /// most of the table while a wave is young).
+    all: Option<String>,
+}
+
 async fn results_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
     params: web::Query<ResultsParams>,
+    page: web::Query<ResultsPageParams>,
     user: Option<PageUser>,
 ) -> HttpResponse {
     let Some(PageUser(user)) = user else {
@@ -334,7 +343,7 @@ async fn results_page(
         .db
         .run(move |db| {
             let results = wave_results(db, &form_q, &wave_q, &query_q, &suppression)?;
-            let levels: BTreeSet<String> = db.locality_levels()?.into_iter().collect();
+            let levels = LocalityTree::new(db.all_localities()?).levels_top_down();
             let totals = db.invitation_totals(&wave_q.id, scope.as_deref())?;
             Ok((results, levels, totals))
         })
@@ -365,7 +374,8 @@ async fn results_page(
     let overall = &results.overall;
     let overall_figures: Vec<Figure> = overall.indices.iter().map(|i| i.figure).collect();
     let mut rows = vec![row("Toàn đợt".to_string(), overall.responses, overall.desk_responses, &overall_figures)];
-    for g in &results.groups {
+    let all = page.all.is_some();
+    for g in results.groups.iter().filter(|g| all || g.responses > 0) {
         rows.push(row(unit_name(g), g.responses, g.desk_responses, &g.figures));
     }
     let rate = if issued > 0 { one_decimal(100.0 * used as f64 / issued as f64) } else { String::new() };
@@ -386,6 +396,8 @@ async fn results_page(
             desk => query.desk.as_str(),
             min_n => wave.min_cell.unwrap_or(state.survey.min_cell),
             nav => nav(&user),
+            all,
+            wide => true,
         },
     )
 }
