@@ -78,7 +78,7 @@ async fn stored_answers_cannot_be_joined_to_invitations_or_put_in_submission_ord
     );
     assert_eq!(
         column_names(&app, "invitations"),
-        with_mixed(vec!["agency_code", "channel", "code_hash", "locality_code", "used", "wave_id"])
+        with_mixed(vec!["agency_code", "channel", "code_hash", "locality_code", "sent_by", "used", "wave_id"])
     );
 
     let days = column(&app, "SELECT submitted_on AS value FROM responses");
