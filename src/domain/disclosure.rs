@@ -82,12 +82,43 @@ impl<'a> RelationIndex<'a> {
     /// # Panics
     /// If `counts` does not have one count per cell.
     pub fn suppress(&self, counts: &[u64], k: u64) -> Vec<bool> {
-        self.suppress_within(counts, k, Limits { max_exact_unknowns: 50_000, max_elimination_work: 50_000_000 })
+        self.suppress_keeping(counts, k, &[])
     }
 
-    fn suppress_within(&self, counts: &[u64], k: u64, limits: Limits) -> Vec<bool> {
+    /// [`suppress`], never choosing as a complement a cell `kept` marks: a figure another
+    /// table already publishes, so hiding it here would protect nothing.
+    pub fn suppress_keeping(&self, counts: &[u64], k: u64, kept: &[bool]) -> Vec<bool> {
+        let limits = Limits { max_exact_unknowns: 50_000, max_elimination_work: 50_000_000 };
+        if !kept.contains(&true) {
+            return self.suppress_within(counts, k, &[], limits);
+        }
+        self.suppress_within(counts, k, &self.unprotectable(counts, kept), limits)
+    }
+
+    /// `kept`, and the cells that could not be protected if hidden: one relation would give
+    /// each away, all its other members being kept or empty (known to be 0). Such a cell is
+    /// never chosen as a complement. With nothing kept, a total can always be hidden, so
+    /// there are none.
+    fn unprotectable(&self, counts: &[u64], kept: &[bool]) -> Vec<bool> {
+        let mut frozen: Vec<bool> =
+            counts.iter().enumerate().map(|(cell, &n)| n == 0 || kept.get(cell).copied().unwrap_or(false)).collect();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for relation in self.relations {
+                let mut open = members(relation).filter(|&cell| !frozen[cell]);
+                if let (Some(only), None) = (open.next(), open.next()) {
+                    frozen[only] = true;
+                    changed = true;
+                }
+            }
+        }
+        frozen
+    }
+
+    fn suppress_within(&self, counts: &[u64], k: u64, kept: &[bool], limits: Limits) -> Vec<bool> {
         assert_eq!(counts.len() + 1, self.relation_starts.len(), "one count per cell");
-        let mut suppression = Suppression::new(self, counts);
+        let mut suppression = Suppression::new(self, counts, kept);
         for (cell, &n) in counts.iter().enumerate() {
             if 0 < n && n < k {
                 suppression.hide(cell);
@@ -119,6 +150,8 @@ struct Limits {
 
 struct Suppression<'a> {
     counts: &'a [u64],
+    /// Cells never chosen as complements (shorter than the counts when few or none are).
+    kept: &'a [bool],
     relations: &'a [Relation],
     index: &'a RelationIndex<'a>,
     suppressed: Vec<bool>,
@@ -130,9 +163,10 @@ struct Suppression<'a> {
 }
 
 impl<'a> Suppression<'a> {
-    fn new(index: &'a RelationIndex<'a>, counts: &'a [u64]) -> Self {
+    fn new(index: &'a RelationIndex<'a>, counts: &'a [u64], kept: &'a [bool]) -> Self {
         Suppression {
             counts,
+            kept,
             relations: index.relations,
             index,
             suppressed: vec![false; counts.len()],
@@ -147,7 +181,7 @@ impl<'a> Suppression<'a> {
     }
 
     fn can_hide(&self, cell: usize) -> bool {
-        !self.suppressed[cell] && self.counts[cell] > 0
+        !self.suppressed[cell] && self.counts[cell] > 0 && !self.kept.get(cell).copied().unwrap_or(false)
     }
 
     fn hide(&mut self, cell: usize) {
@@ -756,7 +790,7 @@ mod tests {
         let bridge = 6 + 2;
 
         let index = RelationIndex::new(counts.len(), &relations);
-        let mut local_only = Suppression::new(&index, &counts);
+        let mut local_only = Suppression::new(&index, &counts, &[]);
         for &(row, column) in &small {
             local_only.hide(row * 6 + column);
         }
@@ -774,7 +808,7 @@ mod tests {
         let small = [(0, 0), (1, 1), (2, 2), (3, 3), (1, 2)];
         let (counts, relations) = two_way_table(&small);
         let tiny = Limits { max_exact_unknowns: 1, max_elimination_work: 1 };
-        let suppressed = RelationIndex::new(counts.len(), &relations).suppress_within(&counts, 5, tiny);
+        let suppressed = RelationIndex::new(counts.len(), &relations).suppress_within(&counts, 5, &[], tiny);
         assert!(small.iter().all(|&(row, column)| suppressed[row * 6 + column]));
         assert_eq!(determined(&relations, &suppressed), Vec::<usize>::new());
         let normal = suppress(&counts, &relations, 5);
@@ -934,6 +968,60 @@ mod tests {
                 prop_assert!(suppressed[cell] || n == 0 || n >= 5, "cell {} with n = {} is published", cell, n);
             }
             prop_assert_eq!(determined(&relations, &suppressed), Vec::<usize>::new());
+        }
+
+        #[test]
+        fn kept_totals_are_never_complements_and_still_nothing_hidden_is_recovered(
+            rows in 1usize..=4,
+            categories in 1usize..=5,
+            interior in proptest::collection::vec(small_heavy_count(), 20),
+        ) {
+            // A crosstab: row 0 adds up the rows below it, column 0 the categories beside it;
+            // the row totals (column 0) another table publishes whenever they are not small.
+            let width = categories + 1;
+            let cell = |row: usize, column: usize| row * width + column;
+            let mut counts = vec![0; (rows + 1) * width];
+            for row in 1..=rows {
+                for column in 1..=categories {
+                    let n = interior[(row * categories + column) % interior.len()];
+                    for at in [cell(row, column), cell(row, 0), cell(0, column), cell(0, 0)] {
+                        counts[at] += n;
+                    }
+                }
+            }
+            let mut relations = Vec::new();
+            for row in 0..=rows {
+                relations.push(relation(cell(row, 0), &(1..=categories).map(|c| cell(row, c)).collect::<Vec<_>>()));
+            }
+            for column in 0..=categories {
+                relations.push(relation(cell(0, column), &(1..=rows).map(|r| cell(r, column)).collect::<Vec<_>>()));
+            }
+            // The other table's own pattern over the row totals: hidden ones are treated as
+            // small here, the others are kept.
+            let margin: Vec<u64> = (0..=rows).map(|r| counts[cell(r, 0)]).collect();
+            let margin_hidden = suppress(&margin, &[relation(0, &(1..=rows).collect::<Vec<_>>())], 5);
+            let (mut forced, mut kept) = (counts.clone(), vec![false; counts.len()]);
+            for (row, &hide) in margin_hidden.iter().enumerate() {
+                match hide {
+                    true => forced[cell(row, 0)] = 1,
+                    false => kept[cell(row, 0)] = true,
+                }
+            }
+            let suppressed = RelationIndex::new(counts.len(), &relations).suppress_keeping(&forced, 5, &kept);
+            for (at, &n) in counts.iter().enumerate() {
+                prop_assert!(suppressed[at] || n == 0 || n >= 5, "cell {} with n = {} is published", at, n);
+                prop_assert!(!(kept[at] && suppressed[at]), "kept cell {} is hidden", at);
+            }
+            for (row, &hide) in margin_hidden.iter().enumerate() {
+                prop_assert!(!hide || suppressed[cell(row, 0)], "row total {} hidden elsewhere is published", row);
+            }
+            // What the kept totals give away on their own (two hidden totals of 1 answer
+            // each are known together, say; empty cells are known to be 0) no pattern here can
+            // hide; nothing more is given.
+            let all_but_kept: Vec<bool> = kept.iter().zip(&counts).map(|(&k, &n)| !k && n > 0).collect();
+            let already = determined(&relations, &all_but_kept);
+            let given = determined(&relations, &suppressed);
+            prop_assert!(given.iter().all(|c| already.contains(c)), "{:?} determined beyond {:?}", given, already);
         }
 
         #[test]

@@ -260,6 +260,11 @@ impl Item {
     pub fn is_multiple(&self) -> bool {
         self.max_choices.is_some()
     }
+    /// Whether the item puts each respondent in one group at most: a single-choice question
+    /// about the respondent (gender, age band, occupation…), what a crosstab breaks down by.
+    pub fn splits_respondents(&self) -> bool {
+        self.kind == ItemKind::Background && !self.is_multiple() && !self.options.is_empty()
+    }
     pub fn option(&self, code: &str) -> Option<&ChoiceOption> {
         self.options.iter().find(|o| o.code == code)
     }

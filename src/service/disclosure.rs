@@ -18,7 +18,7 @@ use crate::domain::distribution::{Distribution, DistributionPlan};
 use crate::domain::form::{Form, IndexRule};
 use crate::domain::indices::{Figure, IndexPlan};
 use crate::domain::locality::LocalityTree;
-use crate::domain::tally::{self, mean_parts};
+use crate::domain::tally::{self, Tally, mean_parts};
 use crate::domain::wave::{Channel, DeskFilter};
 use crate::storage::{Database, StorageResult};
 use std::collections::{HashMap, HashSet};
@@ -54,15 +54,13 @@ impl Suppression {
     /// `tally::ALL_AGENCIES` for every agency together).
     pub fn apply(&self, desk: DeskFilter, level: &str, locality: &str, agency: &str, figures: &mut [Figure]) {
         let key = (desk, level.to_string(), locality.to_string(), agency.to_string());
-        let hidden = self.hidden.get(&key);
-        for (i, figure) in figures.iter_mut().enumerate() {
-            // The threshold itself is applied to the figure as it is now: an open wave's
-            // pattern may be a little older than its latest answers.
-            let small = 0 < figure.n && figure.n < self.min_cell;
-            if small || hidden.is_some_and(|h| h[i]) {
-                *figure = Figure { n: figure.n, suppressed: true, ..Figure::default() };
-            }
-        }
+        // The threshold itself is applied to the figure as it is now: an open wave's
+        // pattern may be a little older than its latest answers.
+        hide_figures(figures, self.hidden.get(&key).map(Vec::as_slice), self.min_cell);
+    }
+
+    pub fn min_cell(&self) -> u64 {
+        self.min_cell
     }
 
     /// Whether answers invited at `locality` itself have a cell of their own (the part of the
@@ -82,6 +80,62 @@ impl Suppression {
                 item.hide();
             }
         }
+    }
+}
+
+/// Hides figures on fewer than `min_cell` valid answers and those `hidden` marks (per index);
+/// a hidden figure keeps its `n` only.
+fn hide_figures(figures: &mut [Figure], hidden: Option<&[bool]>, min_cell: u64) {
+    for (i, figure) in figures.iter_mut().enumerate() {
+        let small = 0 < figure.n && figure.n < min_cell;
+        if small || hidden.is_some_and(|h| h[i]) {
+            *figure = Figure { n: figure.n, suppressed: true, ..Figure::default() };
+        }
+    }
+}
+
+/// A table beside the wave's cube: its cells' answers and tallies, the sums that tie them
+/// (`total = Σ parts`), and which of its cells' figures are published hidden elsewhere.
+pub struct Breakdown<'t> {
+    pub cells: Vec<(u64, &'t Tally)>,
+    pub sums: Vec<(usize, Vec<usize>)>,
+    /// For a cell the wave's own tables publish too (a total), per index: whether they hide
+    /// it. A figure published there is never hidden here: that would protect nothing.
+    pub elsewhere: Vec<Option<Vec<bool>>>,
+}
+
+impl Breakdown<'_> {
+    /// Each cell's figures with disclosure control applied: small cells, and enough others
+    /// that no sum of the table recovers a hidden figure, nor a figure hidden elsewhere.
+    /// Where a total published elsewhere is 0% or 100%, its parts are known all the same:
+    /// that is already published, so no bound rule hides it here.
+    pub fn protected_figures(&self, form: &Form, plan: &IndexPlan, min_cell: u64) -> Vec<Vec<Figure>> {
+        let mut cube = Cube { keys: Vec::new(), cells: Vec::new(), positions: HashMap::new(), relations: Vec::new() };
+        for (responses, tally) in &self.cells {
+            cube.keys.push(None);
+            cube.cells.push(Cell {
+                responses: *responses,
+                counts: plan.valid_counts(tally, *responses),
+                hits: plan.hit_counts(tally),
+                items: Vec::new(),
+            });
+        }
+        for (total, parts) in &self.sums {
+            cube.relate(*total, parts.clone(), None);
+        }
+        let elsewhere = |cell: usize, index: usize| {
+            self.elsewhere.get(cell).and_then(Option::as_ref).and_then(|h| h.get(index)).copied()
+        };
+        let Decision { hidden, .. } = decide(&cube, form, None, min_cell, &elsewhere);
+        self.cells
+            .iter()
+            .zip(&hidden)
+            .map(|((responses, tally), hidden)| {
+                let mut figures = plan.compute(tally, *responses);
+                hide_figures(&mut figures, Some(hidden), min_cell);
+                figures
+            })
+            .collect()
     }
 }
 
@@ -208,40 +262,8 @@ pub fn wave_suppression(
     })?;
     relate_cube(&mut cube, tree, desk_split);
 
-    let index = RelationIndex::new(cube.cells.len(), &cube.relations);
-    let mut patterns = Patterns { index: &index, min_cell, computed: HashMap::new() };
-    // Per index (shares only; means are decided below), per cell: whether it is hidden.
-    let mut shares: Vec<Vec<bool>> = vec![Vec::new(); form.indices.len()];
-    let index_column = |i: usize| cube.cells.iter().map(|c| c.counts[i]).collect::<Vec<u64>>();
-    for (i, definition) in form.indices.iter().enumerate() {
-        if !matches!(definition.rule, IndexRule::Share { .. }) {
-            continue;
-        }
-        let column = index_column(i);
-        let first = patterns.first(&column);
-        // Then this index's own answers: hidden figures that are all 0% or all 100% would
-        // be known from their published total, so hide more until none is.
-        shares[i] = patterns.settle(&column, first, &[], |hidden| breaks_a_bound(&cube, hidden, i));
-    }
-    let item_patterns = hide_items(&cube, form, &items, &ranges, &mut patterns, &mut shares, index_column);
-    let mut hidden: Vec<Vec<bool>> = vec![vec![false; form.indices.len()]; cube.cells.len()];
-    for (i, pattern) in shares.iter().enumerate() {
-        for (cell, &hide) in hidden.iter_mut().zip(pattern) {
-            cell[i] = hide;
-        }
-    }
-    // A mean is hidden wherever one of its shares is: the others and the mean would give it.
-    for (i, definition) in form.indices.iter().enumerate() {
-        if matches!(definition.rule, IndexRule::Mean { .. }) {
-            let shares: Vec<usize> = mean_parts(form, &definition.id)
-                .keys()
-                .filter_map(|id| form.indices.iter().position(|x| &x.id == id))
-                .collect();
-            for (cell, counts) in hidden.iter_mut().zip(&cube.cells) {
-                cell[i] = shares.iter().any(|&s| cell[s]) || (0 < counts.responses && counts.responses < min_cell);
-            }
-        }
-    }
+    let ranges = (&items, ranges.as_slice());
+    let Decision { hidden, items: item_patterns } = decide(&cube, form, Some(ranges), min_cell, &|_, _| None);
     let own_cells = cube.keys.iter().flatten().filter(|k| k.1 == tally::LEAF).cloned().collect();
     let hidden_items = (0..cube.cells.len())
         .filter_map(|cell| {
@@ -256,6 +278,76 @@ pub fn wave_suppression(
         .filter_map(|(key, hidden)| Some((key?, hidden)).filter(|(_, h)| h.iter().any(|&x| x)))
         .collect();
     Ok(Suppression { min_cell, hidden, hidden_items, own_cells, responses })
+}
+
+/// A cube's hidden figures, per cell and index (the form's order), and its items' patterns,
+/// per choice item and cell.
+struct Decision {
+    hidden: Vec<Vec<bool>>,
+    items: Vec<Vec<bool>>,
+}
+
+/// Decides a cube's pattern: per share index over its own valid answers, then the items
+/// (when `items` gives their plan and ranges), then each mean wherever one of its shares is
+/// hidden. `elsewhere(cell, index)` tells, for a figure another table publishes too,
+/// whether that table hides it: a hidden one is protected here like a small cell, so no sum
+/// gives it away; a published one is never chosen to hide.
+fn decide(
+    cube: &Cube,
+    form: &Form,
+    items: Option<(&DistributionPlan, &[Range<usize>])>,
+    min_cell: u64,
+    elsewhere: &dyn Fn(usize, usize) -> Option<bool>,
+) -> Decision {
+    let index = RelationIndex::new(cube.cells.len(), &cube.relations);
+    let mut patterns = Patterns { index: &index, min_cell, computed: HashMap::new() };
+    // Per index (shares only; means are decided below), per cell: whether it is hidden.
+    let mut shares: Vec<Vec<bool>> = vec![Vec::new(); form.indices.len()];
+    let index_column = |i: usize| cube.cells.iter().map(|c| c.counts[i]).collect::<Vec<u64>>();
+    for (i, definition) in form.indices.iter().enumerate() {
+        if !matches!(definition.rule, IndexRule::Share { .. }) {
+            continue;
+        }
+        let mut column = index_column(i);
+        let known: Vec<Option<bool>> = (0..column.len()).map(|cell| elsewhere(cell, i)).collect();
+        let floor: Vec<bool> = known.iter().map(|k| *k == Some(true)).collect();
+        let kept: Vec<bool> = known.iter().map(|k| *k == Some(false)).collect();
+        for (n, _) in column.iter_mut().zip(&floor).filter(|(n, hide)| **hide && **n > 0) {
+            *n = 1;
+        }
+        let mut first = match kept.contains(&true) {
+            true => index.suppress_keeping(&column, min_cell, &kept),
+            false => patterns.first(&column),
+        };
+        or_into(&mut first, &floor);
+        // Then this index's own answers: hidden figures that are all 0% or all 100% would
+        // be known from their published total, so hide more until none is.
+        shares[i] = patterns.settle(&column, first, &floor, &kept, |hidden| breaks_a_bound(cube, hidden, &kept, i));
+    }
+    let item_patterns = match items {
+        Some((plan, ranges)) => hide_items(cube, form, plan, ranges, &mut patterns, &mut shares, index_column),
+        None => Vec::new(),
+    };
+    let mut hidden: Vec<Vec<bool>> = vec![vec![false; form.indices.len()]; cube.cells.len()];
+    for (i, pattern) in shares.iter().enumerate() {
+        for (cell, &hide) in hidden.iter_mut().zip(pattern) {
+            cell[i] = hide;
+        }
+    }
+    // A mean is hidden wherever one of its shares is: the others and the mean would give it.
+    for (i, definition) in form.indices.iter().enumerate() {
+        if matches!(definition.rule, IndexRule::Mean { .. }) {
+            let shares: Vec<usize> = mean_parts(form, &definition.id)
+                .keys()
+                .filter_map(|id| form.indices.iter().position(|x| &x.id == id))
+                .collect();
+            for (at, (cell, counts)) in hidden.iter_mut().zip(&cube.cells).enumerate() {
+                let small = 0 < counts.responses && counts.responses < min_cell;
+                cell[i] = shares.iter().any(|&s| cell[s]) || small || elsewhere(at, i) == Some(true);
+            }
+        }
+    }
+    Decision { hidden, items: item_patterns }
 }
 
 /// Suppressions over one cube's relations.
@@ -286,13 +378,14 @@ impl Patterns<'_> {
 
     /// `start` (a safe pattern holding `floor`), hiding more while `breaks` finds a cell to
     /// hide: each is then treated as a small cell and the pattern decided again, with `floor`
-    /// kept. Hidden patterns together stay safe: a cell no relation isolates among the hidden
-    /// cells of one stays so among more hidden cells.
+    /// kept hidden and `kept` never chosen. Hidden patterns together stay safe: a cell no
+    /// relation isolates among the hidden cells of one stays so among more hidden cells.
     fn settle(
         &self,
         column: &[u64],
         start: Vec<bool>,
         floor: &[bool],
+        kept: &[bool],
         breaks: impl Fn(&[bool]) -> Option<usize>,
     ) -> Vec<bool> {
         let mut pattern = start;
@@ -300,7 +393,7 @@ impl Patterns<'_> {
         while let Some(cell) = breaks(&pattern) {
             let counts = forced.get_or_insert_with(|| column.to_vec());
             counts[cell] = 1;
-            pattern = self.index.suppress(counts, self.min_cell);
+            pattern = self.index.suppress_keeping(counts, self.min_cell, kept);
             or_into(&mut pattern, floor);
         }
         pattern
@@ -350,9 +443,9 @@ fn hide_items(
             if readers[k].is_empty() || small_shown {
                 or_into(&mut floor, &patterns.first(&column));
             }
-            item_patterns[k] = patterns.settle(&column, floor.clone(), &floor, |hidden| {
+            item_patterns[k] = patterns.settle(&column, floor.clone(), &floor, &[], |hidden| {
                 breaks_an_item_bound(cube, hidden, range.clone())
-                    .or_else(|| readers[k].iter().find_map(|&i| breaks_a_bound(cube, hidden, i)))
+                    .or_else(|| readers[k].iter().find_map(|&i| breaks_a_bound(cube, hidden, &[], i)))
             });
         }
         let mut grown = false;
@@ -362,7 +455,8 @@ fn hide_items(
                 or_into(&mut floor, &item_patterns[k]);
             }
             if floor != *pattern {
-                *pattern = patterns.settle(&index_column(i), floor.clone(), &floor, |h| breaks_a_bound(cube, h, i));
+                *pattern =
+                    patterns.settle(&index_column(i), floor.clone(), &floor, &[], |h| breaks_a_bound(cube, h, &[], i));
                 grown = true;
             }
         }
@@ -399,8 +493,9 @@ fn breaks_an_item_bound(cube: &Cube, hidden: &[bool], item: Range<usize>) -> Opt
 
 /// A cell to hide because, in some relation whose total is published, the hidden parts'
 /// positive answers are none or all of their valid answers (each is then known: 0% or 100%):
-/// the smallest published part whose share would break that bound, else the total.
-fn breaks_a_bound(cube: &Cube, hidden: &[bool], index: usize) -> Option<usize> {
+/// the smallest published part whose share would break that bound, else the total unless
+/// `kept` (published elsewhere, where the parts are known from it already).
+fn breaks_a_bound(cube: &Cube, hidden: &[bool], kept: &[bool], index: usize) -> Option<usize> {
     let (n, hits) = (|c: usize| cube.cells[c].counts[index], |c: usize| cube.cells[c].hits[index]);
     for relation in cube.relations.iter().filter(|r| !hidden[r.total]) {
         let hidden_parts = relation.parts.iter().filter(|&&p| hidden[p]);
@@ -409,9 +504,17 @@ fn breaks_a_bound(cube: &Cube, hidden: &[bool], index: usize) -> Option<usize> {
             continue;
         }
         let breaks = |p: usize| if positive == 0 { hits(p) > 0 } else { hits(p) < n(p) };
-        let part =
-            relation.parts.iter().copied().filter(|&p| !hidden[p] && n(p) > 0 && breaks(p)).min_by_key(|&p| n(p));
-        return Some(part.unwrap_or(relation.total));
+        let is_kept = |c: usize| kept.get(c).copied().unwrap_or(false);
+        let part = relation
+            .parts
+            .iter()
+            .copied()
+            .filter(|&p| !hidden[p] && !is_kept(p) && n(p) > 0 && breaks(p))
+            .min_by_key(|&p| n(p));
+        match part.or((!is_kept(relation.total)).then_some(relation.total)) {
+            Some(cell) => return Some(cell),
+            None => continue,
+        }
     }
     None
 }

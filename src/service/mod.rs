@@ -1,6 +1,7 @@
 //! Use cases that join the domain to storage, shared by the API, the pages and the CLI.
 
 pub mod answering;
+pub mod crosstab;
 pub mod delivery;
 pub mod demo;
 pub mod disclosure;

@@ -9,6 +9,7 @@ mod anonymity;
 mod browser;
 mod citizen;
 mod control_characters;
+mod crosstab;
 mod delivery;
 mod disclosure;
 mod email;

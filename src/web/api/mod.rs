@@ -7,6 +7,7 @@ pub mod lists;
 pub mod openapi;
 mod places;
 mod report;
+mod report_crosstab;
 pub(crate) mod report_docx;
 mod report_items;
 mod report_tables;

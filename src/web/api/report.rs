@@ -8,6 +8,7 @@ use crate::domain::indices::Figure;
 use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::generalise;
 use crate::scratch::{Scratch, SealedFile};
+use crate::service::crosstab::Crosstab;
 use crate::service::report::{IndexRow, group_rows, overall_rows};
 use crate::service::report_items::ItemTable;
 use crate::service::report_text::{headline_columns, locality_label, method_statements};
@@ -15,6 +16,7 @@ use crate::service::results::WaveResults;
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
+use crate::web::api::report_crosstab::{self, CrosstabParams};
 use crate::web::api::report_items;
 use crate::web::api::report_tables::{self, RateAndCommentSheets};
 use crate::web::api::waves::{ResultsParams, find_wave, visible_results_with};
@@ -181,7 +183,8 @@ async fn codebook_csv(
 pub struct TableParams {
     /// `indices`, `items` (every choice item's options: counts, shares of valid answers),
     /// `expectations` (expectation items' options ranked, shares of the declared denominator),
-    /// `response_rates` or `comments`.
+    /// `response_rates`, `comments` or `crosstab` (every index by background items, see
+    /// `crosstab`).
     table: Option<String>,
 }
 
@@ -207,11 +210,11 @@ const GROUPS_PER_CHUNK: usize = 64;
 
 fn checked_table(params: &TableParams) -> Result<&str, ApiError> {
     match params.table.as_deref() {
-        Some(table @ ("indices" | "response_rates" | "comments")) => Ok(table),
+        Some(table @ ("indices" | "response_rates" | "comments" | "crosstab")) => Ok(table),
         other => Err(ApiError::Invalid(BTreeMap::from([(
             "table".to_string(),
             format!(
-                "Chưa có bảng “{}”; hiện có: indices, items, expectations, response_rates, comments.",
+                "Chưa có bảng “{}”; hiện có: indices, items, expectations, response_rates, comments, crosstab.",
                 other.unwrap_or_default()
             ),
         )]))),
@@ -259,7 +262,7 @@ fn chunked(
     get,
     path = "/waves/{id}/report.csv",
     tag = "waves",
-    params(("id" = String, Path, description = "the wave's id"), TableParams, ResultsParams),
+    params(("id" = String, Path, description = "the wave's id"), TableParams, ResultsParams, CrosstabParams),
     responses(
         (status = 200, description = "the table, one row per unit and index", content_type = "text/csv"),
         (status = 403, description = "the role may not"),
@@ -273,6 +276,7 @@ async fn report_csv(
     path: web::Path<String>,
     table: web::Query<TableParams>,
     params: web::Query<ResultsParams>,
+    crosstab: web::Query<CrosstabParams>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(items) = table.table.as_deref().and_then(ItemTable::parse) {
         let (_, form, results) = results_for(&state, &user, &path, &params, true).await?;
@@ -288,6 +292,9 @@ async fn report_csv(
     match checked_table(&table)? {
         "response_rates" => return report_tables::rates_csv(&state, &user, &path, &params).await,
         "comments" => return report_tables::comments_csv(&state, &user, &path, &params).await,
+        "crosstab" => {
+            return report_crosstab::crosstab_csv(&state, &user, &path, &params, crosstab.crosstab.as_deref()).await;
+        }
         _ => {}
     }
     let (_, form, results) = results_for(&state, &user, &path, &params, false).await?;
@@ -345,7 +352,7 @@ struct JsonRow<'a> {
     get,
     path = "/waves/{id}/report",
     tag = "waves",
-    params(("id" = String, Path, description = "the wave's id"), TableParams, ResultsParams),
+    params(("id" = String, Path, description = "the wave's id"), TableParams, ResultsParams, CrosstabParams),
     responses(
         (status = 200, description = "`{table, rows}`: the rows of the CSV as objects"),
         (status = 403, description = "the role may not"),
@@ -359,6 +366,7 @@ async fn report_json(
     path: web::Path<String>,
     table: web::Query<TableParams>,
     params: web::Query<ResultsParams>,
+    crosstab: web::Query<CrosstabParams>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(items) = table.table.as_deref().and_then(ItemTable::parse) {
         let (_, form, results) = results_for(&state, &user, &path, &params, true).await?;
@@ -373,6 +381,9 @@ async fn report_json(
     match checked_table(&table)? {
         "response_rates" => return report_tables::rates_json(&state, &user, &path, &params).await,
         "comments" => return report_tables::comments_json(&state, &user, &path, &params).await,
+        "crosstab" => {
+            return report_crosstab::crosstab_json(&state, &user, &path, &params, crosstab.crosstab.as_deref()).await;
+        }
         _ => {}
     }
     let (_, form, results) = results_for(&state, &user, &path, &params, false).await?;
@@ -410,9 +421,9 @@ async fn report_json(
     get,
     path = "/waves/{id}/report.xlsx",
     tag = "waves",
-    params(("id" = String, Path, description = "the wave's id"), ResultsParams),
+    params(("id" = String, Path, description = "the wave's id"), ResultsParams, CrosstabParams),
     responses(
-        (status = 200, description = "summary, indices by unit with a chart, every item's distribution, expectations ranked with charts, response rates, comments, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "summary, indices by unit with a chart, every item's distribution, expectations ranked with charts, response rates, comments, crosstabs when asked, method", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 403, description = "the role may not"),
     ),
     security(("bearer" = [])),
@@ -422,7 +433,12 @@ async fn report_xlsx(
     user: ApiUser,
     path: web::Path<String>,
     params: web::Query<ResultsParams>,
+    crosstab: web::Query<CrosstabParams>,
 ) -> Result<HttpResponse, ApiError> {
+    let crosstabs = match &crosstab.crosstab {
+        Some(asked) => Some(report_crosstab::crosstabs_for(&state, &user, &path, &params, Some(asked)).await?.1),
+        None => None,
+    };
     let (wave, form, results) = results_for(&state, &user, &path, &params, true).await?;
     let query = params.query_for(&user.0, &wave)?;
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
@@ -433,7 +449,9 @@ async fn report_xlsx(
         .db
         .run(move |db| {
             let sheets = RateAndCommentSheets::read(db, &wave, form.clone(), &query, min_cell)?;
-            let report = Workbook { wave: &wave, form: &form, results: &results, sheets, min_cell, compared };
+            let crosstabs = crosstabs.as_deref();
+            let report =
+                Workbook { wave: &wave, form: &form, results: &results, sheets, crosstabs, min_cell, compared };
             report.write(&scratch).map_err(|e| StorageError::Io(e.to_string()))
         })
         .await?;
@@ -447,6 +465,8 @@ struct Workbook<'a> {
     results: &'a WaveResults,
     /// Response rates (their whole-wave row is the summary's) and comments.
     sheets: RateAndCommentSheets<'a>,
+    /// Every index by background items, when asked (`crosstab=`).
+    crosstabs: Option<&'a [Crosstab]>,
     min_cell: u64,
     /// Whether the results carry the change since an earlier wave (`compare=`).
     compared: bool,
@@ -467,6 +487,9 @@ impl Workbook<'_> {
         }
         report_items::write_sheets(&mut workbook, self.form, self.results)?;
         self.sheets.write(&mut workbook)?;
+        if let Some(crosstabs) = self.crosstabs {
+            report_crosstab::write_sheet(&mut workbook, self.form, crosstabs)?;
+        }
         self.method(&mut workbook)?;
         let file = scratch.create()?;
         let mut out = std::io::BufWriter::new(file.open()?);
@@ -615,7 +638,7 @@ impl Workbook<'_> {
 }
 
 /// A figure as a number with one decimal shown, `*` when hidden, blank without answers.
-fn write_figure(
+pub(super) fn write_figure(
     sheet: &mut rust_xlsxwriter::Worksheet,
     row: u32,
     column: u16,

@@ -1,0 +1,231 @@
+//! Crosstabs: every index by a background item, hand-counted, as JSON, CSV and a workbook
+//! sheet; hidden where small, with their complements, and wherever the wave's own tables
+//! hide the total they add up to.
+
+use crate::helpers::{TestApp, satisfied_at};
+use crate::on_both_backends;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    crosstab_breaks_every_index_down_by_gender_for_the_wave_and_each_agency,
+    crosstab_hides_small_categories_their_complements_and_totals_hidden_elsewhere,
+    crosstab_is_a_workbook_sheet_when_asked_and_refuses_items_that_do_not_split_respondents
+);
+
+/// A form satisfied at `level` on every item, with `gender` ("" leaves it blank), answered
+/// in commune 00001 through `agency`.
+async fn answer(app: &TestApp, wave: &str, form: &Value, agency: &str, gender: &str, level: &str) {
+    let mut answers = satisfied_at(form, level);
+    match gender {
+        "" => drop(answers.as_object_mut().unwrap().remove("gender")),
+        code => answers["gender"] = json!(code),
+    }
+    let invitation = app.invite(wave, "00001", Some(agency), 1).await.remove(0);
+    assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
+}
+
+/// The rows of one group (agency code, `None` for the whole wave) and index.
+fn rows_of<'a>(json: &'a Value, agency: Option<&str>, index: &str) -> Vec<&'a Value> {
+    json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["agency_code"].as_str() == agency && r["index_id"] == index)
+        .collect()
+}
+
+/// (category, option code, responses, value) of rows.
+fn summary(rows: &[&Value]) -> Vec<(String, String, u64, Option<f64>)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r["category"].as_str().unwrap().to_string(),
+                r["option_code"].as_str().unwrap_or("").to_string(),
+                r["responses"].as_u64().unwrap(),
+                r["value"].as_f64(),
+            )
+        })
+        .collect()
+}
+
+async fn crosstab_breaks_every_index_down_by_gender_for_the_wave_and_each_agency(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
+    // Men: satisfied (5) and not (1), both at AG1; a woman satisfied (4) and one who left
+    // gender blank, not satisfied (2), at AG2.
+    answer(&app, &wave, &form, "AG1", "1", "5").await;
+    answer(&app, &wave, &form, "AG1", "1", "1").await;
+    answer(&app, &wave, &form, "AG2", "2", "4").await;
+    answer(&app, &wave, &form, "AG2", "", "2").await;
+
+    let json = app.get_json(&format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender")).await;
+    assert_eq!(json["table"], "crosstab");
+    let whole = rows_of(&json, None, "access");
+    let expected = |rows: &[(&str, &str, u64, Option<f64>)]| -> Vec<(String, String, u64, Option<f64>)> {
+        rows.iter().map(|(c, o, n, v)| (c.to_string(), o.to_string(), *n, *v)).collect()
+    };
+    assert_eq!(
+        summary(&whole),
+        expected(&[
+            ("total", "", 4, Some(50.0)),
+            ("option", "1", 2, Some(50.0)),
+            ("option", "2", 1, Some(100.0)),
+            ("blank", "", 1, Some(0.0)),
+        ])
+    );
+    assert_eq!(whole[1]["option_label"], "Nam");
+    assert_eq!(whole[1]["item_text"], "Giới tính");
+    assert_eq!(whole[1]["n"], 2);
+    assert!(whole[1]["ci_low"].as_f64().unwrap() < 50.0 && whole[1]["ci_high"].as_f64().unwrap() > 50.0);
+    // SIPAS, the mean of five factors each at the same share.
+    let sipas = rows_of(&json, None, "sipas");
+    assert_eq!(sipas[2]["value"].as_f64(), Some(100.0));
+    assert!(rows_of(&json, Some("AG1"), "access").is_empty(), "agencies only with by=agency");
+
+    let json = app.get_json(&format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender&by=agency")).await;
+    assert_eq!(
+        summary(&rows_of(&json, Some("AG1"), "access")),
+        expected(&[("total", "", 2, Some(50.0)), ("option", "1", 2, Some(50.0)), ("option", "2", 0, None)])
+    );
+    assert_eq!(
+        summary(&rows_of(&json, Some("AG2"), "access")),
+        expected(&[
+            ("total", "", 2, Some(50.0)),
+            ("option", "1", 0, None),
+            ("option", "2", 1, Some(100.0)),
+            ("blank", "", 1, Some(0.0)),
+        ])
+    );
+    // Every background item with one choice, when none is named.
+    let all = app.get_json(&format!("/api/v1/waves/{wave}/report?table=crosstab")).await;
+    let items: std::collections::BTreeSet<&str> =
+        all["rows"].as_array().unwrap().iter().map(|r| r["item_id"].as_str().unwrap()).collect();
+    assert!(items.contains("gender") && items.contains("age_group") && items.contains("occupation"), "{items:?}");
+
+    // The CSV: the same rows, long format.
+    let response = app
+        .api
+        .get(app.url(&format!("/api/v1/waves/{wave}/report.csv?table=crosstab&crosstab=gender")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header[..8],
+        ["agency_code", "agency_name", "item_id", "item_text", "category", "option_code", "option_label", "responses"]
+    );
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let indices = form["indices"].as_array().unwrap().len();
+    assert_eq!(records.len(), 4 * indices, "total, men, women, blank: every index");
+    let women = records.iter().find(|r| &r[4] == "option" && &r[5] == "2" && &r[8] == "access").unwrap();
+    assert_eq!((&women[7], &women[10], &women[14]), ("1", "100", "false"));
+}
+
+async fn crosstab_hides_small_categories_their_complements_and_totals_hidden_elsewhere(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 3})).await;
+    // AG1: 6 men (4 satisfied), 2 women; AG2: 2 men, whose agency total (2 < 3) the
+    // wave's tables hide.
+    for level in ["5", "5", "5", "5", "1", "1"] {
+        answer(&app, &wave, &form, "AG1", "1", level).await;
+    }
+    for _ in 0..2 {
+        answer(&app, &wave, &form, "AG1", "2", "4").await;
+        answer(&app, &wave, &form, "AG2", "1", "5").await;
+    }
+    let json = app.get_json(&format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender&by=agency")).await;
+    let hidden = |rows: &[&Value]| rows.iter().map(|r| r["suppressed"] == true).collect::<Vec<bool>>();
+    let whole = rows_of(&json, None, "access");
+    assert_eq!(summary(&whole)[0], ("total".to_string(), String::new(), 10, Some(80.0)));
+    assert_eq!(hidden(&whole), [false, true, true], "2 women, and the 8 men who are the total minus them");
+    assert!(whole[1]["value"].is_null() && whole[1]["ci_low"].is_null());
+    assert_eq!(whole[2]["n"], 2, "counts of forms stay published");
+    // AG2's total is hidden by the wave's results, so is everything that adds up to it;
+    // and AG1's, which is the whole wave minus AG2's.
+    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?by=agency")).await;
+    let group = |code: &str| {
+        results["groups"].as_array().unwrap().iter().find(|g| g["agency"]["code"] == code).unwrap()["indices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == "access")
+            .unwrap()["suppressed"]
+            .clone()
+    };
+    assert_eq!((group("AG1"), group("AG2")), (json!(true), json!(true)));
+    for agency in ["AG1", "AG2"] {
+        let rows = rows_of(&json, Some(agency), "access");
+        assert!(
+            rows.iter().all(|r| r["suppressed"] == true || r["responses"] == 0),
+            "{agency}: every figure hidden: {rows:?}"
+        );
+    }
+    // A mean is hidden wherever one of its shares is.
+    assert_eq!(hidden(&rows_of(&json, None, "sipas")), [false, true, true]);
+
+    // An agency officer sees its own agency only, under the same pattern.
+    let officer = app.official("agency_officer", Some("AG1")).await;
+    let response = app
+        .api
+        .get(app.url(&format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let theirs: Value = response.json().await.unwrap();
+    let agencies: std::collections::BTreeSet<Option<&str>> =
+        theirs["rows"].as_array().unwrap().iter().map(|r| r["agency_code"].as_str()).collect();
+    assert_eq!(agencies, [Some("AG1")].into());
+    assert_eq!(hidden(&rows_of(&theirs, Some("AG1"), "access")), [true, true, true]);
+}
+
+async fn crosstab_is_a_workbook_sheet_when_asked_and_refuses_items_that_do_not_split_respondents(app: TestApp) {
+    use calamine::{Data, Reader, Xlsx};
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
+    answer(&app, &wave, &form, "AG1", "1", "5").await;
+    answer(&app, &wave, &form, "AG1", "2", "1").await;
+    let download = |query: &str| {
+        let request = app.api.get(app.url(&format!("/api/v1/waves/{wave}/report.xlsx?{query}")));
+        let token = app.admin_token.clone();
+        async move {
+            let response = request.bearer_auth(token).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let bytes = response.bytes().await.unwrap().to_vec();
+            let workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+            workbook
+        }
+    };
+    let plain = download("level=commune").await;
+    assert!(!plain.sheet_names().contains(&"Theo đặc điểm người trả lời".to_string()), "only when asked");
+    let mut workbook = download("level=commune&crosstab=gender,age_group").await;
+    let sheet = workbook.worksheet_range("Theo đặc điểm người trả lời").unwrap();
+    assert_eq!(sheet.get_value((2, 0)).unwrap().to_string(), "Giới tính — toàn đợt");
+    assert_eq!(sheet.get_value((3, 2)).unwrap().to_string(), "Chỉ số SIPAS");
+    let labels: Vec<String> = (4..=6).map(|r| sheet.get_value((r, 0)).unwrap().to_string()).collect();
+    assert_eq!(labels, ["Chung", "Nam", "Nữ"]);
+    assert_eq!(sheet.get_value((5, 2)), Some(&Data::Float(100.0)), "the man: satisfied on every factor");
+    assert_eq!(sheet.get_value((6, 2)), Some(&Data::Float(0.0)));
+    assert_eq!(sheet.get_value((8, 0)).unwrap().to_string(), "Độ tuổi — toàn đợt");
+
+    for bad in ["sat_access", "expectations", "nothing"] {
+        let response = app
+            .api
+            .get(app.url(&format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab={bad}")))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body.to_string().contains("gender"), "the error names the usable items: {body}");
+    }
+}
