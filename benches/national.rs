@@ -984,6 +984,11 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
         ("report.xlsx by district", format!("/api/v1/waves/{wave}/report.xlsx?level=district"), "goal < 2 s"),
         ("report.csv indices by commune", format!("/api/v1/waves/{wave}/report.csv?table=indices&level=commune"), ""),
         (
+            "crosstab, every background item",
+            format!("/api/v1/waves/{wave}/report?table=crosstab&by=agency"),
+            "counted from raw answers",
+        ),
+        (
             "answers.csv (microdata)",
             format!("/api/v1/waves/{wave}/answers.csv"),
             "goal < 10 s at 1,000,000 answers, < 100 MiB",
