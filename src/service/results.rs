@@ -264,6 +264,12 @@ fn hide(
     suppression.apply_items(query.desk, level, locality, agency, items);
 }
 
+/// The agency cell of a group's figures: split by agency, a group without one is the cell of
+/// the answers that have none (`""`), not the locality's every agency together.
+fn group_agency<'a>(query: &ResultsQuery, agency: Option<&'a str>) -> Option<&'a str> {
+    if query.by_agency { Some(agency.unwrap_or("")) } else { agency }
+}
+
 /// Each group's figures as the query asks: pooled, then weighted by the design if asked.
 fn unit_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> StorageResult<WaveResults> {
     let mut results = pooled_results(reading, tree)?;
@@ -351,7 +357,7 @@ fn reweight(reading: &Reading, tree: &mut Option<LocalityTree>, results: &mut Wa
         let mut weighted = figures(strata);
         let code = locality.map_or("", |l| l.code.as_str());
         let own = group.own_level.then(|| locality.map_or("", |l| l.level.as_str()));
-        hide(reading, level, code, key.0.1.as_deref(), own, &mut weighted, &mut []);
+        hide(reading, level, code, group_agency(query, key.0.1.as_deref()), own, &mut weighted, &mut []);
         group.figures = weighted;
     }
     Ok(())
@@ -409,7 +415,7 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
             |(locality, agency): &GroupKey, tally: &GroupTally| {
                 let (mut figures, mut items) = (plan.compute(&tally.tally, tally.responses), distributions(tally));
                 let locality = locality.as_deref().unwrap_or("");
-                hide(reading, level, locality, agency.as_deref(), None, &mut figures, &mut items);
+                hide(reading, level, locality, group_agency(query, agency.as_deref()), None, &mut figures, &mut items);
                 (figures, items)
             },
         )?;
@@ -446,7 +452,7 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
                     let code = locality.as_deref().unwrap_or("");
                     let its_level = tree.get(code).map(|l| l.level.as_str());
                     let own = Some(its_level.unwrap_or(""));
-                    hide(reading, level, code, agency.as_deref(), own, &mut figures, &mut items);
+                    hide(reading, level, code, group_agency(query, agency.as_deref()), own, &mut figures, &mut items);
                     (figures, items)
                 },
             )?;

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 on_both_backends!(
     a_small_commune_and_its_complement_are_hidden_and_no_subtraction_recovers_them,
     a_closed_wave_keeps_the_names_and_tree_it_closed_with,
-    hidden_figures_that_are_all_satisfied_are_not_given_away_by_their_total
+    hidden_figures_that_are_all_satisfied_are_not_given_away_by_their_total,
+    answers_without_an_agency_are_hidden_as_their_own_cell_when_split_by_agency
 );
 
 fn group<'a>(results: &'a Value, locality: &str, agency: Option<&str>) -> &'a Value {
@@ -112,4 +113,28 @@ async fn hidden_figures_that_are_all_satisfied_are_not_given_away_by_their_total
     }
     let provinces = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province")).await;
     assert_eq!(index(group(&provinces, "01", None), "access")["value"], 1300.0 / 16.0);
+}
+
+async fn answers_without_an_agency_are_hidden_as_their_own_cell_when_split_by_agency(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave("sipas-2017").await;
+    // AG1 has 2 answers (under k = 5), AG2 10, and 5 came without an agency: the smallest
+    // part beside AG1, so the one hidden with it.
+    answer(&app, &wave, &form, "00001", "AG1", "5", 2).await;
+    answer(&app, &wave, &form, "00001", "AG2", "4", 10).await;
+    for invitation in app.invite(&wave, "00001", None, 5).await {
+        assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, "1")).await.status(), 201);
+    }
+    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?by=agency")).await;
+    let access = |agency: Option<&str>| {
+        let groups = results["groups"].as_array().unwrap();
+        let group = groups.iter().find(|g| g["agency"]["code"].as_str() == agency).unwrap();
+        index(group, "access").clone()
+    };
+    assert_eq!(index(&results["overall"], "access")["suppressed"], false, "all 17 answers");
+    assert_eq!(access(Some("AG2"))["suppressed"], false);
+    assert_eq!(access(Some("AG1"))["suppressed"], true);
+    let without = access(None);
+    assert_eq!((&without["suppressed"], &without["n"]), (&json!(true), &json!(5)), "else AG1 = all − AG2 − it");
 }
