@@ -199,6 +199,9 @@ async fn word_report_downloads_from_the_printable_page_with_a_session(app: TestA
     let html = client.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
     let link = format!("/quan-ly/dot/{wave}/bao-cao.docx?level=district");
     assert!(html.contains(&format!("href=\"{link}\"")), "linked from the printable page");
+    // The page states the method from the same source as the workbook and the document.
+    assert!(html.contains("Không dùng trọng số thiết kế (mỗi phiếu có trọng số 1)."), "{html}");
+    assert!(html.contains("<dt>Phiên bản</dt>"), "{html}");
     let response = client.get(app.url(&link)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], DOCX);

@@ -5,7 +5,7 @@
 
 use super::{level_label, one_decimal, refused};
 use crate::domain::indices::Figure;
-use crate::service::report_text::{headline_columns, unit_name};
+use crate::service::report_text::{headline_columns, method_statements, unit_name};
 use crate::service::results::WaveResults;
 use crate::web::AppState;
 use crate::web::api::report_docx::docx_file;
@@ -122,6 +122,7 @@ async fn page(
     };
     let rate = (issued > 0).then(|| one_decimal(100.0 * used as f64 / issued as f64));
     let level = params.level.as_deref().filter(|l| !l.is_empty());
+    let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
     state.page(
         &req,
         StatusCode::OK,
@@ -139,7 +140,10 @@ async fn page(
             units, unit_bars, unit_height, charted_all => groups.len() <= MAX_CHARTED,
             lead_label => headline.first().map(|h| h.label.as_str()),
             label_width => LABEL_WIDTH, chart_width => LABEL_WIDTH + BAR_SPACE + 60.0,
-            min_cell => wave.min_cell.unwrap_or(state.survey.min_cell),
+            method => method_statements(&wave, &form, min_cell, overall.weighting)
+                .into_iter()
+                .map(|(heading, statement)| context! { heading, statement })
+                .collect::<Vec<_>>(),
         },
     )
 }
