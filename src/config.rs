@@ -55,6 +55,8 @@ pub struct Settings {
     pub max_invitations_per_wave: u64,
     /// Disclosure threshold: figures on fewer valid answers are hidden (a wave may set its own).
     pub min_cell: u64,
+    /// Comments the report workbook lists (read in random order until it has that many).
+    pub report_comments: usize,
     /// Who runs the survey, as letters and messages name it.
     pub organisation: String,
     /// Days after a wave closes before its contact data is deleted.
@@ -173,6 +175,7 @@ impl Settings {
             max_upload_bytes: parsed("PHIEU_MAX_UPLOAD_MB", 200usize)? * 1_048_576,
             max_invitations_per_wave: parsed("PHIEU_MAX_INVITATIONS_PER_WAVE", 2_000_000u64)?,
             min_cell: parsed("PHIEU_MIN_CELL", 5u64)?.max(1),
+            report_comments: parsed("PHIEU_REPORT_COMMENTS", 2_000usize)?,
             organisation: var("PHIEU_ORGANISATION").unwrap_or_else(|| "Sở Nội vụ".into()),
             retention_days: parsed("PHIEU_RETENTION_DAYS", 30)?,
             smtp_url: var("PHIEU_SMTP_URL"),

@@ -59,6 +59,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
             .with_context(|| format!("opening {}", settings.data_dir.join("scratch").display()))?,
         max_invitations_per_wave: settings.max_invitations_per_wave,
         min_cell: settings.min_cell,
+        report_comments: settings.report_comments,
         suppressions: Default::default(),
     })
 }

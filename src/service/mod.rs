@@ -52,6 +52,9 @@ pub struct Survey {
     pub max_invitations_per_wave: u64,
     /// Disclosure threshold unless a wave sets its own (`PHIEU_MIN_CELL`).
     pub min_cell: u64,
+    /// Comments the report workbook lists (`PHIEU_REPORT_COMMENTS`): reading every answer's
+    /// text would cost the whole wave (23 s at a million answers).
+    pub report_comments: usize,
     /// Each wave's last suppression pattern and when it was decided.
     pub suppressions: disclosure::SuppressionCache,
 }

@@ -235,6 +235,15 @@ async fn comments_show_only_at_places_of_k_answers_and_are_neutralised_in_csv(ap
     let places: BTreeSet<String> =
         (1..sheet.height() as u32).map(|r| sheet.get_value((r, 1)).unwrap().to_string()).collect();
     assert_eq!(places, ["Huyện Một", "Xã Hai Một"].into_iter().map(String::from).collect());
+    // Listing every comment would read every answer: the workbook lists a random sample.
+    let capped = app.another_instance(|settings| settings.report_comments = 1).await;
+    let (status, bytes) = download(&capped, &capped.admin_token, &format!("/api/v1/waves/{wave}/report.xlsx")).await;
+    assert_eq!(status, 200);
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range("Ý kiến").unwrap();
+    assert!(texts.contains(&sheet.get_value((1, 3)).unwrap().to_string()), "one of the comments");
+    assert!(sheet.get_value((2, 3)).is_none_or(|v| *v == calamine::Data::Empty), "only one");
+    assert!(sheet.get_value((3, 0)).unwrap().to_string().starts_with("Bảng chỉ liệt kê 1 ý kiến chọn ngẫu nhiên"));
 
     // A wave of fewer than k answers shows no comment at all.
     let small = app.open_wave_with(&json!({"name": "Đợt nhỏ", "form_id": "sipas-2017", "min_cell": 3})).await;

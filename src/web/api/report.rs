@@ -443,12 +443,13 @@ async fn report_xlsx(
     let query = params.query_for(&user.0, &wave)?;
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
     let compared = params.compare.is_some();
+    let max_comments = state.survey.report_comments;
     let scratch = state.survey.scratch.clone();
     let file = state
         .survey
         .db
         .run(move |db| {
-            let sheets = RateAndCommentSheets::read(db, &wave, form.clone(), &query, min_cell)?;
+            let sheets = RateAndCommentSheets::read(db, &wave, form.clone(), &query, min_cell, max_comments)?;
             let crosstabs = crosstabs.as_deref();
             let report =
                 Workbook { wave: &wave, form: &form, results: &results, sheets, crosstabs, min_cell, compared };

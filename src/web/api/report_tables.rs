@@ -243,6 +243,8 @@ pub struct RateAndCommentSheets<'a> {
     pub db: &'a Database,
     pub rates: ResponseRates,
     pub comments: CommentReader,
+    /// Comments listed at most.
+    max_comments: usize,
 }
 
 /// Rows a worksheet holds (Excel's limit, less the heading).
@@ -259,10 +261,11 @@ impl<'a> RateAndCommentSheets<'a> {
         form: Arc<crate::domain::form::Form>,
         query: &crate::service::results::ResultsQuery,
         min_cell: u64,
+        max_comments: usize,
     ) -> Result<Self, StorageError> {
         let rates = ResponseRates::read(db, wave, query)?;
         let comments = CommentReader::new(db, wave, form, min_cell, query.agency_scope.clone())?;
-        Ok(RateAndCommentSheets { db, rates, comments })
+        Ok(RateAndCommentSheets { db, rates, comments, max_comments })
     }
 
     pub fn write(
@@ -327,10 +330,16 @@ impl<'a> RateAndCommentSheets<'a> {
             sheet.write_string_with_format(0, column as u16, *title, &bold)?;
         }
         let mut r = 0;
+        let most = (self.max_comments as u32).min(MAX_SHEET_ROWS - 2);
         let mut cursor = self.comments.first();
         'pages: while let Some((comments, next)) = self.comments.page(self.db, cursor)? {
             for comment in &comments {
-                if r == MAX_SHEET_ROWS {
+                if r == most {
+                    // Comments come in random order, so those listed are a random sample.
+                    let note = format!(
+                        "Bảng chỉ liệt kê {most} ý kiến chọn ngẫu nhiên; toàn bộ ý kiến: tải bảng ý kiến (CSV)."
+                    );
+                    sheet.write_string_with_format(r + 2, 0, note, &bold)?;
                     break 'pages;
                 }
                 r += 1;
