@@ -1,10 +1,13 @@
 //! Anonymised microdata: one row per answer, its locality generalised upward (commune →
 //! district → province → the whole wave) until every locality × agency cell of the file
 //! holds at least k answers, and its agency left out where even the whole wave's cell of that
-//! agency is smaller.
+//! agency is smaller. Its rows and its codebook are made here once, whatever file they go to.
 
+use crate::domain::form::{Form, Item};
 use crate::domain::locality::LocalityTree;
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Where the answers of one leaf cell (invitation locality, agency) are published:
 /// (locality code, `""` for the whole wave; agency code, `""` when left out).
@@ -69,6 +72,92 @@ pub fn generalise(
             ((l.clone(), a.clone()), place)
         })
         .collect()
+}
+
+/// The choice items, in the form's order: the microdata's columns after locality, agency and
+/// month. Free text is left out (it may name people); comments are read apart.
+fn choice_items(form: &Form) -> impl Iterator<Item = &Item> {
+    form.items.iter().filter(|i| !i.is_text())
+}
+
+/// The microdata of a wave: its columns, and where each leaf cell's answers are published.
+pub struct Microdata {
+    form: Arc<Form>,
+    places: HashMap<(String, String), Published>,
+}
+
+impl Microdata {
+    /// `places` as [`generalise`] made them.
+    pub fn new(form: Arc<Form>, places: HashMap<(String, String), Published>) -> Self {
+        Self { form, places }
+    }
+
+    pub fn form(&self) -> &Form {
+        &self.form
+    }
+
+    /// The columns: `locality_code`, `agency_code`, `month`, then every choice item's id.
+    pub fn columns(&self) -> Vec<&str> {
+        let mut columns = vec!["locality_code", "agency_code", "month"];
+        columns.extend(choice_items(&self.form).map(|i| i.id.as_str()));
+        columns
+    }
+
+    /// One stored answer as its row of cells, handed to `write`: the published locality and
+    /// agency of its leaf cell (invitation locality, agency), the month of `day`
+    /// (`YYYY-MM-DD`), then each choice item's code (`;` between several, empty when none).
+    pub fn row<T>(
+        &self,
+        leaf: (String, String),
+        day: &str,
+        stored: &str,
+        write: impl FnOnce(&[&str]) -> T,
+    ) -> Result<T, serde_json::Error> {
+        // The stored answers read once into one map: the export's cost is per row.
+        let stored: HashMap<String, serde_json::Value> = serde_json::from_str(stored)?;
+        let nowhere = (String::new(), String::new());
+        let (locality, agency) = self.places.get(&leaf).unwrap_or(&nowhere);
+        let codes: Vec<Cow<str>> = choice_items(&self.form)
+            .map(|item| match stored.get(&item.id) {
+                Some(serde_json::Value::String(code)) => Cow::Borrowed(code.as_str()),
+                Some(serde_json::Value::Array(codes)) => {
+                    Cow::Owned(codes.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(";"))
+                }
+                _ => Cow::Borrowed(""),
+            })
+            .collect();
+        let mut cells = Vec::with_capacity(3 + codes.len());
+        cells.extend([locality.as_str(), agency.as_str(), day.get(..7).unwrap_or(day)]);
+        cells.extend(codes.iter().map(|c| c.as_ref()));
+        Ok(write(&cells))
+    }
+}
+
+/// The codebook's columns, as machines read them.
+pub const CODEBOOK_COLUMNS: [&str; 5] = ["column", "question", "code", "label", "missing"];
+
+/// What each column and code of the microdata means, one row per fixed column and per option
+/// of every choice item: column, question (or the column's meaning), code, label, and
+/// `true` when the code stands for no answer.
+pub fn codebook(form: &Form) -> impl Iterator<Item = [&str; 5]> {
+    let fixed = [
+        [
+            "locality_code",
+            "Mã địa bàn; gộp lên cấp trên khi ô địa bàn × cơ quan có ít phiếu, trống là toàn đợt",
+            "",
+            "",
+            "",
+        ],
+        ["agency_code", "Mã cơ quan; trống khi không có hoặc khi cơ quan có ít phiếu trong cả đợt", "", "", ""],
+        ["month", "Tháng trả lời (YYYY-MM)", "", "", ""],
+    ];
+    let options = choice_items(form).flat_map(|item| {
+        item.options.iter().map(move |option| {
+            let missing = if option.missing { "true" } else { "false" };
+            [item.id.as_str(), item.text.as_str(), option.code.as_str(), option.label.as_str(), missing]
+        })
+    });
+    fixed.into_iter().chain(options)
 }
 
 #[cfg(test)]

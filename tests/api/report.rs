@@ -9,7 +9,8 @@ on_both_backends!(
     indices_table_reads_back_as_csv_and_json_with_hidden_cells_empty,
     workbook_has_summary_units_chart_and_method,
     workbook_compares_every_unit_with_the_earlier_wave,
-    microdata_rows_carry_codes_months_and_places_of_at_least_k_answers
+    microdata_rows_carry_codes_months_and_places_of_at_least_k_answers,
+    microdata_workbook_holds_the_csv_rows_and_codebook_as_text
 );
 
 async fn answered_wave(app: &TestApp) -> String {
@@ -188,4 +189,67 @@ async fn microdata_rows_carry_codes_months_and_places_of_at_least_k_answers(app:
     assert_eq!(app.get_as(&officer, &format!("/api/v1/waves/{wave}/answers.csv")).await.status(), 403);
     let audit = app.get_json("/api/v1/audit?limit=50").await;
     assert!(audit.to_string().contains("wave.microdata"), "audited: {audit}");
+}
+
+async fn microdata_workbook_holds_the_csv_rows_and_codebook_as_text(app: TestApp) {
+    use calamine::{Data, Reader, Xlsx};
+    let wave = answered_wave(&app).await;
+    let csv_rows = |bytes: &[u8]| -> Vec<Vec<String>> {
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(&bytes[3..]);
+        reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
+    };
+    // Every cell is read back as text (codes such as "00003" or "5" never become numbers).
+    let sheet_rows = |workbook: &mut Xlsx<_>, name: &str| -> Vec<Vec<String>> {
+        let range = workbook.worksheet_range(name).unwrap();
+        let width = range.width();
+        range
+            .rows()
+            .map(|row| {
+                let mut row: Vec<String> = row
+                    .iter()
+                    .map(|cell| match cell {
+                        Data::String(text) => text.clone(),
+                        Data::Empty => String::new(),
+                        other => panic!("{name}: not text: {other:?}"),
+                    })
+                    .collect();
+                row.resize(width, String::new());
+                row
+            })
+            .collect()
+    };
+    let (status, csv) = download(&app, &format!("/api/v1/waves/{wave}/answers.csv")).await;
+    assert_eq!(status, 200);
+    let (status, xlsx) = download(&app, &format!("/api/v1/waves/{wave}/answers.xlsx")).await;
+    assert_eq!(status, 200);
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    assert_eq!(workbook.sheet_names(), ["Dữ liệu", "Sổ mã"]);
+    let data = sheet_rows(&mut workbook, "Dữ liệu");
+    let csv = csv_rows(&csv);
+    assert_eq!(csv.len(), 17, "the header and 16 answers");
+    assert_eq!(data, csv, "the same header and rows, in the same order");
+    let range = workbook.worksheet_range("Dữ liệu").unwrap();
+    let access = csv[0].iter().position(|h| h == "sat_access").unwrap() as u32;
+    let placed = (1..17).find(|&r| range.get_value((r, 0)) == Some(&Data::String("00003".into()))).unwrap();
+    assert_eq!(range.get_value((placed, access)), Some(&Data::String("4".into())), "a code is text");
+
+    let (status, codebook) = download(&app, &format!("/api/v1/waves/{wave}/answers-codebook.csv")).await;
+    assert_eq!(status, 200);
+    let codebook = csv_rows(&codebook);
+    let sheet = sheet_rows(&mut workbook, "Sổ mã");
+    assert_eq!(sheet[0], ["Cột", "Câu hỏi / ý nghĩa", "Mã", "Phương án", "Là không trả lời"]);
+    assert!(codebook.iter().any(|r| r[0] == "sat_access" && r[2] == "5"), "{codebook:?}");
+    assert_eq!(sheet[1..], codebook[1..], "the codebook's rows");
+
+    let officer = app.official("agency_officer", Some("AG1")).await;
+    assert_eq!(app.get_as(&officer, &format!("/api/v1/waves/{wave}/answers.xlsx")).await.status(), 403);
+    let analyst = app.official("analyst", None).await;
+    assert_eq!(app.get_as(&analyst, &format!("/api/v1/waves/{wave}/answers.xlsx")).await.status(), 200);
+    let empty = app.open_wave("sipas-2017").await;
+    let (status, _) = download(&app, &format!("/api/v1/waves/{empty}/answers.xlsx")).await;
+    assert_eq!(status, 422, "fewer answers than k");
+    let audit = app.get_json("/api/v1/audit?limit=50").await;
+    let read = audit.to_string().matches("wave.microdata").count();
+    assert!(read >= 3, "each reading audited: {audit}");
 }

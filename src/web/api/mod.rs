@@ -4,6 +4,7 @@ mod auth;
 pub mod delivery;
 mod forms;
 pub mod lists;
+mod microdata;
 pub mod openapi;
 mod places;
 mod report;
@@ -32,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(delivery::routes)
             .configure(forms::routes)
             .configure(lists::routes)
+            .configure(microdata::routes)
             .configure(places::routes)
             .configure(report::routes)
             .configure(report_docx::routes)

@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document of `/api/v1`, generated from the handlers' `#[utoipa::path]`
 //! attributes and their request and query types, served at `/api/v1/openapi.json`.
 
-use super::{auth, delivery, forms, lists, places, report, report_docx, responses, sampling, users, waves};
+use super::{auth, delivery, forms, lists, microdata, places, report, report_docx, responses, sampling, users, waves};
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -58,8 +58,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         report::report_csv,
         report::report_xlsx,
         report_docx::report_docx,
-        report::answers_csv,
-        report::codebook_csv,
+        microdata::answers_csv,
+        microdata::answers_xlsx,
+        microdata::codebook_csv,
         waves::create,
         waves::list,
         waves::show,

@@ -2,11 +2,8 @@
 //! for machines) and the workbook officials send on (summary, indices by unit with a chart,
 //! method). Every figure has gone through the wave's disclosure control.
 
-use crate::domain::account::Role;
 use crate::domain::form::Form;
 use crate::domain::indices::Figure;
-use crate::domain::locality::LocalityTree;
-use crate::domain::microdata::generalise;
 use crate::scratch::{Scratch, SealedFile};
 use crate::service::crosstab::Crosstab;
 use crate::service::report::{IndexRow, group_rows, overall_rows};
@@ -20,162 +17,19 @@ use crate::web::api::report_crosstab::{self, CrosstabParams};
 use crate::web::api::report_items;
 use crate::web::api::report_tables::{self, RateAndCommentSheets};
 use crate::web::api::waves::{ResultsParams, find_wave, visible_results_with};
-use crate::web::auth::{ApiUser, require};
+use crate::web::auth::ApiUser;
 use crate::web::csv_export::{Cell, CsvWriter};
 use crate::web::error::ApiError;
 use actix_web::{HttpResponse, web};
-use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/waves/{id}/report", web::get().to(report_json))
         .route("/waves/{id}/report.csv", web::get().to(report_csv))
-        .route("/waves/{id}/report.xlsx", web::get().to(report_xlsx))
-        .route("/waves/{id}/answers.csv", web::get().to(answers_csv))
-        .route("/waves/{id}/answers-codebook.csv", web::get().to(codebook_csv));
-}
-
-/// Who may read answers one by one, anonymised.
-const MICRODATA_ROLES: &[Role] = &[Role::Administrator, Role::Analyst];
-
-/// Answers per page of the microdata stream.
-const MICRODATA_PAGE: i64 = 2_000;
-
-/// The choice items, in the form's order: the microdata's columns after locality, agency and
-/// month. Free text is left out (it may name people); comments are read apart.
-fn microdata_items(form: &Form) -> impl Iterator<Item = &crate::domain::form::Item> {
-    form.items.iter().filter(|i| !i.is_text())
-}
-
-/// `GET /waves/{id}/answers.csv`: one row per answer in random order, option codes per
-/// item, the locality generalised until each locality × agency cell has at least k rows, the
-/// month only; streamed a page at a time.
-#[utoipa::path(
-    get,
-    path = "/waves/{id}/answers.csv",
-    tag = "waves",
-    params(("id" = String, Path, description = "the wave's id")),
-    responses(
-        (status = 200, description = "anonymised microdata", content_type = "text/csv"),
-        (status = 403, description = "administrators and analysts only"),
-        (status = 422, description = "the wave has fewer answers than the threshold"),
-    ),
-    security(("bearer" = [])),
-)]
-async fn answers_csv(
-    state: web::Data<AppState>,
-    user: ApiUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    require(&user.0, MICRODATA_ROLES)?;
-    let wave = find_wave(&state, &path).await?;
-    let form = state.survey.wave_form(&wave.form_hash).await?;
-    let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
-    let wave_q = wave.clone();
-    let (places, answers) = state
-        .survey
-        .db
-        .run(move |db| {
-            db.refresh_answer_statistics()?;
-            let leaves = db.leaf_cell_sizes(&wave_q.id)?;
-            let tree = LocalityTree::new(db.wave_localities_tree(&wave_q)?);
-            let answers: u64 = leaves.iter().map(|(_, _, n)| n).sum();
-            Ok((Arc::new(generalise(&leaves, &tree, min_cell)), answers))
-        })
-        .await?;
-    if answers < min_cell {
-        return Err(ApiError::Invalid(BTreeMap::from([(
-            "wave".to_string(),
-            format!("Đợt có dưới {min_cell} phiếu: không xuất dữ liệu từng phiếu."),
-        )])));
-    }
-    state.audit(&user.0, "wave.microdata", &wave.id).await?;
-    let mut head = CsvWriter::new();
-    let mut titles = vec!["locality_code", "agency_code", "month"];
-    titles.extend(microdata_items(&form).map(|i| i.id.as_str()));
-    head.header(&titles);
-    let head = head.into_bytes();
-    let (db, wave_id) = (state.survey.db.clone(), wave.id.clone());
-    let pages = futures_util::stream::try_unfold(Some(String::new()), move |after| {
-        let (db, wave_id, form, places) = (db.clone(), wave_id.clone(), form.clone(), places.clone());
-        async move {
-            let Some(after) = after else { return Ok(None) };
-            let page = db.run(move |db| db.raw_answers_after(&wave_id, &after, MICRODATA_PAGE)).await?;
-            let Some(last) = page.last().map(|row| row.0.clone()) else { return Ok(None) };
-            let mut csv = CsvWriter::continued();
-            let empty = (String::new(), String::new());
-            for (_, locality, agency, _, day, json) in page {
-                // The stored answers read once into one map: the export's cost is per row.
-                let stored: HashMap<String, serde_json::Value> =
-                    serde_json::from_str(&json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-                let (locality, agency) = places.get(&(locality, agency)).unwrap_or(&empty);
-                let codes: Vec<Cow<str>> = microdata_items(&form)
-                    .map(|item| match stored.get(&item.id) {
-                        Some(serde_json::Value::String(code)) => Cow::Borrowed(code.as_str()),
-                        Some(serde_json::Value::Array(codes)) => {
-                            Cow::Owned(codes.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(";"))
-                        }
-                        _ => Cow::Borrowed(""),
-                    })
-                    .collect();
-                let mut cells = Vec::with_capacity(3 + codes.len());
-                cells.extend([Cell::Text(locality), Cell::Text(agency), Cell::Text(day.get(..7).unwrap_or(&day))]);
-                cells.extend(codes.iter().map(|c| Cell::Text(c)));
-                csv.row(&cells);
-            }
-            Ok::<_, StorageError>(Some((web::Bytes::from(csv.into_bytes()), Some(last))))
-        }
-    });
-    let body = futures_util::stream::once(async move { Ok(web::Bytes::from(head)) })
-        .chain(pages)
-        .map_err(|e: StorageError| actix_web::error::ErrorInternalServerError(e.to_string()));
-    Ok(super::download("text/csv; charset=utf-8", "phieu-tra-loi.csv").streaming(body))
-}
-
-/// `GET /waves/{id}/answers-codebook.csv`: what each column and code of the microdata means.
-#[utoipa::path(
-    get,
-    path = "/waves/{id}/answers-codebook.csv",
-    tag = "waves",
-    params(("id" = String, Path, description = "the wave's id")),
-    responses((status = 200, description = "the microdata's codebook", content_type = "text/csv")),
-    security(("bearer" = [])),
-)]
-async fn codebook_csv(
-    state: web::Data<AppState>,
-    user: ApiUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    require(&user.0, MICRODATA_ROLES)?;
-    let wave = find_wave(&state, &path).await?;
-    let form = state.survey.wave_form(&wave.form_hash).await?;
-    let mut csv = CsvWriter::new();
-    csv.header(&["column", "question", "code", "label", "missing"]);
-    let fixed = [
-        ("locality_code", "Mã địa bàn; gộp lên cấp trên khi ô địa bàn × cơ quan có ít phiếu, trống là toàn đợt"),
-        ("agency_code", "Mã cơ quan; trống khi không có hoặc khi cơ quan có ít phiếu trong cả đợt"),
-        ("month", "Tháng trả lời (YYYY-MM)"),
-    ];
-    for (column, meaning) in fixed {
-        csv.row(&[Cell::Text(column), Cell::Text(meaning), Cell::Text(""), Cell::Text(""), Cell::Text("")]);
-    }
-    for item in microdata_items(&form) {
-        for option in &item.options {
-            let missing = if option.missing { "true" } else { "false" };
-            csv.row(&[
-                Cell::Text(&item.id),
-                Cell::Text(&item.text),
-                Cell::Text(&option.code),
-                Cell::Text(&option.label),
-                Cell::Text(missing),
-            ]);
-        }
-    }
-    Ok(super::download("text/csv; charset=utf-8", "phieu-tra-loi-ma.csv").body(csv.into_bytes()))
+        .route("/waves/{id}/report.xlsx", web::get().to(report_xlsx));
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
