@@ -113,23 +113,87 @@ impl Microdata {
         stored: &str,
         write: impl FnOnce(&[&str]) -> T,
     ) -> Result<T, serde_json::Error> {
-        // The stored answers read once into one map: the export's cost is per row.
-        let stored: HashMap<String, serde_json::Value> = serde_json::from_str(stored)?;
+        // The export's cost is per row: the stored answers are read once, borrowing codes
+        // from the stored text rather than building a JSON value of each.
+        let stored: StoredCodes = serde_json::from_str(stored)?;
         let nowhere = (String::new(), String::new());
         let (locality, agency) = self.places.get(&leaf).unwrap_or(&nowhere);
         let codes: Vec<Cow<str>> = choice_items(&self.form)
-            .map(|item| match stored.get(&item.id) {
-                Some(serde_json::Value::String(code)) => Cow::Borrowed(code.as_str()),
-                Some(serde_json::Value::Array(codes)) => {
-                    Cow::Owned(codes.iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join(";"))
+            .map(|item| match stored.0.get(item.id.as_str()) {
+                Some(Codes::One(code)) => Cow::Borrowed(code.0.as_ref()),
+                Some(Codes::Many(codes)) => {
+                    Cow::Owned(codes.iter().map(|c| c.0.as_ref()).collect::<Vec<_>>().join(";"))
                 }
-                _ => Cow::Borrowed(""),
+                None => Cow::Borrowed(""),
             })
             .collect();
         let mut cells = Vec::with_capacity(3 + codes.len());
         cells.extend([locality.as_str(), agency.as_str(), day.get(..7).unwrap_or(day)]);
         cells.extend(codes.iter().map(|c| c.as_ref()));
         Ok(write(&cells))
+    }
+}
+
+/// A stored answer's strings by item id: an option code (or a text), or several codes.
+struct StoredCodes<'a>(HashMap<Text<'a>, Codes<'a>>);
+
+/// A string of the stored answers, borrowed unless it holds an escape.
+#[derive(PartialEq, Eq, Hash)]
+struct Text<'a>(Cow<'a, str>);
+
+impl std::borrow::Borrow<str> for Text<'_> {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+enum Codes<'a> {
+    One(Text<'a>),
+    Many(Vec<Text<'a>>),
+}
+
+impl<'de> serde::Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match deserializer.deserialize_str(TextVisitor)? {
+            Codes::One(text) => Ok(text),
+            Codes::Many(_) => Err(serde::de::Error::custom("a string")),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Codes<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StoredCodes<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(StoredCodes(HashMap::deserialize(deserializer)?))
+    }
+}
+
+/// Reads a string, or a list of strings, as stored answers hold them.
+struct TextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = Codes<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a code, a text or a list of codes")
+    }
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Codes::One(Text(Cow::Borrowed(text))))
+    }
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Codes::One(Text(Cow::Owned(text.to_string()))))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut codes = Vec::new();
+        while let Some(code) = seq.next_element()? {
+            codes.push(code);
+        }
+        Ok(Codes::Many(codes))
     }
 }
 
@@ -163,6 +227,39 @@ pub fn codebook(form: &Form) -> impl Iterator<Item = [&str; 5]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_reads_single_codes_lists_and_escaped_strings_and_leaves_texts_out() {
+        let json = serde_json::json!({
+            "id": "t", "version": "1", "title": "T",
+            "sections": [{"id": "s", "title": "S"}],
+            "items": [
+                {"id": "sat", "section": "s", "kind": "satisfaction", "text": "Hài lòng?",
+                 "options": [{"code": "1", "label": "Không"}, {"code": "5", "label": "Rất hài lòng"}]},
+                {"id": "wish", "section": "s", "kind": "expectation", "text": "Mong muốn", "max_choices": 2,
+                 "options": [{"code": "a", "label": "A"}, {"code": "b", "label": "B"}]},
+                {"id": "note", "section": "s", "kind": "text", "text": "Ý kiến"},
+                {"id": "gender", "section": "s", "kind": "background", "text": "Giới tính",
+                 "options": [{"code": "1", "label": "Nam"}, {"code": "2", "label": "Nữ"}]}
+            ],
+            "indices": [{"id": "sipas", "label": "S", "rule": "share", "items": ["sat"], "positive": ["5"]}]
+        });
+        let form = crate::domain::form::parse_form("t.json", &json.to_string(), None).unwrap();
+        let places = HashMap::from([(("00001".to_string(), "AG1".to_string()), ("001".to_string(), String::new()))]);
+        let microdata = Microdata::new(Arc::new(form), places);
+        assert_eq!(microdata.columns(), ["locality_code", "agency_code", "month", "sat", "wish", "gender"]);
+        // An escaped code ("\u0062" is "b") is read like any other.
+        let stored = r#"{"note":"Chữ \"ngoặc\"","sat":"5","wish":["a","\u0062"]}"#;
+        let row = microdata
+            .row(("00001".into(), "AG1".into()), "2026-11-30", stored, |cells| {
+                cells.iter().map(|c| c.to_string()).collect::<Vec<_>>()
+            })
+            .unwrap();
+        assert_eq!(row, ["001", "", "2026-11", "5", "a;b", ""]);
+        let elsewhere = microdata.row(("00009".into(), "".into()), "2026-12-01", "{}", |cells| cells.len()).unwrap();
+        assert_eq!(elsewhere, 6, "a leaf cell with no place is published for the whole wave");
+        assert!(microdata.row(("00001".into(), "AG1".into()), "2026-11-30", r#"{"sat":5}"#, |_| ()).is_err());
+    }
     use crate::domain::locality::Locality;
 
     fn tree() -> LocalityTree {
