@@ -993,6 +993,7 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
             format!("/api/v1/waves/{wave}/answers.csv"),
             "goal < 10 s at 1,000,000 answers, < 100 MiB",
         ),
+        ("answers.xlsx (microdata)", format!("/api/v1/waves/{wave}/answers.xlsx"), ""),
     ] {
         reset_peak(pid);
         let before = status_kib(pid, "VmRSS:");
