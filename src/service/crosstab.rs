@@ -9,19 +9,15 @@
 //! beside it enough others that neither a row's total nor a column's total (the whole wave
 //! over its agencies) gives it away; a total the wave's own tables hide stays hidden.
 
-use crate::domain::answers::ValidAnswers;
 use crate::domain::form::{Form, Item};
 use crate::domain::indices::{Figure, IndexPlan};
 use crate::domain::tally::{self, Tally};
 use crate::domain::wave::DeskFilter;
 use crate::service::disclosure::{Breakdown, Suppression};
-use crate::service::results::{AgencyRef, ResultsQuery};
+use crate::service::results::{AgencyRef, ResultsQuery, each_stored_answer};
 use crate::storage::waves::Wave;
-use crate::storage::{Database, StorageError, StorageResult};
+use crate::storage::{Database, StorageResult};
 use std::collections::{BTreeMap, HashMap};
-
-/// Raw answers read per chunk.
-const CHUNK: i64 = 2_000;
 
 /// A row of a crosstab: everyone, one option's respondents, or those who left it blank.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,28 +115,20 @@ fn count(
     let layout = db.tally_layout(wave_id)?;
     let empty: Vec<Counts> = items.iter().map(|i| vec![(0, Tally::default()); i.options.len() + 1]).collect();
     let mut agencies: BTreeMap<String, Vec<Counts>> = BTreeMap::new();
-    let mut after = String::new();
-    db.refresh_answer_statistics()?;
-    loop {
-        let chunk = db.raw_answers_after(wave_id, &after, CHUNK)?;
-        let Some(last) = chunk.last() else { break };
-        after = last.0.clone();
-        for (_, _, agency, _, _, json) in chunk {
-            let answers = ValidAnswers::from_stored(form, &json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            let increments: Vec<(usize, u64)> =
-                tally::increments(form, &layout, &answers).into_iter().filter(|(slot, _)| *slot < slots).collect();
-            let per_item = agencies.entry(agency).or_insert_with(|| empty.clone());
-            for (item, cells) in items.iter().zip(per_item.iter_mut()) {
-                let chosen = answers.get(&item.id).and_then(|a| a.codes().first());
-                let category = chosen.and_then(|c| item.options.iter().position(|o| &o.code == c));
-                let (responses, tally) = &mut cells[category.unwrap_or(item.options.len())];
-                *responses += 1;
-                for &(slot, n) in &increments {
-                    tally.add(slot, n);
-                }
+    each_stored_answer(db, form, wave_id, |(_, _, agency, _, _, _), answers| {
+        let increments: Vec<(usize, u64)> =
+            tally::increments(form, &layout, &answers).into_iter().filter(|(slot, _)| *slot < slots).collect();
+        let per_item = agencies.entry(agency).or_insert_with(|| empty.clone());
+        for (item, cells) in items.iter().zip(per_item.iter_mut()) {
+            let chosen = answers.get(&item.id).and_then(|a| a.codes().first());
+            let category = chosen.and_then(|c| item.options.iter().position(|o| &o.code == c));
+            let (responses, tally) = &mut cells[category.unwrap_or(item.options.len())];
+            *responses += 1;
+            for &(slot, n) in &increments {
+                tally.add(slot, n);
             }
         }
-    }
+    })?;
     Ok(agencies.into_iter().unzip())
 }
 

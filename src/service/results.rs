@@ -9,7 +9,7 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Layout, Tally};
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus, Weighting};
 use crate::service::disclosure::Suppression;
-use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, ResultCells, ResultRow, roll_up};
+use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, RawAnswer, ResultCells, ResultRow, roll_up};
 use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
@@ -777,23 +777,37 @@ fn recount_leaves(
     layout: &Layout,
 ) -> StorageResult<(u64, BTreeMap<CellKey, CellCounts>)> {
     let mut leaves: BTreeMap<CellKey, CellCounts> = BTreeMap::new();
-    let (mut after, mut answers) = (String::new(), 0u64);
+    let mut answers = 0u64;
+    each_stored_answer(db, form, wave_id, |(_, locality, agency, channel, _, _), valid| {
+        let leaf = leaves.entry((tally::LEAF.to_string(), locality, agency, channel)).or_default();
+        leaf.responses += 1;
+        for (slot, n) in tally::increments(form, layout, &valid) {
+            leaf.tally.add(slot, n);
+        }
+        answers += 1;
+    })?;
+    Ok((answers, leaves))
+}
+
+/// Every raw answer of a wave with its answers read back, in chunks by id: memory stays that
+/// of a chunk. Ids are random, so the order says nothing of when answers came.
+pub fn each_stored_answer(
+    db: &Database,
+    form: &Form,
+    wave_id: &str,
+    mut each: impl FnMut(RawAnswer, ValidAnswers),
+) -> StorageResult<()> {
+    let mut after = String::new();
     db.refresh_answer_statistics()?;
     loop {
         let chunk = db.raw_answers_after(wave_id, &after, RECOUNT_CHUNK)?;
-        let Some(last) = chunk.last() else { break };
+        let Some(last) = chunk.last() else { return Ok(()) };
         after = last.0.clone();
-        for (_, locality, agency, channel, _, json) in chunk {
-            let valid = ValidAnswers::from_stored(form, &json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            let leaf = leaves.entry((tally::LEAF.to_string(), locality, agency, channel)).or_default();
-            leaf.responses += 1;
-            for (slot, n) in tally::increments(form, layout, &valid) {
-                leaf.tally.add(slot, n);
-            }
-            answers += 1;
+        for raw in chunk {
+            let valid = ValidAnswers::from_stored(form, &raw.5).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            each(raw, valid);
         }
     }
-    Ok((answers, leaves))
 }
 
 /// Recounts every answer of a wave from the raw rows, streamed in chunks, and compares with
