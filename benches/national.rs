@@ -985,7 +985,7 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
         ("report.csv indices by commune", format!("/api/v1/waves/{wave}/report.csv?table=indices&level=commune"), ""),
         (
             "crosstab, every background item",
-            format!("/api/v1/waves/{wave}/report?table=crosstab&by=agency"),
+            format!("/api/v1/waves/{wave}/report?table=crosstab"),
             "counted from raw answers",
         ),
         (

@@ -53,7 +53,8 @@ pub struct Crosstab {
 type Counts = Vec<(u64, Tally)>;
 
 /// The crosstabs of `items` (each splitting respondents) that `query` may see: an agency
-/// officer's own agency only; the whole wave, and each agency when `by_agency`.
+/// officer's own agency only, everyone else the whole wave. Every agency is in each table's
+/// disclosure control whoever asks, but only the rows shown keep every count a figure needs.
 pub fn crosstabs(
     db: &Database,
     form: &Form,
@@ -63,33 +64,23 @@ pub fn crosstabs(
     suppression: &Suppression,
 ) -> StorageResult<Vec<Crosstab>> {
     let plan = IndexPlan::new(form, &db.tally_layout(&wave.id)?);
-    let (agency_codes, counts) = count(db, form, &wave.id, items, plan.slots_read())?;
+    let shown = query.agency_scope.as_deref();
+    let (whole, per_agency) = count(db, form, &wave.id, items, &plan, shown)?;
     let names: HashMap<String, String> = db.all_agencies()?.into_iter().map(|a| (a.code, a.name)).collect();
     let mut tables = Vec::new();
     for (k, item) in items.iter().enumerate() {
         let categories = item.options.len() + 1;
         // Rows of the table: every agency together, then each agency with a code.
-        let mut rows: Vec<(Option<&str>, Counts)> = vec![(None, vec![(0, Tally::default()); categories])];
-        for (code, per_agency) in agency_codes.iter().zip(&counts) {
-            let cells = &per_agency[k];
-            for (all, (n, t)) in rows[0].1.iter_mut().zip(cells) {
-                all.0 += n;
-                all.1.merge(t);
-            }
-            if !code.is_empty() {
-                rows.push((Some(code.as_str()), cells.clone()));
-            }
+        debug_assert_eq!(whole[k].len(), categories);
+        let mut rows: Vec<(Option<&str>, Counts)> = vec![(None, whole[k].clone())];
+        for (code, cells) in per_agency.iter().filter(|(code, _)| !code.is_empty()) {
+            rows.push((Some(code.as_str()), cells[k].clone()));
         }
         let figures = protected(form, &plan, &rows, suppression);
-        let visible = |agency: Option<&str>| match (&query.agency_scope, agency) {
-            (Some(scope), agency) => agency == Some(scope.as_str()),
-            (None, None) => true,
-            (None, Some(_)) => query.by_agency,
-        };
         let groups = rows
             .iter()
             .zip(figures)
-            .filter(|((agency, _), _)| visible(*agency))
+            .filter(|((agency, _), _)| *agency == shown)
             .map(|((agency, cells), figures)| CrosstabGroup {
                 agency: agency.map(|code| AgencyRef {
                     code: code.to_string(),
@@ -103,33 +94,43 @@ pub fn crosstabs(
     Ok(tables)
 }
 
-/// Per agency (`""` for answers without one), per item, the answers and tallies of each
-/// category, counted from the raw answers; the agencies in the order of the counts.
+/// Per item, the answers and tallies of each category, counted from the raw answers: of the
+/// whole wave, and of each agency (`""` for answers without one). An agency's tallies keep
+/// only the counts disclosure control reads (valid and positive answers), unless it is
+/// `shown`: a national wave has thousands of agencies.
 fn count(
     db: &Database,
     form: &Form,
     wave_id: &str,
     items: &[&Item],
-    slots: usize,
-) -> StorageResult<(Vec<String>, Vec<Vec<Counts>>)> {
+    plan: &IndexPlan,
+    shown: Option<&str>,
+) -> StorageResult<(Vec<Counts>, BTreeMap<String, Vec<Counts>>)> {
     let layout = db.tally_layout(wave_id)?;
+    let (slots, counted) = (plan.slots_read(), plan.count_slots_read());
     let empty: Vec<Counts> = items.iter().map(|i| vec![(0, Tally::default()); i.options.len() + 1]).collect();
+    let mut whole = empty.clone();
     let mut agencies: BTreeMap<String, Vec<Counts>> = BTreeMap::new();
-    each_stored_answer(db, form, wave_id, |(_, _, agency, _, _, _), answers| {
-        let increments: Vec<(usize, u64)> =
-            tally::increments(form, &layout, &answers).into_iter().filter(|(slot, _)| *slot < slots).collect();
-        let per_item = agencies.entry(agency).or_insert_with(|| empty.clone());
-        for (item, cells) in items.iter().zip(per_item.iter_mut()) {
+    let add = |cells: &mut [Counts], answers: &crate::domain::answers::ValidAnswers, increments: &[(usize, u64)]| {
+        for (item, cells) in items.iter().zip(cells.iter_mut()) {
             let chosen = answers.get(&item.id).and_then(|a| a.codes().first());
             let category = chosen.and_then(|c| item.options.iter().position(|o| &o.code == c));
             let (responses, tally) = &mut cells[category.unwrap_or(item.options.len())];
             *responses += 1;
-            for &(slot, n) in &increments {
+            for &(slot, n) in increments {
                 tally.add(slot, n);
             }
         }
+    };
+    each_stored_answer(db, form, wave_id, |(_, _, agency, _, _, _), answers| {
+        let increments: Vec<(usize, u64)> =
+            tally::increments(form, &layout, &answers).into_iter().filter(|(slot, _)| *slot < slots).collect();
+        add(&mut whole, &answers, &increments);
+        let keep = if shown == Some(agency.as_str()) { slots } else { counted };
+        let kept: Vec<(usize, u64)> = increments.into_iter().filter(|(slot, _)| *slot < keep).collect();
+        add(agencies.entry(agency).or_insert_with(|| empty.clone()), &answers, &kept);
     })?;
-    Ok(agencies.into_iter().unzip())
+    Ok((whole, agencies))
 }
 
 /// Each row's figures per category, the total first, through disclosure control: the table

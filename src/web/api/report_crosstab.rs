@@ -149,8 +149,13 @@ pub async fn crosstab_json(
     asked: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
     let (form, tables) = crosstabs_for(state, user, id, params, asked).await?;
-    let rows: Vec<Row> = rows(&form, &tables).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"table": "crosstab", "rows": rows})))
+    #[derive(Serialize)]
+    struct Table<'a> {
+        table: &'static str,
+        rows: Vec<Row<'a>>,
+    }
+    let table = Table { table: "crosstab", rows: rows(&form, &tables).collect() };
+    Ok(HttpResponse::Ok().json(table))
 }
 
 pub async fn crosstab_csv(
