@@ -52,6 +52,9 @@ pub struct Crosstab {
 /// Answers and tallies per category (the item's options, then blank) of one agency.
 type Counts = Vec<(u64, Tally)>;
 
+/// Per agency code, per item, its counts.
+type PerAgency = BTreeMap<String, Vec<Counts>>;
+
 /// The crosstabs of `items` (each splitting respondents) that `query` may see: an agency
 /// officer's own agency only, everyone else the whole wave. Every agency is in each table's
 /// disclosure control whoever asks, but only the rows shown keep every count a figure needs.
@@ -105,7 +108,7 @@ fn count(
     items: &[&Item],
     plan: &IndexPlan,
     shown: Option<&str>,
-) -> StorageResult<(Vec<Counts>, BTreeMap<String, Vec<Counts>>)> {
+) -> StorageResult<(Vec<Counts>, PerAgency)> {
     let layout = db.tally_layout(wave_id)?;
     let (slots, counted) = (plan.slots_read(), plan.count_slots_read());
     let empty: Vec<Counts> = items.iter().map(|i| vec![(0, Tally::default()); i.options.len() + 1]).collect();
