@@ -9,7 +9,7 @@ use crate::service::crosstab::Crosstab;
 use crate::service::report::{IndexRow, group_rows, overall_rows};
 use crate::service::report_items::ItemTable;
 use crate::service::report_text::{headline_columns, locality_label, method_statements};
-use crate::service::results::WaveResults;
+use crate::service::results::{AgencyRef, LocalityRef, WaveResults};
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
@@ -165,15 +165,55 @@ async fn report_csv(
     Ok(super::download("text/csv; charset=utf-8", "chi-so.csv").streaming(futures_util::stream::iter(chunks)))
 }
 
+/// The columns that name a unit, first in every per-unit table of the report (JSON and CSV
+/// alike): the whole wave has no locality and the level `wave`.
+#[derive(Serialize)]
+pub(super) struct UnitColumns<'a> {
+    locality_code: Option<&'a str>,
+    locality_name: Option<&'a str>,
+    level: &'a str,
+    agency_code: Option<&'a str>,
+    agency_name: Option<&'a str>,
+    responses: u64,
+}
+
+impl<'a> UnitColumns<'a> {
+    pub(super) fn of(locality: Option<&'a LocalityRef>, agency: Option<&'a AgencyRef>, responses: u64) -> Self {
+        UnitColumns {
+            locality_code: locality.map(|l| l.code.as_str()),
+            locality_name: locality.map(|l| l.name.as_str()),
+            level: locality.map_or("wave", |l| l.level.as_str()),
+            agency_code: agency.map(|a| a.code.as_str()),
+            agency_name: agency.map(|a| a.name.as_str()),
+            responses,
+        }
+    }
+
+    /// As CSV cells: empty where JSON has `null`.
+    pub(super) fn cells(&self) -> [Cell<'a>; 6] {
+        let text = |value: Option<&'a str>| Cell::Text(value.unwrap_or(""));
+        [
+            text(self.locality_code),
+            text(self.locality_name),
+            Cell::Text(self.level),
+            text(self.agency_code),
+            text(self.agency_name),
+            Cell::Integer(self.responses as i64),
+        ]
+    }
+}
+
 fn csv_cells<'a>(row: &'a IndexRow) -> [Cell<'a>; 14] {
     let decimal = |x: Option<f64>| x.map_or(Cell::Text(""), Cell::Decimal);
+    let [locality_code, locality_name, level, agency_code, agency_name, responses] =
+        UnitColumns::of(row.locality, row.agency, row.responses).cells();
     [
-        Cell::Text(row.locality.map_or("", |l| l.code.as_str())),
-        Cell::Text(row.locality.map_or("", |l| l.name.as_str())),
-        Cell::Text(row.locality.map_or("wave", |l| l.level.as_str())),
-        Cell::Text(row.agency.map_or("", |a| a.code.as_str())),
-        Cell::Text(row.agency.map_or("", |a| a.name.as_str())),
-        Cell::Integer(row.responses as i64),
+        locality_code,
+        locality_name,
+        level,
+        agency_code,
+        agency_name,
+        responses,
         Cell::Text(&row.index.id),
         Cell::Text(&row.index.label),
         decimal(row.figure.value),
@@ -188,12 +228,8 @@ fn csv_cells<'a>(row: &'a IndexRow) -> [Cell<'a>; 14] {
 /// A row of the `indices` table as JSON.
 #[derive(Serialize)]
 struct JsonRow<'a> {
-    locality_code: Option<&'a str>,
-    locality_name: Option<&'a str>,
-    level: &'a str,
-    agency_code: Option<&'a str>,
-    agency_name: Option<&'a str>,
-    responses: u64,
+    #[serde(flatten)]
+    unit: UnitColumns<'a>,
     index_id: &'a str,
     index_label: &'a str,
     #[serde(flatten)]
@@ -249,12 +285,7 @@ async fn report_json(
                 chunk.push(b',');
             }
             let json = JsonRow {
-                locality_code: row.locality.map(|l| l.code.as_str()),
-                locality_name: row.locality.map(|l| l.name.as_str()),
-                level: row.locality.map_or("wave", |l| l.level.as_str()),
-                agency_code: row.agency.map(|a| a.code.as_str()),
-                agency_name: row.agency.map(|a| a.name.as_str()),
-                responses: row.responses,
+                unit: UnitColumns::of(row.locality, row.agency, row.responses),
                 index_id: &row.index.id,
                 index_label: &row.index.label,
                 figure: row.figure,

@@ -5,6 +5,7 @@
 use crate::domain::form::{Denominator, Form, ItemKind};
 use crate::service::report_items::{ItemTable, OptionRow, Unit, unit_rows};
 use crate::service::results::WaveResults;
+use crate::web::api::report::UnitColumns;
 use crate::web::csv_export::{Cell, CsvWriter};
 use serde::Serialize;
 use std::sync::Arc;
@@ -78,16 +79,8 @@ pub fn csv_rows(table: ItemTable, rows: &[OptionRow]) -> Vec<u8> {
     let flag = |b: bool| Cell::Text(if b { "true" } else { "false" });
     for row in rows {
         let unit = &row.unit;
-        let mut cells = vec![
-            Cell::Text(unit.locality.map_or("", |l| l.code.as_str())),
-            Cell::Text(unit.locality.map_or("", |l| l.name.as_str())),
-            Cell::Text(unit.locality.map_or("wave", |l| l.level.as_str())),
-            Cell::Text(unit.agency.map_or("", |a| a.code.as_str())),
-            Cell::Text(unit.agency.map_or("", |a| a.name.as_str())),
-            Cell::Integer(unit.responses as i64),
-            Cell::Text(&row.item.id),
-            Cell::Text(&row.item.text),
-        ];
+        let mut cells = UnitColumns::of(unit.locality, unit.agency, unit.responses).cells().to_vec();
+        cells.extend([Cell::Text(&row.item.id), Cell::Text(&row.item.text)]);
         let count = row.count.map_or(Cell::Text(""), |n| Cell::Integer(n as i64));
         match table {
             ItemTable::Items => cells.extend([
@@ -127,12 +120,8 @@ fn denominator_name(denominator: Denominator) -> &'static str {
 /// what is hidden or has no denominator; only the table's own columns.
 #[derive(Serialize)]
 struct JsonRow<'a> {
-    locality_code: Option<&'a str>,
-    locality_name: Option<&'a str>,
-    level: &'a str,
-    agency_code: Option<&'a str>,
-    agency_name: Option<&'a str>,
-    responses: u64,
+    #[serde(flatten)]
+    unit: UnitColumns<'a>,
     item_id: &'a str,
     item_label: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,12 +150,7 @@ pub fn json_rows(table: ItemTable, rows: &[OptionRow], first: &mut bool) -> Vec<
         }
         let unit = &row.unit;
         let json = JsonRow {
-            locality_code: unit.locality.map(|l| l.code.as_str()),
-            locality_name: unit.locality.map(|l| l.name.as_str()),
-            level: unit.locality.map_or("wave", |l| l.level.as_str()),
-            agency_code: unit.agency.map(|a| a.code.as_str()),
-            agency_name: unit.agency.map(|a| a.name.as_str()),
-            responses: unit.responses,
+            unit: UnitColumns::of(unit.locality, unit.agency, unit.responses),
             item_id: &row.item.id,
             item_label: &row.item.text,
             rank: (!items).then_some(row.rank),
