@@ -484,12 +484,10 @@ async fn report_xlsx(state: &AppState, upload: Upload) -> Result<HttpResponse, A
 }
 
 fn report_workbook(db: &Database, scratch: &Scratch, upload_id: &str) -> Result<SealedFile, StorageError> {
-    use rust_xlsxwriter::{Format, Workbook};
+    use rust_xlsxwriter::Format;
     let failed = |e: rust_xlsxwriter::XlsxError| StorageError::Io(e.to_string());
     let io = |e: std::io::Error| StorageError::Io(e.to_string());
-    let mut workbook = Workbook::new();
-    // Its own temporary files (one per sheet, nameless) go where ours do.
-    workbook.set_tempdir(scratch.dir()).map_err(failed)?;
+    let mut workbook = super::new_workbook(scratch).map_err(failed)?;
     let sheet = workbook.add_worksheet_with_constant_memory().map_err(failed)?;
     sheet.set_name("Báo cáo").map_err(failed)?;
     sheet.set_column_width(1, 18).map_err(failed)?;

@@ -143,8 +143,7 @@ fn xlsx_error(e: XlsxError) -> StorageError {
 
 /// The microdata workbook, read a page of answers at a time.
 fn write_workbook(db: &Database, wave_id: &str, microdata: &Microdata, scratch: &Scratch) -> StorageResult<SealedFile> {
-    let mut workbook = Workbook::new();
-    workbook.set_tempdir(scratch.dir()).map_err(xlsx_error)?;
+    let mut workbook = super::new_workbook(scratch).map_err(xlsx_error)?;
     let mut data = DataSheets::new(&mut workbook, &microdata.columns(), SHEET_ROWS).map_err(xlsx_error)?;
     let mut after = String::new();
     loop {

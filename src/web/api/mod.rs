@@ -17,7 +17,7 @@ pub mod sampling;
 mod users;
 pub mod waves;
 
-use crate::scratch::SealedFile;
+use crate::scratch::{Scratch, SealedFile};
 use crate::web::error::ApiError;
 use actix_web::{HttpResponse, web};
 use futures_util::{TryStreamExt, stream};
@@ -59,6 +59,20 @@ pub(crate) fn download(content_type: &str, file_name: &str) -> actix_web::HttpRe
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{file_name}\"")))
         .insert_header(("Cache-Control", "no-store"));
     response
+}
+
+/// Deflate level of the workbooks written. Measured on 1,000,000 answers' microdata: the
+/// library's default 6 takes 40.7 s for 142 MB, 3 takes 29.8 s for 187 MB, 1 takes 25.1 s
+/// for 270 MB; compressing is most of the time at 6.
+const XLSX_COMPRESSION: u8 = 3;
+
+/// A workbook whose sheets go to this instance's temporary directory as they are written
+/// (constant memory).
+pub(crate) fn new_workbook(scratch: &Scratch) -> Result<rust_xlsxwriter::Workbook, rust_xlsxwriter::XlsxError> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    workbook.set_tempdir(scratch.dir())?;
+    workbook.set_zip_compression_level(XLSX_COMPRESSION);
+    Ok(workbook)
 }
 
 /// Bytes per chunk when streaming a finished file.

@@ -364,8 +364,7 @@ const MAX_CHARTED_UNITS: usize = 100;
 impl Workbook<'_> {
     /// Written in constant memory to a temporary file.
     fn write(&self, scratch: &Scratch) -> Result<SealedFile, Box<dyn std::error::Error + Send + Sync>> {
-        let mut workbook = rust_xlsxwriter::Workbook::new();
-        workbook.set_tempdir(scratch.dir())?;
+        let mut workbook = super::new_workbook(scratch)?;
         self.summary(&mut workbook)?;
         self.by_unit(&mut workbook)?;
         if self.compared {
