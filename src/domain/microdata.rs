@@ -84,12 +84,18 @@ fn choice_items(form: &Form) -> impl Iterator<Item = &Item> {
 pub struct Microdata {
     form: Arc<Form>,
     places: HashMap<(String, String), Published>,
+    /// Each choice item's id with its position among them, sorted by id: a stored answer's
+    /// items are found by binary search rather than hashed into a map per row.
+    positions: Vec<(String, usize)>,
 }
 
 impl Microdata {
     /// `places` as [`generalise`] made them.
     pub fn new(form: Arc<Form>, places: HashMap<(String, String), Published>) -> Self {
-        Self { form, places }
+        let mut positions: Vec<(String, usize)> =
+            choice_items(&form).enumerate().map(|(at, item)| (item.id.clone(), at)).collect();
+        positions.sort();
+        Self { form, places, positions }
     }
 
     pub fn form(&self) -> &Form {
@@ -118,15 +124,14 @@ impl Microdata {
         let stored: StoredCodes = serde_json::from_str(stored)?;
         let nowhere = (String::new(), String::new());
         let (locality, agency) = self.places.get(&leaf).unwrap_or(&nowhere);
-        let codes: Vec<Cow<str>> = choice_items(&self.form)
-            .map(|item| match stored.0.get(item.id.as_str()) {
-                Some(Codes::One(code)) => Cow::Borrowed(code.0.as_ref()),
-                Some(Codes::Many(codes)) => {
-                    Cow::Owned(codes.iter().map(|c| c.0.as_ref()).collect::<Vec<_>>().join(";"))
-                }
-                None => Cow::Borrowed(""),
-            })
-            .collect();
+        let mut codes: Vec<Cow<str>> = vec![Cow::Borrowed(""); self.positions.len()];
+        for (id, answer) in &stored.0 {
+            let Ok(found) = self.positions.binary_search_by(|(item, _)| item.as_str().cmp(&id.0)) else { continue };
+            codes[self.positions[found].1] = match answer {
+                Codes::One(code) => Cow::Borrowed(code.0.as_ref()),
+                Codes::Many(codes) => Cow::Owned(codes.iter().map(|c| c.0.as_ref()).collect::<Vec<_>>().join(";")),
+            };
+        }
         let mut cells = Vec::with_capacity(3 + codes.len());
         cells.extend([locality.as_str(), agency.as_str(), day.get(..7).unwrap_or(day)]);
         cells.extend(codes.iter().map(|c| c.as_ref()));
@@ -134,18 +139,12 @@ impl Microdata {
     }
 }
 
-/// A stored answer's strings by item id: an option code (or a text), or several codes.
-struct StoredCodes<'a>(HashMap<Text<'a>, Codes<'a>>);
+/// A stored answer's strings with their item id, as stored: an option code (or a text), or
+/// several codes.
+struct StoredCodes<'a>(Vec<(Text<'a>, Codes<'a>)>);
 
 /// A string of the stored answers, borrowed unless it holds an escape.
-#[derive(PartialEq, Eq, Hash)]
 struct Text<'a>(Cow<'a, str>);
-
-impl std::borrow::Borrow<str> for Text<'_> {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
 
 enum Codes<'a> {
     One(Text<'a>),
@@ -169,7 +168,24 @@ impl<'de> serde::Deserialize<'de> for Codes<'de> {
 
 impl<'de> serde::Deserialize<'de> for StoredCodes<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(StoredCodes(HashMap::deserialize(deserializer)?))
+        deserializer.deserialize_map(StoredCodesVisitor)
+    }
+}
+
+struct StoredCodesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StoredCodesVisitor {
+    type Value = StoredCodes<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("stored answers by item id")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(256));
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        Ok(StoredCodes(entries))
     }
 }
 
