@@ -94,7 +94,7 @@ impl Channel {
 }
 
 /// Which answers results count: all (default), all but desk answers, or desk answers only.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeskFilter {
     #[default]

@@ -622,6 +622,14 @@ impl Database {
                     result_cells::counts,
                 ))
                 .into_boxed();
+            // In key order, which is also the table's on SQLite: the disclosure heuristic
+            // numbers cells in the order read, and the same cells must give the same pattern.
+            let query = query.order((
+                result_cells::level,
+                result_cells::locality_code,
+                result_cells::agency_code,
+                result_cells::channel,
+            ));
             let query = if leaves {
                 query.filter(result_cells::level.eq(LEAF))
             } else {
