@@ -120,13 +120,15 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
         // the answer writer's batches keep the cost to one sync per batch). secure_delete
         // overwrites deleted content so that erased personal data does not linger in free
         // pages. A 64 MiB page cache (the default is 2) keeps the indexes a large list import
-        // probes in memory. The answer writer's checkpoints run on a thread of their own
+        // probes in memory; the soft heap limit (process-wide) caps all connections' caches
+        // together at 128 MiB, so a pool whose every connection once read a large database
+        // does not hold eight full caches. The answer writer's checkpoints run on a thread of their own
         // (`responses::checkpointer`); a connection checkpoints at its commit only past 4,000
         // pages (default 1,000), as a bound when that thread falls behind.
         conn.batch_execute(
             "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA cache_size = -65536;
-             PRAGMA wal_autocheckpoint = 4000;",
+             PRAGMA soft_heap_limit = 134217728; PRAGMA wal_autocheckpoint = 4000;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }
