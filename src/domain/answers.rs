@@ -47,18 +47,56 @@ impl ValidAnswers {
 impl ValidAnswers {
     /// Reads answers back from storage; the form says which strings are texts.
     pub fn from_stored(form: &Form, json: &str) -> Result<Self, serde_json::Error> {
-        let raw: BTreeMap<String, serde_json::Value> = serde_json::from_str(json)?;
-        let mut answers = BTreeMap::new();
-        for (id, value) in raw {
-            let is_text = form.item(&id).is_some_and(Item::is_text);
-            let answer = match value {
-                serde_json::Value::String(s) if is_text => AnswerValue::Text(s),
-                serde_json::Value::String(s) => AnswerValue::Choice(s),
-                other => AnswerValue::Choices(serde_json::from_value(other)?),
-            };
-            answers.insert(id, answer);
-        }
+        // Read straight into strings: a JSON value tree per answer was most of the cost of
+        // recounting a wave (`/verify`, crosstabs) from its raw answers.
+        let raw: BTreeMap<String, Stored> = serde_json::from_str(json)?;
+        let answers = raw
+            .into_iter()
+            .map(|(id, value)| {
+                let answer = match value {
+                    Stored::One(s) if form.item(&id).is_some_and(Item::is_text) => AnswerValue::Text(s),
+                    Stored::One(s) => AnswerValue::Choice(s),
+                    Stored::Many(codes) => AnswerValue::Choices(codes),
+                };
+                (id, answer)
+            })
+            .collect();
         Ok(Self(answers))
+    }
+}
+
+/// A stored answer as written: one string (a code or a text), or a list of codes.
+enum Stored {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl<'de> serde::Deserialize<'de> for Stored {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StoredVisitor)
+    }
+}
+
+struct StoredVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StoredVisitor {
+    type Value = Stored;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a code, a text or a list of codes")
+    }
+    fn visit_str<E>(self, text: &str) -> Result<Stored, E> {
+        Ok(Stored::One(text.to_string()))
+    }
+    fn visit_string<E>(self, text: String) -> Result<Stored, E> {
+        Ok(Stored::One(text))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Stored, A::Error> {
+        let mut codes = Vec::new();
+        while let Some(code) = seq.next_element()? {
+            codes.push(code);
+        }
+        Ok(Stored::Many(codes))
     }
 }
 

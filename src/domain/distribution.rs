@@ -8,7 +8,7 @@
 //! default, as the methodology publishes "x% of those asked want …".
 
 use crate::domain::form::{Denominator, Form, IndexRule, Item};
-use crate::domain::tally::{Layout, Slot, Tally};
+use crate::domain::tally::{Layout, Tally};
 
 /// One choice item's answers in one group.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +118,7 @@ impl<'a> DistributionPlan<'a> {
                 };
                 Resolved {
                     options: item.options.iter().map(|o| layout.option(&item.id, &o.code)).collect(),
-                    answered: layout.position(&Slot::Answered { item: item.id.clone() }),
+                    answered: layout.answered(&item.id),
                     positive,
                 }
             })

@@ -44,12 +44,38 @@ pub enum Slot {
 pub struct Layout {
     slots: Vec<Slot>,
     positions: HashMap<Slot, usize>,
+    /// Per item, its slots found by borrowed strings: every answer counted looks up each of
+    /// its codes, and building a `Slot` key for each allocated twice per look-up.
+    items: HashMap<String, ItemSlots>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ItemSlots {
+    options: HashMap<String, usize>,
+    answered: Option<usize>,
 }
 
 impl Layout {
     pub fn from_slots(slots: Vec<Slot>) -> Self {
-        let positions = slots.iter().enumerate().map(|(i, s)| (s.clone(), i)).collect();
-        Self { slots, positions }
+        let mut layout = Self::default();
+        for slot in slots {
+            layout.push(slot);
+        }
+        layout
+    }
+
+    /// Appends `slot` at the end, indexed.
+    fn push(&mut self, slot: Slot) {
+        let at = self.slots.len();
+        match &slot {
+            Slot::Option { item, code } => {
+                self.items.entry(item.clone()).or_default().options.insert(code.clone(), at);
+            }
+            Slot::Answered { item } => self.items.entry(item.clone()).or_default().answered = Some(at),
+            Slot::Product { .. } => {}
+        }
+        self.positions.insert(slot.clone(), at);
+        self.slots.push(slot);
     }
 
     pub fn slots(&self) -> &[Slot] {
@@ -69,7 +95,12 @@ impl Layout {
     }
 
     pub fn option(&self, item: &str, code: &str) -> Option<usize> {
-        self.position(&Slot::Option { item: item.into(), code: code.into() })
+        self.items.get(item)?.options.get(code).copied()
+    }
+
+    /// The slot of `item`'s answers with a code that is not "missing".
+    pub fn answered(&self, item: &str) -> Option<usize> {
+        self.items.get(item)?.answered
     }
 
     /// Appends the slots `form` needs that the layout lacks; whether any was added.
@@ -77,8 +108,7 @@ impl Layout {
         let before = self.slots.len();
         for slot in slots_of(form) {
             if !self.positions.contains_key(&slot) {
-                self.positions.insert(slot.clone(), self.slots.len());
-                self.slots.push(slot);
+                self.push(slot);
             }
         }
         self.slots.len() > before
@@ -175,11 +205,7 @@ fn share_parts(form: &Form, index: &str, answers: &ValidAnswers) -> (u64, u64) {
 pub fn increments<'a>(form: &Form, layout: &'a Layout, answers: &ValidAnswers) -> Vec<(usize, u64)> {
     let mut out = Vec::new();
     for (item, code) in answers::tallies(form, answers) {
-        let slot = if code == ANSWERED {
-            layout.position(&Slot::Answered { item: item.into() })
-        } else {
-            layout.option(item, code)
-        };
+        let slot = if code == ANSWERED { layout.answered(item) } else { layout.option(item, code) };
         out.extend(slot.map(|s| (s, 1)));
     }
     let mut parts: HashMap<&str, (u64, u64)> = HashMap::new();
