@@ -6,6 +6,7 @@
 
 use crate::domain::form::{Form, Item};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use unicode_normalization::UnicodeNormalization;
 
@@ -49,54 +50,95 @@ impl ValidAnswers {
     pub fn from_stored(form: &Form, json: &str) -> Result<Self, serde_json::Error> {
         // Read straight into strings: a JSON value tree per answer was most of the cost of
         // recounting a wave (`/verify`, crosstabs) from its raw answers.
-        let raw: BTreeMap<String, Stored> = serde_json::from_str(json)?;
-        let answers = raw
+        let stored: StoredCodes = serde_json::from_str(json)?;
+        let owned = |text: Text| text.0.into_owned();
+        let answers = stored
+            .0
             .into_iter()
-            .map(|(id, value)| {
-                let answer = match value {
-                    Stored::One(s) if form.item(&id).is_some_and(Item::is_text) => AnswerValue::Text(s),
-                    Stored::One(s) => AnswerValue::Choice(s),
-                    Stored::Many(codes) => AnswerValue::Choices(codes),
+            .map(|(id, codes)| {
+                let answer = match codes {
+                    Codes::One(s) if form.item(&id.0).is_some_and(Item::is_text) => AnswerValue::Text(owned(s)),
+                    Codes::One(code) => AnswerValue::Choice(owned(code)),
+                    Codes::Many(codes) => AnswerValue::Choices(codes.into_iter().map(owned).collect()),
                 };
-                (id, answer)
+                (owned(id), answer)
             })
             .collect();
         Ok(Self(answers))
     }
 }
 
-/// A stored answer as written: one string (a code or a text), or a list of codes.
-enum Stored {
-    One(String),
-    Many(Vec<String>),
+/// A stored answer's strings with their item id, as stored: an option code (or a text), or
+/// several codes; borrowed from the stored text. The one reader of the stored format.
+pub(crate) struct StoredCodes<'a>(pub(crate) Vec<(Text<'a>, Codes<'a>)>);
+
+/// A string of the stored answers, borrowed unless it holds an escape.
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
+
+pub(crate) enum Codes<'a> {
+    One(Text<'a>),
+    Many(Vec<Text<'a>>),
 }
 
-impl<'de> serde::Deserialize<'de> for Stored {
+impl<'de> serde::Deserialize<'de> for Text<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StoredVisitor)
+        match deserializer.deserialize_str(TextVisitor)? {
+            Codes::One(text) => Ok(text),
+            Codes::Many(_) => Err(serde::de::Error::custom("a string")),
+        }
     }
 }
 
-struct StoredVisitor;
+impl<'de> serde::Deserialize<'de> for Codes<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
 
-impl<'de> serde::de::Visitor<'de> for StoredVisitor {
-    type Value = Stored;
+impl<'de> serde::Deserialize<'de> for StoredCodes<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(StoredCodesVisitor)
+    }
+}
+
+struct StoredCodesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StoredCodesVisitor {
+    type Value = StoredCodes<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("stored answers by item id")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(256));
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        Ok(StoredCodes(entries))
+    }
+}
+
+/// Reads a string, or a list of strings, as stored answers hold them.
+struct TextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = Codes<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a code, a text or a list of codes")
     }
-    fn visit_str<E>(self, text: &str) -> Result<Stored, E> {
-        Ok(Stored::One(text.to_string()))
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Codes::One(Text(Cow::Borrowed(text))))
     }
-    fn visit_string<E>(self, text: String) -> Result<Stored, E> {
-        Ok(Stored::One(text))
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Codes::One(Text(Cow::Owned(text.to_string()))))
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Stored, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut codes = Vec::new();
         while let Some(code) = seq.next_element()? {
             codes.push(code);
         }
-        Ok(Stored::Many(codes))
+        Ok(Codes::Many(codes))
     }
 }
 

@@ -3,6 +3,7 @@
 //! holds at least k answers, and its agency left out where even the whole wave's cell of that
 //! agency is smaller. Its rows and its codebook are made here once, whatever file they go to.
 
+use crate::domain::answers::{Codes, StoredCodes};
 use crate::domain::form::{Form, Item};
 use crate::domain::locality::LocalityTree;
 use std::borrow::Cow;
@@ -136,80 +137,6 @@ impl Microdata {
         cells.extend([locality.as_str(), agency.as_str(), day.get(..7).unwrap_or(day)]);
         cells.extend(codes.iter().map(|c| c.as_ref()));
         Ok(write(&cells))
-    }
-}
-
-/// A stored answer's strings with their item id, as stored: an option code (or a text), or
-/// several codes.
-struct StoredCodes<'a>(Vec<(Text<'a>, Codes<'a>)>);
-
-/// A string of the stored answers, borrowed unless it holds an escape.
-struct Text<'a>(Cow<'a, str>);
-
-enum Codes<'a> {
-    One(Text<'a>),
-    Many(Vec<Text<'a>>),
-}
-
-impl<'de> serde::Deserialize<'de> for Text<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match deserializer.deserialize_str(TextVisitor)? {
-            Codes::One(text) => Ok(text),
-            Codes::Many(_) => Err(serde::de::Error::custom("a string")),
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Codes<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TextVisitor)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for StoredCodes<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(StoredCodesVisitor)
-    }
-}
-
-struct StoredCodesVisitor;
-
-impl<'de> serde::de::Visitor<'de> for StoredCodesVisitor {
-    type Value = StoredCodes<'de>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("stored answers by item id")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(256));
-        while let Some(entry) = map.next_entry()? {
-            entries.push(entry);
-        }
-        Ok(StoredCodes(entries))
-    }
-}
-
-/// Reads a string, or a list of strings, as stored answers hold them.
-struct TextVisitor;
-
-impl<'de> serde::de::Visitor<'de> for TextVisitor {
-    type Value = Codes<'de>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a code, a text or a list of codes")
-    }
-    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Codes::One(Text(Cow::Borrowed(text))))
-    }
-    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Codes::One(Text(Cow::Owned(text.to_string()))))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut codes = Vec::new();
-        while let Some(code) = seq.next_element()? {
-            codes.push(code);
-        }
-        Ok(Codes::Many(codes))
     }
 }
 

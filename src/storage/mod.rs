@@ -122,9 +122,9 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
         // pages. A 64 MiB page cache (the default is 2) keeps the indexes a large list import
         // probes in memory; the soft heap limit (process-wide) caps all connections' caches
         // together at 128 MiB, so a pool whose every connection once read a large database
-        // does not hold eight full caches. The answer writer's checkpoints run on a thread of their own
-        // (`responses::checkpointer`); a connection checkpoints at its commit only past 4,000
-        // pages (default 1,000), as a bound when that thread falls behind.
+        // does not hold eight full caches. The answer writer's checkpoints run on a thread of
+        // their own (`responses::checkpointer`); a connection checkpoints at its commit only
+        // past 4,000 pages (default 1,000), as a bound when that thread falls behind.
         conn.batch_execute(
             "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA cache_size = -65536;
