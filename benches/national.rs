@@ -2,7 +2,7 @@
 //!
 //! The real 2024 tree (63 provinces, 696 districts, 10,051 communes) is imported through the
 //! API, with one UBND per district and 20 provincial departments per province; a SIPAS-2017
-//! wave is opened, BENCH_ANSWERS invitations are spread over every commune (urban wards weigh
+//! wave (BENCH_FORM another form) is opened, BENCH_ANSWERS invitations are spread over every commune (urban wards weigh
 //! more, and a third of the communes share theirs with a provincial department), and each is
 //! answered once through `POST /api/v1/responses` by BENCH_CONCURRENCY clients, with answers
 //! drawn from the form by a seeded generator (any option including "không trả lời", several
@@ -25,6 +25,7 @@
 //! PHIEU_BIN=/path/to/other/phieu …                               (another build of the server)
 //! BENCH_RESULT_REPEATS=10 BENCH_PAGE_REPEATS=3 BENCH_SEED=2024 … (repetitions of each results call; the answers' seed)
 //! BENCH_REPORT_REPEATS=5 …                                       (repetitions of each report file and the microdata)
+//! BENCH_FORM=sipas-2023 …                                        (the wave's form; default sipas-2017)
 //!
 //! The server inherits this process's environment, so PHIEU_* settings (e.g.
 //! PHIEU_MIX_INTERVAL_SECS) apply to it.
@@ -46,7 +47,6 @@ use std::time::{Duration, Instant};
 
 const TREE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/localities-2024.csv");
 const WAVE_NAME: &str = "Đo quốc gia SIPAS";
-const FORM: &str = "sipas-2017";
 /// The API's cap on the codes of one invitations call.
 const MAX_PER_CALL: usize = 100_000;
 const DEPARTMENTS: [&str; 20] = [
@@ -657,7 +657,7 @@ fn read_tree() -> (String, Vec<Locality>) {
 
 /// Imports the tree, creates the agencies and the wave, issues the invitations; returns the
 /// wave and every code, shuffled.
-async fn seed(api: &Api, answers: usize, rng: &mut ChaCha8Rng) -> (String, Vec<String>) {
+async fn seed(api: &Api, form_id: &str, answers: usize, rng: &mut ChaCha8Rng) -> (String, Vec<String>) {
     let started = Instant::now();
     let (csv, tree) = read_tree();
     let imported = api
@@ -701,7 +701,7 @@ async fn seed(api: &Api, answers: usize, rng: &mut ChaCha8Rng) -> (String, Vec<S
     for (code, name, locality) in &agencies {
         api.post("/api/v1/agencies", &json!({"code": code, "name": name, "locality_code": locality}), 201).await;
     }
-    let wave = api.post("/api/v1/waves", &json!({"name": WAVE_NAME, "form_id": FORM}), 201).await;
+    let wave = api.post("/api/v1/waves", &json!({"name": WAVE_NAME, "form_id": form_id}), 201).await;
     let wave = wave["id"].as_str().unwrap().to_string();
     api.post(&format!("/api/v1/waves/{wave}/open"), &json!({}), 200).await;
 
@@ -827,7 +827,7 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
         println!("  reusing the seeded wave: no intake measured");
         wave["id"].as_str().unwrap().to_string()
     } else {
-        let (wave, codes) = seed(&api, settings.answers, &mut rng).await;
+        let (wave, codes) = seed(&api, &settings.form_id, settings.answers, &mut rng).await;
         let codes = Arc::new(codes);
         reset_peak(pid);
         let load_before = load_average();
@@ -1034,6 +1034,8 @@ struct Settings {
     page_repeats: usize,
     report_repeats: usize,
     seed: u64,
+    /// BENCH_FORM: the wave's form (default sipas-2017).
+    form_id: String,
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -1045,6 +1047,7 @@ async fn main() {
         page_repeats: env_number("BENCH_PAGE_REPEATS", 3).max(1),
         report_repeats: env_number("BENCH_REPORT_REPEATS", 5).max(1),
         seed: env_number("BENCH_SEED", 2024) as u64,
+        form_id: std::env::var("BENCH_FORM").unwrap_or_else(|_| "sipas-2017".into()),
         other_binary: std::env::var("PHIEU_BIN_B").ok().filter(|v| !v.is_empty()).map(PathBuf::from),
     };
     let binary = std::env::var("PHIEU_BIN").map(PathBuf::from).unwrap_or_else(|_| env!("CARGO_BIN_EXE_phieu").into());
@@ -1059,8 +1062,10 @@ async fn main() {
         load_average()
     );
     // The form as its API serves it (scales written out into each item's options).
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("survey_forms/{FORM}.json"));
-    let form = phieu::domain::form::parse_form(FORM, &std::fs::read_to_string(file).unwrap(), Some(FORM)).unwrap();
+    let form_id = settings.form_id.as_str();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("survey_forms/{form_id}.json"));
+    let form =
+        phieu::domain::form::parse_form(form_id, &std::fs::read_to_string(file).unwrap(), Some(form_id)).unwrap();
     let maker = Arc::new(AnswerMaker::new(&serde_json::to_value(&form).unwrap(), settings.seed));
     let ceilings = if only.contains("ceiling") && reuse.is_none() {
         Some(measure_ceilings(&maker, settings.answers, settings.concurrency).await)

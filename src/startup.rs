@@ -6,6 +6,9 @@ use crate::domain::code::CodeHasher;
 use crate::domain::form::{self, FormRegistry};
 use crate::scratch::Scratch;
 use crate::service::Survey;
+use crate::service::crosstab::CROSSTABS_KEPT;
+use crate::service::disclosure::SUPPRESSIONS_KEPT;
+use crate::service::recent::Recent;
 use crate::storage::Database;
 use crate::storage::accounts::NewUser;
 use crate::storage::responses::ResponseWriter;
@@ -60,7 +63,8 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         max_invitations_per_wave: settings.max_invitations_per_wave,
         min_cell: settings.min_cell,
         report_comments: settings.report_comments,
-        suppressions: Default::default(),
+        suppressions: Arc::new(Recent::new(SUPPRESSIONS_KEPT)),
+        crosstabs: Arc::new(Recent::new(CROSSTABS_KEPT)),
     })
 }
 

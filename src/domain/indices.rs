@@ -221,21 +221,31 @@ impl<'a> IndexPlan<'a> {
     /// Every index's `n` as `compute` gives it, without the figures: what disclosure control
     /// decides by.
     pub fn valid_counts(&self, tally: &Tally, respondents: u64) -> Vec<u64> {
-        let mut counts: Vec<u64> = Vec::with_capacity(self.steps.len());
-        for step in &self.steps {
-            let n = match step {
-                Step::Share { valid, .. } => valid.iter().map(|&s| tally.get(s)).sum(),
-                Step::Mean { parts, .. } => {
-                    if parts.iter().all(|&p| counts.get(p).is_some_and(|&n| n > 0)) {
-                        respondents
-                    } else {
-                        0
-                    }
-                }
-            };
-            counts.push(n);
-        }
+        let mut counts = self.share_valid_counts(tally);
+        self.complete_mean_counts(&mut counts, respondents);
         counts
+    }
+
+    /// Every share index's valid answers (0 for means): unlike a mean's `n`, these add up
+    /// over groups of answers.
+    pub fn share_valid_counts(&self, tally: &Tally) -> Vec<u64> {
+        let valid = self.steps.iter().map(|step| match step {
+            Step::Share { valid, .. } => valid.iter().map(|&s| tally.get(s)).sum(),
+            Step::Mean { .. } => 0,
+        });
+        valid.collect()
+    }
+
+    /// Sets each mean index's `n` in `counts` (which hold the shares' valid answers of a
+    /// group of `respondents`): every form behind it, when each of its parts has answers.
+    pub fn complete_mean_counts(&self, counts: &mut [u64], respondents: u64) {
+        for (i, step) in self.steps.iter().enumerate() {
+            if let Step::Mean { parts, .. } = step {
+                // Parts come before their mean, so a mean of means reads completed counts.
+                let answered = parts.iter().all(|&p| counts.get(p).is_some_and(|&n| n > 0));
+                counts[i] = if answered { respondents } else { 0 };
+            }
+        }
     }
 
     /// Every share index's positive answers (0 for means), read from the slots

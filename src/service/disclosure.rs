@@ -24,11 +24,15 @@ use crate::storage::{Database, StorageResult};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// Each wave's last suppression pattern and when it was decided.
-pub type SuppressionCache = Arc<Mutex<HashMap<String, (Instant, Arc<Suppression>)>>>;
+/// The last suppression pattern of the waves asked about most recently, and when each was
+/// decided (a national wave's pattern holds thousands of cells).
+pub type SuppressionCache = Arc<crate::service::recent::Recent<String, (Instant, Arc<Suppression>)>>;
+
+/// Waves whose suppression pattern is kept in memory.
+pub const SUPPRESSIONS_KEPT: usize = 16;
 
 /// A cell of the published cube: (desk split, level, locality, agency).
 type CubeKey = (DeskFilter, String, String, String);
@@ -94,10 +98,45 @@ fn hide_figures(figures: &mut [Figure], hidden: Option<&[bool]>, min_cell: u64) 
     }
 }
 
-/// A table beside the wave's cube: its cells' answers and tallies, the sums that tie them
+/// What disclosure control reads of a group of answers: how many, and per index its valid
+/// answers (shares only: these add up over groups) and positive ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub responses: u64,
+    share_valid: Vec<u64>,
+    hits: Vec<u64>,
+}
+
+impl Counted {
+    pub fn none(plan: &IndexPlan) -> Self {
+        let indices = plan.hit_counts(&Tally::default()).len();
+        Self { responses: 0, share_valid: vec![0; indices], hits: vec![0; indices] }
+    }
+
+    pub fn of(plan: &IndexPlan, tally: &Tally, responses: u64) -> Self {
+        Self { responses, share_valid: plan.share_valid_counts(tally), hits: plan.hit_counts(tally) }
+    }
+
+    pub fn add(&mut self, other: &Counted) {
+        self.responses += other.responses;
+        let theirs = other.share_valid.iter().chain(&other.hits);
+        for (a, b) in self.share_valid.iter_mut().chain(self.hits.iter_mut()).zip(theirs) {
+            *a += b;
+        }
+    }
+
+    /// Every index's `n`, as the figures of these answers would have it.
+    pub fn valid_counts(&self, plan: &IndexPlan) -> Vec<u64> {
+        let mut counts = self.share_valid.clone();
+        plan.complete_mean_counts(&mut counts, self.responses);
+        counts
+    }
+}
+
+/// A table beside the wave's cube: its cells' counts, the sums that tie them
 /// (`total = Σ parts`), and which of its cells' figures are published hidden elsewhere.
 pub struct Breakdown<'t> {
-    pub cells: Vec<(u64, &'t Tally)>,
+    pub cells: Vec<&'t Counted>,
     pub sums: Vec<(usize, Vec<usize>)>,
     /// For a cell the wave's own tables publish too (a total), per index: whether they hide
     /// it. A figure published there is never hidden here: that would protect nothing.
@@ -105,18 +144,18 @@ pub struct Breakdown<'t> {
 }
 
 impl Breakdown<'_> {
-    /// Each cell's figures with disclosure control applied: small cells, and enough others
-    /// that no sum of the table recovers a hidden figure, nor a figure hidden elsewhere.
-    /// Where a total published elsewhere is 0% or 100%, its parts are known all the same:
-    /// that is already published, so no bound rule hides it here.
-    pub fn protected_figures(&self, form: &Form, plan: &IndexPlan, min_cell: u64) -> Vec<Vec<Figure>> {
+    /// Per cell, per index, whether disclosure control hides its figure: small cells, and
+    /// enough others that no sum of the table recovers a hidden figure, nor a figure hidden
+    /// elsewhere. Where a total published elsewhere is 0% or 100%, its parts are known all
+    /// the same: that is already published, so no bound rule hides it here.
+    pub fn hidden(&self, form: &Form, plan: &IndexPlan, min_cell: u64) -> Vec<Vec<bool>> {
         let mut cube = Cube { keys: Vec::new(), cells: Vec::new(), positions: HashMap::new(), relations: Vec::new() };
-        for (responses, tally) in &self.cells {
+        for counted in &self.cells {
             cube.keys.push(None);
             cube.cells.push(Cell {
-                responses: *responses,
-                counts: plan.valid_counts(tally, *responses),
-                hits: plan.hit_counts(tally),
+                responses: counted.responses,
+                counts: counted.valid_counts(plan),
+                hits: counted.hits.clone(),
                 items: Vec::new(),
             });
         }
@@ -126,17 +165,14 @@ impl Breakdown<'_> {
         let elsewhere = |cell: usize, index: usize| {
             self.elsewhere.get(cell).and_then(Option::as_ref).and_then(|h| h.get(index)).copied()
         };
-        let Decision { hidden, .. } = decide(&cube, form, None, min_cell, &elsewhere);
-        self.cells
-            .iter()
-            .zip(&hidden)
-            .map(|((responses, tally), hidden)| {
-                let mut figures = plan.compute(tally, *responses);
-                hide_figures(&mut figures, Some(hidden), min_cell);
-                figures
-            })
-            .collect()
+        decide(&cube, form, None, min_cell, &elsewhere).hidden
     }
+}
+
+/// Hides the figures of a cell of a table beside the cube: those `hidden` marks (as
+/// [`Breakdown::hidden`] decided), and any under the threshold.
+pub fn hide_in_breakdown(figures: &mut [Figure], hidden: &[bool], min_cell: u64) {
+    hide_figures(figures, Some(hidden), min_cell);
 }
 
 /// One cell's answers, valid and positive answers per index, and per choice item its valid

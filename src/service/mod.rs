@@ -12,6 +12,7 @@ pub mod list_limits;
 mod list_xlsx;
 pub mod lists;
 pub mod progress;
+pub mod recent;
 pub mod report;
 pub mod report_comments;
 pub mod report_items;
@@ -55,8 +56,10 @@ pub struct Survey {
     /// Comments the report workbook lists (`PHIEU_REPORT_COMMENTS`): reading every answer's
     /// text would cost the whole wave (23 s at a million answers).
     pub report_comments: usize,
-    /// Each wave's last suppression pattern and when it was decided.
+    /// The recent waves' last suppression pattern and when it was decided.
     pub suppressions: disclosure::SuppressionCache,
+    /// The recent waves' crosstab counts.
+    pub crosstabs: crosstab::CrosstabCache,
 }
 
 impl Survey {
@@ -76,7 +79,7 @@ impl Survey {
         form: &Arc<crate::domain::form::Form>,
     ) -> crate::storage::StorageResult<Arc<disclosure::Suppression>> {
         let closed = wave.status == crate::domain::wave::WaveStatus::Closed;
-        let cached = self.suppressions.lock().unwrap_or_else(|e| e.into_inner()).get(&wave.id).cloned();
+        let cached = self.suppressions.get(&wave.id);
         if let Some((decided, known)) = cached {
             let fresh = decided.elapsed() < SUPPRESSION_REFRESH;
             // A closed wave's answers no longer change, so its first pattern stands.
@@ -100,7 +103,7 @@ impl Survey {
             .await?;
         let suppression = Arc::new(suppression);
         let decided = (std::time::Instant::now(), suppression.clone());
-        self.suppressions.lock().unwrap_or_else(|e| e.into_inner()).insert(wave.id.clone(), decided);
+        self.suppressions.insert(wave.id.clone(), decided);
         Ok(suppression)
     }
 

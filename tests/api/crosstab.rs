@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 on_both_backends!(
     crosstab_breaks_every_index_down_by_gender_for_the_wave_and_each_agency,
     crosstab_hides_small_categories_their_complements_and_totals_hidden_elsewhere,
-    crosstab_is_a_workbook_sheet_when_asked_and_refuses_items_that_do_not_split_respondents
+    crosstab_is_a_workbook_sheet_when_asked_and_refuses_items_that_do_not_split_respondents,
+    crosstab_counts_answers_that_arrive_after_it_was_read
 );
 
 /// A form satisfied at `level` on every item, with `gender` ("" leaves it blank), answered
@@ -54,6 +55,23 @@ fn summary(rows: &[&Value]) -> Vec<(String, String, u64, Option<f64>)> {
             )
         })
         .collect()
+}
+
+async fn crosstab_counts_answers_that_arrive_after_it_was_read(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
+    answer(&app, &wave, &form, "AG1", "1", "5").await;
+    let path = format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender");
+    let men = |json: &Value| summary(&rows_of(json, None, "access"))[1].clone();
+    let first = app.get_json(&path).await;
+    assert_eq!(men(&first), ("option".to_string(), "1".to_string(), 1, Some(100.0)));
+    assert_eq!(men(&app.get_json(&path).await), men(&first), "read again, unchanged");
+
+    answer(&app, &wave, &form, "AG1", "1", "1").await;
+    assert_eq!(men(&app.get_json(&path).await), ("option".to_string(), "1".to_string(), 2, Some(50.0)));
+    let json = officers_crosstab(&app, &wave, "AG1").await;
+    assert_eq!(summary(&rows_of(&json, Some("AG1"), "access"))[1].2, 2, "the agency's view counts it too");
 }
 
 async fn crosstab_breaks_every_index_down_by_gender_for_the_wave_and_each_agency(app: TestApp) {

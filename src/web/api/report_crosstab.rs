@@ -3,7 +3,7 @@
 
 use crate::domain::form::{Form, Item};
 use crate::domain::indices::Figure;
-use crate::service::crosstab::{Category, Crosstab, crosstabs};
+use crate::service::crosstab::{Category, Crosstab, crosstab_items, crosstabs};
 use crate::service::report_text::headline_columns;
 use crate::web::AppState;
 use crate::web::api::report::write_figure;
@@ -45,7 +45,7 @@ const HEADER: [&str; 15] = [
 /// The items asked for (`None` or `all`: every item that splits respondents), or a clear
 /// error naming the ones that can be used.
 pub fn chosen_items<'f>(form: &'f Form, asked: Option<&str>) -> Result<Vec<&'f Item>, ApiError> {
-    let usable: Vec<&Item> = form.items.iter().filter(|i| i.splits_respondents()).collect();
+    let usable = crosstab_items(form);
     let asked = asked.map(str::trim).filter(|a| !a.is_empty() && *a != "all");
     let Some(asked) = asked else { return Ok(usable) };
     asked
@@ -80,13 +80,13 @@ pub async fn crosstabs_for(
     let ids: Vec<String> = chosen_items(&form, asked)?.iter().map(|i| i.id.clone()).collect();
     let suppression = state.survey.suppression(&wave, &form).await?;
     state.audit(&user.0, "wave.report", &wave.id).await?;
-    let form_q = form.clone();
+    let (form_q, cache) = (form.clone(), state.survey.crosstabs.clone());
     let tables = state
         .survey
         .db
         .run(move |db| {
             let items: Vec<&Item> = ids.iter().filter_map(|id| form_q.item(id)).collect();
-            crosstabs(db, &form_q, &wave, &items, &query, &suppression)
+            crosstabs(db, &form_q, &wave, &items, &query, &suppression, &cache)
         })
         .await?;
     Ok((form, tables))
