@@ -1,6 +1,6 @@
-//! Where free-text answers may be shown: the place the microdata would publish their
-//! answer at (its locality generalised upward, its agency left out when the agency is small
-//! in the whole wave), and only where that place holds at least k answers. No date goes
+//! Where free-text answers may be shown: the place the microdata's threshold would publish
+//! their answer at (its locality generalised upward, its agency left out when the agency is
+//! small in the whole wave), and only where that place holds at least k answers. No date goes
 //! with a comment: a day or a month could single its writer out of the place's answers.
 
 use super::locality::LocalityTree;
@@ -14,7 +14,9 @@ pub fn comment_places(
     tree: &LocalityTree,
     min_cell: u64,
 ) -> HashMap<(String, String), Published> {
-    let mut places = generalise(leaves, tree, min_cell);
+    // A comment gives no figure away, so only the threshold moves it: the tables' hidden
+    // figures, which also move microdata rows, are not asked.
+    let mut places = generalise(leaves, tree, min_cell, &|_, _| false);
     let mut sizes: HashMap<Published, u64> = HashMap::new();
     for (l, a, n) in leaves {
         *sizes.entry(places[&(l.clone(), a.clone())].clone()).or_default() += n;

@@ -14,13 +14,18 @@ use std::sync::Arc;
 /// (locality code, `""` for the whole wave; agency code, `""` when left out).
 pub type Published = (String, String);
 
-/// The published cell of every leaf cell, given the answers of each leaf cell.
+/// The published cell of every leaf cell, given the answers of each leaf cell. A place keeps
+/// its rows when it holds at least `min_cell` of them and the wave's tables publish its
+/// figures: `hidden(locality, agency)` tells where they hide one (below the threshold, or as
+/// a complement), and there the rows would give it away, so they join the parent's.
 pub fn generalise(
     leaves: &[(String, String, u64)],
     tree: &LocalityTree,
     min_cell: u64,
+    hidden: &dyn Fn(&str, &str) -> bool,
 ) -> HashMap<(String, String), Published> {
     let small = |n: u64| 0 < n && n < min_cell;
+    let withheld = |place: &Published, n: u64| small(n) || (n > 0 && hidden(&place.0, &place.1));
     let mut sizes: HashMap<Published, u64> = HashMap::new();
     for (l, a, n) in leaves {
         *sizes.entry((l.clone(), a.clone())).or_default() += n;
@@ -39,7 +44,7 @@ pub fn generalise(
     for level in (1..=deepest).rev() {
         let here: Vec<Published> = sizes.keys().filter(|(l, _)| depth(l) == level).cloned().collect();
         for place in here {
-            if small(sizes[&place]) {
+            if withheld(&place, sizes[&place]) {
                 let parent = tree.get(&place.0).and_then(|l| l.parent_code.clone()).unwrap_or_default();
                 let agency = place.1.clone();
                 merge(&mut sizes, place, (parent, agency));
@@ -49,7 +54,7 @@ pub fn generalise(
     // At the top, an agency whose whole-wave cell is still small is left out.
     let agencies: Vec<Published> = sizes.keys().filter(|(l, a)| l.is_empty() && !a.is_empty()).cloned().collect();
     for place in agencies {
-        if small(sizes[&place]) {
+        if withheld(&place, sizes[&place]) {
             merge(&mut sizes, place, (String::new(), String::new()));
         }
     }
@@ -233,7 +238,7 @@ mod tests {
     #[test]
     fn big_cells_stay_and_small_ones_move_up_until_big_enough() {
         let leaves = [cell("00001", "A", 7), cell("00002", "A", 2), cell("00003", "A", 3), cell("00003", "B", 6)];
-        let map = generalise(&leaves, &tree(), 5);
+        let map = generalise(&leaves, &tree(), 5, &|_, _| false);
         assert_eq!(published(&map, "00001", "A"), ("00001".into(), "A".into()));
         // 2 in 00002 and 3 in 00003 are too few in their districts apart (2, 3), so both
         // reach the province, where together they are 5.
@@ -243,9 +248,26 @@ mod tests {
     }
 
     #[test]
+    fn a_place_whose_figures_the_tables_hide_joins_its_parent_with_the_small_one_it_protects() {
+        // In district 001, 00002's 3 answers are hidden, and 00001's 6 beside them as their
+        // complement: 00001's rows would give 00002's figures away (district minus 00001).
+        let leaves = [cell("00001", "A", 6), cell("00002", "A", 3), cell("00003", "A", 10)];
+        let hidden = |locality: &str, _: &str| locality == "00001" || locality == "00002";
+        let map = generalise(&leaves, &tree(), 5, &hidden);
+        assert_eq!(published(&map, "00001", "A"), ("001".into(), "A".into()));
+        assert_eq!(published(&map, "00002", "A"), ("001".into(), "A".into()));
+        assert_eq!(published(&map, "00003", "A"), ("00003".into(), "A".into()));
+        // A district the tables hide too sends them on to the province.
+        let hidden = |locality: &str, _: &str| locality != "00003" && locality != "01";
+        let map = generalise(&leaves, &tree(), 5, &hidden);
+        assert_eq!(published(&map, "00001", "A"), ("01".into(), "A".into()));
+        assert_eq!(published(&map, "00003", "A"), ("00003".into(), "A".into()));
+    }
+
+    #[test]
     fn an_agency_too_small_in_the_whole_wave_is_left_out() {
         let leaves = [cell("00001", "A", 9), cell("00003", "B", 1), cell("00002", "", 4)];
-        let map = generalise(&leaves, &tree(), 5);
+        let map = generalise(&leaves, &tree(), 5, &|_, _| false);
         assert_eq!(published(&map, "00003", "B"), (String::new(), String::new()));
         assert_eq!(published(&map, "00002", ""), (String::new(), String::new()));
         assert_eq!(published(&map, "00001", "A"), ("00001".into(), "A".into()));
@@ -256,7 +278,7 @@ mod tests {
         // 00002's 3 answers end with neither locality nor agency: then they would be known to
         // be 00002's, so the smallest other cell joins them.
         let leaves = [cell("00001", "A", 6), cell("00002", "B", 3), cell("00003", "C", 7)];
-        let map = generalise(&leaves, &tree(), 5);
+        let map = generalise(&leaves, &tree(), 5, &|_, _| false);
         assert_eq!(published(&map, "00002", "B"), (String::new(), String::new()));
         assert_eq!(published(&map, "00001", "A"), (String::new(), String::new()));
         assert_eq!(published(&map, "00003", "C"), ("00003".into(), "C".into()));
@@ -265,7 +287,7 @@ mod tests {
     #[test]
     fn every_published_cell_holds_at_least_k_answers_when_the_wave_does() {
         let leaves = [cell("00001", "A", 1), cell("00002", "A", 1), cell("00003", "B", 1), cell("00003", "A", 4)];
-        let map = generalise(&leaves, &tree(), 3);
+        let map = generalise(&leaves, &tree(), 3, &|_, _| false);
         let mut sizes: HashMap<Published, u64> = HashMap::new();
         for (l, a, n) in &leaves {
             *sizes.entry(published(&map, l, a)).or_default() += n;
@@ -286,7 +308,7 @@ mod tests {
                 .filter(|(_, n)| **n > 0)
                 .map(|(i, &n)| (places[i % 6].to_string(), ["A", "B", ""][i / 6].to_string(), n))
                 .collect();
-            let map = generalise(&leaves, &tree(), min_cell);
+            let map = generalise(&leaves, &tree(), min_cell, &|_, _| false);
             let mut sizes: HashMap<Published, u64> = HashMap::new();
             for (l, a, n) in &leaves {
                 *sizes.entry(map[&(l.clone(), a.clone())].clone()).or_default() += n;

@@ -74,6 +74,24 @@ impl Suppression {
         self.own_cells.contains(&(desk, tally::LEAF.to_string(), locality.to_string(), agency.to_string()))
     }
 
+    /// Whether the wave's tables hide a figure of the answers of `locality` (its cell, and
+    /// the row of its own answers) with `agency`, or of the locality's every agency
+    /// together: microdata rows placed there would give it away. Item distributions are
+    /// not asked: an item hidden for its few answers (a follow-up question) would otherwise
+    /// send nearly every place up to the whole wave.
+    pub fn hides_a_figure_of(&self, tree: &LocalityTree, locality: &str, agency: &str) -> bool {
+        let level = match locality {
+            "" => tally::WHOLE,
+            code => tree.get(code).map_or(tally::LEAF, |l| l.level.as_str()),
+        };
+        let levels = if locality.is_empty() { vec![level] } else { vec![level, tally::LEAF] };
+        let hides = |level: &str, agency: &str| {
+            let key = (DeskFilter::Include, level.to_string(), locality.to_string(), agency.to_string());
+            self.hidden.get(&key).is_some_and(|h| h.contains(&true))
+        };
+        levels.iter().any(|level| [agency, tally::ALL_AGENCIES].iter().any(|agency| hides(level, agency)))
+    }
+
     /// Hides the item distributions of one cell, as `apply` does its figures.
     pub fn apply_items(&self, desk: DeskFilter, level: &str, locality: &str, agency: &str, items: &mut [Distribution]) {
         let key = (desk, level.to_string(), locality.to_string(), agency.to_string());

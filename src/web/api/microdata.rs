@@ -37,6 +37,7 @@ async fn microdata_of(state: &AppState, user: &ApiUser, id: &str) -> Result<(Str
     let wave = find_wave(state, id).await?;
     let form = state.survey.wave_form(&wave.form_hash).await?;
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
+    let suppression = state.survey.suppression(&wave, &form).await?;
     let wave_q = wave.clone();
     let (places, answers) = state
         .survey
@@ -46,7 +47,8 @@ async fn microdata_of(state: &AppState, user: &ApiUser, id: &str) -> Result<(Str
             let leaves = db.leaf_cell_sizes(&wave_q.id)?;
             let tree = LocalityTree::new(db.wave_localities_tree(&wave_q)?);
             let answers: u64 = leaves.iter().map(|(_, _, n)| n).sum();
-            Ok((generalise(&leaves, &tree, min_cell), answers))
+            let hidden = |locality: &str, agency: &str| suppression.hides_a_figure_of(&tree, locality, agency);
+            Ok((generalise(&leaves, &tree, min_cell, &hidden), answers))
         })
         .await?;
     if answers < min_cell {
