@@ -146,6 +146,9 @@ fn xlsx_error(e: XlsxError) -> StorageError {
 /// The microdata workbook, read a page of answers at a time.
 fn write_workbook(db: &Database, wave_id: &str, microdata: &Microdata, scratch: &Scratch) -> StorageResult<SealedFile> {
     let mut workbook = super::new_workbook(scratch).map_err(xlsx_error)?;
+    // A national wave's sheet is larger than 4 GiB before compression (sipas-2023, 1,000,000
+    // answers), which a zip holds only with ZIP64: without it the file was refused.
+    workbook.use_zip_large_file(true);
     let mut data = DataSheets::new(&mut workbook, &microdata.columns(), SHEET_ROWS).map_err(xlsx_error)?;
     let mut after = String::new();
     loop {
