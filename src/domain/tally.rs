@@ -40,6 +40,10 @@ pub enum Slot {
     Product { left: Part, right: Part },
 }
 
+/// A factor of a product slot: a part (its position in `Layout::part_ids`) and whether it is
+/// the part's positive answers (else its valid ones).
+type Factor = (usize, bool);
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Layout {
     slots: Vec<Slot>,
@@ -51,9 +55,8 @@ pub struct Layout {
     /// its products found by position (SIPAS 2023 has about 800 products over 40 parts, and
     /// finding each part by name was most of counting an answer).
     part_ids: Vec<String>,
-    /// Per product slot: its position, then each factor's part (`part_ids`) and whether it
-    /// is the part's positive answers (else its valid ones).
-    products: Vec<(usize, (usize, bool), (usize, bool))>,
+    /// Per product slot: its position, then its two factors.
+    products: Vec<(usize, Factor, Factor)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

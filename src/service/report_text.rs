@@ -76,3 +76,13 @@ pub fn headline_columns(form: &Form) -> (Vec<&IndexDefinition>, Vec<usize>) {
     let positions = headline.iter().filter_map(|h| form.indices.iter().position(|i| i.id == h.id)).collect();
     (headline, positions)
 }
+
+/// The units as a report lists them: by their rank on the first headline index (SIPAS), best
+/// first; units without a rank (a hidden figure, a row of a locality's own answers) after,
+/// in the results' order.
+pub fn ranked_units<'g>(form: &Form, groups: &'g [GroupResult]) -> Vec<&'g GroupResult> {
+    let lead = headline_columns(form).1.first().copied();
+    let mut units: Vec<&GroupResult> = groups.iter().collect();
+    units.sort_by_key(|g| lead.and_then(|p| g.ranks.get(p).copied().flatten()).unwrap_or(u32::MAX));
+    units
+}

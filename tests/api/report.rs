@@ -130,11 +130,25 @@ async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
     assert_eq!(units.get_value((0, 3)).unwrap().to_string(), "Xếp hạng SIPAS");
     assert_eq!(units.get_value((0, 4)).unwrap().to_string(), label_of("sipas").as_str().unwrap());
     let names: Vec<String> = (1..=2).map(|r| units.get_value((r, 0)).unwrap().to_string()).collect();
-    assert_eq!(names, ["Huyện Một", "Huyện Hai"]);
-    // Huyện Một: 6 of 9 satisfied on every factor; Huyện Hai: 7 of 7.
-    assert_eq!(units.get_value((1, 4)), Some(&Data::Float(600.0 / 9.0)));
-    assert_eq!(units.get_value((2, 4)), Some(&Data::Float(100.0)));
-    assert_eq!(units.get_value((2, 3)), Some(&Data::Float(1.0)), "rank on SIPAS");
+    assert_eq!(names, ["Huyện Hai", "Huyện Một"], "best ranked on SIPAS first");
+    // Huyện Hai: 7 of 7 satisfied on every factor; Huyện Một: 6 of 9.
+    assert_eq!(units.get_value((1, 4)), Some(&Data::Float(100.0)));
+    assert_eq!(units.get_value((2, 4)), Some(&Data::Float(600.0 / 9.0)));
+    assert_eq!(units.get_value((1, 3)), Some(&Data::Float(1.0)), "rank on SIPAS");
+    assert_eq!(units.get_value((2, 3)), Some(&Data::Float(2.0)));
+    // Four columns, each headline figure, then each one's interval: SIPAS's comes first.
+    let titled = (0..).take_while(|&c| units.get_value((0, c)).is_some_and(|t| !t.to_string().is_empty())).count();
+    let sipas_low = 4 + (titled as u32 - 4) / 3;
+    let low_title = units.get_value((0, sipas_low)).unwrap().to_string();
+    assert!(
+        low_title.contains("KTC 95% từ") && low_title.starts_with(label_of("sipas").as_str().unwrap()),
+        "{low_title}"
+    );
+    let (low, high) = (units.get_value((2, sipas_low)), units.get_value((2, sipas_low + 1)));
+    let (Some(Data::Float(low)), Some(Data::Float(high))) = (low, high) else {
+        panic!("an interval: {low:?} {high:?}")
+    };
+    assert!(*low < 600.0 / 9.0 && 600.0 / 9.0 < *high, "{low}–{high} around 66.7");
     let method = workbook.worksheet_range("Phương pháp").unwrap();
     assert!(method.get_value((6, 1)).unwrap().to_string().contains("dưới 5 câu trả lời"));
 

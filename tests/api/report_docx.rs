@@ -158,6 +158,8 @@ async fn word_report_has_heading_sections_and_hand_computed_figures(app: TestApp
     assert_eq!(one[1..4], ["8", "2", "75,0"], "6 of 8 satisfied, second on SIPAS");
     let two = body.row(&format!("Huyện Hai · {AMPERSAND_AGENCY}"));
     assert_eq!(two[1..4], ["7", "1", "100,0"]);
+    let at = |name: &str| body.rows.iter().position(|r| r.first().is_some_and(|c| c.starts_with(name))).unwrap();
+    assert!(at("Huyện Hai") < at("Huyện Một"), "best ranked on SIPAS first");
     assert!(body.xml.contains("Tổ Một cửa &amp; Tiếp dân &lt;liên thông&gt;"), "escaped in the XML");
     assert!(!body.xml.contains("& Tiếp") && !body.xml.contains("<liên"));
 

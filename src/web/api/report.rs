@@ -8,7 +8,7 @@ use crate::scratch::{Scratch, SealedFile};
 use crate::service::crosstab::Crosstab;
 use crate::service::report::{IndexRow, group_rows, overall_rows};
 use crate::service::report_items::ItemTable;
-use crate::service::report_text::{headline_columns, locality_label, method_statements};
+use crate::service::report_text::{headline_columns, locality_label, method_statements, ranked_units};
 use crate::service::results::{AgencyRef, LocalityRef, WaveResults};
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
@@ -421,7 +421,8 @@ impl Workbook<'_> {
         Ok(())
     }
 
-    /// The headline indices of every unit, with the rank on SIPAS, and a chart of SIPAS.
+    /// The headline indices of every unit with their intervals, best ranked on SIPAS first,
+    /// and a chart of SIPAS.
     fn by_unit(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
         use rust_xlsxwriter::{Chart, ChartType, Format};
         let (bold, percent) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
@@ -430,12 +431,19 @@ impl Workbook<'_> {
         let name = "Chỉ số theo đơn vị";
         sheet.set_name(name)?;
         sheet.set_column_width(0, 40)?;
-        let mut titles = vec!["Đơn vị", "Cơ quan", "Số phiếu", "Xếp hạng SIPAS"];
-        titles.extend(headline.iter().map(|h| h.label.as_str()));
-        for (column, title) in titles.iter().enumerate() {
-            sheet.write_string_with_format(0, column as u16, *title, &bold)?;
+        let mut titles: Vec<String> = ["Đơn vị", "Cơ quan", "Số phiếu", "Xếp hạng SIPAS"].map(String::from).into();
+        titles.extend(headline.iter().map(|h| h.label.clone()));
+        // Each figure's 95% interval after the figures, so the chart's column stays beside
+        // the names.
+        for h in &headline {
+            titles.push(format!("{} – KTC 95% từ", h.label));
+            titles.push(format!("{} – KTC 95% đến", h.label));
         }
-        let groups = &self.results.groups;
+        for (column, title) in titles.iter().enumerate() {
+            sheet.write_string_with_format(0, column as u16, title, &bold)?;
+        }
+        let intervals = 4 + positions.len() as u16;
+        let groups = ranked_units(self.form, &self.results.groups);
         for (i, group) in groups.iter().enumerate() {
             let r = 1 + i as u32;
             sheet.write_string(r, 0, locality_label(group).unwrap_or_default())?;
@@ -445,7 +453,12 @@ impl Workbook<'_> {
                 sheet.write_number(r, 3, rank as f64)?;
             }
             for (column, &p) in positions.iter().enumerate() {
-                write_figure(sheet, r, 4 + column as u16, &group.figures[p], &percent)?;
+                let figure = &group.figures[p];
+                write_figure(sheet, r, 4 + column as u16, figure, &percent)?;
+                let bounds = [figure.ci_low, figure.ci_high].into_iter().enumerate();
+                for (side, bound) in bounds.filter_map(|(side, b)| Some((side, b?))) {
+                    sheet.write_number_with_format(r, intervals + 2 * column as u16 + side as u16, bound, &percent)?;
+                }
             }
         }
         if !groups.is_empty() && groups.len() <= MAX_CHARTED_UNITS {
@@ -458,7 +471,7 @@ impl Workbook<'_> {
                 .set_name(headline.first().map_or("SIPAS", |h| h.label.as_str()));
             chart.title().set_name("Chỉ số hài lòng theo đơn vị (%)");
             chart.x_axis().set_min(0.0).set_max(100.0);
-            sheet.insert_chart(1, 4 + positions.len() as u16 + 1, &chart)?;
+            sheet.insert_chart(1, intervals + 2 * positions.len() as u16 + 1, &chart)?;
         }
         Ok(())
     }

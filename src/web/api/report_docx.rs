@@ -9,7 +9,7 @@ use crate::domain::indices::Figure;
 use crate::domain::rounding::one_decimal;
 use crate::scratch::{Scratch, SealedFile};
 use crate::service::report::overall_rows;
-use crate::service::report_text::{headline_columns, method_statements, unit_name};
+use crate::service::report_text::{headline_columns, method_statements, ranked_units, unit_name};
 use crate::service::results::WaveResults;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
@@ -204,10 +204,10 @@ impl Report<'_> {
         self.note(doc, &marks)
     }
 
-    /// The headline indices of every unit with the rank on SIPAS, as the workbook's sheet;
+    /// The headline indices of every unit, best ranked on SIPAS first, as the workbook's sheet;
     /// on a turned page when they do not fit an upright one.
     fn by_unit(&self, doc: &mut Document<impl Write + Seek>) -> io::Result<()> {
-        let groups = &self.results.groups;
+        let groups = ranked_units(self.form, &self.results.groups);
         if groups.is_empty() {
             doc.heading(1, "2. Chỉ số theo đơn vị")?;
             let none = "Báo cáo này không chia theo đơn vị (chưa chọn cấp địa bàn hoặc theo cơ quan).";

@@ -5,7 +5,7 @@
 
 use super::{level_label, one_decimal, refused};
 use crate::domain::indices::Figure;
-use crate::service::report_text::{headline_columns, method_statements, unit_name};
+use crate::service::report_text::{headline_columns, method_statements, ranked_units, unit_name};
 use crate::service::results::WaveResults;
 use crate::web::AppState;
 use crate::web::api::report_docx::docx_file;
@@ -105,7 +105,8 @@ async fn page(
         .collect();
     let (overall_bars, overall_height) =
         bars(headline.iter().zip(&positions).map(|(index, &p)| (index.label.as_str(), &overall.indices[p].figure)));
-    let names: Vec<String> = groups.iter().map(unit_name).collect();
+    let groups = ranked_units(&form, groups);
+    let names: Vec<String> = groups.iter().copied().map(unit_name).collect();
     let lead = positions.first().copied();
     let units: Vec<_> = groups
         .iter()
