@@ -447,6 +447,14 @@ impl Patterns<'_> {
         while let Some(cell) = breaks(&pattern) {
             let counts = forced.get_or_insert_with(|| column.to_vec());
             counts[cell] = 1;
+            // Every cell a bound flags once this one is hidden, before deciding the column
+            // again: deciding it is a pass over every cell, and a small national wave flags
+            // thousands.
+            pattern[cell] = true;
+            while let Some(more) = breaks(&pattern) {
+                counts[more] = 1;
+                pattern[more] = true;
+            }
             pattern = self.index.suppress_keeping(counts, self.min_cell, kept);
             or_into(&mut pattern, floor);
         }
