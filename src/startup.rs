@@ -39,7 +39,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
     let db = Database::connect(&settings.database_url, settings.pool_size).context("opening the database")?;
     let forms = FormRegistry::new(forms);
     crate::service::forms::pin_forms_of_earlier_waves(&db, &forms).context("pinning forms to earlier waves")?;
-    crate::service::results::rebuild_missing_tallies(&db, &forms).context("rebuilding result tallies")?;
+    crate::service::recount::rebuild_missing_tallies(&db, &forms).context("rebuilding result tallies")?;
     let key = match &settings.secret_key {
         Some(key) => key.clone(),
         None => db.instance_secret(crate::storage::operator::CODE_KEY_NAME, || {

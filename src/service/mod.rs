@@ -13,6 +13,7 @@ mod list_xlsx;
 pub mod lists;
 pub mod progress;
 pub mod recent;
+pub mod recount;
 pub mod report;
 pub mod report_comments;
 pub mod report_items;

@@ -3,13 +3,13 @@
 
 use crate::domain::answers::ValidAnswers;
 use crate::domain::distribution::{Distribution, DistributionPlan};
-use crate::domain::form::{Form, FormRegistry, IndexRule};
+use crate::domain::form::{Form, IndexRule};
 use crate::domain::indices::{Figure, IndexPlan, IndexValue, StratumPart, mean_of_units};
 use crate::domain::locality::LocalityTree;
-use crate::domain::tally::{self, Layout, Tally};
+use crate::domain::tally::{self, Tally};
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus, Weighting};
 use crate::service::disclosure::Suppression;
-use crate::storage::tallies::{AgencyRows, CellCounts, CellKey, RawAnswer, ResultCells, ResultRow, roll_up};
+use crate::storage::tallies::{AgencyRows, RawAnswer, ResultCells, ResultRow};
 use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
@@ -771,37 +771,8 @@ fn covered_at_level(tree: &LocalityTree, root: &str, level: &str) -> Vec<String>
     tree.descendants_at_level(root, level)
 }
 
-#[derive(Debug, Serialize)]
-pub struct Verification {
-    pub consistent: bool,
-    pub responses_stored: u64,
-    pub responses_counted: u64,
-    /// The first differences found, as "level/locality/agency/channel: …".
-    pub differences: Vec<String>,
-}
-
-/// Raw answers read per chunk by the recount: memory follows the number of cells.
-const RECOUNT_CHUNK: i64 = 2_000;
-
-/// Leaf cells of a wave recounted from its raw answers, read in chunks by id.
-fn recount_leaves(
-    db: &Database,
-    form: &Form,
-    wave_id: &str,
-    layout: &Layout,
-) -> StorageResult<(u64, BTreeMap<CellKey, CellCounts>)> {
-    let mut leaves: BTreeMap<CellKey, CellCounts> = BTreeMap::new();
-    let mut answers = 0u64;
-    each_stored_answer(db, form, wave_id, |(_, locality, agency, channel, _, _), valid| {
-        let leaf = leaves.entry((tally::LEAF.to_string(), locality, agency, channel)).or_default();
-        leaf.responses += 1;
-        for (slot, n) in tally::increments(form, layout, &valid) {
-            leaf.tally.add(slot, n);
-        }
-        answers += 1;
-    })?;
-    Ok((answers, leaves))
-}
+/// Raw answers read per page by whoever reads a whole wave: memory follows the page.
+pub(crate) const ANSWERS_PAGE: i64 = 2_000;
 
 /// Every raw answer of a wave with its answers read back, in chunks by id: memory stays that
 /// of a chunk. Ids are random, so the order says nothing of when answers came.
@@ -814,7 +785,7 @@ pub fn each_stored_answer(
     let mut after = String::new();
     db.refresh_answer_statistics()?;
     loop {
-        let chunk = db.raw_answers_after(wave_id, &after, RECOUNT_CHUNK)?;
+        let chunk = db.raw_answers_after(wave_id, &after, ANSWERS_PAGE)?;
         let Some(last) = chunk.last() else { return Ok(()) };
         after = last.0.clone();
         for raw in chunk {
@@ -822,74 +793,4 @@ pub fn each_stored_answer(
             each(raw, valid);
         }
     }
-}
-
-/// Recounts every answer of a wave from the raw rows, streamed in chunks, and compares with
-/// the stored leaf cells; then checks every roll-up against the sum of the recounted leaves
-/// (under the current locality tree for an open wave; a closed wave keeps the roll-ups of the
-/// tree it closed under, so there only the whole-wave rows are checked). Stored cells are
-/// read one at a time: what is held is the recount and the roll-ups expected from it.
-pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) -> StorageResult<Verification> {
-    let mut layout = db.tally_layout(wave_id)?;
-    layout.extend_for(form);
-    let (responses_stored, mut expected) = recount_leaves(db, form, wave_id, &layout)?;
-    let tree = if open { Some(LocalityTree::new(db.all_localities()?)) } else { None };
-    let mut rollups = roll_up(&expected, |code| {
-        Ok(tree.as_ref().map_or_else(Vec::new, |t| {
-            t.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect()
-        }))
-    })?;
-    rollups.retain(|key, _| key.0 != tally::LEAF && (open || key.0 == tally::WHOLE));
-    let mut differences = Vec::new();
-    let mut compare = |key: &CellKey, live: Option<&CellCounts>, expected: Option<&CellCounts>| {
-        let empty = CellCounts::default();
-        let (live, expected) = (live.unwrap_or(&empty), expected.unwrap_or(&empty));
-        let counts_differ = live.tally.encode() != expected.tally.encode();
-        if (live.responses != expected.responses || counts_differ) && differences.len() < 20 {
-            let counts = if counts_differ { " (counts differ)" } else { "" };
-            differences.push(format!(
-                "{}/{}/{}/{}: counters {} answers, recount {}{counts}",
-                key.0, key.1, key.2, key.3, live.responses, expected.responses
-            ));
-        }
-    };
-    let mut responses_counted = 0;
-    db.each_cell(wave_id, true, None, |key, live| {
-        responses_counted += live.responses;
-        compare(&key, Some(&live), expected.remove(&key).as_ref());
-    })?;
-    db.each_cell(wave_id, false, None, |key, live| {
-        if open || key.0 == tally::WHOLE {
-            compare(&key, Some(&live), rollups.remove(&key).as_ref());
-        }
-    })?;
-    // What the recount found and no stored cell holds.
-    for (key, missing) in expected.iter().chain(&rollups) {
-        compare(key, None, Some(missing));
-    }
-    Ok(Verification {
-        consistent: differences.is_empty() && responses_counted == responses_stored,
-        responses_stored,
-        responses_counted,
-        differences,
-    })
-}
-
-/// Rebuilds from raw answers the tallies of waves that have none: waves answered before
-/// tallies replaced the old counters. Run at start-up.
-pub fn rebuild_missing_tallies(db: &Database, forms: &FormRegistry) -> StorageResult<()> {
-    for wave in db.waves_without_tallies()? {
-        let Some(form_hash) = db.wave(&wave)?.map(|w| w.form_hash) else { continue };
-        let form = super::forms::wave_form(db, forms, &form_hash)?;
-        let mut layout = Layout::default();
-        layout.extend_for(&form);
-        let (_, leaves) = recount_leaves(db, &form, &wave, &layout)?;
-        let tree = LocalityTree::new(db.all_localities()?);
-        let cells = roll_up(&leaves, |code| {
-            Ok(tree.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect())
-        })?;
-        db.replace_cells(&wave, &layout, &cells)?;
-        tracing::info!(wave, cells = cells.len(), "result tallies rebuilt from raw answers");
-    }
-    Ok(())
 }

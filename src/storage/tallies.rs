@@ -677,6 +677,65 @@ impl Database {
             .load(c)?))
     }
 
+    /// The localities a wave's answers came from, in the order `raw_answers_by_cell_after`
+    /// reads them (the database's own ordering of codes).
+    pub fn answered_localities(&self, wave_id: &str) -> StorageResult<Vec<String>> {
+        Ok(with_conn!(self, c => responses::table
+            .filter(responses::wave_id.eq(wave_id))
+            .select(responses::locality_code)
+            .distinct()
+            .order(responses::locality_code)
+            .load(c)?))
+    }
+
+    /// Raw answers of a wave after `after`, ordered by cell (locality, agency, channel) then
+    /// id, at most `limit`: a cell's answers come together, so a reader can finish one cell
+    /// before the next. `after` is the last answer of the previous page, or `None`.
+    pub fn raw_answers_by_cell_after(
+        &self,
+        wave_id: &str,
+        after: Option<&RawAnswer>,
+        limit: i64,
+    ) -> StorageResult<Vec<RawAnswer>> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            id: String,
+            #[diesel(sql_type = Text)]
+            locality_code: String,
+            #[diesel(sql_type = Text)]
+            agency_code: String,
+            #[diesel(sql_type = Text)]
+            channel: String,
+            #[diesel(sql_type = Text)]
+            submitted_on: String,
+            #[diesel(sql_type = Text)]
+            answers: String,
+        }
+        let empty = String::new();
+        let (id, locality, agency, channel) = match after {
+            Some((id, locality, agency, channel, _, _)) => (id, locality, agency, channel),
+            None => (&empty, &empty, &empty, &empty),
+        };
+        // A row-value comparison, which both databases answer from the `responses_cell` index.
+        let rows: Vec<Row> = with_conn!(self, c => diesel::sql_query(
+            "SELECT id, locality_code, agency_code, channel, submitted_on, answers FROM responses \
+             WHERE wave_id = $1 AND (locality_code, agency_code, channel, id) > ($2, $3, $4, $5) \
+             ORDER BY locality_code, agency_code, channel, id LIMIT $6",
+        )
+        .bind::<Text, _>(wave_id)
+        .bind::<Text, _>(locality)
+        .bind::<Text, _>(agency)
+        .bind::<Text, _>(channel)
+        .bind::<Text, _>(id)
+        .bind::<BigInt, _>(limit)
+        .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.id, r.locality_code, r.agency_code, r.channel, r.submitted_on, r.answers))
+            .collect())
+    }
+
     /// Replaces a wave's cells by `cells` (the start-up rebuild from raw answers).
     pub fn replace_cells(
         &self,

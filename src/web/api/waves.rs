@@ -5,9 +5,8 @@ use crate::domain::form::Form;
 use crate::domain::locality::LocalityTree;
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus, Weighting, covers_agency};
 use crate::service::invitations::{IssueError, MAX_INVITATIONS_PER_REQUEST};
-use crate::service::results::{
-    ResultsQuery, WaveResults, compare_with, through_crosswalk, verify_counters, wave_results,
-};
+use crate::service::recount::verify_counters;
+use crate::service::results::{ResultsQuery, WaveResults, compare_with, through_crosswalk, wave_results};
 use crate::service::waves::WaveRequest;
 use crate::storage::waves::{TransitionOutcome, Wave};
 use crate::web::AppState;

@@ -1,0 +1,2 @@
+DROP INDEX responses_cell;
+CREATE INDEX responses_wave ON responses(wave_id);
