@@ -71,13 +71,21 @@ pub struct OptionRow<'a> {
     /// Expectations: the option's place among its item's options (1 = most chosen; equal
     /// shares share a place).
     pub rank: Option<u32>,
+    /// Expectations asked as items of their own: the item's place among them
+    /// (`ranked_expectation_items`).
+    pub item_rank: Option<u32>,
 }
 
 /// A unit's rows of `table`, items in the form's order; an expectation's options ranked
 /// (in the form's order when hidden).
 pub fn unit_rows<'a>(table: ItemTable, form: &'a Form, unit: Unit<'a>) -> Vec<OptionRow<'a>> {
     let mut rows = Vec::new();
+    let item_ranks = match table {
+        ItemTable::Expectations => ranked_expectation_items(form, unit.items),
+        ItemTable::Items => Vec::new(),
+    };
     for (item, distribution) in choice_items(form).zip(unit.items) {
+        let item_rank = item_ranks.iter().find(|r| r.item.id == item.id).map(|r| r.rank);
         let row = |option: usize, share: Option<f64>, rank: Option<u32>| OptionRow {
             unit,
             item,
@@ -88,6 +96,7 @@ pub fn unit_rows<'a>(table: ItemTable, form: &'a Form, unit: Unit<'a>) -> Vec<Op
             positive_share: distribution.positive_share,
             suppressed: distribution.suppressed(),
             rank,
+            item_rank,
         };
         match table {
             ItemTable::Items => {
@@ -115,6 +124,84 @@ pub fn unit_rows<'a>(table: ItemTable, form: &'a Form, unit: Unit<'a>) -> Vec<Op
         }
     }
     rows
+}
+
+/// An expectation item's place among its unit's expectation items.
+pub struct RankedExpectation<'a> {
+    pub item: &'a Item,
+    /// % wishing for it: the share of its declared positive options.
+    pub share: f64,
+    pub answered: u64,
+    /// 1 = most wished; equal shares share a place.
+    pub rank: u32,
+}
+
+/// Expectation items ranked against one another by the share wishing for each, most wished
+/// first: forms that ask each expectation as a question of its own (SIPAS 2023: ten items
+/// on a four-point scale) are read as one list, as forms with one multiple-choice item rank
+/// its options. Only items whose share the form declares and the unit shows take part, and
+/// only when at least two do.
+pub fn ranked_expectation_items<'a>(form: &'a Form, items: &[Distribution]) -> Vec<RankedExpectation<'a>> {
+    let mut ranked: Vec<(&Item, f64, u64)> = choice_items(form)
+        .zip(items)
+        .filter(|(item, _)| item.kind == ItemKind::Expectation)
+        .filter_map(|(item, d)| Some((item, d.positive_share?, d.answered)))
+        .collect();
+    if ranked.len() < 2 {
+        return Vec::new();
+    }
+    // Stable: equal shares keep the form's order.
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut place = 0;
+    ranked
+        .iter()
+        .enumerate()
+        .map(|(i, &(item, share, answered))| {
+            if i == 0 || ranked[i - 1].1 != share {
+                place = i as u32 + 1;
+            }
+            RankedExpectation { item, share, answered, rank: place }
+        })
+        .collect()
+}
+
+/// Perception criteria beside the satisfaction questions of the same factor.
+pub struct FactorSideBySide<'a> {
+    /// The section the factor's questions are in.
+    pub title: &'a str,
+    /// Each item with its answers in the unit (`positive_share` is what sets them side by side).
+    pub perception: Vec<(&'a Item, &'a Distribution)>,
+    pub satisfaction: Vec<(&'a Item, &'a Distribution)>,
+}
+
+/// Per factor (an item `dimension`) asked both ways, its perception criteria ("is the
+/// waiting area adequate?") beside its satisfaction questions, in the form's order: what
+/// people found and how satisfied they were, read together.
+pub fn perception_beside_satisfaction<'a>(form: &'a Form, items: &'a [Distribution]) -> Vec<FactorSideBySide<'a>> {
+    let mut factors: Vec<(&str, FactorSideBySide)> = Vec::new();
+    for (item, distribution) in choice_items(form).zip(items) {
+        let Some(dimension) = item.dimension.as_deref() else { continue };
+        if !matches!(item.kind, ItemKind::Perception | ItemKind::Satisfaction) {
+            continue;
+        }
+        let at = match factors.iter().position(|(d, _)| *d == dimension) {
+            Some(at) => at,
+            None => {
+                let title = form.sections.iter().find(|s| s.id == item.section).map_or(dimension, |s| &s.title);
+                let factor = FactorSideBySide { title, perception: Vec::new(), satisfaction: Vec::new() };
+                factors.push((dimension, factor));
+                factors.len() - 1
+            }
+        };
+        let factor = &mut factors[at].1;
+        let side = if item.kind == ItemKind::Perception { &mut factor.perception } else { &mut factor.satisfaction };
+        side.push((item, distribution));
+    }
+    factors
+        .into_iter()
+        .map(|(_, factor)| factor)
+        .filter(|f| !f.perception.is_empty() && !f.satisfaction.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -149,5 +236,61 @@ mod tests {
         assert_eq!(rows.len(), 2 + 3);
         assert_eq!((rows[1].option.code.as_str(), rows[1].share), ("0", Some(20.0)), "missing: of all 5 forms");
         assert_eq!(rows[2].share, Some(25.0), "a: 1 of 4 valid answers");
+    }
+
+    fn distribution(positive_share: Option<f64>) -> Distribution {
+        Distribution { answered: 10, counts: positive_share.map(|_| vec![5, 5]), positive_share }
+    }
+
+    #[test]
+    fn expectation_items_asked_apart_are_ranked_by_the_share_wishing_for_each() {
+        let wish = json!([{"code": "1", "label": "Không mong muốn"}, {"code": "4", "label": "Rất mong muốn"}]);
+        let json = json!({
+            "id": "t", "version": "1", "title": "T", "sections": [{"id": "s", "title": "S"}],
+            "items": [
+                {"id": "sat", "section": "s", "kind": "satisfaction", "text": "Hài lòng?", "options": wish},
+                {"id": "w1", "section": "s", "kind": "expectation", "text": "Một", "options": wish},
+                {"id": "w2", "section": "s", "kind": "expectation", "text": "Hai", "options": wish},
+                {"id": "w3", "section": "s", "kind": "expectation", "text": "Ba", "options": wish},
+                {"id": "w4", "section": "s", "kind": "expectation", "text": "Bốn", "options": wish}
+            ],
+            "indices": [{"id": "sipas", "label": "S", "rule": "share", "items": ["sat"], "positive": ["4"]}]
+        });
+        let form = parse_form("t.json", &json.to_string(), None).unwrap();
+        // w4 is hidden in this unit: it takes no place.
+        let items = [Some(90.0), Some(50.0), Some(80.0), Some(50.0), None].map(distribution);
+        let ranked: Vec<(&str, u32, f64)> =
+            ranked_expectation_items(&form, &items).iter().map(|r| (r.item.id.as_str(), r.rank, r.share)).collect();
+        assert_eq!(ranked, [("w2", 1, 80.0), ("w1", 2, 50.0), ("w3", 2, 50.0)]);
+        // One item alone is not a ranking.
+        let items = [Some(90.0), Some(50.0), None, None, None].map(distribution);
+        assert!(ranked_expectation_items(&form, &items).is_empty());
+    }
+
+    #[test]
+    fn perception_criteria_stand_beside_the_satisfaction_questions_of_their_factor() {
+        let yes_no = json!([{"code": "1", "label": "Có"}, {"code": "2", "label": "Không"}]);
+        let json = json!({
+            "id": "t", "version": "1", "title": "T",
+            "sections": [{"id": "access", "title": "Tiếp cận dịch vụ"}, {"id": "other", "title": "Khác"}],
+            "items": [
+                {"id": "seats", "section": "access", "kind": "perception", "dimension": "service.access", "text": "Đủ chỗ ngồi", "options": yes_no},
+                {"id": "sat_other", "section": "other", "kind": "satisfaction", "dimension": "service.other", "text": "Hài lòng khác", "options": yes_no},
+                {"id": "equipment", "section": "access", "kind": "perception", "dimension": "service.access", "text": "Đủ thiết bị", "options": yes_no},
+                {"id": "sat_access", "section": "access", "kind": "satisfaction", "dimension": "service.access", "text": "Hài lòng tiếp cận", "options": yes_no}
+            ],
+            "indices": [{"id": "sipas", "label": "S", "rule": "share", "items": ["sat_access"], "positive": ["1"]}]
+        });
+        let form = parse_form("t.json", &json.to_string(), None).unwrap();
+        let items = [Some(70.0), Some(40.0), None, Some(60.0)].map(distribution);
+        let factors = perception_beside_satisfaction(&form, &items);
+        assert_eq!(factors.len(), 1, "a factor asked only one way has nothing beside it");
+        let access = &factors[0];
+        assert_eq!(access.title, "Tiếp cận dịch vụ");
+        let ids = |side: &[(&Item, &Distribution)]| {
+            side.iter().map(|(i, d)| (i.id.clone(), d.positive_share)).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&access.perception), [("seats".to_string(), Some(70.0)), ("equipment".to_string(), None)]);
+        assert_eq!(ids(&access.satisfaction), [("sat_access".to_string(), Some(60.0))]);
     }
 }

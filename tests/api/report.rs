@@ -112,7 +112,17 @@ async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
     assert_eq!(
         workbook.sheet_names(),
-        ["Tổng hợp", "Chỉ số theo đơn vị", "Từng câu hỏi", "Mong đợi", "Tỷ lệ phản hồi", "Ý kiến", "Phương pháp"]
+        [
+            "Tổng hợp",
+            "Chỉ số theo đơn vị",
+            "Chỉ số theo cơ quan",
+            "Từng câu hỏi",
+            "Đánh giá và hài lòng",
+            "Mong đợi",
+            "Tỷ lệ phản hồi",
+            "Ý kiến",
+            "Phương pháp"
+        ]
     );
     let summary = workbook.worksheet_range("Tổng hợp").unwrap();
     assert_eq!(summary.get_value((4, 1)), Some(&Data::Float(16.0)), "answers");
@@ -126,6 +136,39 @@ async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
         label_of(first).as_str().unwrap(),
         "indices in the form's order"
     );
+    // SIPAS and its five factors beside the table, for the summary's chart: 13 of 16 satisfied.
+    assert_eq!(summary.get_value((8, 6)).unwrap().to_string(), label_of("sipas").as_str().unwrap());
+    assert_eq!(summary.get_value((8, 7)), Some(&Data::Float(1300.0 / 16.0)));
+    assert_eq!(summary.get_value((9, 6)).unwrap().to_string(), label_of("access").as_str().unwrap());
+
+    // The units asked for are districts: agencies alone get their own sheet.
+    let agencies = workbook.worksheet_range("Chỉ số theo cơ quan").unwrap();
+    let rows: Vec<(String, Data, Data)> = (1..=2)
+        .map(|r| {
+            let cell = |c| agencies.get_value((r, c)).cloned().unwrap_or(Data::Empty);
+            (cell(1).to_string(), cell(3), cell(4))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("Bộ phận Một cửa huyện Hai".to_string(), Data::Float(1.0), Data::Float(100.0)),
+            ("Bộ phận Một cửa huyện Một".to_string(), Data::Float(2.0), Data::Float(600.0 / 9.0)),
+        ]
+    );
+
+    // Perception criteria beside satisfaction, factor by factor.
+    let side = workbook.worksheet_range("Đánh giá và hài lòng").unwrap();
+    let text_of = |id: &str| form["items"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["text"].clone();
+    assert_eq!(side.get_value((1, 0)).unwrap().to_string(), "Tiếp cận dịch vụ hành chính công");
+    assert_eq!(side.get_value((1, 1)).unwrap().to_string(), text_of("access_1").as_str().unwrap());
+    let hidden = Data::String("*".into());
+    assert_eq!(side.get_value((1, 2)), Some(&hidden), "everyone gave the same answer: hidden");
+    assert_eq!(side.get_value((1, 3)).unwrap().to_string(), text_of("sat_access").as_str().unwrap());
+    assert_eq!(side.get_value((1, 4)), Some(&Data::Float(1300.0 / 16.0)));
+    assert!(side.get_value((2, 3)).is_none_or(|v| *v == Data::Empty), "one satisfaction question beside four criteria");
+    assert_eq!(side.get_value((5, 0)).unwrap().to_string(), "Thủ tục hành chính", "the next factor after four rows");
+
     let units = workbook.worksheet_range("Chỉ số theo đơn vị").unwrap();
     assert_eq!(units.get_value((0, 3)).unwrap().to_string(), "Xếp hạng SIPAS");
     assert_eq!(units.get_value((0, 4)).unwrap().to_string(), label_of("sipas").as_str().unwrap());
@@ -138,7 +181,10 @@ async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
     assert_eq!(units.get_value((2, 3)), Some(&Data::Float(2.0)));
     // Four columns, each headline figure, then each one's interval: SIPAS's comes first.
     let titled = (0..).take_while(|&c| units.get_value((0, c)).is_some_and(|t| !t.to_string().is_empty())).count();
-    let sipas_low = 4 + (titled as u32 - 4) / 3;
+    let headline = (titled as u32 - 4) / 3;
+    let charted = (8..).take_while(|&r| summary.get_value((r, 6)).is_some_and(|v| !v.to_string().is_empty())).count();
+    assert_eq!(charted as u32, headline, "the summary charts the headline indices, not every index");
+    let sipas_low = 4 + headline;
     let low_title = units.get_value((0, sipas_low)).unwrap().to_string();
     assert!(
         low_title.contains("KTC 95% từ") && low_title.starts_with(label_of("sipas").as_str().unwrap()),
@@ -152,9 +198,10 @@ async fn workbook_has_summary_units_chart_and_method(app: TestApp) {
     let method = workbook.worksheet_range("Phương pháp").unwrap();
     assert!(method.get_value((6, 1)).unwrap().to_string().contains("dưới 5 câu trả lời"));
 
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let chart = zip.by_name("xl/charts/chart1.xml").map(|f| f.size()).unwrap_or(0);
-    assert!(chart > 0, "a native chart of the indices by unit");
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let charts = zip.file_names().filter(|n| n.as_ref().is_ok_and(|n| n.starts_with("xl/charts/chart"))).count();
+    // The expectations are hidden (everyone chose alike), so not charted.
+    assert_eq!(charts, 3, "native charts: factors, districts, agencies");
 }
 
 async fn workbook_compares_every_unit_with_the_earlier_wave(app: TestApp) {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     item_table_reads_back_as_csv_and_json_with_shares_of_valid_answers_and_a_missing_answer,
     expectations_are_ranked_by_their_share_of_the_declared_denominator,
+    expectations_asked_one_by_one_are_ranked_against_each_other,
     workbook_has_item_and_expectation_sheets_with_numbers_and_a_chart,
     a_small_communes_distribution_is_hidden_and_its_district_minus_siblings_does_not_give_it
 );
@@ -181,7 +182,8 @@ async fn expectations_are_ranked_by_their_share_of_the_declared_denominator(app:
             "share",
             "denominator",
             "answered",
-            "suppressed"
+            "suppressed",
+            "item_rank"
         ]
     );
     let first: Vec<(&str, &str, &str)> =
@@ -298,4 +300,66 @@ async fn a_small_communes_distribution_is_hidden_and_its_district_minus_siblings
     let access =
         results["groups"][0]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "access").unwrap().clone();
     assert_eq!(access["value"], json!(200.0 / 3.0));
+}
+
+async fn expectations_asked_one_by_one_are_ranked_against_each_other(app: TestApp) {
+    use calamine::{Data, Reader, Xlsx};
+    app.seed_places().await;
+    let form = app.form("sipas-2023").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2023", "min_cell": 1})).await;
+    let expectations: Vec<String> = form["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "expectation")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(expectations.len(), 10);
+    // Of five forms, the i-th expectation is wished for ("Rất mong muốn") by (i mod 5) + 1.
+    for j in 0..5 {
+        let answers = crate::helpers::complete_answers(&form, |item| {
+            let i = expectations.iter().position(|e| item["id"] == e.as_str())?;
+            Some(json!(if j < i % 5 + 1 { "4" } else { "1" }))
+        });
+        let invitation = app.invite(&wave, "00001", None, 1).await.remove(0);
+        let response = app.answer(&invitation.code, &answers).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+
+    let json = app.get_json(&format!("/api/v1/waves/{wave}/report?table=expectations")).await;
+    let item_rank = |id: &str| {
+        let rows = json["rows"].as_array().unwrap();
+        let ranks: Vec<&Value> = rows.iter().filter(|r| r["item_id"] == id).map(|r| &r["item_rank"]).collect();
+        assert!(ranks.windows(2).all(|w| w[0] == w[1]), "one place per item: {ranks:?}");
+        ranks[0].clone()
+    };
+    // 100% for the 5th and 10th, 80% for the 4th and 9th, …, 20% for the 1st and 6th.
+    assert_eq!(item_rank("expect_facilities"), json!(1));
+    assert_eq!(item_rank("expect_feedback"), json!(1));
+    assert_eq!(item_rank("expect_effectiveness"), json!(3));
+    assert_eq!(item_rank("expect_policy_info"), json!(9));
+    assert_eq!(item_rank("expect_competence"), json!(9));
+
+    let (status, bytes) = download(&app, &format!("/api/v1/waves/{wave}/report.xlsx")).await;
+    assert_eq!(status, 200);
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range("Mong đợi").unwrap();
+    let text_of = |id: &str| form["items"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["text"].clone();
+    assert_eq!(sheet.get_value((0, 0)).unwrap().to_string(), "Các mong đợi xếp theo tỷ lệ mong muốn");
+    let row = |r: u32| {
+        (
+            sheet.get_value((r, 0)).cloned(),
+            sheet.get_value((r, 1)).unwrap().to_string(),
+            sheet.get_value((r, 2)).cloned(),
+        )
+    };
+    assert_eq!(
+        row(2),
+        (Some(Data::Float(1.0)), text_of("expect_facilities").as_str().unwrap().into(), Some(Data::Float(100.0)))
+    );
+    assert_eq!(row(4).0, Some(Data::Float(3.0)));
+    assert_eq!(
+        row(11),
+        (Some(Data::Float(9.0)), text_of("expect_competence").as_str().unwrap().into(), Some(Data::Float(20.0)))
+    );
 }

@@ -173,10 +173,15 @@ async fn the_recount_reads_answers_cell_by_cell_across_pages_and_agrees(app: Tes
     let wave = app.open_wave("sipas-2017").await;
     // A commune with answers for two agencies and none: three leaf cells of one locality, so
     // its district's roll-ups must stay open until the last of them is read.
-    for (i, (commune, agency)) in
-        [("00002", Some("AG2")), ("00001", Some("AG1")), ("00002", None), ("00003", Some("AG2")), ("00002", Some("AG1"))]
-            .into_iter()
-            .enumerate()
+    for (i, (commune, agency)) in [
+        ("00002", Some("AG2")),
+        ("00001", Some("AG1")),
+        ("00002", None),
+        ("00003", Some("AG2")),
+        ("00002", Some("AG1")),
+    ]
+    .into_iter()
+    .enumerate()
     {
         for (j, invitation) in app.invite(&wave, commune, agency, 4).await.into_iter().enumerate() {
             let level = ["1", "3", "4", "5", "2"][(i + j) % 5];

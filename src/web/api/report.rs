@@ -9,7 +9,7 @@ use crate::service::crosstab::Crosstab;
 use crate::service::report::{IndexRow, group_rows, overall_rows};
 use crate::service::report_items::ItemTable;
 use crate::service::report_text::{headline_columns, locality_label, method_statements, ranked_units};
-use crate::service::results::{AgencyRef, LocalityRef, WaveResults};
+use crate::service::results::{AgencyRef, GroupResult, LocalityRef, WaveResults};
 use crate::storage::StorageError;
 use crate::storage::waves::Wave;
 use crate::web::AppState;
@@ -325,6 +325,16 @@ async fn report_xlsx(
         None => None,
     };
     let (wave, form, results) = results_for(&state, &user, &path, &params, true).await?;
+    // The units asked for are localities (or localities by agency): agencies alone as well.
+    let by_agency_only = params.by.as_deref() == Some("agency") && params.level.is_none();
+    let agencies = match by_agency_only {
+        true => None,
+        false => {
+            let agencies = ResultsParams { level: None, by: Some("agency".into()), compare: None, ..*params };
+            let (_, agencies) = visible_results_with(&state, &user.0, &wave, &agencies, false).await?;
+            agencies.groups.iter().any(|g| g.agency.is_some()).then_some(agencies)
+        }
+    };
     let query = params.query_for(&user.0, &wave)?;
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
     let compared = params.compare.is_some();
@@ -336,8 +346,17 @@ async fn report_xlsx(
         .run(move |db| {
             let sheets = RateAndCommentSheets::read(db, &wave, form.clone(), &query, min_cell, max_comments)?;
             let crosstabs = crosstabs.as_deref();
-            let report =
-                Workbook { wave: &wave, form: &form, results: &results, sheets, crosstabs, min_cell, compared };
+            let agencies = agencies.as_ref();
+            let report = Workbook {
+                wave: &wave,
+                form: &form,
+                results: &results,
+                agencies,
+                sheets,
+                crosstabs,
+                min_cell,
+                compared,
+            };
             report.write(&scratch).map_err(|e| StorageError::Io(e.to_string()))
         })
         .await?;
@@ -349,6 +368,8 @@ struct Workbook<'a> {
     wave: &'a Wave,
     form: &'a Form,
     results: &'a WaveResults,
+    /// The wave by agency alone, when the units asked for are localities.
+    agencies: Option<&'a WaveResults>,
     /// Response rates (their whole-wave row is the summary's) and comments.
     sheets: RateAndCommentSheets<'a>,
     /// Every index by background items, when asked (`crosstab=`).
@@ -366,7 +387,12 @@ impl Workbook<'_> {
     fn write(&self, scratch: &Scratch) -> Result<SealedFile, Box<dyn std::error::Error + Send + Sync>> {
         let mut workbook = super::new_workbook(scratch)?;
         self.summary(&mut workbook)?;
-        self.by_unit(&mut workbook)?;
+        let units = "Chỉ số theo đơn vị";
+        self.by_unit(&mut workbook, units, &self.results.groups, "Chỉ số hài lòng theo đơn vị (%)")?;
+        if let Some(agencies) = self.agencies {
+            let title = "Chỉ số hài lòng theo cơ quan (%)";
+            self.by_unit(&mut workbook, "Chỉ số theo cơ quan", &agencies.groups, title)?;
+        }
         if self.compared {
             self.comparison(&mut workbook)?;
         }
@@ -385,7 +411,7 @@ impl Workbook<'_> {
     }
 
     fn summary(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
-        use rust_xlsxwriter::Format;
+        use rust_xlsxwriter::{Chart, ChartType, Format};
         let (bold, percent) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name("Tổng hợp")?;
@@ -402,13 +428,23 @@ impl Workbook<'_> {
         if let Some(rate) = totals.rate() {
             sheet.write_number_with_format(5, 1, rate, &percent)?;
         }
+        // SIPAS and its factors (or areas) again, beside the table, for their chart: the table
+        // lists every index in the form's order. Rows are written in order (constant memory).
+        let (headline, positions) = headline_columns(self.form);
         for (column, title) in
             ["Chỉ số", "Giá trị (%)", "n", "KTC 95% – cận dưới", "KTC 95% – cận trên"].iter().enumerate()
         {
             sheet.write_string_with_format(7, column as u16, *title, &bold)?;
         }
+        sheet.set_column_width(6, 50)?;
+        sheet.write_string_with_format(7, 6, "Chỉ số chính", &bold)?;
+        sheet.write_string_with_format(7, 7, "Giá trị (%)", &bold)?;
         for (i, row) in overall_rows(self.form, overall).enumerate() {
             let r = 8 + i as u32;
+            if let Some((index, &p)) = headline.get(i).zip(positions.get(i)) {
+                sheet.write_string(r, 6, &index.label)?;
+                write_figure(sheet, r, 7, &overall.indices[p].figure, &percent)?;
+            }
             sheet.write_string(r, 0, &row.index.label)?;
             write_figure(sheet, r, 1, &row.figure, &percent)?;
             sheet.write_number(r, 2, row.figure.n as f64)?;
@@ -418,17 +454,33 @@ impl Workbook<'_> {
                 }
             }
         }
+        if !headline.is_empty() {
+            let name = "Tổng hợp";
+            let last = 8 + headline.len() as u32 - 1;
+            let mut chart = Chart::new(ChartType::Bar);
+            chart.add_series().set_categories((name, 8, 6, last, 6)).set_values((name, 8, 7, last, 7));
+            chart.title().set_name("Chỉ số SIPAS và các chỉ số thành phần (%)");
+            chart.legend().set_hidden();
+            chart.x_axis().set_min(0.0).set_max(100.0);
+            chart.y_axis().set_reverse();
+            sheet.insert_chart(last + 2, 6, &chart)?;
+        }
         Ok(())
     }
 
-    /// The headline indices of every unit with their intervals, best ranked on SIPAS first,
-    /// and a chart of SIPAS.
-    fn by_unit(&self, workbook: &mut rust_xlsxwriter::Workbook) -> Result<(), rust_xlsxwriter::XlsxError> {
+    /// The headline indices of every unit of `groups` with their intervals, best ranked on
+    /// SIPAS first, and a chart of SIPAS titled `chart_title`.
+    fn by_unit(
+        &self,
+        workbook: &mut rust_xlsxwriter::Workbook,
+        name: &str,
+        groups: &[GroupResult],
+        chart_title: &str,
+    ) -> Result<(), rust_xlsxwriter::XlsxError> {
         use rust_xlsxwriter::{Chart, ChartType, Format};
         let (bold, percent) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
         let (headline, positions) = headline_columns(self.form);
         let sheet = workbook.add_worksheet_with_constant_memory()?;
-        let name = "Chỉ số theo đơn vị";
         sheet.set_name(name)?;
         sheet.set_column_width(0, 40)?;
         let mut titles: Vec<String> = ["Đơn vị", "Cơ quan", "Số phiếu", "Xếp hạng SIPAS"].map(String::from).into();
@@ -443,7 +495,7 @@ impl Workbook<'_> {
             sheet.write_string_with_format(0, column as u16, title, &bold)?;
         }
         let intervals = 4 + positions.len() as u16;
-        let groups = ranked_units(self.form, &self.results.groups);
+        let groups = ranked_units(self.form, groups);
         for (i, group) in groups.iter().enumerate() {
             let r = 1 + i as u32;
             sheet.write_string(r, 0, locality_label(group).unwrap_or_default())?;
@@ -469,7 +521,7 @@ impl Workbook<'_> {
                 .set_categories((name, 1, 0, last, 0))
                 .set_values((name, 1, 4, last, 4))
                 .set_name(headline.first().map_or("SIPAS", |h| h.label.as_str()));
-            chart.title().set_name("Chỉ số hài lòng theo đơn vị (%)");
+            chart.title().set_name(chart_title);
             chart.x_axis().set_min(0.0).set_max(100.0);
             sheet.insert_chart(1, intervals + 2 * positions.len() as u16 + 1, &chart)?;
         }

@@ -3,7 +3,9 @@
 //! their valid answers and lose counts and shares.
 
 use crate::domain::form::{Denominator, Form, ItemKind};
-use crate::service::report_items::{ItemTable, OptionRow, Unit, unit_rows};
+use crate::service::report_items::{
+    ItemTable, OptionRow, Unit, perception_beside_satisfaction, ranked_expectation_items, unit_rows,
+};
 use crate::service::results::WaveResults;
 use crate::web::api::report::UnitColumns;
 use crate::web::csv_export::{Cell, CsvWriter};
@@ -26,7 +28,7 @@ const ITEMS_HEADER: [&str; 10] = [
     "positive_share",
     "suppressed",
 ];
-const EXPECTATIONS_HEADER: [&str; 10] = [
+const EXPECTATIONS_HEADER: [&str; 11] = [
     "item_id",
     "item_label",
     "rank",
@@ -37,6 +39,7 @@ const EXPECTATIONS_HEADER: [&str; 10] = [
     "denominator",
     "answered",
     "suppressed",
+    "item_rank",
 ];
 
 /// The rows of `results`, the whole wave first, a chunk of groups at a time, each chunk
@@ -65,11 +68,11 @@ pub fn chunked(
 
 pub fn csv_header(table: ItemTable) -> Vec<u8> {
     let mut head = CsvWriter::new();
-    let own = match table {
-        ItemTable::Items => ITEMS_HEADER,
-        ItemTable::Expectations => EXPECTATIONS_HEADER,
+    let own: &[&str] = match table {
+        ItemTable::Items => &ITEMS_HEADER,
+        ItemTable::Expectations => &EXPECTATIONS_HEADER,
     };
-    head.header(&COMMON_HEADER.iter().chain(&own).copied().collect::<Vec<_>>());
+    head.header(&COMMON_HEADER.iter().chain(own).copied().collect::<Vec<_>>());
     head.into_bytes()
 }
 
@@ -102,6 +105,7 @@ pub fn csv_rows(table: ItemTable, rows: &[OptionRow]) -> Vec<u8> {
                 Cell::Text(denominator_name(row.item.denominator)),
                 Cell::Integer(row.answered as i64),
                 flag(row.suppressed),
+                row.item_rank.map_or(Cell::Text(""), |r| Cell::Integer(r as i64)),
             ]),
         }
         csv.row(&cells);
@@ -138,6 +142,8 @@ struct JsonRow<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     positive_share: Option<Option<f64>>,
     suppressed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_rank: Option<Option<u32>>,
 }
 
 /// The rows as JSON objects separated by commas, `first` telling whether one was written.
@@ -163,6 +169,7 @@ pub fn json_rows(table: ItemTable, rows: &[OptionRow], first: &mut bool) -> Vec<
             answered: row.answered,
             positive_share: items.then_some(row.positive_share),
             suppressed: row.suppressed,
+            item_rank: (!items).then_some(row.item_rank),
         };
         serde_json::to_writer(&mut chunk, &json).expect("rows serialise");
     }
@@ -172,8 +179,10 @@ pub fn json_rows(table: ItemTable, rows: &[OptionRow], first: &mut bool) -> Vec<
 /// Expectation items charted; beyond this the table still has them all.
 const MAX_CHARTED_ITEMS: usize = 12;
 
-/// The workbook's sheets "Từng câu hỏi" (the whole wave's distribution of every choice item)
-/// and "Mong đợi" (each expectation item's options ranked, with a bar chart).
+/// The workbook's sheets "Từng câu hỏi" (the whole wave's distribution of every choice item),
+/// "Đánh giá và hài lòng" (perception beside satisfaction, per factor) and "Mong đợi"
+/// (expectation items ranked when asked one by one, and each one's options ranked, with bar
+/// charts).
 pub fn write_sheets(
     workbook: &mut rust_xlsxwriter::Workbook,
     form: &Form,
@@ -211,6 +220,8 @@ pub fn write_sheets(
         }
     }
 
+    side_by_side_sheet(workbook, form, &results.overall.items)?;
+
     let name = "Mong đợi";
     let sheet = workbook.add_worksheet_with_constant_memory()?;
     sheet.set_name(name)?;
@@ -218,6 +229,32 @@ pub fn write_sheets(
     let rows = unit_rows(ItemTable::Expectations, form, overall);
     let mut r = 0u32;
     let mut charted = 0;
+    // Expectations asked one by one: first the list of them, most wished first.
+    let ranked = ranked_expectation_items(form, &results.overall.items);
+    if !ranked.is_empty() {
+        sheet.write_string_with_format(r, 0, "Các mong đợi xếp theo tỷ lệ mong muốn", &bold)?;
+        let titles = ["Xếp hạng", "Mong đợi", "Tỷ lệ mong muốn (%)", "Số trả lời hợp lệ"];
+        for (column, title) in titles.iter().enumerate() {
+            sheet.write_string_with_format(r + 1, column as u16, *title, &bold)?;
+        }
+        let first = r + 2;
+        for (i, expectation) in ranked.iter().enumerate() {
+            let at = first + i as u32;
+            sheet.write_number(at, 0, expectation.rank as f64)?;
+            sheet.write_string(at, 1, &expectation.item.text)?;
+            sheet.write_number_with_format(at, 2, expectation.share, &percent)?;
+            sheet.write_number(at, 3, expectation.answered as f64)?;
+        }
+        let last = first + ranked.len() as u32 - 1;
+        let mut chart = Chart::new(ChartType::Bar);
+        chart.add_series().set_categories((name, first, 1, last, 1)).set_values((name, first, 2, last, 2));
+        chart.title().set_name("Tỷ lệ mong muốn (%)");
+        chart.legend().set_hidden();
+        chart.y_axis().set_reverse();
+        sheet.insert_chart(r, 5, &chart)?;
+        charted += 1;
+        r = (last + 2).max(r + 17);
+    }
     let expectations = form.items.iter().filter(|i| i.kind == ItemKind::Expectation);
     for item in expectations {
         let options: Vec<&OptionRow> = rows.iter().filter(|row| row.item.id == item.id).collect();
@@ -266,6 +303,49 @@ pub fn write_sheets(
         }
         // Room for the chart before the next item.
         r = (last + 2).max(r + if shown { 17 } else { 0 });
+    }
+    Ok(())
+}
+
+/// The sheet "Đánh giá và hài lòng": per factor asked both ways, its perception criteria's
+/// positive shares beside its satisfaction questions' (not written when no factor is).
+fn side_by_side_sheet(
+    workbook: &mut rust_xlsxwriter::Workbook,
+    form: &Form,
+    items: &[crate::domain::distribution::Distribution],
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::Format;
+    let factors = perception_beside_satisfaction(form, items);
+    if factors.is_empty() {
+        return Ok(());
+    }
+    let (bold, percent) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
+    let sheet = workbook.add_worksheet_with_constant_memory()?;
+    sheet.set_name("Đánh giá và hài lòng")?;
+    for (column, width) in [(0, 30), (1, 60), (2, 14), (3, 60), (4, 14)] {
+        sheet.set_column_width(column, width)?;
+    }
+    let titles =
+        ["Yếu tố", "Tiêu chí đánh giá", "Tỷ lệ đánh giá tích cực (%)", "Câu hỏi về sự hài lòng", "Tỷ lệ hài lòng (%)"];
+    for (column, title) in titles.iter().enumerate() {
+        sheet.write_string_with_format(0, column as u16, *title, &bold)?;
+    }
+    let mut r = 1u32;
+    for factor in &factors {
+        sheet.write_string_with_format(r, 0, factor.title, &bold)?;
+        // Row by row, both sides (a constant-memory sheet takes its rows in order).
+        for i in 0..factor.perception.len().max(factor.satisfaction.len()) {
+            for (column, side) in [(1u16, &factor.perception), (3, &factor.satisfaction)] {
+                let Some((item, distribution)) = side.get(i) else { continue };
+                sheet.write_string(r, column, &item.text)?;
+                match distribution.positive_share {
+                    Some(share) => sheet.write_number_with_format(r, column + 1, share, &percent)?,
+                    None if distribution.suppressed() => sheet.write_string(r, column + 1, "*")?,
+                    None => sheet,
+                };
+            }
+            r += 1;
+        }
     }
     Ok(())
 }
