@@ -127,6 +127,16 @@ pub fn rate_rows(cells: &[InvitationCell], tree: &LocalityTree, level: Option<&s
     rows
 }
 
+/// What a row of the table is counted by, as people read it.
+pub fn dimension_label(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::Wave => "Toàn đợt",
+        Dimension::Channel => "Kênh",
+        Dimension::Agency => "Cơ quan",
+        Dimension::Locality => "Địa bàn",
+    }
+}
+
 /// The Vietnamese name of a reported channel.
 pub fn channel_label(channel: &str) -> &'static str {
     CHANNELS.iter().find(|(c, _)| *c == channel).map_or("", |(_, label)| label)

@@ -9,6 +9,15 @@ pub fn one_decimal(value: f64) -> String {
     format!("{sign}{},{}", tenths.unsigned_abs() / 10, tenths.unsigned_abs() % 10)
 }
 
+/// A change as people read it: the sign always shown unless it rounds to nothing
+/// (`33.33` → `"+33,3"`, `-100.0` → `"-100,0"`, `0.04` → `"0,0"`).
+pub fn signed_one_decimal(change: f64) -> String {
+    match tenths_half_up(change) > 0 {
+        true => format!("+{}", one_decimal(change)),
+        false => one_decimal(change),
+    }
+}
+
 /// The value in tenths, rounded half away from zero. Figures are ratios of counts computed in
 /// binary floating point, so 73/80 = 91.25 may arrive as 91.249999…: a relative nudge far
 /// below one tenth puts such values back on their exact half before rounding.
@@ -20,6 +29,15 @@ fn tenths_half_up(value: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_shows_its_sign_unless_it_rounds_to_nothing() {
+        assert_eq!(signed_one_decimal(100.0 / 3.0), "+33,3");
+        assert_eq!(signed_one_decimal(-100.0), "-100,0");
+        assert_eq!(signed_one_decimal(0.04), "0,0");
+        assert_eq!(signed_one_decimal(-0.04), "0,0");
+        assert_eq!(signed_one_decimal(0.05), "+0,1");
+    }
 
     #[test]
     fn halves_round_up_with_a_decimal_comma() {

@@ -17,6 +17,7 @@ pub mod recount;
 pub mod report;
 pub mod report_comments;
 pub mod report_items;
+pub mod report_print;
 pub mod report_rates;
 pub mod report_text;
 pub mod results;

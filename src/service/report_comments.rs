@@ -30,6 +30,12 @@ pub struct Comment {
     pub text: String,
 }
 
+/// What a report listing only `most` of the comments says under them. Comments come in
+/// random order, so those listed are a random sample.
+pub fn sample_note(most: usize) -> String {
+    format!("Bảng chỉ liệt kê {most} ý kiến chọn ngẫu nhiên; toàn bộ ý kiến: tải bảng ý kiến (CSV).")
+}
+
 /// Where the reading has come to.
 #[derive(Clone)]
 pub enum Cursor {
@@ -78,6 +84,28 @@ impl CommentReader {
 
     pub fn first(&self) -> Cursor {
         Cursor::Ahead(self.start.clone())
+    }
+
+    /// Calls `each` on the comments in the reader's order, at most `most` of them, and says
+    /// whether any were left out.
+    pub fn list<E: From<StorageError>>(
+        &self,
+        db: &Database,
+        most: usize,
+        mut each: impl FnMut(Comment) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let (mut listed, mut cursor) = (0, self.first());
+        while let Some((comments, next)) = self.page(db, cursor)? {
+            for comment in comments {
+                if listed == most {
+                    return Ok(true);
+                }
+                listed += 1;
+                each(comment)?;
+            }
+            cursor = next;
+        }
+        Ok(false)
     }
 
     /// The comments of the next page of answers, shuffled, and where to go on; `None` at

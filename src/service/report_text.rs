@@ -1,7 +1,7 @@
 //! The words a wave's report says in every format that carries them (workbook, Word
 //! document, printable page): one source, so the formats cannot drift apart.
 
-use crate::domain::form::{Form, IndexDefinition};
+use crate::domain::form::{Denominator, Form, IndexDefinition};
 use crate::domain::wave::Weighting;
 use crate::service::results::GroupResult;
 use crate::storage::waves::Wave;
@@ -37,6 +37,23 @@ pub fn method_statements(
         ("Mong đợi", "Tỷ lệ % người được hỏi chọn mỗi nội dung, trên tổng số phiếu hợp lệ (hoặc trên số người trả lời câu hỏi, nếu bộ phiếu quy định như vậy); xếp từ cao xuống thấp.".into()),
         ("Làm tròn", "Hiển thị một chữ số thập phân, làm tròn nửa lên; các ô của bảng Excel chứa giá trị chưa làm tròn.".into()),
     ]
+}
+
+/// Column titles of the tables the workbook and the printed report (page and Word document)
+/// share.
+pub const ITEM_TITLES: [&str; 6] =
+    ["Câu hỏi", "Phương án", "Số lượt chọn", "Tỷ lệ (%)", "Số trả lời hợp lệ", "Tỷ lệ tích cực (%)"];
+pub const EXPECTATION_TITLES: [&str; 4] = ["Xếp hạng", "Nội dung", "Số người chọn", "Tỷ lệ (%)"];
+pub const RATE_TITLES: [&str; 7] =
+    ["Theo", "Địa bàn", "Cơ quan", "Kênh", "Số mã đã phát", "Số phiếu trả lời", "Tỷ lệ phản hồi (%)"];
+pub const COMMENT_TITLES: [&str; 4] = ["Câu hỏi", "Địa bàn", "Cơ quan", "Ý kiến"];
+
+/// What an expectation item's shares are of.
+pub fn denominator_statement(denominator: Denominator) -> &'static str {
+    match denominator {
+        Denominator::ValidForms => "Tỷ lệ % trên tổng số phiếu hợp lệ",
+        Denominator::Answered => "Tỷ lệ % trên số người trả lời câu hỏi",
+    }
 }
 
 /// A group's name as people read it: the locality, the agency, or both; a row of answers

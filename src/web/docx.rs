@@ -65,11 +65,14 @@ pub struct Look {
     pub italic: bool,
     /// Shown in capitals, kept as typed (so an edit keeps the office's own spelling).
     pub caps: bool,
+    /// 9 pt, for a figure's interval under it.
+    pub small: bool,
 }
 
-pub const PLAIN: Look = Look { bold: false, italic: false, caps: false };
-pub const BOLD: Look = Look { bold: true, italic: false, caps: false };
-pub const ITALIC: Look = Look { bold: false, italic: true, caps: false };
+pub const PLAIN: Look = Look { bold: false, italic: false, caps: false, small: false };
+pub const BOLD: Look = Look { bold: true, ..PLAIN };
+pub const ITALIC: Look = Look { italic: true, ..PLAIN };
+pub const SMALL: Look = Look { small: true, ..PLAIN };
 
 struct Run<'a> {
     text: Cow<'a, str>,
@@ -229,10 +232,16 @@ fn write_paragraph(out: &mut impl Write, paragraph: &Paragraph) -> io::Result<()
     }
     for run in &paragraph.runs {
         out.write_all(b"<w:r>")?;
-        let Look { bold, italic, caps } = run.look;
-        if bold || italic || caps {
+        let Look { bold, italic, caps, small } = run.look;
+        if bold || italic || caps || small {
             out.write_all(b"<w:rPr>")?;
-            for (on, tag) in [(bold, "<w:b/>"), (italic, "<w:i/>"), (caps, "<w:caps/>")] {
+            let tags = [
+                (bold, "<w:b/>"),
+                (italic, "<w:i/>"),
+                (caps, "<w:caps/>"),
+                (small, r#"<w:sz w:val="18"/><w:szCs w:val="18"/>"#),
+            ];
+            for (on, tag) in tags {
                 if on {
                     out.write_all(tag.as_bytes())?;
                 }

@@ -11,7 +11,7 @@ mod report;
 mod report_crosstab;
 pub(crate) mod report_docx;
 mod report_items;
-mod report_tables;
+pub(crate) mod report_tables;
 mod responses;
 pub mod sampling;
 mod users;

@@ -6,6 +6,7 @@ use crate::domain::form::{Denominator, Form, ItemKind};
 use crate::service::report_items::{
     ItemTable, OptionRow, Unit, perception_beside_satisfaction, ranked_expectation_items, unit_rows,
 };
+use crate::service::report_text::{EXPECTATION_TITLES, ITEM_TITLES, denominator_statement};
 use crate::service::results::WaveResults;
 use crate::web::api::report::UnitColumns;
 use crate::web::csv_export::{Cell, CsvWriter};
@@ -197,8 +198,7 @@ pub fn write_sheets(
     sheet.set_name("Từng câu hỏi")?;
     sheet.set_column_width(0, 60)?;
     sheet.set_column_width(1, 40)?;
-    let titles = ["Câu hỏi", "Phương án", "Số lượt chọn", "Tỷ lệ (%)", "Số trả lời hợp lệ", "Tỷ lệ tích cực (%)"];
-    for (column, title) in titles.iter().enumerate() {
+    for (column, title) in ITEM_TITLES.iter().enumerate() {
         sheet.write_string_with_format(0, column as u16, *title, &bold)?;
     }
     for (i, row) in unit_rows(ItemTable::Items, form, overall).iter().enumerate() {
@@ -259,13 +259,8 @@ pub fn write_sheets(
     for item in expectations {
         let options: Vec<&OptionRow> = rows.iter().filter(|row| row.item.id == item.id).collect();
         sheet.write_string_with_format(r, 0, &item.text, &bold)?;
-        let of = match item.denominator {
-            Denominator::ValidForms => "Tỷ lệ % trên tổng số phiếu hợp lệ",
-            Denominator::Answered => "Tỷ lệ % trên số người trả lời câu hỏi",
-        };
-        sheet.write_string(r + 1, 0, of)?;
-        for (column, title) in ["Xếp hạng", "Nội dung", "Số người chọn", "Tỷ lệ (%)"].iter().enumerate()
-        {
+        sheet.write_string(r + 1, 0, denominator_statement(item.denominator))?;
+        for (column, title) in EXPECTATION_TITLES.iter().enumerate() {
             sheet.write_string_with_format(r + 2, column as u16, *title, &bold)?;
         }
         let first = r + 3;

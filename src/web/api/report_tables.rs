@@ -3,9 +3,11 @@
 //! agency officer sees only its agency. Comments are shown only at places of at least k
 //! answers (see `service::report_comments`).
 
-use crate::domain::response_rates::{Dimension, RateRow, channel_label};
-use crate::service::report_comments::{Comment, CommentReader};
+use crate::domain::response_rates::{Dimension, RateRow, channel_label, dimension_label};
+use crate::service::report_comments::{Comment, CommentReader, sample_note};
+use crate::service::report_print::ListedComments;
 use crate::service::report_rates::ResponseRates;
+use crate::service::report_text::{COMMENT_TITLES, RATE_TITLES};
 use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError};
 use crate::web::AppState;
@@ -238,6 +240,28 @@ pub async fn comments_csv(
     Ok(super::download("text/csv; charset=utf-8", "y-kien.csv").streaming(body))
 }
 
+/// The response rates and the comments the workbook lists, for the printable page and the
+/// Word document.
+pub async fn rates_and_comments(
+    state: &AppState,
+    wave: &Wave,
+    form: Arc<crate::domain::form::Form>,
+    query: crate::service::results::ResultsQuery,
+) -> Result<(ResponseRates, ListedComments), ApiError> {
+    let (wave, min_cell) = (wave.clone(), wave.min_cell.unwrap_or(state.survey.min_cell));
+    let most = state.survey.report_comments;
+    let read = state.survey.db.run(move |db| {
+        let sheets = RateAndCommentSheets::read(db, &wave, form, &query, min_cell, most)?;
+        let mut comments = Vec::new();
+        let more = sheets.comments.list(db, most, |comment| {
+            comments.push(comment);
+            Ok::<_, StorageError>(())
+        })?;
+        Ok((sheets.rates, ListedComments { comments, capped_at: more.then_some(most) }))
+    });
+    Ok(read.await?)
+}
+
 /// The workbook's sheets of response rates and comments, written in constant memory.
 pub struct RateAndCommentSheets<'a> {
     pub db: &'a Database,
@@ -284,19 +308,12 @@ impl<'a> RateAndCommentSheets<'a> {
         sheet.set_column_width(1, 40)?;
         sheet.set_column_width(2, 40)?;
         sheet.set_column_width(3, 28)?;
-        let titles = ["Theo", "Địa bàn", "Cơ quan", "Kênh", "Số mã đã phát", "Số phiếu trả lời", "Tỷ lệ phản hồi (%)"];
-        for (column, title) in titles.iter().enumerate() {
+        for (column, title) in RATE_TITLES.iter().enumerate() {
             sheet.write_string_with_format(0, column as u16, *title, &bold)?;
         }
         for (i, row) in self.rates.rows.iter().enumerate() {
             let r = 1 + i as u32;
-            let by = match row.dimension {
-                Dimension::Wave => "Toàn đợt",
-                Dimension::Channel => "Kênh",
-                Dimension::Agency => "Cơ quan",
-                Dimension::Locality => "Địa bàn",
-            };
-            sheet.write_string(r, 0, by)?;
+            sheet.write_string(r, 0, dimension_label(row.dimension))?;
             if let Some(locality) = &row.locality {
                 sheet.write_string(r, 1, &locality.name)?;
             }
@@ -326,30 +343,22 @@ impl<'a> RateAndCommentSheets<'a> {
         sheet.set_column_width(1, 30)?;
         sheet.set_column_width(2, 30)?;
         sheet.set_column_width(3, 100)?;
-        for (column, title) in ["Câu hỏi", "Địa bàn", "Cơ quan", "Ý kiến"].iter().enumerate() {
+        for (column, title) in COMMENT_TITLES.iter().enumerate() {
             sheet.write_string_with_format(0, column as u16, *title, &bold)?;
         }
         let mut r = 0;
-        let most = (self.max_comments as u32).min(MAX_SHEET_ROWS - 2);
-        let mut cursor = self.comments.first();
-        'pages: while let Some((comments, next)) = self.comments.page(self.db, cursor)? {
-            for comment in &comments {
-                if r == most {
-                    // Comments come in random order, so those listed are a random sample.
-                    let note = format!(
-                        "Bảng chỉ liệt kê {most} ý kiến chọn ngẫu nhiên; toàn bộ ý kiến: tải bảng ý kiến (CSV)."
-                    );
-                    sheet.write_string_with_format(r + 2, 0, note, &bold)?;
-                    break 'pages;
-                }
-                r += 1;
-                sheet.write_string(r, 0, &comment.item_label)?;
-                sheet.write_string(r, 1, comment.locality.as_ref().map_or("Toàn đợt", |l| l.name.as_str()))?;
-                sheet.write_string(r, 2, comment.agency_name.as_deref().unwrap_or(""))?;
-                let text: String = comment.text.chars().take(MAX_CELL_CHARS).collect();
-                sheet.write_string(r, 3, &text)?;
-            }
-            cursor = next;
+        let most = self.max_comments.min(MAX_SHEET_ROWS as usize - 2);
+        let more = self.comments.list(self.db, most, |comment| {
+            r += 1;
+            sheet.write_string(r, 0, &comment.item_label)?;
+            sheet.write_string(r, 1, comment.locality.as_ref().map_or("Toàn đợt", |l| l.name.as_str()))?;
+            sheet.write_string(r, 2, comment.agency_name.as_deref().unwrap_or(""))?;
+            let text: String = comment.text.chars().take(MAX_CELL_CHARS).collect();
+            sheet.write_string(r, 3, &text)?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })?;
+        if more {
+            sheet.write_string_with_format(r + 2, 0, sample_note(most), &bold)?;
         }
         Ok(())
     }

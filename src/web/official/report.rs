@@ -1,15 +1,18 @@
 //! The printable report of a wave (`/quan-ly/dot/{id}/bao-cao`): headed as an official
 //! document, its tables and bar charts drawn on the server as inline SVG, laid out for A4 so
-//! the browser prints it to PDF. Figures are those of the results API, through the same
-//! disclosure control, rounded by the one rule for people.
+//! the browser prints it to PDF. After the indices by unit come the workbook's main tables,
+//! built by `service::report_print` as for the Word document. Figures are those of the
+//! results API, through the same disclosure control, rounded by the one rule for people.
 
 use super::{level_label, one_decimal, refused};
 use crate::domain::indices::Figure;
+use crate::service::report_print::{PrintedReport, interval};
 use crate::service::report_text::{headline_columns, method_statements, ranked_units, unit_name};
 use crate::service::results::WaveResults;
 use crate::web::AppState;
 use crate::web::api::report_docx::docx_file;
-use crate::web::api::waves::{ResultsParams, find_wave, visible_results};
+use crate::web::api::report_tables::rates_and_comments;
+use crate::web::api::waves::{ResultsParams, find_wave, visible_results_with};
 use crate::web::auth::{ApiUser, PageUser};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -30,15 +33,16 @@ const BAR_SPACE: f64 = 290.0;
 const LABEL_CHARS: usize = 52;
 const ROW_HEIGHT: f64 = 20.0;
 
+/// Section numbers, more than the report ever has.
+const ROMAN: [&str; 12] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"];
+
 /// A figure as a table cell shows it.
 fn cell(figure: &Figure) -> minijinja::Value {
-    let interval =
-        figure.ci_low.zip(figure.ci_high).map(|(low, high)| format!("{}–{}", one_decimal(low), one_decimal(high)));
     context! {
         value => figure.value.map(one_decimal),
         suppressed => figure.suppressed,
         n => figure.n,
-        interval,
+        interval => interval(figure),
     }
 }
 
@@ -87,12 +91,14 @@ async fn page(
     let Some(PageUser(user)) = user else { return super::redirect("/dang-nhap") };
     let loaded = async {
         let wave = find_wave(&state, &path).await?;
-        let (form, results) = visible_results(&state, &user, &wave, &params).await?;
-        let (wave_id, scope) = (wave.id.clone(), params.query_for(&user, &wave)?.agency_scope);
+        let (form, results) = visible_results_with(&state, &user, &wave, &params, true).await?;
+        let query = params.query_for(&user, &wave)?;
+        let (wave_id, scope) = (wave.id.clone(), query.agency_scope.clone());
         let totals = state.survey.db.run(move |db| db.invitation_totals(&wave_id, scope.as_deref())).await?;
-        Ok::<_, crate::web::error::ApiError>((wave, form, results, totals))
+        let (rates, comments) = rates_and_comments(&state, &wave, form.clone(), query).await?;
+        Ok::<_, crate::web::error::ApiError>((wave, form, results, totals, rates, comments))
     };
-    let (wave, form, results, (issued, used)) = match loaded.await {
+    let (wave, form, results, (issued, used), rates, comments) = match loaded.await {
         Ok(loaded) => loaded,
         Err(error) => return refused(&state, &req, &error),
     };
@@ -124,6 +130,25 @@ async fn page(
     let rate = (issued > 0).then(|| one_decimal(100.0 * used as f64 / issued as f64));
     let level = params.level.as_deref().filter(|l| !l.is_empty());
     let min_cell = wave.min_cell.unwrap_or(state.survey.min_cell);
+    let printed = PrintedReport {
+        form: &form,
+        results: &results,
+        rates: &rates,
+        comments: &comments,
+        compared: params.compare.is_some(),
+        min_cell,
+    };
+    // I. and II. are the overview and the overall indices; the table by unit, when there is
+    // one, comes next.
+    let mut numbers = ROMAN[2..].iter();
+    let units_number = if units.is_empty() { None } else { numbers.next() };
+    let sections: Vec<_> = printed
+        .sections()
+        .iter()
+        .zip(&mut numbers)
+        .map(|(section, number)| context! { number, section => minijinja::Value::from_serialize(section) })
+        .collect();
+    let method_number = numbers.next();
     state.page(
         &req,
         StatusCode::OK,
@@ -138,7 +163,8 @@ async fn page(
             level_label => level.map(level_label),
             headers => headline.iter().map(|h| h.label.as_str()).collect::<Vec<_>>(),
             overall_rows, overall_bars, overall_height,
-            units, unit_bars, unit_height, charted_all => groups.len() <= MAX_CHARTED,
+            units, units_number, unit_bars, unit_height, charted_all => groups.len() <= MAX_CHARTED,
+            sections, method_number,
             lead_label => headline.first().map(|h| h.label.as_str()),
             label_width => LABEL_WIDTH, chart_width => LABEL_WIDTH + BAR_SPACE + 60.0,
             method => method_statements(&wave, &form, min_cell, overall.weighting)
