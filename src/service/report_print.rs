@@ -8,11 +8,13 @@ use crate::domain::indices::Figure;
 use crate::domain::response_rates::{channel_label, dimension_label};
 use crate::domain::rounding::{one_decimal, signed_one_decimal};
 use crate::service::report_comments::{Comment, sample_note};
-use crate::service::report_items::{ItemTable, Unit, unit_rows};
+use crate::service::report_items::{
+    ItemTable, Unit, perception_beside_satisfaction, ranked_expectation_items, unit_rows,
+};
 use crate::service::report_rates::ResponseRates;
 use crate::service::report_text::{
-    COMMENT_TITLES, EXPECTATION_TITLES, ITEM_TITLES, RATE_TITLES, denominator_statement, headline_columns,
-    ranked_units, unit_name,
+    COMMENT_TITLES, EXPECTATION_TITLES, ITEM_TITLES, RANKED_EXPECTATION_TITLES, RANKED_EXPECTATIONS_HEADING,
+    RATE_TITLES, SIDE_BY_SIDE_TITLES, denominator_statement, headline_columns, ranked_units, unit_name,
 };
 use crate::service::results::WaveResults;
 use serde::Serialize;
@@ -143,6 +145,7 @@ impl PrintedReport<'_> {
             sections.push(self.comparison());
         }
         sections.push(self.items());
+        sections.extend(self.side_by_side());
         sections.extend(self.expectations());
         sections.push(self.rates());
         sections.push(self.comments());
@@ -224,34 +227,79 @@ impl PrintedReport<'_> {
         }
     }
 
-    /// Each expectation item's options ranked, most chosen first, under the item's text and
-    /// what its shares are of; `None` when the form asks for none.
+    /// Per factor asked both ways, its perception criteria's positive shares beside its
+    /// satisfaction questions'; `None` when no factor is.
+    fn side_by_side(&self) -> Option<Section> {
+        let factors = perception_beside_satisfaction(self.form, &self.results.overall.items);
+        let mut marks = Marks::default();
+        let columns = [Column::Text, Column::Text, Column::Number, Column::Text, Column::Number];
+        let mut table = PrintedTable::new(&SIDE_BY_SIDE_TITLES, &columns);
+        for factor in &factors {
+            for i in 0..factor.perception.len().max(factor.satisfaction.len()) {
+                let mut row = vec![if i == 0 { factor.title.to_string() } else { String::new() }];
+                for side in [&factor.perception, &factor.satisfaction] {
+                    match side.get(i) {
+                        Some((item, d)) => {
+                            row.extend([item.text.clone(), marks.share(d.positive_share, d.suppressed())])
+                        }
+                        None => row.extend([String::new(), String::new()]),
+                    }
+                }
+                table.rows.push(row);
+            }
+        }
+        let part = Part {
+            title: None,
+            statement: Some(
+                "Tỷ lệ đánh giá tích cực của từng tiêu chí bên cạnh tỷ lệ hài lòng của cùng yếu tố.".into(),
+            ),
+            table: Some(table),
+        };
+        (!factors.is_empty()).then(|| Section {
+            heading: "Đánh giá và hài lòng",
+            parts: vec![part],
+            note: marks.note(self.min_cell),
+        })
+    }
+
+    /// Expectations asked one by one ranked against each other, then each expectation
+    /// item's options ranked, most chosen first, under the item's text and what its shares
+    /// are of; `None` when the form asks for none.
     fn expectations(&self) -> Option<Section> {
         let rows = unit_rows(ItemTable::Expectations, self.form, Unit::overall(&self.results.overall));
         let mut marks = Marks::default();
-        let parts: Vec<Part> = self
-            .form
-            .items
-            .iter()
-            .filter(|item| item.kind == ItemKind::Expectation)
-            .map(|item| {
-                let columns = [Column::Number, Column::Text, Column::Number, Column::Number];
-                let mut table = PrintedTable::new(&EXPECTATION_TITLES, &columns);
-                for row in rows.iter().filter(|row| row.item.id == item.id) {
-                    table.rows.push(vec![
-                        row.rank.map(|rank| rank.to_string()).unwrap_or_default(),
-                        row.option.label.clone(),
-                        marks.count(row.count),
-                        marks.share(row.share, row.suppressed),
-                    ]);
-                }
-                Part {
-                    title: Some(item.text.clone()),
-                    statement: Some(format!("{}.", denominator_statement(item.denominator))),
-                    table: Some(table),
-                }
-            })
-            .collect();
+        let ranked = ranked_expectation_items(self.form, &self.results.overall.items);
+        let ranked = (!ranked.is_empty()).then(|| {
+            let columns = [Column::Number, Column::Text, Column::Number, Column::Number];
+            let mut table = PrintedTable::new(&RANKED_EXPECTATION_TITLES, &columns);
+            for expectation in &ranked {
+                table.rows.push(vec![
+                    expectation.rank.to_string(),
+                    expectation.item.text.clone(),
+                    one_decimal(expectation.share),
+                    expectation.answered.to_string(),
+                ]);
+            }
+            Part { title: Some(RANKED_EXPECTATIONS_HEADING.into()), statement: None, table: Some(table) }
+        });
+        let items = self.form.items.iter().filter(|item| item.kind == ItemKind::Expectation).map(|item| {
+            let columns = [Column::Number, Column::Text, Column::Number, Column::Number];
+            let mut table = PrintedTable::new(&EXPECTATION_TITLES, &columns);
+            for row in rows.iter().filter(|row| row.item.id == item.id) {
+                table.rows.push(vec![
+                    row.rank.map(|rank| rank.to_string()).unwrap_or_default(),
+                    row.option.label.clone(),
+                    marks.count(row.count),
+                    marks.share(row.share, row.suppressed),
+                ]);
+            }
+            Part {
+                title: Some(item.text.clone()),
+                statement: Some(format!("{}.", denominator_statement(item.denominator))),
+                table: Some(table),
+            }
+        });
+        let parts: Vec<Part> = ranked.into_iter().chain(items).collect();
         (!parts.is_empty()).then(|| Section { heading: "Mong đợi", parts, note: marks.note(self.min_cell) })
     }
 

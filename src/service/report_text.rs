@@ -47,6 +47,10 @@ pub const EXPECTATION_TITLES: [&str; 4] = ["Xếp hạng", "Nội dung", "Số n
 pub const RATE_TITLES: [&str; 7] =
     ["Theo", "Địa bàn", "Cơ quan", "Kênh", "Số mã đã phát", "Số phiếu trả lời", "Tỷ lệ phản hồi (%)"];
 pub const COMMENT_TITLES: [&str; 4] = ["Câu hỏi", "Địa bàn", "Cơ quan", "Ý kiến"];
+pub const SIDE_BY_SIDE_TITLES: [&str; 5] =
+    ["Yếu tố", "Tiêu chí đánh giá", "Tỷ lệ đánh giá tích cực (%)", "Câu hỏi về sự hài lòng", "Tỷ lệ hài lòng (%)"];
+pub const RANKED_EXPECTATIONS_HEADING: &str = "Các mong đợi xếp theo tỷ lệ mong muốn";
+pub const RANKED_EXPECTATION_TITLES: [&str; 4] = ["Xếp hạng", "Mong đợi", "Tỷ lệ mong muốn (%)", "Số trả lời hợp lệ"];
 
 /// What an expectation item's shares are of.
 pub fn denominator_statement(denominator: Denominator) -> &'static str {

@@ -245,7 +245,10 @@ async fn the_printable_report_has_tables_and_svg_charts_and_prints_on_a4() {
         driver.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await;
     let (bars, widest, tables) =
         (measured[0].as_u64().unwrap(), measured[1].as_u64().unwrap(), measured[2].as_u64().unwrap());
-    assert_eq!(tables, 5, "overall, by district, items, expectations, response rates (no comment was written)");
+    assert_eq!(
+        tables, 6,
+        "overall, by district, items, perception beside satisfaction, expectations, response rates (no comment was written)"
+    );
     assert!(bars >= 2 + 2, "a bar per headline index and per district: {bars}");
     assert!(widest <= u64::from(A4_PRINTABLE_PX), "no table wider than an A4 page's text: {widest}px");
     driver.screenshot("report.png").await;

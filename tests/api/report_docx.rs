@@ -142,10 +142,11 @@ async fn word_report_has_heading_sections_and_hand_computed_figures(app: TestApp
         "1. Tổng hợp",
         "2. Chỉ số theo đơn vị",
         "3. Kết quả từng câu hỏi",
-        "4. Mong đợi",
-        "5. Tỷ lệ phản hồi",
-        "6. Ý kiến của người dân",
-        "7. Phương pháp",
+        "4. Đánh giá và hài lòng",
+        "5. Mong đợi",
+        "6. Tỷ lệ phản hồi",
+        "7. Ý kiến của người dân",
+        "8. Phương pháp",
     ];
     for heading in headings {
         let styled = format!(r#"<w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t xml:space="preserve">{heading}</w:t>"#);
@@ -253,7 +254,7 @@ async fn word_report_turns_the_page_for_the_many_headline_indices_of_sipas_2023(
     assert!(units.len() > 10, "SIPAS, areas and sub-areas: {units:?}");
     assert_eq!(values(&body.row("Huyện Một")[1..4]), ["1", "1", "100,0"]);
     assert_eq!(values(&body.row("Huyện Hai")[1..4]), ["1", "2", "0,0"]);
-    let (by_unit, method) = (body.xml.find("2. Chỉ số theo đơn vị").unwrap(), body.xml.find("7. Phương pháp").unwrap());
+    let (by_unit, method) = (body.xml.find("2. Chỉ số theo đơn vị").unwrap(), body.xml.find("8. Phương pháp").unwrap());
     let turned = body.xml.find(r#"w:orient="landscape""#).expect("a landscape section");
     assert!(by_unit < turned && turned < method, "the table by unit alone on turned pages");
     assert_eq!(body.xml.matches("<w:sectPr>").count(), 3, "upright, turned, upright");
@@ -309,10 +310,11 @@ async fn word_report_carries_items_expectations_rates_comments_and_the_compariso
         "2. Chỉ số theo đơn vị",
         "3. So sánh với đợt trước",
         "4. Kết quả từng câu hỏi",
-        "5. Mong đợi",
-        "6. Tỷ lệ phản hồi",
-        "7. Ý kiến của người dân",
-        "8. Phương pháp",
+        "5. Đánh giá và hài lòng",
+        "6. Mong đợi",
+        "7. Tỷ lệ phản hồi",
+        "8. Ý kiến của người dân",
+        "9. Phương pháp",
     ];
     let at: Vec<usize> = headings.iter().map(|h| body.xml.find(h).unwrap_or_else(|| panic!("{h}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "in turn: {at:?}");
@@ -344,6 +346,11 @@ async fn word_report_carries_items_expectations_rates_comments_and_the_compariso
     assert!(body.rows.iter().any(|r| r[..] == ["1", time.as_str(), "11", "100,0"]), "rank 1: {time}");
     assert!(body.rows.iter().any(|r| r[..] == ["2", simplify.as_str(), "6", "54,5"]), "rank 2: {simplify}");
 
+    // Perception criteria beside satisfaction: all 11 found enough seats, 6 of 11 satisfied.
+    let (_, criterion) = labels(&form, "access_1", "1");
+    let access = ["Tiếp cận dịch vụ hành chính công", criterion.as_str(), "100,0", question.as_str(), "54,5"];
+    assert!(body.rows.iter().any(|r| r[..] == access), "{access:?}");
+
     // Response rates: 11 of 13 codes; Huyện Hai 5 of 7.
     assert_eq!(body.row("Theo")[4..], ["Số mã đã phát", "Số phiếu trả lời", "Tỷ lệ phản hồi (%)"]);
     assert_eq!(body.row("Toàn đợt")[4..], ["13", "11", "84,6"]);
@@ -371,10 +378,11 @@ async fn printable_page_carries_the_same_tables_numbered_in_turn(app: TestApp) {
         "<h2>III. Kết quả theo",
         "<h2>IV. So sánh với đợt trước</h2>",
         "<h2>V. Kết quả từng câu hỏi</h2>",
-        "<h2>VI. Mong đợi</h2>",
-        "<h2>VII. Tỷ lệ phản hồi</h2>",
-        "<h2>VIII. Ý kiến của người dân</h2>",
-        "<h2>IX. Phương pháp</h2>",
+        "<h2>VI. Đánh giá và hài lòng</h2>",
+        "<h2>VII. Mong đợi</h2>",
+        "<h2>VIII. Tỷ lệ phản hồi</h2>",
+        "<h2>IX. Ý kiến của người dân</h2>",
+        "<h2>X. Phương pháp</h2>",
     ];
     let at: Vec<usize> = headings.iter().map(|h| html.find(h).unwrap_or_else(|| panic!("{h}: {html}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "in turn: {at:?}");
@@ -396,11 +404,20 @@ async fn printable_page_carries_the_same_tables_numbered_in_turn(app: TestApp) {
     // The units' 95% intervals under their values.
     assert!(html.contains(r#"<br><small class="ci">"#), "{html}");
 
-    // Without units or comparison the numbers close up: method is VII.
+    // Perception criteria beside satisfaction: all 11 found enough seats, 6 of 11 satisfied.
+    let (_, criterion) = labels(&form, "access_1", "1");
+    let (_, satisfaction) = labels(&form, "sat_access", "5");
+    let satisfaction = satisfaction.replace('/', "&#x2f;");
+    let side_by_side = format!(
+        r#"<td>Tiếp cận dịch vụ hành chính công</td><td>{criterion}</td><td class="num">100,0</td><td>{satisfaction}</td><td class="num">54,5</td>"#
+    );
+    assert!(html.contains(&side_by_side), "{html}");
+
+    // Without units or comparison the numbers close up: method is VIII.
     let html = get(format!("/quan-ly/dot/{this_year}/bao-cao")).await;
     assert!(!html.contains("So sánh với đợt trước") && !html.contains("Kết quả theo"));
     for heading in
-        ["<h2>III. Kết quả từng câu hỏi</h2>", "<h2>VI. Ý kiến của người dân</h2>", "<h2>VII. Phương pháp</h2>"]
+        ["<h2>III. Kết quả từng câu hỏi</h2>", "<h2>VII. Ý kiến của người dân</h2>", "<h2>VIII. Phương pháp</h2>"]
     {
         assert!(html.contains(heading), "{heading}: {html}");
     }

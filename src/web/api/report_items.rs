@@ -6,7 +6,10 @@ use crate::domain::form::{Denominator, Form, ItemKind};
 use crate::service::report_items::{
     ItemTable, OptionRow, Unit, perception_beside_satisfaction, ranked_expectation_items, unit_rows,
 };
-use crate::service::report_text::{EXPECTATION_TITLES, ITEM_TITLES, denominator_statement};
+use crate::service::report_text::{
+    EXPECTATION_TITLES, ITEM_TITLES, RANKED_EXPECTATION_TITLES, RANKED_EXPECTATIONS_HEADING, SIDE_BY_SIDE_TITLES,
+    denominator_statement,
+};
 use crate::service::results::WaveResults;
 use crate::web::api::report::UnitColumns;
 use crate::web::csv_export::{Cell, CsvWriter};
@@ -232,9 +235,8 @@ pub fn write_sheets(
     // Expectations asked one by one: first the list of them, most wished first.
     let ranked = ranked_expectation_items(form, &results.overall.items);
     if !ranked.is_empty() {
-        sheet.write_string_with_format(r, 0, "Các mong đợi xếp theo tỷ lệ mong muốn", &bold)?;
-        let titles = ["Xếp hạng", "Mong đợi", "Tỷ lệ mong muốn (%)", "Số trả lời hợp lệ"];
-        for (column, title) in titles.iter().enumerate() {
+        sheet.write_string_with_format(r, 0, RANKED_EXPECTATIONS_HEADING, &bold)?;
+        for (column, title) in RANKED_EXPECTATION_TITLES.iter().enumerate() {
             sheet.write_string_with_format(r + 1, column as u16, *title, &bold)?;
         }
         let first = r + 2;
@@ -320,9 +322,7 @@ fn side_by_side_sheet(
     for (column, width) in [(0, 30), (1, 60), (2, 14), (3, 60), (4, 14)] {
         sheet.set_column_width(column, width)?;
     }
-    let titles =
-        ["Yếu tố", "Tiêu chí đánh giá", "Tỷ lệ đánh giá tích cực (%)", "Câu hỏi về sự hài lòng", "Tỷ lệ hài lòng (%)"];
-    for (column, title) in titles.iter().enumerate() {
+    for (column, title) in SIDE_BY_SIDE_TITLES.iter().enumerate() {
         sheet.write_string_with_format(0, column as u16, *title, &bold)?;
     }
     let mut r = 1u32;
