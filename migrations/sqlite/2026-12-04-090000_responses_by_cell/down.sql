@@ -1,2 +1,1 @@
 DROP INDEX responses_cell;
-CREATE INDEX responses_wave ON responses(wave_id);
