@@ -252,6 +252,23 @@ async fn the_printable_report_has_tables_and_svg_charts_and_prints_on_a4() {
     assert!(bars >= 2 + 2, "a bar per headline index and per district: {bars}");
     assert!(widest <= u64::from(A4_PRINTABLE_PX), "no table wider than an A4 page's text: {widest}px");
     driver.screenshot("report.png").await;
+    // The same page as the printer lays it out, on a viewport as wide as an A4 page's text:
+    // the site's header and links gone, and no table wider than the page.
+    let print = json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": "print"}});
+    driver.call(reqwest::Method::POST, "/goog/cdp/execute", Some(print)).await;
+    let a4 = json!({"cmd": "Emulation.setDeviceMetricsOverride",
+                    "params": {"width": A4_PRINTABLE_PX, "height": 1100, "deviceScaleFactor": 1, "mobile": false}});
+    driver.call(reqwest::Method::POST, "/goog/cdp/execute", Some(a4)).await;
+    let script = "return [matchMedia('print').matches, getComputedStyle(document.querySelector('header.top')).display, \
+                  getComputedStyle(document.querySelector('.no-print')).display, document.documentElement.clientWidth, \
+                  Math.max(...[...document.querySelectorAll('table.report-table')].map(t => t.getBoundingClientRect().right))]";
+    let printed =
+        driver.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await;
+    assert_eq!(printed[0], true, "print media: {printed}");
+    assert_eq!((&printed[1], &printed[2]), (&json!("none"), &json!("none")), "no site header, no links: {printed}");
+    let (page, rightmost) = (printed[3].as_f64().unwrap(), printed[4].as_f64().unwrap());
+    assert!(page <= f64::from(A4_PRINTABLE_PX), "the page's text is A4's: {printed}");
+    assert!(rightmost <= page, "printed, every table ends within the page: {printed}");
     let pdf = driver
         .call(
             reqwest::Method::POST,
