@@ -248,6 +248,11 @@ impl<'a> IndexPlan<'a> {
         }
     }
 
+    /// How many indices the form has: the length of every per-index vector the plan gives.
+    pub fn indices(&self) -> usize {
+        self.steps.len()
+    }
+
     /// Every share index's positive answers (0 for means), read from the slots
     /// `count_slots_read` covers.
     pub fn hit_counts(&self, tally: &Tally) -> Vec<u64> {

@@ -127,8 +127,7 @@ pub struct Counted {
 
 impl Counted {
     pub fn none(plan: &IndexPlan) -> Self {
-        let indices = plan.hit_counts(&Tally::default()).len();
-        Self { responses: 0, share_valid: vec![0; indices], hits: vec![0; indices] }
+        Self { responses: 0, share_valid: vec![0; plan.indices()], hits: vec![0; plan.indices()] }
     }
 
     pub fn of(plan: &IndexPlan, tally: &Tally, responses: u64) -> Self {
