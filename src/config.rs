@@ -57,6 +57,9 @@ pub struct Settings {
     pub min_cell: u64,
     /// Comments the report workbook lists (read in random order until it has that many).
     pub report_comments: usize,
+    /// Bytes one wave's crosstab counts per locality may take before localities are merged
+    /// into their parents'.
+    pub crosstab_memory: usize,
     /// Who runs the survey, as letters and messages name it.
     pub organisation: String,
     /// Days after a wave closes before its contact data is deleted.
@@ -176,6 +179,7 @@ impl Settings {
             max_invitations_per_wave: parsed("PHIEU_MAX_INVITATIONS_PER_WAVE", 2_000_000u64)?,
             min_cell: parsed("PHIEU_MIN_CELL", 5u64)?.max(1),
             report_comments: parsed("PHIEU_REPORT_COMMENTS", 2_000usize)?,
+            crosstab_memory: parsed("PHIEU_CROSSTAB_MEMORY_MB", 160usize)? * 1_048_576,
             organisation: var("PHIEU_ORGANISATION").unwrap_or_else(|| "Sở Nội vụ".into()),
             retention_days: parsed("PHIEU_RETENTION_DAYS", 30)?,
             smtp_url: var("PHIEU_SMTP_URL"),

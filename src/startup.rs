@@ -6,7 +6,7 @@ use crate::domain::code::CodeHasher;
 use crate::domain::form::{self, FormRegistry};
 use crate::scratch::Scratch;
 use crate::service::Survey;
-use crate::service::crosstab::CROSSTABS_KEPT;
+use crate::service::crosstab::CrosstabCounts;
 use crate::service::disclosure::SUPPRESSIONS_KEPT;
 use crate::service::recent::Recent;
 use crate::storage::Database;
@@ -64,7 +64,7 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         min_cell: settings.min_cell,
         report_comments: settings.report_comments,
         suppressions: Arc::new(Recent::new(SUPPRESSIONS_KEPT)),
-        crosstabs: Arc::new(Recent::new(CROSSTABS_KEPT)),
+        crosstabs: Arc::new(CrosstabCounts::new(settings.crosstab_memory)),
     })
 }
 

@@ -1,25 +1,35 @@
 //! Crosstabs: every index of a wave broken down by the categories of a background item
-//! (gender, age band, occupation, respondent kind, procedure field), for the whole wave and
-//! for each agency. Background items are not among the tallies' cells, so the breakdown is
-//! counted from the raw answers, read in chunks by id: memory follows the number of
-//! categories, not of answers.
+//! (gender, age band, occupation, respondent kind, procedure field), for the whole wave, for
+//! each agency and for each locality of a chosen level. Background items are not among the
+//! tallies' cells, so the breakdown is counted from the raw answers, read in chunks by id.
+//!
+//! Answers are counted per place (their locality, or its ancestor at the finest level kept)
+//! and agency. The level kept is the finest whose counts fit the budget
+//! (`PHIEU_CROSSTAB_MEMORY_MB`), judged by what has been read: memory follows the places and
+//! categories, not the answers, and a national wave may be broken down by province or
+//! district only.
 //!
 //! Figures are pooled and unweighted. Disclosure control decides each item's table at once,
-//! every agency included whoever asks: a category is hidden below k valid answers and
-//! beside it enough others that neither a row's total nor a column's total (the whole wave
-//! over its agencies) gives it away; a total the wave's own tables hide stays hidden.
+//! whoever asks and whatever level is shown: every place, every locality above them and the
+//! whole wave, each with every agency and with all agencies together. The cells of one
+//! locality and one agency count as published (an agency officer sees its own agency by
+//! locality), which also covers every way a locality's row and an agency's row can be
+//! subtracted from each other: an agency serving one commune is that commune's row. A row's
+//! total is hidden wherever the wave's own tables hide it, and never hidden where they
+//! publish it.
 
 use crate::domain::answers::ValidAnswers;
 use crate::domain::form::{Form, Item};
 use crate::domain::indices::{Figure, IndexPlan};
+use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Tally};
 use crate::domain::wave::DeskFilter;
 use crate::service::disclosure::{Breakdown, Counted, Suppression, hide_in_breakdown};
 use crate::service::recent::Recent;
-use crate::service::results::{AgencyRef, ResultsQuery, each_stored_answer};
+use crate::service::results::{AgencyRef, LocalityRef, ResultsQuery, each_stored_answer};
 use crate::storage::waves::Wave;
-use crate::storage::{Database, StorageResult};
-use std::collections::{BTreeMap, HashMap};
+use crate::storage::{Database, StorageError};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// A row of a crosstab: everyone, one option's respondents, or those who left it blank.
@@ -39,9 +49,11 @@ pub struct CrosstabRow {
     pub figures: Vec<Figure>,
 }
 
-/// One item's crosstab for the whole wave (`agency: None`) or one agency.
+/// One item's crosstab for the whole wave or one locality (`locality: None` for the whole
+/// wave), over every agency (`agency: None`) or one.
 #[derive(Debug)]
 pub struct CrosstabGroup {
+    pub locality: Option<LocalityRef>,
     pub agency: Option<AgencyRef>,
     pub rows: Vec<CrosstabRow>,
 }
@@ -52,6 +64,19 @@ pub struct Crosstab {
     pub groups: Vec<CrosstabGroup>,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum CrosstabError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The level asked is not one of the wave's locality tree: `levels` are.
+    #[error("no such level")]
+    UnknownLevel { levels: Vec<String> },
+    /// The wave has too many places to keep their counts at the level asked; `finest` is
+    /// the finest level kept (`None`: none).
+    #[error("counts are kept down to {finest:?} only")]
+    TooFine { finest: Option<String> },
+}
+
 /// Answers and tallies per category (the item's options, then blank) of one group: what its
 /// figures are computed from.
 type Tallies = Vec<(u64, Tally)>;
@@ -59,16 +84,26 @@ type Tallies = Vec<(u64, Tally)>;
 /// Answers counted per category of one group: what disclosure control reads.
 type Counts = Vec<Counted>;
 
-/// The wave's crosstabs that were computed recently: a crosstab reads and scores every answer
+/// The waves' crosstab counts computed recently: a crosstab reads and scores every answer
 /// (about 20 s at a million), so its counts are kept while the wave's answers stay the same.
-pub type CrosstabCache = Arc<Recent<(String, Option<String>), Arc<WaveCounts>>>;
+pub struct CrosstabCounts {
+    kept: Recent<(String, Option<String>), Arc<WaveCounts>>,
+    /// What one wave's counts per place may take, as estimated from their sizes; beyond it,
+    /// places are merged into their parents' (then into the whole wave).
+    budget: usize,
+}
+
+impl CrosstabCounts {
+    pub fn new(budget: usize) -> Self {
+        CrosstabCounts { kept: Recent::new(CROSSTABS_KEPT), budget }
+    }
+}
 
 /// Waves (or agencies' views of them) whose crosstab counts are kept in memory.
-pub const CROSSTABS_KEPT: usize = 4;
+const CROSSTABS_KEPT: usize = 4;
 
-/// Per cell of a crosstab table (every agency's rows, each its total then its categories),
-/// per index: whether its figure is hidden.
-type Pattern = Vec<Vec<bool>>;
+/// Answers read between two looks at the budget.
+const BUDGET_EVERY: u64 = 2_000;
 
 /// Every crosstab item's counts of one wave, as one asker may see them.
 pub struct WaveCounts {
@@ -76,13 +111,33 @@ pub struct WaveCounts {
     responses: u64,
     /// The items that split respondents, in the form's order.
     item_ids: Vec<String>,
-    /// Per item, the tallies of the group shown: the whole wave, or the asker's agency.
-    shown: Vec<Tallies>,
-    /// Per agency code (`""` for answers without one), per item, its counts.
-    per_agency: BTreeMap<String, Vec<Counts>>,
+    /// The level answers were counted at; `None`: the whole wave and its agencies only.
+    finest: Option<String>,
+    /// Per place and agency code, per item, its counts. A place is `""` for answers above
+    /// the levels kept or outside the tree, an agency `""` for answers without one.
+    base: BTreeMap<(String, String), Vec<Counts>>,
+    /// Per place, per item, the tallies of the answers the asker may see: all, or its
+    /// agency's.
+    shown: BTreeMap<String, Vec<Tallies>>,
     /// Per item, its disclosure pattern and the wave's answers when the suppression it
     /// respects was decided. Patterns do not depend on who asks.
-    patterns: Mutex<HashMap<String, (u64, Arc<Pattern>)>>,
+    patterns: Mutex<HashMap<String, (u64, Arc<ItemPattern>)>>,
+}
+
+/// One item's table through disclosure control: where the cells of each (locality, agency)
+/// row begin (`""` for the whole wave, `tally::ALL_AGENCIES` for every agency), each row its
+/// total then its categories, and per cell, per index, whether its figure is hidden.
+struct ItemPattern {
+    rows: BTreeMap<(String, String), usize>,
+    width: usize,
+    hidden: Vec<Vec<bool>>,
+}
+
+impl ItemPattern {
+    fn row(&self, locality: &str, agency: &str) -> Option<&[Vec<bool>]> {
+        let start = *self.rows.get(&(locality.to_string(), agency.to_string()))?;
+        self.hidden.get(start..start + self.width)
+    }
 }
 
 /// The items a crosstab can break indices down by: single-choice questions about the
@@ -92,7 +147,8 @@ pub fn crosstab_items(form: &Form) -> Vec<&Item> {
 }
 
 /// The crosstabs of `items` (each splitting respondents) that `query` may see: an agency
-/// officer's own agency only, everyone else the whole wave. Every agency is in each table's
+/// officer's own agency only, everyone else every agency together; the whole wave, and each
+/// locality of `query.level` when one is asked. Every agency and locality is in each table's
 /// disclosure control whoever asks; only the rows shown get figures.
 pub fn crosstabs(
     db: &Database,
@@ -101,20 +157,33 @@ pub fn crosstabs(
     items: &[&Item],
     query: &ResultsQuery,
     suppression: &Suppression,
-    cache: &CrosstabCache,
-) -> StorageResult<Vec<Crosstab>> {
+    cache: &CrosstabCounts,
+) -> Result<Vec<Crosstab>, CrosstabError> {
     let plan = IndexPlan::new(form, &db.tally_layout(&wave.id)?);
+    let tree = LocalityTree::new(db.wave_localities_tree(wave)?);
+    let levels = tree.levels_top_down();
+    let asked_level = match query.level.as_deref() {
+        Some(level) if !levels.iter().any(|l| l == level) => return Err(CrosstabError::UnknownLevel { levels }),
+        asked => asked,
+    };
     let shown = query.agency_scope.clone();
     let responses = db.wave_responses(&wave.id)?;
     let key = (wave.id.clone(), shown.clone());
-    let counts = match cache.get(&key).filter(|c| c.responses == responses) {
+    let counts = match cache.kept.get(&key).filter(|c| c.responses == responses) {
         Some(counts) => counts,
         None => {
-            let counts = Arc::new(count(db, form, &wave.id, &plan, shown.as_deref(), responses)?);
-            cache.insert(key, counts.clone());
+            let reading = Reading { db, form, wave_id: &wave.id, plan: &plan, tree: &tree, budget: cache.budget };
+            let counts = Arc::new(count(&reading, shown.as_deref(), responses)?);
+            cache.kept.insert(key, counts.clone());
             counts
         }
     };
+    if let Some(level) = asked_level {
+        let rank = |level: &str| levels.iter().position(|l| l == level);
+        if counts.finest.as_deref().and_then(rank).is_none_or(|finest| rank(level) > Some(finest)) {
+            return Err(CrosstabError::TooFine { finest: counts.finest.clone() });
+        }
+    }
     let agency = match &shown {
         None => None,
         Some(code) => {
@@ -122,129 +191,312 @@ pub fn crosstabs(
             Some(AgencyRef { code: code.clone(), name: name.unwrap_or_default() })
         }
     };
+    let agency_key = shown.as_deref().unwrap_or(tally::ALL_AGENCIES);
+    let min_cell = suppression.min_cell();
     let mut tables = Vec::new();
     for item in items {
         let Some(k) = counts.item_ids.iter().position(|id| *id == item.id) else { continue };
-        let Some(pattern) = counts.pattern(k, form, &plan, suppression, shown.as_deref()) else {
-            tables.push(Crosstab { item_id: item.id.clone(), groups: Vec::new() });
-            continue;
-        };
-        let tallies = &counts.shown[k];
-        let mut total = (0, Tally::default());
-        for (n, tally) in tallies {
-            total.0 += n;
-            total.1.merge(tally);
+        let pattern = counts.pattern(k, &tree, form, &plan, suppression);
+        let mut groups = Vec::new();
+        let whole = counts.shown_within(k, |_| Some(String::new()));
+        for (code, tallies) in
+            whole.iter().chain(&asked_level.map(|level| counts.shown_at(k, &tree, level)).unwrap_or_default())
+        {
+            let Some(hidden) = pattern.row(code, agency_key) else { continue };
+            let locality = tree.get(code).map(|l| LocalityRef {
+                code: l.code.clone(),
+                name: l.name.clone(),
+                level: l.level.clone(),
+            });
+            let rows = table_rows(tallies, figures_of(&plan, tallies, hidden, min_cell));
+            groups.push(CrosstabGroup { locality, agency: agency.clone(), rows });
         }
-        let figures = std::iter::once(&total)
-            .chain(tallies)
-            .zip(pattern.iter())
-            .map(|((n, tally), hidden)| {
-                let mut figures = plan.compute(tally, *n);
-                hide_in_breakdown(&mut figures, hidden, suppression.min_cell());
-                figures
-            })
-            .collect();
-        let group = CrosstabGroup { agency: agency.clone(), rows: table_rows(tallies, figures) };
-        tables.push(Crosstab { item_id: item.id.clone(), groups: vec![group] });
+        tables.push(Crosstab { item_id: item.id.clone(), groups });
     }
     Ok(tables)
 }
 
+/// The figures of a group's rows (the total, then each category) under its pattern.
+fn figures_of(plan: &IndexPlan, tallies: &Tallies, hidden: &[Vec<bool>], min_cell: u64) -> Vec<Vec<Figure>> {
+    let mut total = (0, Tally::default());
+    for (n, tally) in tallies {
+        total.0 += n;
+        total.1.merge(tally);
+    }
+    std::iter::once(&total)
+        .chain(tallies)
+        .zip(hidden)
+        .map(|((n, tally), hidden)| {
+            let mut figures = plan.compute(tally, *n);
+            hide_in_breakdown(&mut figures, hidden, min_cell);
+            figures
+        })
+        .collect()
+}
+
 impl WaveCounts {
-    /// The disclosure pattern of item `k`'s row that is shown (the total, then each
-    /// category), decided once for the table of every agency; `None` for an agency without
-    /// answers, of which nothing is published.
+    /// Item `k`'s tallies shown, summed per group `group_of` puts each place in (`None`:
+    /// none).
+    fn shown_within(&self, k: usize, group_of: impl Fn(&str) -> Option<String>) -> BTreeMap<String, Tallies> {
+        let mut groups: BTreeMap<String, Tallies> = BTreeMap::new();
+        for (place, items) in &self.shown {
+            let Some(group) = group_of(place) else { continue };
+            match groups.get_mut(&group) {
+                Some(sum) => add_tallies(sum, &items[k]),
+                None => drop(groups.insert(group, items[k].clone())),
+            }
+        }
+        groups
+    }
+
+    /// Item `k`'s tallies shown for each locality at `level` (places above it belong to
+    /// none).
+    fn shown_at(&self, k: usize, tree: &LocalityTree, level: &str) -> BTreeMap<String, Tallies> {
+        self.shown_within(k, |place| tree.ancestor_at_level(place, level).map(|l| l.code.clone()))
+    }
+
+    /// Item `k`'s table through disclosure control, decided once while the suppression it
+    /// respects stays the same.
     fn pattern(
         &self,
         k: usize,
+        tree: &LocalityTree,
         form: &Form,
         plan: &IndexPlan,
         suppression: &Suppression,
-        shown: Option<&str>,
-    ) -> Option<Vec<Vec<bool>>> {
+    ) -> Arc<ItemPattern> {
         let id = &self.item_ids[k];
         let kept = self.patterns.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned();
-        let table = match kept.filter(|(decided_at, _)| *decided_at == suppression.responses) {
-            Some((_, table)) => table,
+        match kept.filter(|(decided_at, _)| *decided_at == suppression.responses) {
+            Some((_, pattern)) => pattern,
             None => {
-                let table = Arc::new(self.decide(k, form, plan, suppression));
-                let kept = (suppression.responses, table.clone());
+                let pattern = Arc::new(self.decide(k, tree, form, plan, suppression));
+                let kept = (suppression.responses, pattern.clone());
                 self.patterns.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), kept);
-                table
+                pattern
             }
-        };
-        // Rows of the table: every agency together, then each agency with a code.
-        let row = match shown {
-            None => 0,
-            Some(code) => 1 + self.per_agency.keys().filter(|c| !c.is_empty()).position(|c| c == code)?,
-        };
-        let width = self.shown[k].len() + 1;
-        table.get(row * width..(row + 1) * width).map(<[Vec<bool>]>::to_vec)
+        }
     }
 
-    /// Item `k`'s table through disclosure control: tied by each row's total over its
-    /// categories and each column's whole wave over its agencies (with the answers of no
-    /// agency as the rest); each row's total is hidden wherever the wave's own tables hide
-    /// it (and never hidden where they publish it).
-    fn decide(&self, k: usize, form: &Form, plan: &IndexPlan, suppression: &Suppression) -> Vec<Vec<bool>> {
-        let whole: Counts = self.per_agency.values().fold(Vec::new(), |mut whole, items| {
-            if whole.is_empty() {
-                whole = items[k].clone();
-            } else {
-                whole.iter_mut().zip(&items[k]).for_each(|(w, c)| w.add(c));
+    /// Item `k`'s table: a row per locality (every place and everything above it, the whole
+    /// wave as `""`) and agency (each, and all together), plus a row for the answers of a
+    /// locality itself beside its children's; tied by each row's total over its categories,
+    /// each locality's agencies adding up to all agencies, and each locality's children and
+    /// own answers adding up to it, in every category.
+    fn decide(
+        &self,
+        k: usize,
+        tree: &LocalityTree,
+        form: &Form,
+        plan: &IndexPlan,
+        suppression: &Suppression,
+    ) -> ItemPattern {
+        let mut localities: BTreeMap<(String, String), Counts> = BTreeMap::new();
+        let mut own: BTreeMap<(String, String), Counts> = BTreeMap::new();
+        let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for ((place, agency), items) in &self.base {
+            let mut chain: Vec<String> = tree.ancestors(place).into_iter().map(|l| l.code.clone()).collect();
+            chain.push(String::new());
+            chain.dedup();
+            for agency in [agency.as_str(), tally::ALL_AGENCIES] {
+                add_counts(&mut own, (place.clone(), agency.to_string()), &items[k]);
+                for locality in &chain {
+                    add_counts(&mut localities, (locality.clone(), agency.to_string()), &items[k]);
+                }
             }
-            whole
-        });
-        let rows: Vec<(&str, &Counts)> = std::iter::once((tally::ALL_AGENCIES, &whole))
-            .chain(
-                self.per_agency
-                    .iter()
-                    .filter(|(code, _)| !code.is_empty())
-                    .map(|(code, items)| (code.as_str(), &items[k])),
-            )
-            .collect();
-        let totals: Vec<Counted> = rows
-            .iter()
-            .map(|(_, cells)| {
-                let mut total = cells[0].clone();
-                cells[1..].iter().for_each(|c| total.add(c));
-                total
-            })
-            .collect();
-        let categories = whole.len();
-        let width = categories + 1;
-        let mut breakdown = Breakdown { cells: Vec::new(), sums: Vec::new(), elsewhere: Vec::new() };
-        for ((agency, cells), total) in rows.iter().zip(&totals) {
-            let start = breakdown.cells.len();
-            breakdown.cells.push(total);
-            breakdown.cells.extend(cells.iter());
-            breakdown.sums.push((start, (start + 1..start + width).collect()));
-            let mut published: Vec<Figure> =
-                total.valid_counts(plan).into_iter().map(|n| Figure { n, ..Figure::default() }).collect();
-            suppression.apply(DeskFilter::Include, tally::WHOLE, "", agency, &mut published);
-            breakdown.elsewhere.push(Some(published.iter().map(|f| f.suppressed).collect()));
-            breakdown.elsewhere.extend((0..categories).map(|_| None));
-        }
-        if rows.len() > 1 {
-            for column in 0..width {
-                breakdown.sums.push((column, (1..rows.len()).map(|r| r * width + column).collect()));
+            for pair in chain.windows(2) {
+                children.entry(pair[1].clone()).or_default().insert(pair[0].clone());
             }
         }
-        breakdown.hidden(form, plan, suppression.min_cell())
+        // A locality's own answers are a row of their own only beside children's.
+        own.retain(|(locality, _), _| children.contains_key(locality));
+        let width = self.base.values().next().map_or(1, |items| items[k].len() + 1);
+        let mut cells: Vec<Counted> = Vec::new();
+        let mut row = |counts: &Counts| {
+            let start = cells.len();
+            let mut total = counts[0].clone();
+            counts[1..].iter().for_each(|c| total.add(c));
+            cells.push(total);
+            cells.extend(counts.iter().cloned());
+            start
+        };
+        let rows: BTreeMap<(String, String), usize> = localities.iter().map(|(key, c)| (key.clone(), row(c))).collect();
+        let own_rows: BTreeMap<(String, String), usize> = own.iter().map(|(key, c)| (key.clone(), row(c))).collect();
+
+        let mut sums: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut tie = |total: usize, parts: &[usize]| {
+            for j in 0..width {
+                sums.push((total + j, parts.iter().map(|p| p + j).collect()));
+            }
+        };
+        for table in [&rows, &own_rows] {
+            let mut agencies: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            for ((locality, agency), &start) in table.iter() {
+                if agency != tally::ALL_AGENCIES {
+                    agencies.entry(locality).or_default().push(start);
+                }
+            }
+            for (locality, parts) in agencies {
+                tie(table[&(locality.to_string(), tally::ALL_AGENCIES.to_string())], &parts);
+            }
+        }
+        for ((locality, agency), &start) in &rows {
+            let Some(below) = children.get(locality) else { continue };
+            let mut parts: Vec<usize> =
+                below.iter().filter_map(|child| rows.get(&(child.clone(), agency.clone()))).copied().collect();
+            parts.extend(own_rows.get(&(locality.clone(), agency.clone())));
+            tie(start, &parts);
+        }
+        let all_starts: Vec<usize> = rows.values().chain(own_rows.values()).copied().collect();
+        for start in all_starts {
+            sums.push((start, (start + 1..start + width).collect()));
+        }
+
+        // Each row's total as the wave's own tables publish it.
+        let mut elsewhere: Vec<Option<Vec<bool>>> = vec![None; cells.len()];
+        let published = |level: &str, locality: &str, agency: &str, at: usize| {
+            let mut figures: Vec<Figure> =
+                cells[at].valid_counts(plan).into_iter().map(|n| Figure { n, ..Figure::default() }).collect();
+            suppression.apply(DeskFilter::Include, level, locality, agency, &mut figures);
+            Some(figures.iter().map(|f| f.suppressed).collect())
+        };
+        for ((locality, agency), &start) in &rows {
+            let level = tree.get(locality).map_or(tally::WHOLE, |l| l.level.as_str());
+            elsewhere[start] = published(level, locality, agency, start);
+        }
+        for ((locality, agency), &start) in &own_rows {
+            if suppression.has_own_cell(DeskFilter::Include, locality, agency) {
+                elsewhere[start] = published(tally::LEAF, locality, agency, start);
+            }
+        }
+        let breakdown = Breakdown { cells: cells.iter().collect(), sums, elsewhere };
+        let hidden = breakdown.hidden(form, plan, suppression.min_cell());
+        ItemPattern { rows, width, hidden }
     }
 }
 
-/// Every crosstab item's counts, from the raw answers: per agency (`""` for answers without
-/// one) what disclosure control reads, and the full tallies of the group `shown` (an agency,
-/// or the whole wave).
-fn count(
-    db: &Database,
-    form: &Form,
-    wave_id: &str,
-    plan: &IndexPlan,
-    shown: Option<&str>,
-    responses: u64,
-) -> StorageResult<WaveCounts> {
+fn add_counts(map: &mut BTreeMap<(String, String), Counts>, key: (String, String), counts: &Counts) {
+    match map.get_mut(&key) {
+        Some(sum) => sum.iter_mut().zip(counts).for_each(|(s, c)| s.add(c)),
+        None => drop(map.insert(key, counts.clone())),
+    }
+}
+
+fn add_tallies(sum: &mut Tallies, tallies: &Tallies) {
+    for ((n, tally), (m, other)) in sum.iter_mut().zip(tallies) {
+        *n += m;
+        tally.merge(other);
+    }
+}
+
+/// The levels answers can be counted at, finest kept first to go.
+struct Places<'t> {
+    tree: &'t LocalityTree,
+    levels: Vec<String>,
+    /// The level kept, as a position in `levels`; `None`: none.
+    finest: Option<usize>,
+    /// Each answer locality's place, while `finest` stays.
+    known: HashMap<String, String>,
+}
+
+impl<'t> Places<'t> {
+    fn new(tree: &'t LocalityTree) -> Self {
+        let levels = tree.levels_top_down();
+        let finest = levels.len().checked_sub(1);
+        Places { tree, levels, finest, known: HashMap::new() }
+    }
+
+    /// `locality` itself or its nearest ancestor at a level kept; `""` when there is none.
+    fn place_of(&mut self, locality: &str) -> String {
+        if let Some(place) = self.known.get(locality) {
+            return place.clone();
+        }
+        let place = self.finest.map_or_else(String::new, |finest| {
+            let kept = |level: &str| self.levels.iter().position(|l| l == level).is_some_and(|r| r <= finest);
+            self.tree
+                .ancestors(locality)
+                .into_iter()
+                .find(|l| kept(&l.level))
+                .map_or_else(String::new, |l| l.code.clone())
+        });
+        self.known.insert(locality.to_string(), place.clone());
+        place
+    }
+
+    fn coarsen(&mut self) {
+        self.finest = self.finest.and_then(|f| f.checked_sub(1));
+        self.known.clear();
+    }
+
+    fn finest_level(&self) -> Option<String> {
+        self.finest.map(|f| self.levels[f].clone())
+    }
+}
+
+/// Counts per place and agency, and tallies shown per place, being read.
+struct Counting<'t> {
+    places: Places<'t>,
+    base: HashMap<(String, String), Vec<Counts>>,
+    shown: HashMap<String, Vec<Tallies>>,
+    /// Estimated bytes of one (place, agency)'s counts, and of one place's tallies.
+    per_pair: usize,
+    per_place: usize,
+}
+
+impl Counting<'_> {
+    /// Merges places into their parents' until the counts fit the budget. Counts only grow
+    /// as answers are read, so the level kept at the end is the finest that fits all of
+    /// them, whatever the order they came in.
+    fn fit(&mut self, budget: usize) {
+        loop {
+            let places: BTreeSet<&str> = self.base.keys().map(|(place, _)| place.as_str()).collect();
+            let size = self.base.len() * self.per_pair + places.len() * self.per_place;
+            if size <= budget || self.places.finest.is_none() {
+                return;
+            }
+            self.places.coarsen();
+            let mut base: HashMap<(String, String), Vec<Counts>> = HashMap::new();
+            for ((place, agency), items) in std::mem::take(&mut self.base) {
+                match base.entry((self.places.place_of(&place), agency)) {
+                    std::collections::hash_map::Entry::Occupied(mut sum) => {
+                        for (sum, counts) in sum.get_mut().iter_mut().zip(&items) {
+                            sum.iter_mut().zip(counts).for_each(|(s, c)| s.add(c));
+                        }
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => drop(slot.insert(items)),
+                }
+            }
+            self.base = base;
+            let mut shown: HashMap<String, Vec<Tallies>> = HashMap::new();
+            for (place, items) in std::mem::take(&mut self.shown) {
+                match shown.entry(self.places.place_of(&place)) {
+                    std::collections::hash_map::Entry::Occupied(mut sum) => {
+                        sum.get_mut().iter_mut().zip(&items).for_each(|(s, t)| add_tallies(s, t));
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => drop(slot.insert(items)),
+                }
+            }
+            self.shown = shown;
+        }
+    }
+}
+
+/// What the counts are read from, and the memory they may take.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    db: &'a Database,
+    form: &'a Form,
+    wave_id: &'a str,
+    plan: &'a IndexPlan<'a>,
+    tree: &'a LocalityTree,
+    budget: usize,
+}
+
+/// Every crosstab item's counts, from the raw answers: per place and agency what disclosure
+/// control reads, and per place the full tallies of the answers `shown` (an agency's, or
+/// all).
+fn count(reading: &Reading, shown: Option<&str>, responses: u64) -> Result<WaveCounts, CrosstabError> {
+    let Reading { db, form, wave_id, plan, tree, budget } = *reading;
     let items = crosstab_items(form);
     let layout = db.tally_layout(wave_id)?;
     let slots = plan.slots_read();
@@ -252,10 +504,18 @@ fn count(
         let chosen = answers.get(&item.id).and_then(|a| a.codes().first());
         chosen.and_then(|c| item.options.iter().position(|o| &o.code == c)).unwrap_or(item.options.len())
     };
-    let mut tallies: Vec<Tallies> = items.iter().map(|i| vec![(0, Tally::default()); i.options.len() + 1]).collect();
+    let categories: usize = items.iter().map(|i| i.options.len() + 1).sum();
+    let empty_tallies: Vec<Tallies> = items.iter().map(|i| vec![(0, Tally::default()); i.options.len() + 1]).collect();
     let empty: Vec<Counts> = items.iter().map(|i| vec![Counted::none(plan); i.options.len() + 1]).collect();
-    let mut per_agency: BTreeMap<String, Vec<Counts>> = BTreeMap::new();
-    each_stored_answer(db, form, wave_id, |(_, _, agency, _, _, _), answers| {
+    let mut counting = Counting {
+        places: Places::new(tree),
+        base: HashMap::new(),
+        shown: HashMap::new(),
+        per_pair: categories * (16 * plan.indices() + 96) + 64,
+        per_place: categories * (8 * slots + 48) + 64,
+    };
+    let mut read = 0u64;
+    each_stored_answer(db, form, wave_id, |(_, locality, agency, _, _, _), answers| {
         // The answer's few increments, added as they are to each shown category: merging a
         // whole one-answer tally (about 1,000 slots for SIPAS 2023) into each cost 5× more.
         let increments: Vec<(usize, u64)> =
@@ -263,23 +523,32 @@ fn count(
         let mut one = Tally::default();
         increments.iter().for_each(|&(slot, n)| one.add(slot, n));
         let counted = Counted::of(plan, &one, 1);
-        let is_shown = shown.is_none_or(|code| code == agency);
-        let cells = per_agency.entry(agency).or_insert_with(|| empty.clone());
+        let place = counting.places.place_of(&locality);
+        let mut tallies = shown
+            .is_none_or(|code| code == agency)
+            .then(|| counting.shown.entry(place.clone()).or_insert_with(|| empty_tallies.clone()));
+        let cells = counting.base.entry((place, agency)).or_insert_with(|| empty.clone());
         for (k, item) in items.iter().enumerate() {
             let c = category(item, &answers);
             cells[k][c].add(&counted);
-            if is_shown {
+            if let Some(tallies) = tallies.as_mut() {
                 let (n, tally) = &mut tallies[k][c];
                 *n += 1;
                 increments.iter().for_each(|&(slot, by)| tally.add(slot, by));
             }
         }
+        read += 1;
+        if read.is_multiple_of(BUDGET_EVERY) {
+            counting.fit(budget);
+        }
     })?;
+    counting.fit(budget);
     Ok(WaveCounts {
         responses,
         item_ids: items.iter().map(|i| i.id.clone()).collect(),
-        shown: tallies,
-        per_agency,
+        finest: counting.places.finest_level(),
+        base: counting.base.into_iter().collect(),
+        shown: counting.shown.into_iter().collect(),
         patterns: Mutex::new(HashMap::new()),
     })
 }
@@ -302,4 +571,82 @@ fn table_rows(cells: &Tallies, figures: Vec<Vec<Figure>>) -> Vec<CrosstabRow> {
         }
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::locality::Locality;
+
+    fn place(code: &str, level: &str, parent: Option<&str>) -> Locality {
+        Locality { code: code.into(), name: code.into(), level: level.into(), parent_code: parent.map(Into::into) }
+    }
+
+    /// A province of two districts, one of two communes and one of one.
+    fn tree() -> LocalityTree {
+        LocalityTree::new([
+            place("01", "province", None),
+            place("001", "district", Some("01")),
+            place("002", "district", Some("01")),
+            place("00001", "commune", Some("001")),
+            place("00002", "commune", Some("001")),
+            place("00003", "commune", Some("002")),
+        ])
+    }
+
+    /// One answer's tallies: a single category.
+    fn one() -> Vec<Tallies> {
+        vec![vec![(1, Tally::default())]]
+    }
+
+    #[test]
+    fn counts_are_kept_at_the_finest_level_that_fits_and_merged_into_their_parents() {
+        let tree = tree();
+        // Sizes of one (place, agency) and one place of 1: the budget counts them.
+        let mut counting = Counting {
+            places: Places::new(&tree),
+            base: HashMap::new(),
+            shown: HashMap::new(),
+            per_pair: 1,
+            per_place: 1,
+        };
+        let answers = [
+            ("00001", "AG1"),
+            ("00002", "AG1"),
+            ("00003", "AG2"),
+            ("001", "AG1"),
+            ("00002", "AG1"),
+            ("elsewhere", "AG1"),
+        ];
+        for (locality, agency) in answers {
+            let place = counting.places.place_of(locality);
+            counting.base.entry((place.clone(), agency.into())).or_default();
+            match counting.shown.get_mut(&place) {
+                Some(sum) => add_tallies(&mut sum[0], &one()[0]),
+                None => drop(counting.shown.insert(place, one())),
+            }
+        }
+        let pairs = |c: &Counting| c.base.keys().cloned().collect::<BTreeSet<(String, String)>>();
+        let answers_at = |c: &Counting, place: &str| c.shown.get(place).map(|items| items[0][0].0);
+        // Communes: 5 pairs at 5 places (a district's own answers, and "" outside the tree).
+        counting.fit(10);
+        assert_eq!(counting.places.finest_level().as_deref(), Some("commune"));
+        assert_eq!(answers_at(&counting, "00002"), Some(2));
+
+        counting.fit(9);
+        assert_eq!(counting.places.finest_level().as_deref(), Some("district"));
+        let expected = [("", "AG1"), ("001", "AG1"), ("002", "AG2")].map(|(p, a)| (p.to_string(), a.to_string()));
+        assert_eq!(pairs(&counting), expected.into());
+        assert_eq!(answers_at(&counting, "001"), Some(4), "its communes' answers and its own");
+
+        counting.fit(5);
+        assert_eq!(counting.places.finest_level().as_deref(), Some("province"));
+        assert_eq!(answers_at(&counting, "01"), Some(5));
+        assert_eq!(counting.places.place_of("00003"), "01", "answers read from now on go there too");
+
+        counting.fit(3);
+        assert_eq!(counting.places.finest_level(), None);
+        assert_eq!(answers_at(&counting, ""), Some(6));
+        assert_eq!(pairs(&counting).len(), 2, "the whole wave per agency: what is always kept");
+    }
 }

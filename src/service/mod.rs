@@ -61,7 +61,7 @@ pub struct Survey {
     /// The recent waves' last suppression pattern and when it was decided.
     pub suppressions: disclosure::SuppressionCache,
     /// The recent waves' crosstab counts.
-    pub crosstabs: crosstab::CrosstabCache,
+    pub crosstabs: Arc<crosstab::CrosstabCounts>,
 }
 
 impl Survey {

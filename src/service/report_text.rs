@@ -80,7 +80,7 @@ pub fn locality_label(group: &GroupResult) -> Option<String> {
 }
 
 /// Levels are data; the usual ones get their Vietnamese names.
-fn own_level_label(level: &str) -> String {
+pub fn own_level_label(level: &str) -> String {
     match level {
         "province" => "cấp tỉnh".into(),
         "district" => "cấp huyện".into(),

@@ -10,18 +10,27 @@ on_both_backends!(
     crosstab_breaks_every_index_down_by_gender_for_the_wave_and_each_agency,
     crosstab_hides_small_categories_their_complements_and_totals_hidden_elsewhere,
     crosstab_is_a_workbook_sheet_when_asked_and_refuses_items_that_do_not_split_respondents,
-    crosstab_counts_answers_that_arrive_after_it_was_read
+    crosstab_counts_answers_that_arrive_after_it_was_read,
+    crosstab_breaks_every_index_down_by_the_localities_of_a_level,
+    no_hidden_crosstab_figure_follows_from_every_table_the_wave_publishes,
+    crosstab_refuses_a_level_the_tree_does_not_have,
+    a_wave_too_large_for_its_localities_gets_crosstabs_for_the_whole_wave_and_says_why
 );
 
 /// A form satisfied at `level` on every item, with `gender` ("" leaves it blank), answered
 /// in commune 00001 through `agency`.
 async fn answer(app: &TestApp, wave: &str, form: &Value, agency: &str, gender: &str, level: &str) {
+    answer_in(app, wave, form, "00001", agency, gender, level).await;
+}
+
+/// `answer`, in `commune`.
+async fn answer_in(app: &TestApp, wave: &str, form: &Value, commune: &str, agency: &str, gender: &str, level: &str) {
     let mut answers = satisfied_at(form, level);
     match gender {
         "" => drop(answers.as_object_mut().unwrap().remove("gender")),
         code => answers["gender"] = json!(code),
     }
-    let invitation = app.invite(wave, "00001", Some(agency), 1).await.remove(0);
+    let invitation = app.invite(wave, commune, Some(agency), 1).await.remove(0);
     assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
 }
 
@@ -148,14 +157,26 @@ async fn crosstab_breaks_every_index_down_by_gender_for_the_wave_and_each_agency
     let mut reader = csv::Reader::from_reader(&bytes[3..]);
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
-        header[..8],
-        ["agency_code", "agency_name", "item_id", "item_text", "category", "option_code", "option_label", "responses"]
+        header[..11],
+        [
+            "locality_code",
+            "locality_name",
+            "level",
+            "agency_code",
+            "agency_name",
+            "item_id",
+            "item_text",
+            "category",
+            "option_code",
+            "option_label",
+            "responses"
+        ]
     );
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let indices = form["indices"].as_array().unwrap().len();
     assert_eq!(records.len(), 4 * indices, "total, men, women, blank: every index");
-    let women = records.iter().find(|r| &r[4] == "option" && &r[5] == "2" && &r[8] == "access").unwrap();
-    assert_eq!((&women[7], &women[10], &women[14]), ("1", "100", "false"));
+    let women = records.iter().find(|r| &r[7] == "option" && &r[8] == "2" && &r[11] == "access").unwrap();
+    assert_eq!((&women[0], &women[10], &women[13], &women[17]), ("", "1", "100", "false"));
 }
 
 async fn crosstab_hides_small_categories_their_complements_and_totals_hidden_elsewhere(app: TestApp) {
@@ -238,7 +259,9 @@ async fn crosstab_is_a_workbook_sheet_when_asked_and_refuses_items_that_do_not_s
     assert_eq!(labels, ["Chung", "Nam", "Nữ"]);
     assert_eq!(sheet.get_value((5, 2)), Some(&Data::Float(100.0)), "the man: satisfied on every factor");
     assert_eq!(sheet.get_value((6, 2)), Some(&Data::Float(0.0)));
-    assert_eq!(sheet.get_value((8, 0)).unwrap().to_string(), "Độ tuổi — toàn đợt");
+    // Then the same for each commune, the level of the workbook.
+    assert_eq!(sheet.get_value((8, 0)).unwrap().to_string(), "Giới tính — Xã Một Một");
+    assert_eq!(sheet.get_value((14, 0)).unwrap().to_string(), "Độ tuổi — toàn đợt");
 
     for bad in ["sat_access", "expectations", "nothing"] {
         let response = app
@@ -252,4 +275,271 @@ async fn crosstab_is_a_workbook_sheet_when_asked_and_refuses_items_that_do_not_s
         let body: Value = response.json().await.unwrap();
         assert!(body.to_string().contains("gender"), "the error names the usable items: {body}");
     }
+}
+
+/// The rows of one locality's group (`None` for the whole wave) and index.
+fn locality_rows<'a>(json: &'a Value, locality: Option<&str>, index: &str) -> Vec<&'a Value> {
+    json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["locality_code"].as_str() == locality && r["index_id"] == index)
+        .collect()
+}
+
+async fn crosstab_breaks_every_index_down_by_the_localities_of_a_level(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
+    // District 001: a satisfied man in each of its communes, and a woman who is not;
+    // district 002: a satisfied woman.
+    answer_in(&app, &wave, &form, "00001", "AG1", "1", "5").await;
+    answer_in(&app, &wave, &form, "00002", "AG1", "1", "4").await;
+    answer_in(&app, &wave, &form, "00002", "AG1", "2", "1").await;
+    answer_in(&app, &wave, &form, "00003", "AG2", "2", "5").await;
+    let path = |level: &str| format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender&level={level}");
+    let expected = |rows: &[(&str, &str, u64, Option<f64>)]| -> Vec<(String, String, u64, Option<f64>)> {
+        rows.iter().map(|(c, o, n, v)| (c.to_string(), o.to_string(), *n, *v)).collect()
+    };
+
+    let json = app.get_json(&path("district")).await;
+    let localities: std::collections::BTreeSet<Option<&str>> =
+        json["rows"].as_array().unwrap().iter().map(|r| r["locality_code"].as_str()).collect();
+    assert_eq!(localities, [None, Some("001"), Some("002")].into(), "the whole wave, then each district");
+    assert_eq!(
+        summary(&locality_rows(&json, Some("001"), "access")),
+        expected(&[
+            ("total", "", 3, Some(100.0 * 2.0 / 3.0)),
+            ("option", "1", 2, Some(100.0)),
+            ("option", "2", 1, Some(0.0))
+        ])
+    );
+    assert_eq!(
+        summary(&locality_rows(&json, Some("002"), "access")),
+        expected(&[("total", "", 1, Some(100.0)), ("option", "1", 0, None), ("option", "2", 1, Some(100.0))])
+    );
+    let district = locality_rows(&json, Some("001"), "access")[0];
+    assert_eq!((&district["locality_name"], &district["level"]), (&json!("Huyện Một"), &json!("district")));
+    assert_eq!(summary(&locality_rows(&json, None, "access"))[0], ("total".to_string(), String::new(), 4, Some(75.0)));
+
+    let json = app.get_json(&path("commune")).await;
+    assert_eq!(
+        summary(&locality_rows(&json, Some("00002"), "access")),
+        expected(&[("total", "", 2, Some(50.0)), ("option", "1", 1, Some(100.0)), ("option", "2", 1, Some(0.0))])
+    );
+    let json = app.get_json(&path("province")).await;
+    assert_eq!(summary(&locality_rows(&json, Some("01"), "access"))[0].2, 4);
+
+    // An agency's officer sees its own agency, by locality too.
+    let officer = app.official("agency_officer", Some("AG1")).await;
+    let response = app.get_as(&officer, &path("commune")).await;
+    assert_eq!(response.status(), 200);
+    let json: Value = response.json().await.unwrap();
+    let groups: std::collections::BTreeSet<(Option<&str>, Option<&str>)> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["locality_code"].as_str(), r["agency_code"].as_str()))
+        .collect();
+    assert_eq!(groups, [(None, Some("AG1")), (Some("00001"), Some("AG1")), (Some("00002"), Some("AG1"))].into());
+
+    // The CSV names each row's locality.
+    let response = app
+        .get_as(
+            &app.admin_token,
+            &format!("/api/v1/waves/{wave}/report.csv?table=crosstab&crosstab=gender&level=district"),
+        )
+        .await;
+    let bytes = response.bytes().await.unwrap();
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let indices = form["indices"].as_array().unwrap().len();
+    assert_eq!(records.len(), (3 + 3 + 3) * indices, "total and two genders for the wave and each district");
+    assert!(records.iter().any(|r| (&r[0], &r[1], &r[2]) == ("002", "Huyện Hai", "district")));
+}
+
+async fn crosstab_refuses_a_level_the_tree_does_not_have(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
+    answer(&app, &wave, &form, "AG1", "1", "5").await;
+    let response = app
+        .get_as(&app.admin_token, &format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender&level=hamlet"))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let message = body.to_string();
+    assert!(message.contains("Không có cấp địa bàn này") && message.contains("cấp huyện"), "{message}");
+}
+
+/// A row of published figures or a hidden one, as the set of (commune, agency, gender)
+/// cells whose positive answers it adds up.
+type Cells = Vec<f64>;
+
+const COMMUNES: [(&str, &str); 3] = [("00001", "001"), ("00002", "001"), ("00003", "002")];
+const AGENCIES: [&str; 2] = ["AG1", "AG2"];
+/// Gender's options, then the blank.
+const GENDERS: [&str; 3] = ["1", "2", ""];
+
+/// The cells a figure covers: its locality (`None` the whole wave), agency (`None` all) and
+/// gender (`None` every one).
+fn cells_of(locality: Option<&str>, agency: Option<&str>, gender: Option<&str>) -> Cells {
+    let mut cells = Vec::new();
+    for (commune, district) in COMMUNES {
+        for code in AGENCIES {
+            for option in GENDERS {
+                let within = locality.is_none_or(|l| l == commune || l == district || l == "01");
+                let inside = within && agency.is_none_or(|a| a == code) && gender.is_none_or(|g| g == option);
+                cells.push(if inside { 1.0 } else { 0.0 });
+            }
+        }
+    }
+    cells
+}
+
+/// The rank of rows, by elimination (entries are small integers: a tolerance suffices).
+fn rank(rows: &[Cells]) -> usize {
+    let mut rows = rows.to_vec();
+    let mut rank = 0;
+    for column in 0..rows.first().map_or(0, Vec::len) {
+        let Some(pivot) = (rank..rows.len()).max_by(|&a, &b| rows[a][column].abs().total_cmp(&rows[b][column].abs()))
+        else {
+            break;
+        };
+        if rows[pivot][column].abs() < 1e-9 {
+            continue;
+        }
+        rows.swap(rank, pivot);
+        for r in 0..rows.len() {
+            if r != rank {
+                let factor = rows[r][column] / rows[rank][column];
+                let pivot_row = rows[rank].clone();
+                rows[r].iter_mut().zip(&pivot_row).for_each(|(x, p)| *x -= factor * p);
+            }
+        }
+        rank += 1;
+    }
+    rank
+}
+
+async fn no_hidden_crosstab_figure_follows_from_every_table_the_wave_publishes(app: TestApp) {
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 3})).await;
+    // AG2 serves only commune 00003, so its rows are that commune's and its district's: a
+    // figure hidden in one table must be hidden in the others. AG1 serves 00001 and 00002,
+    // and AG2 has a few answers in 00001 too.
+    let answers: [(&str, &str, &str, usize); 8] = [
+        ("00001", "AG1", "1", 5),
+        ("00001", "AG1", "2", 3),
+        ("00001", "AG2", "1", 2),
+        ("00002", "AG1", "1", 4),
+        ("00002", "AG1", "2", 1),
+        ("00003", "AG2", "1", 3),
+        ("00003", "AG2", "2", 1),
+        ("00003", "AG2", "", 1),
+    ];
+    let mut counted = vec![0usize; COMMUNES.len() * AGENCIES.len() * GENDERS.len()];
+    for (commune, agency, gender, count) in answers {
+        for i in 0..count {
+            answer_in(&app, &wave, &form, commune, agency, gender, ["5", "2", "4"][i % 3]).await;
+        }
+        let at = cells_of(Some(commune), Some(agency), Some(gender)).iter().position(|&x| x == 1.0).unwrap();
+        counted[at] += count;
+    }
+    // Cells without answers are known to hold nothing.
+    let mut published: Vec<Cells> = counted
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n == 0)
+        .map(|(at, _)| (0..counted.len()).map(|c| if c == at { 1.0 } else { 0.0 }).collect())
+        .collect();
+    let mut hidden: Vec<(String, Cells)> = Vec::new();
+    let index = "access";
+    let mut read = |json: &Value, agency_shown: Option<&str>| {
+        for row in json["rows"].as_array().unwrap().iter().filter(|r| r["index_id"] == index) {
+            let gender = match row["category"].as_str().unwrap() {
+                "total" => None,
+                "option" => Some(row["option_code"].as_str().unwrap()),
+                _ => Some(""),
+            };
+            let cells = cells_of(row["locality_code"].as_str(), agency_shown, gender);
+            match (row["suppressed"] == true, row["n"].as_u64().unwrap() > 0) {
+                (true, true) => hidden.push((row.to_string(), cells)),
+                (false, true) => published.push(cells),
+                _ => {}
+            }
+        }
+    };
+    let levels = ["", "&level=province", "&level=district", "&level=commune"];
+    for level in levels {
+        let path = format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender{level}");
+        read(&app.get_json(&path).await, None);
+        for agency in AGENCIES {
+            let officer = app.official("agency_officer", Some(agency)).await;
+            let response = app.get_as(&officer, &path).await;
+            assert_eq!(response.status(), 200);
+            read(&response.json().await.unwrap(), Some(agency));
+        }
+    }
+    // The wave's own tables: every level, with and without agencies.
+    for level in levels {
+        for by in ["", "&by=agency"] {
+            let results = app.get_json(&format!("/api/v1/waves/{wave}/results?x=1{level}{by}")).await;
+            let groups = results["groups"].as_array().unwrap().iter().chain([&results["overall"]]);
+            for group in groups {
+                let figure = group["indices"].as_array().unwrap().iter().find(|i| i["id"] == index).unwrap();
+                if figure["suppressed"] != true && figure["n"].as_u64().unwrap_or(0) > 0 {
+                    published.push(cells_of(
+                        group["locality"]["code"].as_str(),
+                        group["agency"]["code"].as_str(),
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+    assert!(hidden.len() >= 6, "small categories and their complements are hidden: {}", hidden.len());
+    let known = rank(&published);
+    for (row, cells) in &hidden {
+        let mut with = published.clone();
+        with.push(cells.clone());
+        assert_eq!(rank(&with), known + 1, "a hidden figure follows from the published ones: {row}");
+    }
+}
+
+async fn a_wave_too_large_for_its_localities_gets_crosstabs_for_the_whole_wave_and_says_why(app: TestApp) {
+    use calamine::{Reader, Xlsx};
+    app.seed_places().await;
+    let form = app.form("sipas-2017").await;
+    let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
+    answer_in(&app, &wave, &form, "00001", "AG1", "1", "5").await;
+    answer_in(&app, &wave, &form, "00003", "AG2", "2", "1").await;
+    // A server whose crosstab counts may take no memory at all keeps none by locality.
+    let small = app.another_instance(|s| s.crosstab_memory = 1).await;
+    let response = small
+        .get_as(
+            &small.admin_token,
+            &format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender&level=province"),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let message = response.json::<Value>().await.unwrap().to_string();
+    assert!(message.contains("chỉ lập được cho toàn đợt và từng cơ quan"), "{message}");
+    let whole = small.get_json(&format!("/api/v1/waves/{wave}/report?table=crosstab&crosstab=gender")).await;
+    assert_eq!(summary(&locality_rows(&whole, None, "access"))[0].2, 2, "the whole wave still");
+
+    // The workbook at commune level keeps its sheets and says why its crosstab is the whole
+    // wave's only.
+    let response = small
+        .get_as(&small.admin_token, &format!("/api/v1/waves/{wave}/report.xlsx?level=commune&crosstab=gender"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap().to_vec();
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range("Theo đặc điểm người trả lời").unwrap();
+    let note = sheet.get_value((1, 0)).unwrap().to_string();
+    assert!(note.starts_with("Chỉ có bảng toàn đợt: Đợt có quá nhiều địa bàn"), "{note}");
+    assert_eq!(sheet.get_value((2, 0)).unwrap().to_string(), "Giới tính — toàn đợt");
+    assert_eq!(sheet.get_value((8, 0)), None, "no commune's table");
 }

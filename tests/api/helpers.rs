@@ -137,6 +137,7 @@ pub fn test_settings(database_url: String) -> Settings {
         max_invitations_per_wave: 2_000_000,
         min_cell: 5,
         report_comments: 2_000,
+        crosstab_memory: 160 * 1_048_576,
         organisation: "Sở Nội vụ tỉnh Thử Nghiệm".into(),
         retention_days: 30,
         smtp_url: None,

@@ -321,7 +321,7 @@ async fn report_xlsx(
     crosstab: web::Query<CrosstabParams>,
 ) -> Result<HttpResponse, ApiError> {
     let crosstabs = match &crosstab.crosstab {
-        Some(asked) => Some(report_crosstab::crosstabs_for(&state, &user, &path, &params, Some(asked)).await?.1),
+        Some(asked) => Some(report_crosstab::workbook_crosstabs(&state, &user, &path, &params, asked).await?),
         None => None,
     };
     let (wave, form, results) = results_for(&state, &user, &path, &params, true).await?;
@@ -345,7 +345,7 @@ async fn report_xlsx(
         .db
         .run(move |db| {
             let sheets = RateAndCommentSheets::read(db, &wave, form.clone(), &query, min_cell, max_comments)?;
-            let crosstabs = crosstabs.as_deref();
+            let crosstabs = crosstabs.as_ref().map(|(tables, note)| (tables.as_slice(), note.as_deref()));
             let agencies = agencies.as_ref();
             let report = Workbook {
                 wave: &wave,
@@ -372,8 +372,9 @@ struct Workbook<'a> {
     agencies: Option<&'a WaveResults>,
     /// Response rates (their whole-wave row is the summary's) and comments.
     sheets: RateAndCommentSheets<'a>,
-    /// Every index by background items, when asked (`crosstab=`).
-    crosstabs: Option<&'a [Crosstab]>,
+    /// Every index by background items, when asked (`crosstab=`), and why they are not by
+    /// locality when the wave is too large for the level asked.
+    crosstabs: Option<(&'a [Crosstab], Option<&'a str>)>,
     min_cell: u64,
     /// Whether the results carry the change since an earlier wave (`compare=`).
     compared: bool,
@@ -398,8 +399,8 @@ impl Workbook<'_> {
         }
         report_items::write_sheets(&mut workbook, self.form, self.results)?;
         self.sheets.write(&mut workbook)?;
-        if let Some(crosstabs) = self.crosstabs {
-            report_crosstab::write_sheet(&mut workbook, self.form, crosstabs)?;
+        if let Some((crosstabs, note)) = self.crosstabs {
+            report_crosstab::write_sheet(&mut workbook, self.form, crosstabs, note)?;
         }
         self.method(&mut workbook)?;
         let file = scratch.create()?;

@@ -3,8 +3,8 @@
 
 use crate::domain::form::{Form, Item};
 use crate::domain::indices::Figure;
-use crate::service::crosstab::{Category, Crosstab, crosstab_items, crosstabs};
-use crate::service::report_text::headline_columns;
+use crate::service::crosstab::{Category, Crosstab, CrosstabError, crosstab_items, crosstabs};
+use crate::service::report_text::{headline_columns, own_level_label};
 use crate::web::AppState;
 use crate::web::api::report::write_figure;
 use crate::web::api::waves::{ResultsParams, find_wave};
@@ -20,11 +20,15 @@ use std::sync::Arc;
 #[into_params(parameter_in = Query)]
 pub struct CrosstabParams {
     /// Background items to break every index down by, comma-separated, or `all`: the
-    /// default of `table=crosstab`; in `report.xlsx` it adds the sheet of crosstabs.
+    /// default of `table=crosstab`; in `report.xlsx` it adds the sheet of crosstabs. With
+    /// `level`, each locality of that level gets its table after the whole wave's.
     pub crosstab: Option<String>,
 }
 
-const HEADER: [&str; 15] = [
+const HEADER: [&str; 18] = [
+    "locality_code",
+    "locality_name",
+    "level",
     "agency_code",
     "agency_name",
     "item_id",
@@ -74,6 +78,38 @@ pub async fn crosstabs_for(
     params: &ResultsParams,
     asked: Option<&str>,
 ) -> Result<(Arc<Form>, Vec<Crosstab>), ApiError> {
+    let (form, tables) = compute(state, user, id, params, asked).await?;
+    Ok((form, tables.map_err(level_error)?))
+}
+
+/// The crosstabs of the workbook: by the workbook's level when the wave's counts are kept
+/// that fine, else for the whole wave only, with the reason to print on the sheet (the
+/// workbook's other sheets are still wanted at that level).
+pub async fn workbook_crosstabs(
+    state: &AppState,
+    user: &ApiUser,
+    id: &str,
+    params: &ResultsParams,
+    asked: &str,
+) -> Result<(Vec<Crosstab>, Option<String>), ApiError> {
+    match compute(state, user, id, params, Some(asked)).await?.1 {
+        Ok(tables) => Ok((tables, None)),
+        Err(error @ CrosstabError::TooFine { .. }) => {
+            let whole =
+                ResultsParams { level: None, by: params.by.clone(), compare: params.compare.clone(), ..*params };
+            Ok((crosstabs_for(state, user, id, &whole, Some(asked)).await?.1, Some(level_message(error)?)))
+        }
+        Err(error) => Err(level_error(error)),
+    }
+}
+
+async fn compute(
+    state: &AppState,
+    user: &ApiUser,
+    id: &str,
+    params: &ResultsParams,
+    asked: Option<&str>,
+) -> Result<(Arc<Form>, Result<Vec<Crosstab>, CrosstabError>), ApiError> {
     let wave = find_wave(state, id).await?;
     let query = params.query_for(&user.0, &wave)?;
     let form = state.survey.wave_form(&wave.form_hash).await?;
@@ -86,15 +122,46 @@ pub async fn crosstabs_for(
         .db
         .run(move |db| {
             let items: Vec<&Item> = ids.iter().filter_map(|id| form_q.item(id)).collect();
-            crosstabs(db, &form_q, &wave, &items, &query, &suppression, &cache)
+            Ok(crosstabs(db, &form_q, &wave, &items, &query, &suppression, &cache))
         })
         .await?;
     Ok((form, tables))
 }
 
+fn level_error(error: CrosstabError) -> ApiError {
+    match level_message(error) {
+        Ok(message) => ApiError::Invalid(BTreeMap::from([("level".to_string(), message)])),
+        Err(error) => error,
+    }
+}
+
+/// Why a crosstab cannot be broken down by the level asked, as officials read it.
+fn level_message(error: CrosstabError) -> Result<String, ApiError> {
+    Ok(match error {
+        CrosstabError::Storage(error) => return Err(error.into()),
+        CrosstabError::UnknownLevel { levels } => {
+            let levels: Vec<String> = levels.iter().map(|l| format!("“{l}” ({})", own_level_label(l))).collect();
+            format!("Không có cấp địa bàn này; các cấp hiện có: {}.", levels.join(", "))
+        }
+        CrosstabError::TooFine { finest: Some(level) } => format!(
+            "Đợt có quá nhiều địa bàn và cơ quan để lập bảng chéo đến cấp này; hãy chọn {} (“{level}”) hoặc cấp trên.",
+            own_level_label(&level)
+        ),
+        CrosstabError::TooFine { finest: None } => {
+            "Đợt có quá nhiều địa bàn và cơ quan để lập bảng chéo theo địa bàn; \
+            bảng chéo chỉ lập được cho toàn đợt và từng cơ quan."
+                .to_string()
+        }
+    })
+}
+
 /// A row of the `crosstab` table: one index of one category of one group.
 #[derive(Serialize)]
 struct Row<'a> {
+    /// The locality of the group; none for the whole wave.
+    locality_code: Option<&'a str>,
+    locality_name: Option<&'a str>,
+    level: Option<&'a str>,
     agency_code: Option<&'a str>,
     agency_name: Option<&'a str>,
     item_id: &'a str,
@@ -120,6 +187,9 @@ fn rows<'a>(form: &'a Form, tables: &'a [Crosstab]) -> impl Iterator<Item = Row<
                     _ => None,
                 };
                 form.indices.iter().zip(&row.figures).map(move |(index, figure)| Row {
+                    locality_code: group.locality.as_ref().map(|l| l.code.as_str()),
+                    locality_name: group.locality.as_ref().map(|l| l.name.as_str()),
+                    level: group.locality.as_ref().map(|l| l.level.as_str()),
                     agency_code: group.agency.as_ref().map(|a| a.code.as_str()),
                     agency_name: group.agency.as_ref().map(|a| a.name.as_str()),
                     item_id: &item.id,
@@ -171,6 +241,9 @@ pub async fn crosstab_csv(
     let decimal = |x: Option<f64>| x.map_or(Cell::Text(""), Cell::Decimal);
     for row in rows(&form, &tables) {
         csv.row(&[
+            text(row.locality_code),
+            text(row.locality_name),
+            text(row.level),
             text(row.agency_code),
             text(row.agency_name),
             Cell::Text(row.item_id),
@@ -210,6 +283,7 @@ pub fn write_sheet(
     workbook: &mut rust_xlsxwriter::Workbook,
     form: &Form,
     tables: &[Crosstab],
+    note: Option<&str>,
 ) -> Result<(), rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::Format;
     let (bold, one) = (Format::new().set_bold(), Format::new().set_num_format("0.0"));
@@ -218,11 +292,19 @@ pub fn write_sheet(
     sheet.set_name("Theo đặc điểm người trả lời")?;
     sheet.set_column_width(0, 45)?;
     sheet.write_string(0, 0, "Chỉ số theo đặc điểm người trả lời (gộp mọi phiếu, không gia trọng); * là số liệu ẩn")?;
+    if let Some(note) = note {
+        sheet.write_string(1, 0, format!("Chỉ có bảng toàn đợt: {note}"))?;
+    }
     let mut r = 2;
     for table in tables {
         let Some(item) = form.item(&table.item_id) else { continue };
         for group in &table.groups {
-            let whose = group.agency.as_ref().map_or("toàn đợt", |a| a.name.as_str());
+            let whose = match (&group.locality, &group.agency) {
+                (None, None) => "toàn đợt".to_string(),
+                (None, Some(agency)) => agency.name.clone(),
+                (Some(locality), None) => locality.name.clone(),
+                (Some(locality), Some(agency)) => format!("{}, {}", agency.name, locality.name),
+            };
             sheet.write_string_with_format(r, 0, format!("{} — {whose}", item.text), &bold)?;
             sheet.write_string_with_format(r + 1, 0, "Đặc điểm", &bold)?;
             sheet.write_string_with_format(r + 1, 1, "Số phiếu", &bold)?;
