@@ -1011,6 +1011,23 @@ async fn run(store: Store, binary: &Path, maker: &Arc<AnswerMaker>, ceilings: Op
             goal,
         );
     }
+    // Crosstabs by locality: the counts are kept from the call above, so the first level
+    // pays every item's disclosure pattern (one decision covers every level), or a level
+    // finer than the memory budget keeps answers 422.
+    for level in ["province", "district", "commune"] {
+        reset_peak(pid);
+        let (status, length, took, body) =
+            api.get(&format!("/api/v1/waves/{wave}/report?table=crosstab&level={level}")).await;
+        let outcome = match status {
+            200 => size_text(length),
+            _ => format!("status {status}: {}", String::from_utf8_lossy(&body)),
+        };
+        line(
+            &format!("crosstab by {level}, every background item"),
+            format!("{:.1} s, {outcome}, peak {:.0} MiB", took.as_secs_f64(), mib(status_kib(pid, "VmHWM:"))),
+            "",
+        );
+    }
     reset_peak(pid);
     let (status, _, took, body) = api.get(&format!("/api/v1/waves/{wave}/verify")).await;
     let verification: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

@@ -287,6 +287,21 @@ impl LocalityTree {
     }
 }
 
+/// A province of two districts, one of two communes (00001, 00002) and one of one (00003):
+/// the tree unit tests of roll-ups share.
+#[cfg(test)]
+pub(crate) fn two_district_province() -> LocalityTree {
+    let place = |code: &str, level: &str, parent: Option<&str>| Locality::parse(code, code, level, parent).unwrap();
+    LocalityTree::new([
+        place("01", "province", None),
+        place("001", "district", Some("01")),
+        place("002", "district", Some("01")),
+        place("00001", "commune", Some("001")),
+        place("00002", "commune", Some("001")),
+        place("00003", "commune", Some("002")),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

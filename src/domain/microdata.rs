@@ -208,24 +208,7 @@ mod tests {
         assert_eq!(elsewhere, 6, "a leaf cell with no place is published for the whole wave");
         assert!(microdata.row(("00001".into(), "AG1".into()), "2026-11-30", r#"{"sat":5}"#, |_| ()).is_err());
     }
-    use crate::domain::locality::Locality;
-
-    fn tree() -> LocalityTree {
-        let place = |code: &str, level: &str, parent: Option<&str>| Locality {
-            code: code.into(),
-            name: code.into(),
-            level: level.into(),
-            parent_code: parent.map(Into::into),
-        };
-        LocalityTree::new([
-            place("01", "province", None),
-            place("001", "district", Some("01")),
-            place("002", "district", Some("01")),
-            place("00001", "commune", Some("001")),
-            place("00002", "commune", Some("001")),
-            place("00003", "commune", Some("002")),
-        ])
-    }
+    use crate::domain::locality::two_district_province as tree;
 
     fn cell(l: &str, a: &str, n: u64) -> (String, String, u64) {
         (l.into(), a.into(), n)

@@ -282,7 +282,9 @@ impl WaveCounts {
     /// wave as `""`) and agency (each, and all together), plus a row for the answers of a
     /// locality itself beside its children's; tied by each row's total over its categories,
     /// each locality's agencies adding up to all agencies, and each locality's children and
-    /// own answers adding up to it, in every category.
+    /// own answers adding up to it, in every category. Rows that are the same answers (an
+    /// agency of one province is that province's row of it and the whole wave's) are one row:
+    /// a relation of one part would otherwise double the table.
     fn decide(
         &self,
         k: usize,
@@ -291,17 +293,17 @@ impl WaveCounts {
         plan: &IndexPlan,
         suppression: &Suppression,
     ) -> ItemPattern {
-        let mut localities: BTreeMap<(String, String), Counts> = BTreeMap::new();
-        let mut own: BTreeMap<(String, String), Counts> = BTreeMap::new();
+        let mut counts: BTreeMap<RowKey, Counts> = BTreeMap::new();
+        let mut own: BTreeMap<RowKey, Counts> = BTreeMap::new();
         let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for ((place, agency), items) in &self.base {
             let mut chain: Vec<String> = tree.ancestors(place).into_iter().map(|l| l.code.clone()).collect();
             chain.push(String::new());
             chain.dedup();
             for agency in [agency.as_str(), tally::ALL_AGENCIES] {
-                add_counts(&mut own, (place.clone(), agency.to_string()), &items[k]);
+                add_counts(&mut own, RowKey::own(place, agency), &items[k]);
                 for locality in &chain {
-                    add_counts(&mut localities, (locality.clone(), agency.to_string()), &items[k]);
+                    add_counts(&mut counts, RowKey::of(locality, agency), &items[k]);
                 }
             }
             for pair in chain.windows(2) {
@@ -309,73 +311,143 @@ impl WaveCounts {
             }
         }
         // A locality's own answers are a row of their own only beside children's.
-        own.retain(|(locality, _), _| children.contains_key(locality));
+        counts.extend(own.into_iter().filter(|(key, _)| children.contains_key(&key.locality)));
+
+        let mut relations: Vec<(RowKey, Vec<RowKey>)> = Vec::new();
+        let mut agencies: BTreeMap<RowKey, Vec<RowKey>> = BTreeMap::new();
+        for key in counts.keys().filter(|key| key.agency != tally::ALL_AGENCIES) {
+            agencies
+                .entry(RowKey { agency: tally::ALL_AGENCIES.to_string(), ..key.clone() })
+                .or_default()
+                .push(key.clone());
+        }
+        relations.extend(agencies);
+        for key in counts.keys().filter(|key| !key.own) {
+            let Some(below) = children.get(&key.locality) else { continue };
+            let parts = below
+                .iter()
+                .map(|child| RowKey::of(child, &key.agency))
+                .chain([RowKey::own(&key.locality, &key.agency)])
+                .filter(|part| counts.contains_key(part));
+            relations.push((key.clone(), parts.collect()));
+        }
+        // Rows tied by a relation of one part are the same answers.
+        let mut same = Aliases::default();
+        for (total, parts) in &relations {
+            if let [part] = parts.as_slice() {
+                same.join(total, part);
+            }
+        }
+
         let width = self.base.values().next().map_or(1, |items| items[k].len() + 1);
         let mut cells: Vec<Counted> = Vec::new();
-        let mut row = |counts: &Counts| {
-            let start = cells.len();
-            let mut total = counts[0].clone();
-            counts[1..].iter().for_each(|c| total.add(c));
-            cells.push(total);
-            cells.extend(counts.iter().cloned());
-            start
-        };
-        let rows: BTreeMap<(String, String), usize> = localities.iter().map(|(key, c)| (key.clone(), row(c))).collect();
-        let own_rows: BTreeMap<(String, String), usize> = own.iter().map(|(key, c)| (key.clone(), row(c))).collect();
-
+        let mut starts: BTreeMap<RowKey, usize> = BTreeMap::new();
+        for key in counts.keys() {
+            let first = same.first(key);
+            let start = match starts.get(&first) {
+                Some(&start) => start,
+                None => {
+                    let row = &counts[&first];
+                    let start = cells.len();
+                    let mut total = row[0].clone();
+                    row[1..].iter().for_each(|c| total.add(c));
+                    cells.push(total);
+                    cells.extend(row.iter().cloned());
+                    starts.insert(first, start);
+                    start
+                }
+            };
+            starts.insert(key.clone(), start);
+        }
         let mut sums: Vec<(usize, Vec<usize>)> = Vec::new();
-        let mut tie = |total: usize, parts: &[usize]| {
-            for j in 0..width {
-                sums.push((total + j, parts.iter().map(|p| p + j).collect()));
-            }
-        };
-        for table in [&rows, &own_rows] {
-            let mut agencies: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            for ((locality, agency), &start) in table.iter() {
-                if agency != tally::ALL_AGENCIES {
-                    agencies.entry(locality).or_default().push(start);
+        for (total, parts) in &relations {
+            let total = starts[total];
+            let parts: BTreeSet<usize> = parts.iter().map(|p| starts[p]).filter(|&p| p != total).collect();
+            if !parts.is_empty() {
+                for j in 0..width {
+                    sums.push((total + j, parts.iter().map(|p| p + j).collect()));
                 }
             }
-            for (locality, parts) in agencies {
-                tie(table[&(locality.to_string(), tally::ALL_AGENCIES.to_string())], &parts);
-            }
         }
-        for ((locality, agency), &start) in &rows {
-            let Some(below) = children.get(locality) else { continue };
-            let mut parts: Vec<usize> =
-                below.iter().filter_map(|child| rows.get(&(child.clone(), agency.clone()))).copied().collect();
-            parts.extend(own_rows.get(&(locality.clone(), agency.clone())));
-            tie(start, &parts);
-        }
-        let all_starts: Vec<usize> = rows.values().chain(own_rows.values()).copied().collect();
-        for start in all_starts {
+        let rows_once: BTreeSet<usize> = starts.values().copied().collect();
+        for &start in &rows_once {
             sums.push((start, (start + 1..start + width).collect()));
         }
 
-        // Each row's total as the wave's own tables publish it.
+        // Each row's total as the wave's own tables publish it; a row that is several
+        // localities' or agencies' is hidden only where all of them are.
         let mut elsewhere: Vec<Option<Vec<bool>>> = vec![None; cells.len()];
-        let published = |level: &str, locality: &str, agency: &str, at: usize| {
-            let mut figures: Vec<Figure> =
-                cells[at].valid_counts(plan).into_iter().map(|n| Figure { n, ..Figure::default() }).collect();
-            suppression.apply(DeskFilter::Include, level, locality, agency, &mut figures);
-            Some(figures.iter().map(|f| f.suppressed).collect())
-        };
-        for ((locality, agency), &start) in &rows {
-            let level = tree.get(locality).map_or(tally::WHOLE, |l| l.level.as_str());
-            elsewhere[start] = published(level, locality, agency, start);
-        }
-        for ((locality, agency), &start) in &own_rows {
-            if suppression.has_own_cell(DeskFilter::Include, locality, agency) {
-                elsewhere[start] = published(tally::LEAF, locality, agency, start);
+        for (key, &start) in &starts {
+            let level = match tree.get(&key.locality) {
+                _ if key.own => tally::LEAF,
+                Some(locality) => locality.level.as_str(),
+                None => tally::WHOLE,
+            };
+            if key.own && !suppression.has_own_cell(DeskFilter::Include, &key.locality, &key.agency) {
+                continue;
             }
+            let mut figures: Vec<Figure> =
+                cells[start].valid_counts(plan).into_iter().map(|n| Figure { n, ..Figure::default() }).collect();
+            suppression.apply(DeskFilter::Include, level, &key.locality, &key.agency, &mut figures);
+            let hidden: Vec<bool> = figures.iter().map(|f| f.suppressed).collect();
+            elsewhere[start] = Some(match elsewhere[start].take() {
+                Some(before) => before.iter().zip(&hidden).map(|(a, b)| *a && *b).collect(),
+                None => hidden,
+            });
         }
         let breakdown = Breakdown { cells: cells.iter().collect(), sums, elsewhere };
         let hidden = breakdown.hidden(form, plan, suppression.min_cell());
-        ItemPattern { rows, width, hidden }
+        let rows =
+            starts.into_iter().filter(|(key, _)| !key.own).map(|(key, start)| ((key.locality, key.agency), start));
+        ItemPattern { rows: rows.collect(), width, hidden }
     }
 }
 
-fn add_counts(map: &mut BTreeMap<(String, String), Counts>, key: (String, String), counts: &Counts) {
+/// A row of an item's table: a locality's answers (`own`: those of the locality itself,
+/// beside its children's) with an agency.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RowKey {
+    locality: String,
+    agency: String,
+    own: bool,
+}
+
+impl RowKey {
+    fn of(locality: &str, agency: &str) -> Self {
+        RowKey { locality: locality.to_string(), agency: agency.to_string(), own: false }
+    }
+
+    fn own(locality: &str, agency: &str) -> Self {
+        RowKey { locality: locality.to_string(), agency: agency.to_string(), own: true }
+    }
+}
+
+/// Rows known to be the same answers, each set named by its first row.
+#[derive(Default)]
+struct Aliases {
+    parent: BTreeMap<RowKey, RowKey>,
+}
+
+impl Aliases {
+    fn first(&self, key: &RowKey) -> RowKey {
+        let mut key = key;
+        while let Some(parent) = self.parent.get(key) {
+            key = parent;
+        }
+        key.clone()
+    }
+
+    fn join(&mut self, a: &RowKey, b: &RowKey) {
+        let (a, b) = (self.first(a), self.first(b));
+        match a.cmp(&b) {
+            std::cmp::Ordering::Less => drop(self.parent.insert(b, a)),
+            std::cmp::Ordering::Greater => drop(self.parent.insert(a, b)),
+            std::cmp::Ordering::Equal => {}
+        }
+    }
+}
+
+fn add_counts(map: &mut BTreeMap<RowKey, Counts>, key: RowKey, counts: &Counts) {
     match map.get_mut(&key) {
         Some(sum) => sum.iter_mut().zip(counts).for_each(|(s, c)| s.add(c)),
         None => drop(map.insert(key, counts.clone())),
@@ -576,23 +648,7 @@ fn table_rows(cells: &Tallies, figures: Vec<Vec<Figure>>) -> Vec<CrosstabRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::locality::Locality;
-
-    fn place(code: &str, level: &str, parent: Option<&str>) -> Locality {
-        Locality { code: code.into(), name: code.into(), level: level.into(), parent_code: parent.map(Into::into) }
-    }
-
-    /// A province of two districts, one of two communes and one of one.
-    fn tree() -> LocalityTree {
-        LocalityTree::new([
-            place("01", "province", None),
-            place("001", "district", Some("01")),
-            place("002", "district", Some("01")),
-            place("00001", "commune", Some("001")),
-            place("00002", "commune", Some("001")),
-            place("00003", "commune", Some("002")),
-        ])
-    }
+    use crate::domain::locality::two_district_province as tree;
 
     /// One answer's tallies: a single category.
     fn one() -> Vec<Tallies> {
