@@ -91,7 +91,8 @@ pub struct Microdata {
     form: Arc<Form>,
     places: HashMap<(String, String), Published>,
     /// Each choice item's id with its position among them, sorted by id: a stored answer's
-    /// items are found by binary search rather than hashed into a map per row.
+    /// items are found by walking along it (binary search when one is not where expected)
+    /// rather than hashed into a map per row.
     positions: Vec<(String, usize)>,
 }
 
@@ -131,8 +132,19 @@ impl Microdata {
         let nowhere = (String::new(), String::new());
         let (locality, agency) = self.places.get(&leaf).unwrap_or(&nowhere);
         let mut codes: Vec<Cow<str>> = vec![Cow::Borrowed(""); self.positions.len()];
+        // Answers are stored by item id, in the order of `positions`: the next item is
+        // almost always the one after the last found.
+        let mut next = 0;
         for (id, answer) in &stored.0 {
-            let Ok(found) = self.positions.binary_search_by(|(item, _)| item.as_str().cmp(&id.0)) else { continue };
+            let ahead = self.positions.get(next..(next + 4).min(self.positions.len())).unwrap_or_default();
+            let found = match ahead.iter().position(|(item, _)| *item == id.0) {
+                Some(step) => next + step,
+                None => match self.positions.binary_search_by(|(item, _)| item.as_str().cmp(&id.0)) {
+                    Ok(found) => found,
+                    Err(_) => continue,
+                },
+            };
+            next = found + 1;
             codes[self.positions[found].1] = match answer {
                 Codes::One(code) => Cow::Borrowed(code.0.as_ref()),
                 Codes::Many(codes) => Cow::Owned(codes.iter().map(|c| c.0.as_ref()).collect::<Vec<_>>().join(";")),

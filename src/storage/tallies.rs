@@ -476,7 +476,6 @@ pub struct ResultRow {
     pub counts: CellCounts,
 }
 
-/// A stored answer for the recount: (id, locality, agency, channel, answers as JSON).
 /// An answer as stored: (id, locality, agency, channel, day, answers).
 pub type RawAnswer = (String, String, String, String, String, String);
 

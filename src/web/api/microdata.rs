@@ -5,6 +5,7 @@ use crate::domain::account::Role;
 use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::{CODEBOOK_COLUMNS, Microdata, codebook, generalise};
 use crate::scratch::{Scratch, SealedFile};
+use crate::storage::tallies::RawAnswer;
 use crate::storage::{Database, StorageError, StorageResult};
 use crate::web::AppState;
 use crate::web::api::waves::find_wave;
@@ -90,12 +91,15 @@ pub(super) async fn answers_csv(
     head.header(&microdata.columns());
     let head = head.into_bytes();
     let db = state.survey.db.clone();
-    let pages = futures_util::stream::try_unfold(Some(String::new()), move |after| {
+    let first = read_page(db.clone(), wave_id.clone(), String::new());
+    let pages = futures_util::stream::try_unfold(Some(first), move |reading| {
         let (db, wave_id, microdata) = (db.clone(), wave_id.clone(), microdata.clone());
         async move {
-            let Some(after) = after else { return Ok(None) };
-            let page = db.run(move |db| db.raw_answers_after(&wave_id, &after, MICRODATA_PAGE)).await?;
+            let Some(reading) = reading else { return Ok(None) };
+            let page = reading.await.map_err(|e| StorageError::Task(e.to_string()))??;
             let Some(last) = page.last().map(|row| row.0.clone()) else { return Ok(None) };
+            // The next page is read while this one is written: each takes about as long.
+            let next = read_page(db, wave_id, last);
             let mut csv = CsvWriter::continued();
             for (_, locality, agency, _, day, stored) in page {
                 microdata
@@ -104,13 +108,18 @@ pub(super) async fn answers_csv(
                     })
                     .map_err(corrupt)?;
             }
-            Ok::<_, StorageError>(Some((web::Bytes::from(csv.into_bytes()), Some(last))))
+            Ok::<_, StorageError>(Some((web::Bytes::from(csv.into_bytes()), Some(next))))
         }
     });
     let body = futures_util::stream::once(async move { Ok(web::Bytes::from(head)) })
         .chain(pages)
         .map_err(|e: StorageError| actix_web::error::ErrorInternalServerError(e.to_string()));
     Ok(super::download("text/csv; charset=utf-8", "phieu-tra-loi.csv").streaming(body))
+}
+
+/// The page of a wave's answers after id `after`, read on the database's threads.
+fn read_page(db: Database, wave_id: String, after: String) -> tokio::task::JoinHandle<StorageResult<Vec<RawAnswer>>> {
+    tokio::spawn(async move { db.run(move |db| db.raw_answers_after(&wave_id, &after, MICRODATA_PAGE)).await })
 }
 
 /// `GET /waves/{id}/answers.xlsx`: the rows of `answers.csv` on the sheet "Dữ liệu" (then
