@@ -583,7 +583,7 @@ fn count(reading: &Reading, shown: Option<&str>, responses: u64) -> Result<WaveC
         places: Places::new(tree),
         base: HashMap::new(),
         shown: HashMap::new(),
-        per_pair: categories * (16 * plan.indices() + 96) + 64,
+        per_pair: categories * Counted::size(plan.indices()) + 64,
         per_place: categories * (8 * slots + 48) + 64,
     };
     let mut read = 0u64;

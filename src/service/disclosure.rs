@@ -117,12 +117,13 @@ fn hide_figures(figures: &mut [Figure], hidden: Option<&[bool]>, min_cell: u64) 
 }
 
 /// What disclosure control reads of a group of answers: how many, and per index its valid
-/// answers (shares only: these add up over groups) and positive ones.
+/// answers (shares only: these add up over groups) and positive ones. 32 bits each (a
+/// wave's answers fit): crosstabs keep one per place, agency and category.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counted {
     pub responses: u64,
-    share_valid: Vec<u64>,
-    hits: Vec<u64>,
+    share_valid: Vec<u32>,
+    hits: Vec<u32>,
 }
 
 impl Counted {
@@ -131,22 +132,28 @@ impl Counted {
     }
 
     pub fn of(plan: &IndexPlan, tally: &Tally, responses: u64) -> Self {
-        Self { responses, share_valid: plan.share_valid_counts(tally), hits: plan.hit_counts(tally) }
+        let narrow = |counts: Vec<u64>| counts.into_iter().map(|n| u32::try_from(n).unwrap_or(u32::MAX)).collect();
+        Self { responses, share_valid: narrow(plan.share_valid_counts(tally)), hits: narrow(plan.hit_counts(tally)) }
     }
 
     pub fn add(&mut self, other: &Counted) {
         self.responses += other.responses;
         let theirs = other.share_valid.iter().chain(&other.hits);
         for (a, b) in self.share_valid.iter_mut().chain(self.hits.iter_mut()).zip(theirs) {
-            *a += b;
+            *a = a.saturating_add(*b);
         }
     }
 
     /// Every index's `n`, as the figures of these answers would have it.
     pub fn valid_counts(&self, plan: &IndexPlan) -> Vec<u64> {
-        let mut counts = self.share_valid.clone();
+        let mut counts: Vec<u64> = self.share_valid.iter().map(|&n| u64::from(n)).collect();
         plan.complete_mean_counts(&mut counts, self.responses);
         counts
+    }
+
+    /// Bytes one takes for a form of `indices` indices, its allocations included.
+    pub fn size(indices: usize) -> usize {
+        std::mem::size_of::<Counted>() + 2 * 4 * indices + 32
     }
 }
 
@@ -172,7 +179,7 @@ impl Breakdown<'_> {
             cube.cells.push(Cell {
                 responses: counted.responses,
                 counts: counted.valid_counts(plan),
-                hits: counted.hits.clone(),
+                hits: counted.hits.iter().map(|&n| u64::from(n)).collect(),
                 items: Vec::new(),
             });
         }
