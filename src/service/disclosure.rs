@@ -132,7 +132,6 @@ impl Counted {
     }
 
     pub fn of(plan: &IndexPlan, tally: &Tally, responses: u64) -> Self {
-        let narrow = |counts: Vec<u64>| counts.into_iter().map(|n| u32::try_from(n).unwrap_or(u32::MAX)).collect();
         Self { responses, share_valid: narrow(plan.share_valid_counts(tally)), hits: narrow(plan.hit_counts(tally)) }
     }
 
@@ -178,8 +177,8 @@ impl Breakdown<'_> {
             cube.keys.push(None);
             cube.cells.push(Cell {
                 responses: counted.responses,
-                counts: counted.valid_counts(plan),
-                hits: counted.hits.iter().map(|&n| u64::from(n)).collect(),
+                counts: narrow(counted.valid_counts(plan)),
+                hits: counted.hits.clone(),
                 items: Vec::new(),
             });
         }
@@ -200,37 +199,42 @@ pub fn hide_in_breakdown(figures: &mut [Figure], hidden: &[bool], min_cell: u64)
 }
 
 /// One cell's answers, valid and positive answers per index, and per choice item its valid
-/// answers then each substantive option's count (at the item's range of `items`).
+/// answers then each substantive option's count (at the item's range of `items`). Counts are
+/// 32 bits (a wave's answers fit): a national cube has a quarter of a million cells, and
+/// these are most of each.
 #[derive(Clone)]
 struct Cell {
     responses: u64,
-    counts: Vec<u64>,
-    hits: Vec<u64>,
-    /// 32 bits (a wave's answers fit): a national cube has a quarter of a million cells, and
-    /// these are most of each.
+    counts: Vec<u32>,
+    hits: Vec<u32>,
     items: Vec<u32>,
+}
+
+/// Counts as a cube keeps them.
+fn narrow(counts: Vec<u64>) -> Vec<u32> {
+    counts.into_iter().map(|n| u32::try_from(n).unwrap_or(u32::MAX)).collect()
 }
 
 impl Cell {
     fn add(&mut self, other: &Cell) {
         self.responses += other.responses;
         let theirs = other.counts.iter().chain(&other.hits);
-        for (a, b) in self.counts.iter_mut().chain(self.hits.iter_mut()).zip(theirs) {
-            *a += b;
-        }
-        for (a, b) in self.items.iter_mut().zip(&other.items) {
-            *a += b;
+        for (a, b) in self
+            .counts
+            .iter_mut()
+            .chain(self.hits.iter_mut())
+            .chain(self.items.iter_mut())
+            .zip(theirs.chain(&other.items))
+        {
+            *a = a.saturating_add(*b);
         }
     }
 
     /// What this cell holds beyond `part`, never below zero.
     fn subtract(&mut self, part: &Cell) {
         self.responses -= part.responses.min(self.responses);
-        let theirs = part.counts.iter().chain(&part.hits);
-        for (r, p) in self.counts.iter_mut().chain(self.hits.iter_mut()).zip(theirs) {
-            *r -= (*p).min(*r);
-        }
-        for (r, p) in self.items.iter_mut().zip(&part.items) {
+        let theirs = part.counts.iter().chain(&part.hits).chain(&part.items);
+        for (r, p) in self.counts.iter_mut().chain(self.hits.iter_mut()).chain(self.items.iter_mut()).zip(theirs) {
             *r -= (*p).min(*r);
         }
     }
@@ -309,8 +313,8 @@ pub fn wave_suppression(
         }
         let cell = Cell {
             responses: stored.responses,
-            counts: plan.valid_counts(&stored.tally, stored.responses),
-            hits: plan.hit_counts(&stored.tally),
+            counts: narrow(plan.valid_counts(&stored.tally, stored.responses)),
+            hits: narrow(plan.hit_counts(&stored.tally)),
             items: per_item.concat().into_iter().map(|n| u32::try_from(n).unwrap_or(u32::MAX)).collect(),
         };
         let channel = Channel::parse(&channel);
@@ -363,7 +367,7 @@ fn decide(
     let mut patterns = Patterns { index: &index, min_cell, computed: HashMap::new() };
     // Per index (shares only; means are decided below), per cell: whether it is hidden.
     let mut shares: Vec<Vec<bool>> = vec![Vec::new(); form.indices.len()];
-    let index_column = |i: usize| cube.cells.iter().map(|c| c.counts[i]).collect::<Vec<u64>>();
+    let index_column = |i: usize| cube.cells.iter().map(|c| u64::from(c.counts[i])).collect::<Vec<u64>>();
     for (i, definition) in form.indices.iter().enumerate() {
         if !matches!(definition.rule, IndexRule::Share { .. }) {
             continue;
@@ -564,7 +568,8 @@ fn breaks_an_item_bound(cube: &Cube, hidden: &[bool], item: Range<usize>) -> Opt
 /// the smallest published part whose share would break that bound, else the total unless
 /// `kept` (published elsewhere, where the parts are known from it already).
 fn breaks_a_bound(cube: &Cube, hidden: &[bool], kept: &[bool], index: usize) -> Option<usize> {
-    let (n, hits) = (|c: usize| cube.cells[c].counts[index], |c: usize| cube.cells[c].hits[index]);
+    let (n, hits) =
+        (|c: usize| u64::from(cube.cells[c].counts[index]), |c: usize| u64::from(cube.cells[c].hits[index]));
     for relation in cube.relations.iter().filter(|r| !hidden[r.total]) {
         let hidden_parts = relation.parts.iter().filter(|&&p| hidden[p]);
         let (valid, positive) = hidden_parts.fold((0, 0), |(v, h), &p| (v + n(p), h + hits(p)));
@@ -653,7 +658,8 @@ mod tests {
                 let commune = format!("X{d}{c}");
                 for (a, agency) in ["AG1", "AG2"].into_iter().enumerate() {
                     let n = 1 + ((d * 7 + c * 3 + a * 5) % 9) as u64;
-                    let cell = Cell { responses: n, counts: vec![n], hits: vec![n / 2], items: Vec::new() };
+                    let cell =
+                        Cell { responses: n, counts: vec![n as u32], hits: vec![n as u32 / 2], items: Vec::new() };
                     let mut at = Some(tree.get(&commune).expect("in the tree"));
                     while let Some(locality) = at {
                         for agency in [agency, tally::ALL_AGENCIES] {
