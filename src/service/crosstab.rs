@@ -169,10 +169,10 @@ pub fn crosstabs(
     let shown = query.agency_scope.clone();
     let responses = db.wave_responses(&wave.id)?;
     let key = (wave.id.clone(), shown.clone());
+    let reading = Reading { db, form, wave_id: &wave.id, plan: &plan, tree: &tree, budget: cache.budget };
     let counts = match cache.kept.get(&key).filter(|c| c.responses == responses) {
         Some(counts) => counts,
         None => {
-            let reading = Reading { db, form, wave_id: &wave.id, plan: &plan, tree: &tree, budget: cache.budget };
             let counts = Arc::new(count(&reading, shown.as_deref(), responses)?);
             cache.kept.insert(key, counts.clone());
             counts
@@ -196,7 +196,7 @@ pub fn crosstabs(
     let mut tables = Vec::new();
     for item in items {
         let Some(k) = counts.item_ids.iter().position(|id| *id == item.id) else { continue };
-        let pattern = counts.pattern(k, &tree, form, &plan, suppression);
+        let pattern = counts.pattern(k, &reading, suppression);
         let mut groups = Vec::new();
         let whole = counts.shown_within(k, |_| Some(String::new()));
         for (code, tallies) in
@@ -257,20 +257,13 @@ impl WaveCounts {
 
     /// Item `k`'s table through disclosure control, decided once while the suppression it
     /// respects stays the same.
-    fn pattern(
-        &self,
-        k: usize,
-        tree: &LocalityTree,
-        form: &Form,
-        plan: &IndexPlan,
-        suppression: &Suppression,
-    ) -> Arc<ItemPattern> {
+    fn pattern(&self, k: usize, reading: &Reading, suppression: &Suppression) -> Arc<ItemPattern> {
         let id = &self.item_ids[k];
         let kept = self.patterns.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned();
         match kept.filter(|(decided_at, _)| *decided_at == suppression.responses) {
             Some((_, pattern)) => pattern,
             None => {
-                let pattern = Arc::new(self.decide(k, tree, form, plan, suppression));
+                let pattern = Arc::new(self.decide(k, reading, suppression));
                 let kept = (suppression.responses, pattern.clone());
                 self.patterns.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), kept);
                 pattern
@@ -285,14 +278,8 @@ impl WaveCounts {
     /// own answers adding up to it, in every category. Rows that are the same answers (an
     /// agency of one province is that province's row of it and the whole wave's) are one row:
     /// a relation of one part would otherwise double the table.
-    fn decide(
-        &self,
-        k: usize,
-        tree: &LocalityTree,
-        form: &Form,
-        plan: &IndexPlan,
-        suppression: &Suppression,
-    ) -> ItemPattern {
+    fn decide(&self, k: usize, reading: &Reading, suppression: &Suppression) -> ItemPattern {
+        let Reading { form, plan, tree, .. } = *reading;
         let mut counts: BTreeMap<RowKey, Counts> = BTreeMap::new();
         let mut own: BTreeMap<RowKey, Counts> = BTreeMap::new();
         let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -553,7 +540,8 @@ impl Counting<'_> {
     }
 }
 
-/// What the counts are read from, and the memory they may take.
+/// What the counts are read from and the tables decided over, and the memory the counts may
+/// take.
 #[derive(Clone, Copy)]
 struct Reading<'a> {
     db: &'a Database,
