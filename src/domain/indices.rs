@@ -47,14 +47,23 @@ enum Step {
 /// An index as a weighted sum of share indices M = Σ cₖRₖ (a share is itself with c = 1;
 /// nested means are flattened), with the product slots of every pair: what its linearised
 /// variance needs. Per respondent, z = Σₖ cₖ/Xₖ (hₖ − Rₖvₖ), so Σz² expands into
-/// Σₖₗ cₖcₗ/(XₖXₗ) (Σhₖhₗ − RₗΣhₖvₗ − RₖΣhₗvₖ + RₖRₗΣvₖvₗ), all kept in the tally.
+/// Σₖₗ cₖcₗ/(XₖXₗ) (Σhₖhₗ − RₗΣhₖvₗ − RₖΣhₗvₖ + RₖRₗΣvₖvₗ), all kept in the tally. The
+/// term of (k, l) equals that of (l, k), so only pairs k ≤ l are kept and the others counted
+/// twice: a SIPAS mean of 39 items reads half the products it would otherwise.
 struct Linear {
     /// (position of the share index, coefficient).
     shares: Vec<(usize, f64)>,
-    /// For every ordered pair (k, l) of `shares`: the slots of Σhₖhₗ, Σvₖvₗ, Σhₖvₗ, Σhₗvₖ;
-    /// `None` for a share's own pair when the layout keeps no products for it (a share not in
-    /// any mean): its answers are then 0 or 1 per respondent, so Σh² = Σhv = H and Σv² = V.
-    pairs: Vec<Option<[usize; 4]>>,
+    /// Every pair k ≤ l of `shares`.
+    pairs: Vec<Pair>,
+}
+
+/// A pair of a mean's shares (k ≤ l) and the slots of Σhₖhₗ, Σvₖvₗ, Σhₖvₗ, Σhₗvₖ; `None`
+/// for a share's own pair when the layout keeps no products for it (a share not in any
+/// mean): its answers are then 0 or 1 per respondent, so Σh² = Σhv = H and Σv² = V.
+struct Pair {
+    k: usize,
+    l: usize,
+    slots: Option<[usize; 4]>,
 }
 
 /// A group's answers within one stratum of a sampling design.
@@ -84,17 +93,17 @@ impl Linear {
         let shares: Vec<(usize, f64)> =
             weighted.iter().map(|(id, w)| Some((position(id)?, *w))).collect::<Option<_>>()?;
         let ids: Vec<&String> = weighted.keys().collect();
-        let mut pairs = Vec::with_capacity(ids.len() * ids.len());
-        for a in &ids {
-            for b in &ids {
-                pairs.push(Some(pair_slots(layout, a, b)?));
+        let mut pairs = Vec::with_capacity(ids.len() * (ids.len() + 1) / 2);
+        for (k, a) in ids.iter().enumerate() {
+            for (l, b) in ids.iter().enumerate().skip(k) {
+                pairs.push(Pair { k, l, slots: Some(pair_slots(layout, a, b)?) });
             }
         }
         Some(Self { shares, pairs })
     }
 
     fn of_share(layout: &Layout, position: usize, id: &str) -> Self {
-        Self { shares: vec![(position, 1.0)], pairs: vec![pair_slots(layout, id, id)] }
+        Self { shares: vec![(position, 1.0)], pairs: vec![Pair { k: 0, l: 0, slots: pair_slots(layout, id, id) }] }
     }
 
     /// Value and variance (as proportions) of Σ cₖRₖ estimated from weighted strata, the
@@ -113,8 +122,10 @@ impl Linear {
             .collect();
         let ratios: Vec<f64> = totals.iter().map(|&(y, x)| (x > 0.0).then(|| y / x)).collect::<Option<_>>()?;
         let value: f64 = self.shares.iter().zip(&ratios).map(|((_, c), r)| c * r).sum();
-        let a: Vec<f64> = self.shares.iter().zip(&totals).map(|((_, c), (_, x))| c / x).collect();
-        let m = self.shares.len();
+        // αₖ = cₖ/Xₖ and βₖ = αₖRₖ: the term of (k, l) is αₖαₗΣhₖhₗ − αₖβₗΣhₖvₗ − βₖαₗΣhₗvₖ
+        // + βₖβₗΣvₖvₗ.
+        let alpha: Vec<f64> = self.shares.iter().zip(&totals).map(|((_, c), (_, x))| c / x).collect();
+        let beta: Vec<f64> = alpha.iter().zip(&ratios).map(|(a, r)| a * r).collect();
         let mut variance = 0.0;
         for (stratum, sums) in strata.iter().zip(sums) {
             let r = stratum.stratum_respondents as f64;
@@ -122,15 +133,16 @@ impl Linear {
                 continue;
             }
             let share = |k: usize| (sums[self.shares[k].0].0 as f64, sums[self.shares[k].0].1 as f64);
-            let sum_z: f64 = (0..m).map(|k| a[k] * (share(k).0 - ratios[k] * share(k).1)).sum();
+            let sum_z: f64 = (0..self.shares.len()).map(|k| alpha[k] * (share(k).0 - ratios[k] * share(k).1)).sum();
             let mut sum_z2 = 0.0;
-            for (pair, slots) in self.pairs.iter().enumerate() {
-                let (k, l) = (pair / m, pair % m);
+            for &Pair { k, l, slots } in &self.pairs {
                 let [hh, vv, hv_kl, hv_lk] = match slots {
                     Some(slots) => slots.map(|s| stratum.tally.get(s) as f64),
                     None => [share(k).0, share(k).1, share(k).0, share(k).0],
                 };
-                sum_z2 += a[k] * a[l] * (hh - ratios[l] * hv_kl - ratios[k] * hv_lk + ratios[k] * ratios[l] * vv);
+                let term = alpha[k] * alpha[l] * hh - alpha[k] * beta[l] * hv_kl - beta[k] * alpha[l] * hv_lk
+                    + beta[k] * beta[l] * vv;
+                sum_z2 += if k == l { term } else { 2.0 * term };
             }
             let within = (sum_z2 - sum_z * sum_z / r).max(0.0);
             variance += stratum.weight.powi(2) * (1.0 - stratum.sampling_fraction) * r / (r - 1.0) * within;
@@ -199,11 +211,14 @@ impl<'a> IndexPlan<'a> {
     /// How many leading slots of a tally the plan reads (see `Tally::decode_first`).
     pub fn slots_read(&self) -> usize {
         let slots = self.steps.iter().flat_map(|step| match step {
-            Step::Share { valid, hits, spread } => {
-                valid.iter().chain(hits).chain(spread.pairs.iter().flatten().flatten()).max().copied()
-            }
+            Step::Share { valid, hits, spread } => valid
+                .iter()
+                .chain(hits)
+                .chain(spread.pairs.iter().flat_map(|p| p.slots.iter().flatten()))
+                .max()
+                .copied(),
             Step::Mean { spread, .. } => {
-                spread.as_ref().and_then(|s| s.pairs.iter().flatten().flatten().max().copied())
+                spread.as_ref().and_then(|s| s.pairs.iter().flat_map(|p| p.slots.iter().flatten()).max().copied())
             }
         });
         slots.max().map_or(0, |last| last + 1)

@@ -268,12 +268,12 @@ impl Tally {
     }
 
     pub fn merge(&mut self, other: &Tally) {
-        if self.0.len() < other.0.len() {
-            self.0.resize(other.0.len(), 0);
-        }
-        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+        let common = self.0.len().min(other.0.len());
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0[..common]) {
             *mine += theirs;
         }
+        // Copied rather than zeroed then added: most groups of a results call are one cell.
+        self.0.extend_from_slice(&other.0[common..]);
     }
 
     /// LEB128 varints, one per slot, trailing zeros left out: a zero costs one byte and
@@ -302,10 +302,22 @@ impl Tally {
     pub fn decode_first(bytes: &[u8], slots: usize) -> Result<Self, DecodeError> {
         let mut counts = Vec::with_capacity(bytes.len().min(slots));
         let (mut value, mut shift) = (0u64, 0u32);
-        for &byte in bytes {
+        let mut at = 0;
+        while let Some(&byte) = bytes.get(at) {
             if counts.len() == slots {
                 return Ok(Self(counts));
             }
+            // Eight counts below 128 at once: most of a cell's counts are, and decoding is a
+            // tenth of a commune-level results call.
+            if let (0, Some(eight)) = (shift, bytes.get(at..at + 8).filter(|_| counts.len() + 8 <= slots)) {
+                let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+                if word & 0x8080_8080_8080_8080 == 0 {
+                    counts.extend(eight.iter().map(|&b| u64::from(b)));
+                    at += 8;
+                    continue;
+                }
+            }
+            at += 1;
             if shift > 63 || (shift == 63 && byte & 0x7e != 0) {
                 return Err(DecodeError);
             }
@@ -499,6 +511,20 @@ mod tests {
                 prop_assert_eq!(decoded.get(i), *n);
             }
             prop_assert!(decoded.0.len() <= counts.len());
+        }
+
+        #[test]
+        fn the_first_slots_of_mostly_small_counts_decode_as_stored(
+            counts in proptest::collection::vec(prop_oneof![9 => 0u64..128, 1 => any::<u64>()], 0..200),
+            slots in 0usize..220,
+        ) {
+            // Runs of eight one-byte counts take the fast path, the rest byte by byte.
+            let tally = Tally(counts.clone());
+            let decoded = Tally::decode_first(&tally.encode(), slots).unwrap();
+            prop_assert!(decoded.0.len() <= slots);
+            for (i, n) in counts.iter().enumerate().take(slots) {
+                prop_assert_eq!(decoded.get(i), *n);
+            }
         }
 
         #[test]

@@ -292,7 +292,6 @@ impl WaveCounts {
         for ((place, agency), items) in &self.base {
             let mut chain: Vec<String> = tree.ancestors(place).into_iter().map(|l| l.code.clone()).collect();
             chain.push(String::new());
-            chain.dedup();
             for agency in [agency.as_str(), tally::ALL_AGENCIES] {
                 add_counts(&mut own, RowKey::own(place, agency), &items[k]);
                 for locality in &chain {
@@ -508,7 +507,13 @@ struct Counting<'t> {
     per_place: usize,
 }
 
-impl Counting<'_> {
+impl<'t> Counting<'t> {
+    /// Nothing counted yet; `per_pair` and `per_place` are the estimated bytes of one
+    /// (place, agency)'s counts and of one place's tallies.
+    fn new(tree: &'t LocalityTree, per_pair: usize, per_place: usize) -> Self {
+        Counting { places: Places::new(tree), base: HashMap::new(), shown: HashMap::new(), per_pair, per_place }
+    }
+
     /// Merges places into their parents' until the counts fit the budget and the tables
     /// `MAX_PAIRS`. Counts only grow as answers are read, so the level kept at the end is
     /// the finest that fits all of them, whatever the order they came in.
@@ -520,30 +525,41 @@ impl Counting<'_> {
                 return;
             }
             self.places.coarsen();
-            let mut base: HashMap<(String, String), Vec<Counts>> = HashMap::new();
-            for ((place, agency), items) in std::mem::take(&mut self.base) {
-                match base.entry((self.places.place_of(&place), agency)) {
-                    std::collections::hash_map::Entry::Occupied(mut sum) => {
-                        for (sum, counts) in sum.get_mut().iter_mut().zip(&items) {
-                            sum.iter_mut().zip(counts).for_each(|(s, c)| s.add(c));
-                        }
+            let places = &mut self.places;
+            self.base = regroup(
+                std::mem::take(&mut self.base),
+                |(place, agency)| (places.place_of(place), agency.clone()),
+                |sum, items| {
+                    for (sum, counts) in sum.iter_mut().zip(items) {
+                        sum.iter_mut().zip(counts).for_each(|(s, c)| s.add(c));
                     }
-                    std::collections::hash_map::Entry::Vacant(slot) => drop(slot.insert(items)),
-                }
-            }
-            self.base = base;
-            let mut shown: HashMap<String, Vec<Tallies>> = HashMap::new();
-            for (place, items) in std::mem::take(&mut self.shown) {
-                match shown.entry(self.places.place_of(&place)) {
-                    std::collections::hash_map::Entry::Occupied(mut sum) => {
-                        sum.get_mut().iter_mut().zip(&items).for_each(|(s, t)| add_tallies(s, t));
-                    }
-                    std::collections::hash_map::Entry::Vacant(slot) => drop(slot.insert(items)),
-                }
-            }
-            self.shown = shown;
+                },
+            );
+            self.shown = regroup(
+                std::mem::take(&mut self.shown),
+                |place| places.place_of(place),
+                |sum, items| {
+                    sum.iter_mut().zip(items).for_each(|(s, t)| add_tallies(s, t));
+                },
+            );
         }
     }
+}
+
+/// `map`'s entries under their new `key`, those that now share one merged by `merge`.
+fn regroup<K: Eq + std::hash::Hash, V>(
+    map: HashMap<K, V>,
+    mut key: impl FnMut(&K) -> K,
+    merge: impl Fn(&mut V, &V),
+) -> HashMap<K, V> {
+    let mut regrouped: HashMap<K, V> = HashMap::with_capacity(map.len());
+    for (old, value) in map {
+        match regrouped.entry(key(&old)) {
+            std::collections::hash_map::Entry::Occupied(mut sum) => merge(sum.get_mut(), &value),
+            std::collections::hash_map::Entry::Vacant(slot) => drop(slot.insert(value)),
+        }
+    }
+    regrouped
 }
 
 /// What the counts are read from and the tables decided over, and the memory the counts may
@@ -573,13 +589,8 @@ fn count(reading: &Reading, shown: Option<&str>, responses: u64) -> Result<WaveC
     let categories: usize = items.iter().map(|i| i.options.len() + 1).sum();
     let empty_tallies: Vec<Tallies> = items.iter().map(|i| vec![(0, Tally::default()); i.options.len() + 1]).collect();
     let empty: Vec<Counts> = items.iter().map(|i| vec![Counted::none(plan); i.options.len() + 1]).collect();
-    let mut counting = Counting {
-        places: Places::new(tree),
-        base: HashMap::new(),
-        shown: HashMap::new(),
-        per_pair: categories * Counted::size(plan.indices()) + 64,
-        per_place: categories * (8 * slots + 48) + 64,
-    };
+    let mut counting =
+        Counting::new(tree, categories * Counted::size(plan.indices()) + 64, categories * (8 * slots + 48) + 64);
     let mut read = 0u64;
     each_stored_answer(db, form, wave_id, |(_, locality, agency, _, _, _), answers| {
         // The answer's few increments, added as they are to each shown category: merging a
@@ -653,13 +664,7 @@ mod tests {
     fn counts_are_kept_at_the_finest_level_that_fits_and_merged_into_their_parents() {
         let tree = tree();
         // Sizes of one (place, agency) and one place of 1: the budget counts them.
-        let mut counting = Counting {
-            places: Places::new(&tree),
-            base: HashMap::new(),
-            shown: HashMap::new(),
-            per_pair: 1,
-            per_place: 1,
-        };
+        let mut counting = Counting::new(&tree, 1, 1);
         let answers = [
             ("00001", "AG1"),
             ("00002", "AG1"),
@@ -703,13 +708,7 @@ mod tests {
     #[test]
     fn tables_of_too_many_place_and_agency_pairs_are_kept_at_a_coarser_level() {
         let tree = tree();
-        let mut counting = Counting {
-            places: Places::new(&tree),
-            base: HashMap::new(),
-            shown: HashMap::new(),
-            per_pair: 1,
-            per_place: 1,
-        };
+        let mut counting = Counting::new(&tree, 1, 1);
         // As many agencies as the cap in one district, one of them in the other district
         // too: one pair too many below the province, however much memory there is.
         for agency in 0..MAX_PAIRS {

@@ -703,42 +703,86 @@ fn rank(groups: &mut [GroupResult], indices: usize) {
 type GroupKey = (Option<String>, Option<String>);
 
 /// Rows ordered by locality and agency gathered into groups by `key`: a group's rows (one per
-/// channel, or per agency) are consecutive, so each group's `figures` are computed when the
-/// next begins and its counts dropped.
+/// channel, or per agency) are consecutive, so each group is complete when the next begins.
+/// Complete groups' `figures` are computed on worker threads while this one reads on (the
+/// intervals of a SIPAS 2023 commune-level call are most of its time), at most a few groups'
+/// counts in flight, and the groups are returned in the order read.
 fn read_groups(
     rows: impl FnOnce(&mut dyn FnMut(ResultRow)) -> StorageResult<()>,
     key: impl Fn(&ResultRow) -> GroupKey,
-    figures: impl Fn(&GroupKey, &GroupTally) -> (Vec<Figure>, Vec<Distribution>),
+    figures: impl Fn(&GroupKey, &GroupTally) -> (Vec<Figure>, Vec<Distribution>) + Sync,
 ) -> StorageResult<Vec<(GroupKey, GroupResult)>> {
-    let mut groups = Vec::new();
     let close = |(key, names, tally): (GroupKey, GroupNames, GroupTally)| {
         let (figures, items) = figures(&key, &tally);
         let agency = key.1.clone().map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code });
         let group = GroupResult::new(names.locality, agency, &tally, figures, items);
         (key, group)
     };
-    let mut open: Option<(GroupKey, GroupNames, GroupTally)> = None;
-    rows(&mut |row: ResultRow| {
-        let key = key(&row);
-        if open.as_ref().is_some_and(|(k, ..)| *k != key) {
-            groups.extend(open.take().map(close));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_RESULT_WORKERS);
+    type Batch = (usize, Vec<(GroupKey, GroupNames, GroupTally)>);
+    std::thread::scope(|scope| {
+        let (complete, pending) = std::sync::mpsc::sync_channel::<Batch>(2 * workers);
+        // Shared by the workers only, so that it closes if they all stop.
+        let pending = std::sync::Arc::new(std::sync::Mutex::new(pending));
+        let (done, finished) = std::sync::mpsc::channel();
+        for _ in 0..workers {
+            let (pending, done, close) = (pending.clone(), done.clone(), &close);
+            scope.spawn(move || {
+                // The lock is held only to take the next batch, never while computing.
+                while let Ok((order, batch)) = { pending.lock().map_or_else(|p| p.into_inner().recv(), |r| r.recv()) } {
+                    let batch: Vec<(GroupKey, GroupResult)> = batch.into_iter().map(close).collect();
+                    if done.send((order, batch)).is_err() {
+                        return;
+                    }
+                }
+            });
         }
-        let (_, _, tally) = open.get_or_insert_with(|| {
-            let names = GroupNames {
-                locality: row.locality.clone().map(|(name, level)| LocalityRef {
-                    code: row.locality_code.clone(),
-                    name,
-                    level,
-                }),
-                agency: row.agency_name.clone(),
-            };
-            (key, names, GroupTally::default())
+        drop((done, pending));
+        let mut batch = Vec::with_capacity(GROUPS_PER_BATCH);
+        let mut batches = 0;
+        let mut send = |batch: Vec<_>| {
+            // Fails only when every worker has panicked, which the scope then raises.
+            let _ = complete.send((batches, batch));
+            batches += 1;
+        };
+        let mut open: Option<(GroupKey, GroupNames, GroupTally)> = None;
+        let reading = rows(&mut |row: ResultRow| {
+            let key = key(&row);
+            if open.as_ref().is_some_and(|(k, ..)| *k != key) {
+                batch.extend(open.take());
+                if batch.len() == GROUPS_PER_BATCH {
+                    send(std::mem::replace(&mut batch, Vec::with_capacity(GROUPS_PER_BATCH)));
+                }
+            }
+            let (_, _, tally) = open.get_or_insert_with(|| {
+                let names = GroupNames {
+                    locality: row.locality.clone().map(|(name, level)| LocalityRef {
+                        code: row.locality_code.clone(),
+                        name,
+                        level,
+                    }),
+                    agency: row.agency_name.clone(),
+                };
+                (key, names, GroupTally::default())
+            });
+            tally.add(&row);
         });
-        tally.add(&row);
-    })?;
-    groups.extend(open.take().map(close));
-    Ok(groups)
+        batch.extend(open.take());
+        send(batch);
+        drop(complete);
+        let mut computed: Vec<(usize, Vec<(GroupKey, GroupResult)>)> = finished.iter().collect();
+        reading?;
+        computed.sort_unstable_by_key(|(order, _)| *order);
+        Ok(computed.into_iter().flat_map(|(_, groups)| groups).collect())
+    })
 }
+
+/// Groups handed to a worker at a time: enough that handing them over costs little beside
+/// computing them.
+const GROUPS_PER_BATCH: usize = 16;
+
+/// Threads computing a results call's groups: the machine's cores, at most this many.
+const MAX_RESULT_WORKERS: usize = 4;
 
 struct GroupNames {
     locality: Option<LocalityRef>,

@@ -439,8 +439,9 @@ async fn results(
 ) -> Result<HttpResponse, ApiError> {
     let wave = find_wave(&state, &path).await?;
     let (_, results) = visible_results(&state, &user.0, &wave, &params).await?;
-    let chunks = results.into_json_chunks().map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)));
-    Ok(HttpResponse::Ok().content_type("application/json").streaming(futures_util::stream::iter(chunks)))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(super::stream_made_ahead(results.into_json_chunks())))
 }
 
 #[utoipa::path(
