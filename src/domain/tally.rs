@@ -301,15 +301,11 @@ impl Tally {
     /// decodes some 20,000 cells, and their products are most of each cell.
     pub fn decode_first(bytes: &[u8], slots: usize) -> Result<Self, DecodeError> {
         let mut counts = Vec::with_capacity(bytes.len().min(slots));
-        let (mut value, mut shift) = (0u64, 0u32);
         let mut at = 0;
-        while let Some(&byte) = bytes.get(at) {
-            if counts.len() == slots {
-                return Ok(Self(counts));
-            }
+        while counts.len() < slots {
             // Eight counts below 128 at once: most of a cell's counts are, and decoding is a
             // tenth of a commune-level results call.
-            if let (0, Some(eight)) = (shift, bytes.get(at..at + 8).filter(|_| counts.len() + 8 <= slots)) {
+            if let Some(eight) = bytes.get(at..at + 8).filter(|_| counts.len() + 8 <= slots) {
                 let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
                 if word & 0x8080_8080_8080_8080 == 0 {
                     counts.extend(eight.iter().map(|&b| u64::from(b)));
@@ -317,20 +313,27 @@ impl Tally {
                     continue;
                 }
             }
+            let Some(&first) = bytes.get(at) else { break };
             at += 1;
-            if shift > 63 || (shift == 63 && byte & 0x7e != 0) {
-                return Err(DecodeError);
+            if first < 0x80 {
+                counts.push(u64::from(first));
+                continue;
             }
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                counts.push(value);
-                (value, shift) = (0, 0);
-            } else {
+            // A count of several bytes (a district's or province's cells are mostly two).
+            let (mut value, mut shift) = (u64::from(first & 0x7f), 7u32);
+            loop {
+                let &byte = bytes.get(at).ok_or(DecodeError)?;
+                at += 1;
+                if shift > 63 || (shift == 63 && byte & 0x7e != 0) {
+                    return Err(DecodeError);
+                }
+                value |= u64::from(byte & 0x7f) << shift;
+                if byte < 0x80 {
+                    break;
+                }
                 shift += 7;
             }
-        }
-        if shift != 0 {
-            return Err(DecodeError);
+            counts.push(value);
         }
         Ok(Self(counts))
     }

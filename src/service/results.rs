@@ -323,11 +323,11 @@ fn reweight(reading: &Reading, tree: &mut Option<LocalityTree>, results: &mut Wa
             .flatten()
             .map(|at| (at.code.clone(), design.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty())))
             .filter(|key| populations.contains_key(key));
-        *responding.entry(stratum.clone()).or_default() += row.counts.responses;
+        *responding.entry(stratum.clone()).or_default() += row.responses;
         if !query.desk.counts(row.channel) || scope.is_some_and(|a| a != row.agency_code) {
-            return;
+            return Ok(());
         }
-        overall.entry(stratum.clone()).or_default().add(&row);
+        overall.entry(stratum.clone()).or_default().add(&row)?;
         let agency = query.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty());
         let group = match &query.level {
             Some(level) => match tree.ancestor_at_level(&row.locality_code, level) {
@@ -336,8 +336,9 @@ fn reweight(reading: &Reading, tree: &mut Option<LocalityTree>, results: &mut Wa
             },
             None => query.by_agency.then_some(((None, agency), false)),
         };
-        if let Some(group) = group {
-            groups.entry(group).or_default().entry(stratum).or_default().add(&row);
+        match group {
+            Some(group) => groups.entry(group).or_default().entry(stratum).or_default().add(&row),
+            None => Ok(()),
         }
     })?;
     let figures = |strata: &HashMap<StratumKey, GroupTally>| {
@@ -679,28 +680,47 @@ pub fn compare_with(current: &mut WaveResults, form: &Form, earlier: &WaveResult
 /// a rank and the next rank skips (1, 2, 2, 4). Hidden and empty figures have none, nor
 /// rows of answers invited above the level (they are not units of it).
 fn rank(groups: &mut [GroupResult], indices: usize) {
+    // Every index's column of published figures, gathered in one pass over the groups, then
+    // sorted on the cores: sorting each index by walking the groups' own vectors took 78 ms
+    // of a national commune-level call (89 indices, 10,051 groups).
+    let mut columns: Vec<Vec<(u64, u32)>> = vec![Vec::new(); indices];
+    for (g, group) in groups.iter().enumerate().filter(|(_, group)| !group.own_level) {
+        for (column, figure) in columns.iter_mut().zip(&group.figures) {
+            column.extend(figure.value.map(|value| (descending(value), g as u32)));
+        }
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_RESULT_WORKERS);
+    std::thread::scope(|scope| {
+        for share in columns.chunks_mut(indices.div_ceil(workers).max(1)) {
+            scope.spawn(|| share.iter_mut().for_each(|column| column.sort_unstable()));
+        }
+    });
     for group in groups.iter_mut() {
         group.ranks = vec![None; indices];
     }
-    for index in 0..indices {
-        let mut ranked: Vec<(f64, usize)> = groups
-            .iter()
-            .enumerate()
-            .filter(|(_, group)| !group.own_level)
-            .filter_map(|(g, group)| Some((group.figures.get(index)?.value?, g)))
-            .collect();
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (index, column) in columns.iter().enumerate() {
         let mut first_equal = 0;
-        for (place, &(value, g)) in ranked.iter().enumerate() {
-            if place > 0 && ranked[place - 1].0 != value {
+        for (place, &(key, g)) in column.iter().enumerate() {
+            if place > 0 && column[place - 1].0 != key {
                 first_equal = place;
             }
-            groups[g].ranks[index] = Some(first_equal as u32 + 1);
+            groups[g as usize].ranks[index] = Some(first_equal as u32 + 1);
         }
     }
 }
 
+/// A key that sorts figures highest first, equal figures equal (figures are finite).
+fn descending(value: f64) -> u64 {
+    let bits = value.to_bits();
+    // The IEEE order of the bits made unsigned: negatives reversed below the positives.
+    let ascending = if bits >> 63 == 1 { !bits } else { bits | 1 << 63 };
+    !ascending
+}
+
 type GroupKey = (Option<String>, Option<String>);
+
+/// A group's figures under its key.
+type Grouped = (GroupKey, GroupResult);
 
 /// Rows ordered by locality and agency gathered into groups by `key`: a group's rows (one per
 /// channel, or per agency) are consecutive, so each group is complete when the next begins.
@@ -708,18 +728,20 @@ type GroupKey = (Option<String>, Option<String>);
 /// intervals of a SIPAS 2023 commune-level call are most of its time), at most a few groups'
 /// counts in flight, and the groups are returned in the order read.
 fn read_groups(
-    rows: impl FnOnce(&mut dyn FnMut(ResultRow)) -> StorageResult<()>,
+    rows: impl FnOnce(&mut dyn FnMut(ResultRow) -> StorageResult<()>) -> StorageResult<()>,
     key: impl Fn(&ResultRow) -> GroupKey,
     figures: impl Fn(&GroupKey, &GroupTally) -> (Vec<Figure>, Vec<Distribution>) + Sync,
-) -> StorageResult<Vec<(GroupKey, GroupResult)>> {
-    let close = |(key, names, tally): (GroupKey, GroupNames, GroupTally)| {
+) -> StorageResult<Vec<Grouped>> {
+    let close = |(key, names, rows): (GroupKey, GroupNames, Vec<ResultRow>)| {
+        let tally = GroupTally::of(&rows)?;
+        drop(rows);
         let (figures, items) = figures(&key, &tally);
         let agency = key.1.clone().map(|code| AgencyRef { name: names.agency.unwrap_or_default(), code });
         let group = GroupResult::new(names.locality, agency, &tally, figures, items);
-        (key, group)
+        Ok((key, group))
     };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_RESULT_WORKERS);
-    type Batch = (usize, Vec<(GroupKey, GroupNames, GroupTally)>);
+    type Batch = (usize, Vec<(GroupKey, GroupNames, Vec<ResultRow>)>);
     std::thread::scope(|scope| {
         let (complete, pending) = std::sync::mpsc::sync_channel::<Batch>(2 * workers);
         // Shared by the workers only, so that it closes if they all stop.
@@ -730,7 +752,7 @@ fn read_groups(
             scope.spawn(move || {
                 // The lock is held only to take the next batch, never while computing.
                 while let Ok((order, batch)) = { pending.lock().map_or_else(|p| p.into_inner().recv(), |r| r.recv()) } {
-                    let batch: Vec<(GroupKey, GroupResult)> = batch.into_iter().map(close).collect();
+                    let batch: StorageResult<Vec<Grouped>> = batch.into_iter().map(close).collect();
                     if done.send((order, batch)).is_err() {
                         return;
                     }
@@ -745,7 +767,8 @@ fn read_groups(
             let _ = complete.send((batches, batch));
             batches += 1;
         };
-        let mut open: Option<(GroupKey, GroupNames, GroupTally)> = None;
+        // The reader only gathers each group's rows as stored: decoding them is the workers'.
+        let mut open: Option<(GroupKey, GroupNames, Vec<ResultRow>)> = None;
         let reading = rows(&mut |row: ResultRow| {
             let key = key(&row);
             if open.as_ref().is_some_and(|(k, ..)| *k != key) {
@@ -754,7 +777,7 @@ fn read_groups(
                     send(std::mem::replace(&mut batch, Vec::with_capacity(GROUPS_PER_BATCH)));
                 }
             }
-            let (_, _, tally) = open.get_or_insert_with(|| {
+            let (_, _, rows) = open.get_or_insert_with(|| {
                 let names = GroupNames {
                     locality: row.locality.clone().map(|(name, level)| LocalityRef {
                         code: row.locality_code.clone(),
@@ -763,17 +786,22 @@ fn read_groups(
                     }),
                     agency: row.agency_name.clone(),
                 };
-                (key, names, GroupTally::default())
+                (key, names, Vec::new())
             });
-            tally.add(&row);
+            rows.push(row);
+            Ok(())
         });
         batch.extend(open.take());
         send(batch);
         drop(complete);
-        let mut computed: Vec<(usize, Vec<(GroupKey, GroupResult)>)> = finished.iter().collect();
+        let mut computed: Vec<(usize, StorageResult<Vec<Grouped>>)> = finished.iter().collect();
         reading?;
         computed.sort_unstable_by_key(|(order, _)| *order);
-        Ok(computed.into_iter().flat_map(|(_, groups)| groups).collect())
+        let mut groups = Vec::new();
+        for (_, batch) in computed {
+            groups.extend(batch?);
+        }
+        Ok(groups)
     })
 }
 
@@ -798,12 +826,21 @@ struct GroupTally {
 }
 
 impl GroupTally {
-    fn add(&mut self, row: &ResultRow) {
-        self.tally.merge(&row.counts.tally);
-        self.responses += row.counts.responses;
+    fn add(&mut self, row: &ResultRow) -> StorageResult<()> {
+        self.tally.merge(&row.tally()?);
+        self.responses += row.responses;
         if row.channel == Channel::Desk {
-            self.desk_responses += row.counts.responses;
+            self.desk_responses += row.responses;
         }
+        Ok(())
+    }
+
+    fn of(rows: &[ResultRow]) -> StorageResult<Self> {
+        let mut tally = GroupTally::default();
+        for row in rows {
+            tally.add(row)?;
+        }
+        Ok(tally)
     }
 }
 
@@ -836,5 +873,40 @@ pub fn each_stored_answer(
             let valid = ValidAnswers::from_stored(form, &raw.5).map_err(|e| StorageError::Corrupt(e.to_string()))?;
             each(raw, valid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(values: &[Option<f64>], own_level: bool) -> GroupResult {
+        let figures = values.iter().map(|&value| Figure { value, ..Figure::default() }).collect();
+        GroupResult { own_level, ..GroupResult::new(None, None, &GroupTally::default(), figures, Vec::new()) }
+    }
+
+    #[test]
+    fn ranks_put_the_highest_first_share_ties_and_skip_hidden_figures_and_rows_above_the_level() {
+        let mut groups = vec![
+            group(&[Some(50.0), Some(0.0)], false),
+            group(&[Some(70.0), None], false),
+            group(&[Some(99.0), Some(100.0)], true),
+            group(&[Some(70.0), Some(12.5)], false),
+            group(&[None, Some(12.5)], false),
+            group(&[Some(10.0), Some(-1.0)], false),
+        ];
+        rank(&mut groups, 2);
+        let ranks: Vec<Vec<Option<u32>>> = groups.iter().map(|g| g.ranks.clone()).collect();
+        assert_eq!(
+            ranks,
+            vec![
+                vec![Some(3), Some(3)],
+                vec![Some(1), None],
+                vec![None, None],
+                vec![Some(1), Some(1)],
+                vec![None, Some(1)],
+                vec![Some(4), Some(4)],
+            ]
+        );
     }
 }

@@ -473,7 +473,18 @@ pub struct ResultRow {
     pub agency_code: String,
     pub agency_name: Option<String>,
     pub channel: Channel,
-    pub counts: CellCounts,
+    pub responses: u64,
+    /// The cell's counts as stored, decoded by `tally` where they are used: a results call's
+    /// workers decode while its reader reads on.
+    encoded: Vec<u8>,
+    slots: usize,
+}
+
+impl ResultRow {
+    /// The first `slots` counts (as `each_result_row` was asked).
+    pub fn tally(&self) -> StorageResult<Tally> {
+        decode_first(&self.encoded, self.slots)
+    }
 }
 
 /// An answer as stored: (id, locality, agency, channel, day, answers).
@@ -521,7 +532,7 @@ impl Database {
         wave_id: &str,
         cells: &ResultCells,
         slots: usize,
-        mut each: impl FnMut(ResultRow),
+        mut each: impl FnMut(ResultRow) -> StorageResult<()>,
     ) -> StorageResult<()> {
         let ResultCells { level, agencies: agencies_read, desk, localities } = *cells;
         type Row = (String, String, String, i64, Vec<u8>, Option<String>, Option<String>, Option<String>);
@@ -532,7 +543,9 @@ impl Database {
                 agency_code,
                 agency_name,
                 channel: Channel::parse(&channel).ok_or(StorageError::Corrupt(channel))?,
-                counts: CellCounts { responses: responses as u64, tally: decode_first(&counts, slots)? },
+                responses: responses as u64,
+                encoded: counts,
+                slots,
             })
         };
         // Row by row, so that only the slots read are kept of each cell's stored counts.
@@ -552,7 +565,10 @@ impl Database {
                     localities::level.nullable(),
                     agencies::name.nullable(),
                 ))
-                .order((result_cells::locality_code, result_cells::agency_code, result_cells::channel))
+                // A group's rows need only be consecutive: ordering by the channel too made
+                // SQLite sort every row, counts and all, in a temporary b-tree whenever the
+                // agency is fixed (`agency_code = '*'`), where the key's order serves as it is.
+                .order((result_cells::locality_code, result_cells::agency_code))
                 .into_boxed();
             query = match agencies_read {
                 AgencyRows::All => query.filter(result_cells::agency_code.eq(tally::ALL_AGENCIES)),
@@ -568,7 +584,7 @@ impl Database {
                 DeskFilter::Only => query.filter(result_cells::channel.eq(Channel::Desk.as_str())),
             };
             for row in query.load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)? {
-                each(to_result(row?)?);
+                each(to_result(row?)?)?;
             }
             Ok(())
         })
