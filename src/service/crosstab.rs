@@ -165,8 +165,8 @@ pub fn crosstabs(
     suppression: &Suppression,
     cache: &CrosstabCounts,
 ) -> Result<Vec<Crosstab>, CrosstabError> {
-    let plan = IndexPlan::new(form, &db.tally_layout(&wave.id)?);
-    let tree = LocalityTree::new(db.wave_localities_tree(wave)?);
+    let plan = IndexPlan::new(form, &*db.tally_layout(&wave.id)?);
+    let tree = db.wave_tree(wave)?;
     let levels = tree.levels_top_down();
     let asked_level = match query.level.as_deref() {
         Some(level) if !levels.iter().any(|l| l == level) => return Err(CrosstabError::UnknownLevel { levels }),

@@ -1,7 +1,6 @@
 //! The form a wave pinned: found by content hash, parsed once per process.
 
 use crate::domain::form::{Form, FormRegistry, parse_form};
-use crate::domain::tally::Layout;
 use crate::storage::{Database, StorageError, StorageResult};
 use std::sync::Arc;
 
@@ -25,7 +24,7 @@ pub fn wave_form(db: &Database, forms: &FormRegistry, content_hash: &str) -> Sto
 /// Run at start-up, before anything reads a wave.
 pub fn pin_forms_of_earlier_waves(db: &Database, forms: &FormRegistry) -> StorageResult<()> {
     for (wave, form_id) in db.waves_without_pinned_form()? {
-        let layout: Layout = db.tally_layout(&wave)?;
+        let layout = db.tally_layout(&wave)?;
         let versions = forms.versions(&form_id);
         let answered_with = versions.iter().rev().find(|f| !layout.is_empty() && layout.covers(f));
         let form = answered_with

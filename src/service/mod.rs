@@ -99,7 +99,7 @@ impl Survey {
         let suppression = self
             .db
             .run(move |db| {
-                let tree = crate::domain::locality::LocalityTree::new(db.wave_localities_tree(&wave_owned)?);
+                let tree = db.wave_tree(&wave_owned)?;
                 disclosure::wave_suppression(db, &form, &wave_owned.id, &tree, wave_owned.desk_codes, min_cell)
             })
             .await?;

@@ -49,11 +49,11 @@ impl CellDigest {
 /// closed under, so there only the whole-wave rows are checked). Stored cells are read one
 /// at a time.
 pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) -> StorageResult<Verification> {
-    let mut layout = db.tally_layout(wave_id)?;
+    let mut layout = Layout::clone(&*db.tally_layout(wave_id)?);
     layout.extend_for(form);
-    let tree = if open { Some(LocalityTree::new(db.all_localities()?)) } else { None };
+    let tree = if open { Some(db.current_tree()?) } else { None };
     let answered = db.answered_localities(wave_id)?;
-    let mut recount = Recount::new(form, &layout, tree.as_ref(), &answered);
+    let mut recount = Recount::new(form, &layout, tree.as_deref(), &answered);
     db.refresh_answer_statistics()?;
     let mut after: Option<RawAnswer> = None;
     loop {
@@ -220,7 +220,7 @@ pub fn rebuild_missing_tallies(db: &Database, forms: &FormRegistry) -> StorageRe
         let mut layout = Layout::default();
         layout.extend_for(&form);
         let leaves = recount_leaves(db, &form, &wave, &layout)?;
-        let tree = LocalityTree::new(db.all_localities()?);
+        let tree = db.current_tree()?;
         let cells = roll_up(&leaves, |code| {
             Ok(tree.ancestors(code).into_iter().map(|l| (l.code.clone(), l.level.clone())).collect())
         })?;

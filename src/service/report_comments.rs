@@ -51,7 +51,7 @@ pub struct CommentReader {
     wave_id: String,
     form: Arc<Form>,
     places: HashMap<(String, String), Published>,
-    tree: LocalityTree,
+    tree: Arc<LocalityTree>,
     agency_names: HashMap<String, String>,
     /// An agency officer reads only comments published under its agency.
     agency_scope: Option<String>,
@@ -68,7 +68,7 @@ impl CommentReader {
         agency_scope: Option<String>,
     ) -> StorageResult<Self> {
         db.refresh_answer_statistics()?;
-        let tree = LocalityTree::new(db.wave_localities_tree(wave)?);
+        let tree = db.wave_tree(wave)?;
         let places = comment_places(&db.leaf_cell_sizes(&wave.id)?, &tree, min_cell);
         let agency_names = db.all_agencies()?.into_iter().map(|a| (a.code, a.name)).collect();
         Ok(CommentReader {

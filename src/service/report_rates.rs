@@ -1,7 +1,6 @@
 //! The report's response-rate table: invitations issued and used, counted by the database
 //! per locality, agency and channel, then rolled up the wave's locality tree.
 
-use crate::domain::locality::LocalityTree;
 use crate::domain::response_rates::{Counts, Dimension, RateRow, rate_rows};
 use crate::service::results::ResultsQuery;
 use crate::storage::waves::Wave;
@@ -18,7 +17,7 @@ impl ResponseRates {
     /// the tree the wave closed under, when closed.
     pub fn read(db: &Database, wave: &Wave, query: &ResultsQuery) -> StorageResult<Self> {
         let cells = db.invitation_cells(&wave.id, query.agency_scope.as_deref())?;
-        let tree = LocalityTree::new(db.wave_localities_tree(wave)?);
+        let tree = db.wave_tree(wave)?;
         let rows = rate_rows(&cells, &tree, query.level.as_deref(), query.by_agency);
         let agency_names = db.all_agencies()?.into_iter().map(|a| (a.code, a.name)).collect();
         Ok(ResponseRates { rows, agency_names })

@@ -15,6 +15,7 @@ use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
 use serde_json::ser::Formatter;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalityRef {
@@ -238,11 +239,11 @@ pub fn wave_results(
 }
 
 /// The locality tree the wave's results use, read once per call and only if needed.
-fn tree_of<'t>(db: &Database, wave: &Wave, tree: &'t mut Option<LocalityTree>) -> StorageResult<&'t LocalityTree> {
+fn tree_of<'t>(db: &Database, wave: &Wave, tree: &'t mut Option<Arc<LocalityTree>>) -> StorageResult<&'t LocalityTree> {
     if tree.is_none() {
-        *tree = Some(LocalityTree::new(db.wave_localities_tree(wave)?));
+        *tree = Some(db.wave_tree(wave)?);
     }
-    Ok(tree.as_ref().expect("just read"))
+    Ok(tree.as_deref().expect("just read"))
 }
 
 /// What one results call reads.
@@ -285,7 +286,7 @@ fn group_agency<'a>(query: &ResultsQuery, agency: Option<&'a str>) -> Option<&'a
 }
 
 /// Each group's figures as the query asks: pooled, then weighted by the design if asked.
-fn unit_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> StorageResult<WaveResults> {
+fn unit_results(reading: &Reading, tree: &mut Option<Arc<LocalityTree>>) -> StorageResult<WaveResults> {
     let mut results = pooled_results(reading, tree)?;
     if reading.query.weighting == Weighting::Design {
         reweight(reading, tree, &mut results)?;
@@ -300,7 +301,7 @@ type StratumKey = Option<(String, Option<String>)>;
 /// The figures of the whole wave and of every group recomputed with design weights: each
 /// answer from a stratum of the wave's latest sample draw weighs N_h / r_h (its population
 /// over the stratum's answers), the others 1. Without a draw the figures stay unweighted.
-fn reweight(reading: &Reading, tree: &mut Option<LocalityTree>, results: &mut WaveResults) -> StorageResult<()> {
+fn reweight(reading: &Reading, tree: &mut Option<Arc<LocalityTree>>, results: &mut WaveResults) -> StorageResult<()> {
     let Reading { db, form, wave, query, .. } = *reading;
     let Some(draw) = db.draws(&wave.id)?.into_iter().next() else { return Ok(()) };
     let design: DrawDesign =
@@ -310,7 +311,7 @@ fn reweight(reading: &Reading, tree: &mut Option<LocalityTree>, results: &mut Wa
     let populations: HashMap<(String, Option<String>), u64> =
         drawn.into_iter().map(|s| ((s.locality_code, s.agency_code), s.population)).collect();
     let tree = tree_of(db, wave, tree)?;
-    let plan = IndexPlan::new(form, &db.tally_layout(&wave.id)?);
+    let plan = IndexPlan::new(form, &*db.tally_layout(&wave.id)?);
     let scope = query.agency_scope.as_deref();
     let mut responding: HashMap<StratumKey, u64> = HashMap::new();
     let mut overall: HashMap<StratumKey, GroupTally> = HashMap::new();
@@ -394,7 +395,7 @@ struct DrawnStratum {
 }
 
 /// Every index computed from all the answers beneath each group, as one group.
-fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> StorageResult<WaveResults> {
+fn pooled_results(reading: &Reading, tree: &mut Option<Arc<LocalityTree>>) -> StorageResult<WaveResults> {
     let Reading { db, form, wave, query, .. } = *reading;
     let wave_id = wave.id.as_str();
     let layout = db.tally_layout(wave_id)?;
@@ -527,13 +528,13 @@ fn pooled_results(reading: &Reading, tree: &mut Option<LocalityTree>) -> Storage
 fn average_units(
     reading: &Reading,
     level: &str,
-    tree: &mut Option<LocalityTree>,
+    tree: &mut Option<Arc<LocalityTree>>,
     results: &mut WaveResults,
 ) -> StorageResult<()> {
     let Reading { db, form, wave, query, .. } = *reading;
     let declared: Vec<usize> =
         (0..form.indices.len()).filter(|&p| form.indices[p].aggregate.children_level() == Some(level)).collect();
-    let units_of = |by_agency: bool, tree: &mut Option<LocalityTree>| {
+    let units_of = |by_agency: bool, tree: &mut Option<Arc<LocalityTree>>| {
         let units = ResultsQuery {
             level: Some(level.to_string()),
             by_agency,
@@ -689,7 +690,7 @@ fn rank(groups: &mut [GroupResult], indices: usize) {
             column.extend(figure.value.map(|value| (descending(value), g as u32)));
         }
     }
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_RESULT_WORKERS);
+    let workers = result_workers();
     std::thread::scope(|scope| {
         for share in columns.chunks_mut(indices.div_ceil(workers).max(1)) {
             scope.spawn(|| share.iter_mut().for_each(|column| column.sort_unstable()));
@@ -740,7 +741,7 @@ fn read_groups(
         let group = GroupResult::new(names.locality, agency, &tally, figures, items);
         Ok((key, group))
     };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_RESULT_WORKERS);
+    let workers = result_workers();
     type Batch = (usize, Vec<(GroupKey, GroupNames, Vec<ResultRow>)>);
     std::thread::scope(|scope| {
         let (complete, pending) = std::sync::mpsc::sync_channel::<Batch>(2 * workers);
@@ -811,6 +812,10 @@ const GROUPS_PER_BATCH: usize = 16;
 
 /// Threads computing a results call's groups: the machine's cores, at most this many.
 const MAX_RESULT_WORKERS: usize = 4;
+
+fn result_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_RESULT_WORKERS)
+}
 
 struct GroupNames {
     locality: Option<LocalityRef>,

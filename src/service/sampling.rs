@@ -1,7 +1,6 @@
 //! Drawing a wave's sample from its confirmed lists, stratum by stratum.
 
 use super::Survey;
-use crate::domain::locality::LocalityTree;
 use crate::domain::sampling::{SizeRule, draw, sample_sizes};
 use crate::storage::StorageError;
 use crate::storage::lists::{FrameUnit, Selection};
@@ -102,7 +101,7 @@ impl Survey {
                 if db.sample_invited(&wave)? {
                     return Ok(Err(SampleError::AlreadyInvited));
                 }
-                let tree = LocalityTree::new(db.all_localities()?);
+                let tree = db.current_tree()?;
                 let mut strata: BTreeMap<(String, Option<String>), Vec<FrameUnit>> = BTreeMap::new();
                 for unit in db.frame(&wave)? {
                     let Some(at_level) = tree.ancestor_at_level(&unit.locality_code, &request.level) else {

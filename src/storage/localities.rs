@@ -1,12 +1,15 @@
 //! Localities and agencies.
 
-use super::schema::{agencies, localities, locality_crosswalk};
+use super::schema::{agencies, closed_wave_localities, localities, locality_crosswalk, locality_tree_version};
 use super::tallies::TallyStore;
 use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
-use crate::domain::locality::Locality;
+use crate::domain::locality::{Locality, LocalityTree};
+use crate::domain::wave::WaveStatus;
+use crate::storage::waves::Wave;
 use diesel::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Agency {
@@ -40,7 +43,48 @@ impl<'a> From<&'a Locality> for LocalityRow<'a> {
     }
 }
 
+/// Closed waves' trees kept: a report compares a wave with the year before.
+pub(crate) const CLOSED_TREES_KEPT: usize = 4;
+
 impl Database {
+    /// The locality tree as it stands. Kept between calls (the national tree is 10,810
+    /// localities, and reading and indexing it was a fifth of a results call) under the
+    /// stored version every change to the tree bumps.
+    pub fn current_tree(&self) -> StorageResult<Arc<LocalityTree>> {
+        let version: i64 = with_conn!(self, c => locality_tree_version::table
+            .find(1)
+            .select(locality_tree_version::version)
+            .get_result(c)?);
+        self.kept.current_tree.get_or_load((), version, || Ok(LocalityTree::new(self.all_localities()?)))
+    }
+
+    /// The locality tree a wave's results use: as it stood when the wave closed (which never
+    /// changes), or the current one while it is open.
+    pub fn wave_tree(&self, wave: &Wave) -> StorageResult<Arc<LocalityTree>> {
+        if wave.status != WaveStatus::Closed {
+            return self.current_tree();
+        }
+        self.kept
+            .closed_trees
+            .get_or_load(wave.id.clone(), (), || Ok(LocalityTree::new(self.closed_wave_localities(&wave.id)?)))
+    }
+
+    fn closed_wave_localities(&self, wave_id: &str) -> StorageResult<Vec<Locality>> {
+        let rows: Vec<(String, String, String, Option<String>)> = with_conn!(self, c => closed_wave_localities::table
+            .filter(closed_wave_localities::wave_id.eq(wave_id))
+            .select((
+                closed_wave_localities::code,
+                closed_wave_localities::name,
+                closed_wave_localities::level,
+                closed_wave_localities::parent_code,
+            ))
+            .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code })
+            .collect())
+    }
+
     /// Creates or renames localities, in order, all or nothing. Parents must come first
     /// (or already exist). When a locality moves (another parent or level), the roll-ups of
     /// every open wave are rebuilt from its leaf cells in the same transaction; closed waves
@@ -89,6 +133,9 @@ impl Database {
                     }
                 }
             }
+            diesel::update(locality_tree_version::table.find(1))
+                .set(locality_tree_version::version.eq(locality_tree_version::version + 1))
+                .execute(c)?;
             if moved {
                 for wave in open_waves {
                     c.rebuild_rollups(&wave)?;

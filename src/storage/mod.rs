@@ -7,6 +7,7 @@ pub mod audit;
 pub mod coordination;
 pub mod delivery;
 pub mod invitations;
+mod kept;
 pub mod lists;
 pub mod localities;
 pub mod mail;
@@ -108,7 +109,29 @@ pub struct Database {
     pub(crate) pool: Pool,
     /// This instance's counters, reachable from every layer that holds the database.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    kept: std::sync::Arc<KeptValues>,
 }
+
+/// What every connection of this instance reads often and seldom changes (see `kept`).
+struct KeptValues {
+    current_tree: kept::Kept<(), i64, crate::domain::locality::LocalityTree>,
+    closed_trees: kept::Kept<String, (), crate::domain::locality::LocalityTree>,
+    /// Per wave, its layout under the stored text it was parsed from.
+    layouts: kept::Kept<String, String, crate::domain::tally::Layout>,
+}
+
+impl Default for KeptValues {
+    fn default() -> Self {
+        KeptValues {
+            current_tree: kept::Kept::new(1),
+            closed_trees: kept::Kept::new(localities::CLOSED_TREES_KEPT),
+            layouts: kept::Kept::new(LAYOUTS_KEPT),
+        }
+    }
+}
+
+/// Waves whose layouts are kept parsed: those whose results are being read at one time.
+const LAYOUTS_KEPT: usize = 8;
 
 #[derive(Debug)]
 struct SqlitePragmas;
@@ -192,7 +215,7 @@ impl Database {
                 .map_err(|e| StorageError::Migration(e.to_string()))?;
             Pool::Sqlite(pool)
         };
-        Ok(Self { pool, metrics: Default::default() })
+        Ok(Self { pool, metrics: Default::default(), kept: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {

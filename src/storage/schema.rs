@@ -279,3 +279,10 @@ diesel::table! {
         new_code -> Text,
     }
 }
+
+diesel::table! {
+    locality_tree_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}

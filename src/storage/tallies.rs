@@ -19,6 +19,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Binary, Text};
 use diesel::sqlite::Sqlite;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Where a tally is kept: (level, locality, agency, channel), see `domain::tally::RollupKey`.
 pub type CellKey = (String, String, String, String);
@@ -514,14 +515,17 @@ pub enum AgencyRows<'a> {
 }
 
 impl Database {
-    /// The wave's layout as stored; empty before its first answer.
-    pub fn tally_layout(&self, wave_id: &str) -> StorageResult<Layout> {
+    /// The wave's layout as stored; empty before its first answer. Kept parsed under the
+    /// stored text: reading it is cheap beside parsing and indexing its ~1,000 slots.
+    pub fn tally_layout(&self, wave_id: &str) -> StorageResult<Arc<Layout>> {
         let stored: Option<String> = with_conn!(self, c => tally_layouts::table
             .find(wave_id)
             .select(tally_layouts::slots)
             .first(c)
             .optional()?);
-        Ok(stored.as_deref().map(parse_layout).transpose()?.unwrap_or_default())
+        let Some(stored) = stored else { return Ok(Arc::default()) };
+        let parsed = || parse_layout(&stored);
+        self.kept.layouts.get_or_load(wave_id.to_string(), stored.clone(), parsed)
     }
 
     /// The cells `cells` selects, ordered by locality and agency, with the names of both; of

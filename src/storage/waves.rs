@@ -3,7 +3,6 @@
 use super::schema::{closed_wave_localities, localities, pinned_forms, wave_agencies, wave_localities, waves};
 use super::{Database, StorageError, StorageResult, with_conn, write_transaction};
 use crate::domain::form::Form;
-use crate::domain::locality::Locality;
 use crate::domain::wave::{WaveStatus, Weighting};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -263,27 +262,6 @@ impl Database {
             }
             Ok(if changed == 1 { TransitionOutcome::Done(next) } else { TransitionOutcome::NotAllowed(current) })
         })
-    }
-
-    /// The locality tree a wave's results use: as it stood when the wave closed, or the
-    /// current one while it is open.
-    pub fn wave_localities_tree(&self, wave: &Wave) -> StorageResult<Vec<Locality>> {
-        if wave.status != WaveStatus::Closed {
-            return self.all_localities();
-        }
-        let rows: Vec<(String, String, String, Option<String>)> = with_conn!(self, c => closed_wave_localities::table
-            .filter(closed_wave_localities::wave_id.eq(&wave.id))
-            .select((
-                closed_wave_localities::code,
-                closed_wave_localities::name,
-                closed_wave_localities::level,
-                closed_wave_localities::parent_code,
-            ))
-            .load(c)?);
-        Ok(rows
-            .into_iter()
-            .map(|(code, name, level, parent_code)| Locality { code, name, level, parent_code })
-            .collect())
     }
 
     /// The text of a pinned form.

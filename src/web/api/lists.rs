@@ -2,7 +2,6 @@
 //! per-line report (JSON, CSV, XLSX), streamed from storage a page at a time.
 
 use crate::domain::account::Role;
-use crate::domain::locality::LocalityTree;
 use crate::domain::respondent_list::{Field, LineReport};
 use crate::domain::wave::{WaveStatus, covers_agency};
 use crate::scratch::{Scratch, SealedFile};
@@ -110,8 +109,7 @@ pub async fn accept_list(
     require_agency_access(user, agency_code.as_deref())?;
     let agency = match agency_code {
         Some(code) => {
-            let (agency, tree) =
-                state.survey.db.run(move |db| Ok((db.agency(&code)?, LocalityTree::new(db.all_localities()?)))).await?;
+            let (agency, tree) = state.survey.db.run(move |db| Ok((db.agency(&code)?, db.current_tree()?))).await?;
             let agency = agency.ok_or_else(|| {
                 ApiError::Invalid([("agency_code".to_string(), "Cơ quan chưa có trong hệ thống.".to_string())].into())
             })?;

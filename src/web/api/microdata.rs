@@ -2,7 +2,6 @@
 //! their rows from [`Microdata`] and their codebook from [`codebook`]: they hold the same.
 
 use crate::domain::account::Role;
-use crate::domain::locality::LocalityTree;
 use crate::domain::microdata::{CODEBOOK_COLUMNS, Microdata, codebook, generalise};
 use crate::scratch::{Scratch, SealedFile};
 use crate::storage::tallies::RawAnswer;
@@ -46,7 +45,7 @@ async fn microdata_of(state: &AppState, user: &ApiUser, id: &str) -> Result<(Str
         .run(move |db| {
             db.refresh_answer_statistics()?;
             let leaves = db.leaf_cell_sizes(&wave_q.id)?;
-            let tree = LocalityTree::new(db.wave_localities_tree(&wave_q)?);
+            let tree = db.wave_tree(&wave_q)?;
             let answers: u64 = leaves.iter().map(|(_, _, n)| n).sum();
             let hidden = |locality: &str, agency: &str| suppression.hides_a_figure_of(&tree, locality, agency);
             Ok((generalise(&leaves, &tree, min_cell, &hidden), answers))

@@ -15,7 +15,6 @@ use super::citizen::form_fields;
 use super::error::ApiError;
 use crate::domain::account::Role;
 use crate::domain::indices::Figure;
-use crate::domain::locality::LocalityTree;
 pub(super) use crate::domain::rounding::one_decimal;
 /// Counts on pages are written as Vietnamese write them (one rule, the domain's).
 pub(crate) use crate::domain::text::thousands;
@@ -343,7 +342,7 @@ async fn results_page(
         .db
         .run(move |db| {
             let results = wave_results(db, &form_q, &wave_q, &query_q, &suppression)?;
-            let levels = LocalityTree::new(db.all_localities()?).levels_top_down();
+            let levels = db.current_tree()?.levels_top_down();
             let totals = db.invitation_totals(&wave_q.id, scope.as_deref())?;
             Ok((results, levels, totals))
         })

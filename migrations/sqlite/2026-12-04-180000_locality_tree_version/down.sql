@@ -1,0 +1,1 @@
+DROP TABLE locality_tree_version;
