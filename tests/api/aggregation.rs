@@ -43,7 +43,7 @@ async fn answers_invited_above_the_level_get_their_own_row_and_the_rows_add_up(a
     answer(&app, &wave, &form, "001", "4", 1).await;
     answer(&app, &wave, &form, "01", "1", 2).await;
 
-    let communes = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let communes = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     let groups = communes["groups"].as_array().unwrap();
     let total: u64 = groups.iter().map(|g| g["responses"].as_u64().unwrap()).sum();
     assert_eq!(total, 6, "the rows add up to the whole: {communes}");
@@ -63,7 +63,7 @@ async fn answers_invited_above_the_level_get_their_own_row_and_the_rows_add_up(a
     let codes: Vec<&str> = groups.iter().map(|g| g["locality"]["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["00001", "00003", "001", "01"]);
 
-    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let districts = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     let codes: Vec<(&str, u64)> = districts["groups"]
         .as_array()
         .unwrap()
@@ -74,7 +74,7 @@ async fn answers_invited_above_the_level_get_their_own_row_and_the_rows_add_up(a
     assert!(row(&districts, "001").get("own_level").is_none(), "the district's own answers are in its row");
 
     // Nothing above the province: no extra row.
-    let provinces = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province")).await;
+    let provinces = app.results(&format!("/api/v1/waves/{wave}/results?level=province")).await;
     assert_eq!(provinces["groups"].as_array().unwrap().len(), 1);
 
     // The report names the row for people.
@@ -100,7 +100,7 @@ async fn a_row_of_answers_invited_above_the_level_is_hidden_with_what_would_give
     answer(&app, &wave, &form, "00002", "4", 5).await;
     answer(&app, &wave, &form, "001", "1", 2).await;
 
-    let communes = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let communes = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     let own = figure(row(&communes, "001"), "access");
     assert_eq!(
         (own["value"].clone(), own["suppressed"].clone(), own["n"].clone()),
@@ -108,7 +108,7 @@ async fn a_row_of_answers_invited_above_the_level_is_hidden_with_what_would_give
     );
     // The district's figure minus its two communes' would give the own row: one of them is
     // hidden too.
-    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let districts = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     let published = [
         figure(row(&districts, "001"), "access"),
         figure(row(&communes, "00001"), "access"),
@@ -141,7 +141,7 @@ async fn an_index_declared_mean_of_children_averages_the_units_of_that_level(app
     answer(&app, &wave, &shown, "00002", "1", 1).await;
     answer(&app, &wave, &shown, "00003", "5", 1).await;
 
-    let overall = app.get_json(&format!("/api/v1/waves/{wave}/results")).await;
+    let overall = app.results(&format!("/api/v1/waves/{wave}/results")).await;
     let whole = &overall["overall"];
     // The mean of the districts, not 4 of 5 pooled; n counts what stands behind them.
     assert_eq!(figure(whole, "access")["value"], 87.5);
@@ -152,14 +152,14 @@ async fn an_index_declared_mean_of_children_averages_the_units_of_that_level(app
         (figure(whole, "access")["ci_low"].as_f64().unwrap(), figure(whole, "access")["ci_high"].as_f64().unwrap());
     assert!(low < 87.5 && 87.5 < high && high <= 100.0, "{low}–{high}");
 
-    let provinces = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province")).await;
+    let provinces = app.results(&format!("/api/v1/waves/{wave}/results?level=province")).await;
     assert_eq!(figure(row(&provinces, "01"), "access")["value"], 87.5);
     assert_eq!(figure(row(&provinces, "01"), "procedures")["value"], 80.0);
     // At the level itself and below, each unit is its own answers.
-    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let districts = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     assert_eq!(figure(row(&districts, "001"), "access")["value"], 75.0);
     assert_eq!(figure(row(&districts, "002"), "access")["value"], 100.0);
-    let communes = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let communes = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     assert_eq!(figure(row(&communes, "00002"), "access")["value"], 50.0);
 }
 
@@ -223,10 +223,10 @@ async fn design_weights_follow_the_strata_of_the_draw_and_both_values_are_availa
     assert_eq!((first_district, second_district), (3, 3));
 
     let access = |results: &Value| figure(&results["overall"], "access").clone();
-    let unweighted = app.get_json(&format!("/api/v1/waves/{wave}/results")).await;
+    let unweighted = app.results(&format!("/api/v1/waves/{wave}/results")).await;
     assert_eq!(unweighted["overall"]["weighting"], "none");
     assert_eq!(access(&unweighted)["value"], 50.0);
-    let weighted = app.get_json(&format!("/api/v1/waves/{wave}/results?weighting=design")).await;
+    let weighted = app.results(&format!("/api/v1/waves/{wave}/results?weighting=design")).await;
     assert_eq!(weighted["overall"]["weighting"], "design");
     // (12/3 · 2 + 3/3 · 1) / (12 + 3) = 60%.
     let value = access(&weighted)["value"].as_f64().unwrap();
@@ -239,9 +239,9 @@ async fn design_weights_follow_the_strata_of_the_draw_and_both_values_are_availa
     assert!(access(&weighted)["deff"].as_f64().unwrap() > 0.0);
     assert!(access(&unweighted).get("deff").is_none());
     // Within one stratum weights change nothing; the province is the whole again.
-    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district&weighting=design")).await;
+    let districts = app.results(&format!("/api/v1/waves/{wave}/results?level=district&weighting=design")).await;
     let district_value = |code: &str| figure(row(&districts, code), "access")["value"].as_f64().unwrap();
     assert!((district_value("001") - 200.0 / 3.0).abs() < 1e-9 && (district_value("002") - 100.0 / 3.0).abs() < 1e-9);
-    let provinces = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province&weighting=design")).await;
+    let provinces = app.results(&format!("/api/v1/waves/{wave}/results?level=province&weighting=design")).await;
     assert!((figure(row(&provinces, "01"), "access")["value"].as_f64().unwrap() - 60.0).abs() < 1e-9);
 }

@@ -198,7 +198,7 @@ async fn citizen_answers_sipas_in_headless_chromium() {
     driver.screenshot("thank-you.png").await;
     assert!(heading.contains("Cảm ơn Ông/Bà"), "{heading}");
 
-    let results = app.get_json(&format!("/api/v1/waves/{wave}/results")).await;
+    let results = app.results(&format!("/api/v1/waves/{wave}/results")).await;
     assert_eq!(results["overall"]["responses"], 1);
     let sipas = results["overall"]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "sipas").unwrap();
     assert_eq!(sipas["value"], 100.0);

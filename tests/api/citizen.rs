@@ -63,7 +63,7 @@ async fn questionnaire_page_is_vietnamese_accessible_and_works_without_javascrip
     assert_eq!(response.headers()["location"], "/cam-on");
     let thanks = client.get(app.url("/cam-on")).send().await.unwrap().text().await.unwrap();
     assert!(thanks.contains("Cảm ơn Ông"), "{thanks}");
-    assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 1);
+    assert_eq!(app.results(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 1);
 }
 
 async fn half_filled_form_comes_back_with_every_answer_kept_and_errors_beside_questions(app: TestApp) {
@@ -118,7 +118,7 @@ async fn double_submission_stores_one_answer_and_shows_already_answered(app: Tes
     assert!(again.text().await.unwrap().contains("Phiếu này đã được trả lời"));
     let revisit = client.get(&invitation.url).send().await.unwrap().text().await.unwrap();
     assert!(revisit.contains("đã được ghi nhận"));
-    assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 1);
+    assert_eq!(app.results(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 1);
 }
 
 async fn form_without_csrf_token_is_refused_and_nothing_is_lost(app: TestApp) {
@@ -132,7 +132,7 @@ async fn form_without_csrf_token_is_refused_and_nothing_is_lost(app: TestApp) {
     let html = response.text().await.unwrap();
     assert!(html.contains("Phiên làm việc đã hết hạn"));
     assert!(html.contains("name=\"respondent_type\" value=\"1\" checked"), "answers kept for resubmission");
-    assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 0);
+    assert_eq!(app.results(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 0);
 }
 
 async fn code_entry_page_accepts_sloppy_typing_and_names_typos(app: TestApp) {

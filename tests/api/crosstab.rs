@@ -201,7 +201,7 @@ async fn crosstab_hides_small_categories_their_complements_and_totals_hidden_els
     assert_eq!(whole[2]["n"], 2, "counts of forms stay published");
     // AG2's total is hidden by the wave's results, so is everything that adds up to it;
     // and AG1's, which is the whole wave minus AG2's.
-    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?by=agency")).await;
+    let results = app.results(&format!("/api/v1/waves/{wave}/results?by=agency")).await;
     let group = |code: &str| {
         results["groups"].as_array().unwrap().iter().find(|g| g["agency"]["code"] == code).unwrap()["indices"]
             .as_array()
@@ -485,7 +485,7 @@ async fn no_hidden_crosstab_figure_follows_from_every_table_the_wave_publishes(a
     // The wave's own tables: every level, with and without agencies.
     for level in levels {
         for by in ["", "&by=agency"] {
-            let results = app.get_json(&format!("/api/v1/waves/{wave}/results?x=1{level}{by}")).await;
+            let results = app.results(&format!("/api/v1/waves/{wave}/results?x=1{level}{by}")).await;
             let groups = results["groups"].as_array().unwrap().iter().chain([&results["overall"]]);
             for group in groups {
                 let figure = group["indices"].as_array().unwrap().iter().find(|i| i["id"] == index).unwrap();

@@ -40,7 +40,7 @@ async fn a_small_commune_and_its_complement_are_hidden_and_no_subtraction_recove
     answer(&app, &wave, &form, "00002", "AG1", "2", 3).await;
     answer(&app, &wave, &form, "00003", "AG2", "4", 7).await;
 
-    let communes = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let communes = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     let small = index(group(&communes, "00002", None), "access");
     assert_eq!((&small["value"], &small["suppressed"], &small["n"]), (&Value::Null, &json!(true), &json!(3)));
     assert!(small.get("ci_low").is_none(), "no interval either: {small}");
@@ -51,7 +51,7 @@ async fn a_small_commune_and_its_complement_are_hidden_and_no_subtraction_recove
     let other = index(group(&communes, "00003", None), "access");
     assert_eq!((&other["value"], &other["suppressed"]), (&json!(100.0), &json!(false)));
 
-    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let districts = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     let district = index(group(&districts, "001", None), "access");
     assert_eq!((&district["value"], &district["n"]), (&json!(200.0 / 3.0), &json!(9)), "{district}");
     // Ranks among the published figures, 1 the highest.
@@ -59,7 +59,7 @@ async fn a_small_commune_and_its_complement_are_hidden_and_no_subtraction_recove
     assert_eq!(district["rank"], 2);
     assert!(index(group(&communes, "00002", None), "access").get("rank").is_none());
     // The agency tables (commune × agency) hide the same cells: AG1 holds all of 001.
-    let by_agency = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune&by=agency")).await;
+    let by_agency = app.results(&format!("/api/v1/waves/{wave}/results?level=commune&by=agency")).await;
     assert_eq!(index(group(&by_agency, "00002", Some("AG1")), "access")["suppressed"], true);
     assert_eq!(index(group(&by_agency, "00001", Some("AG1")), "access")["suppressed"], true);
     // A mean is hidden wherever one of its parts is.
@@ -68,7 +68,7 @@ async fn a_small_commune_and_its_complement_are_hidden_and_no_subtraction_recove
     // A wave may set its own threshold: at 3, nothing here is hidden.
     let lenient = app.open_wave_with(&json!({"name": "Ngưỡng 3", "form_id": "sipas-2017", "min_cell": 3})).await;
     answer(&app, &lenient, &form, "00002", "AG1", "5", 3).await;
-    let communes = app.get_json(&format!("/api/v1/waves/{lenient}/results?level=commune")).await;
+    let communes = app.results(&format!("/api/v1/waves/{lenient}/results?level=commune")).await;
     assert_eq!(index(group(&communes, "00002", None), "access")["value"], 100.0);
     let refused = app.post("/api/v1/waves", &json!({"name": "Sai", "form_id": "sipas-2017", "min_cell": 0})).await;
     assert_eq!(refused.status(), 422);
@@ -80,16 +80,16 @@ async fn a_closed_wave_keeps_the_names_and_tree_it_closed_with(app: TestApp) {
     let wave = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
     answer(&app, &wave, &form, "00002", "AG1", "5", 2).await;
     assert_eq!(app.post(&format!("/api/v1/waves/{wave}/close"), &json!({})).await.status(), 200);
-    let before = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let before = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
 
     // The commune is renamed and moved to the other district after the wave closed.
     let moved = json!({"code": "00002", "name": "Phường Mới", "level": "commune", "parent_code": "002"});
     assert_eq!(app.post("/api/v1/localities", &moved).await.status(), 200);
 
-    let after = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let after = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     assert_eq!(after, before, "nothing of a closed wave's results changes");
     assert_eq!(group(&after, "00002", None)["locality"]["name"], "Xã Một Hai");
-    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let districts = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     assert_eq!(group(&districts, "001", None)["responses"], 2);
     assert_eq!(index(group(&districts, "001", None), "sipas")["value"], 100.0);
 }
@@ -106,12 +106,12 @@ async fn hidden_figures_that_are_all_satisfied_are_not_given_away_by_their_total
 
     // Hiding both communes of 001 is not enough: 001 at 100% would say each of them is at
     // 100% too. So 001 is hidden, and then 002 beside it; the province (13 of 16) stays.
-    let districts = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let districts = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     for district in ["001", "002"] {
         let access = index(group(&districts, district, None), "access");
         assert_eq!(access["suppressed"], true, "{district}: {access}");
     }
-    let provinces = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province")).await;
+    let provinces = app.results(&format!("/api/v1/waves/{wave}/results?level=province")).await;
     assert_eq!(index(group(&provinces, "01", None), "access")["value"], 1300.0 / 16.0);
 }
 
@@ -126,7 +126,7 @@ async fn answers_without_an_agency_are_hidden_as_their_own_cell_when_split_by_ag
     for invitation in app.invite(&wave, "00001", None, 5).await {
         assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, "1")).await.status(), 201);
     }
-    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?by=agency")).await;
+    let results = app.results(&format!("/api/v1/waves/{wave}/results?by=agency")).await;
     let access = |agency: Option<&str>| {
         let groups = results["groups"].as_array().unwrap();
         let group = groups.iter().find(|g| g["agency"]["code"].as_str() == agency).unwrap();

@@ -423,6 +423,11 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A results document (`GET …/results`) with each group's figures named, as `named_figures`.
+    pub async fn results(&self, path: &str) -> Value {
+        named_figures(self.get_json(path).await)
+    }
+
     /// Province 01 with districts 001 (communes 00001, 00002) and 002 (commune 00003);
     /// agencies AG1 in district 001 and AG2 in district 002.
     pub async fn seed_places(&self) {
@@ -644,4 +649,39 @@ pub fn forms_dir_with(files: &[(&str, &Value)]) -> tempfile::TempDir {
 
 pub fn in_dir(dir: &Path) -> impl FnOnce(&mut phieu::config::Settings) + '_ {
     move |settings| settings.forms_dir = dir.to_path_buf()
+}
+
+/// A results document with each group's `figures` (arrays of the fields `figure_fields`
+/// names, in the order of `overall.indices`) also given as `indices`: objects with the
+/// index's `id` and each field by name, absent numbers left out (`value` and `suppressed`
+/// always there). Checks the compact form on the way: one array per index, one entry per field.
+pub fn named_figures(mut results: Value) -> Value {
+    let fields: Vec<String> = results["figure_fields"]
+        .as_array()
+        .expect("figure_fields")
+        .iter()
+        .map(|f| f.as_str().unwrap().into())
+        .collect();
+    let ids: Vec<Value> = results["overall"]["indices"].as_array().unwrap().iter().map(|i| i["id"].clone()).collect();
+    for group in results["groups"].as_array_mut().unwrap() {
+        let figures = group["figures"].as_array().expect("figures").clone();
+        assert_eq!(figures.len(), ids.len(), "one figure per index: {group}");
+        let named: Vec<Value> = figures
+            .iter()
+            .zip(&ids)
+            .map(|(figure, id)| {
+                let values = figure.as_array().expect("a figure is an array");
+                assert_eq!(values.len(), fields.len(), "one entry per field: {figure}");
+                let mut named = serde_json::Map::from_iter([("id".to_string(), id.clone())]);
+                for (field, value) in fields.iter().zip(values) {
+                    if !value.is_null() || field == "value" {
+                        named.insert(field.clone(), value.clone());
+                    }
+                }
+                Value::Object(named)
+            })
+            .collect();
+        group["indices"] = Value::Array(named);
+    }
+    results
 }

@@ -35,7 +35,7 @@ async fn editing_a_form_file_never_changes_an_existing_wave(app: TestApp) {
     app.seed_places().await;
     let closed = app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1})).await;
     answer_at(&app, &closed, &["5", "3"]).await;
-    assert_eq!(index_value(&app.get_json(&format!("/api/v1/waves/{closed}/results")).await, "access"), 50.0);
+    assert_eq!(index_value(&app.results(&format!("/api/v1/waves/{closed}/results")).await, "access"), 50.0);
     assert_eq!(app.post(&format!("/api/v1/waves/{closed}/close"), &json!({})).await.status(), 200);
     let pinned = wave_of(&app, &closed).await;
     let shipped = shipped_form("sipas-2017");

@@ -255,7 +255,7 @@ async fn microdata_rows_carry_codes_months_and_places_of_at_least_k_answers(app:
     // 00002 has 3 answers (AG1): too few, so they join district 001. The tables hide
     // 00001's figures beside them (the district minus 00001 would give 00002's away), so
     // 00001's 12 rows may not stay at 00001 either: they join 001 too. 00003's 15 stay.
-    let commune = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let commune = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     let first = commune["groups"].as_array().unwrap().iter().find(|g| g["locality"]["code"] == "00001").unwrap();
     assert!(first["indices"].as_array().unwrap().iter().any(|f| f["suppressed"] == true), "{first}");
     let mut cells: std::collections::BTreeMap<(String, String), usize> = Default::default();

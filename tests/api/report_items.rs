@@ -296,7 +296,7 @@ async fn a_small_communes_distribution_is_hidden_and_its_district_minus_siblings
     let gender = distribution(&whole, "", None, "gender", "1");
     assert_eq!((&gender["suppressed"], &gender["answered"]), (&json!(true), &json!(16)));
     // The indices keep their own pattern.
-    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let results = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     let access =
         results["groups"][0]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "access").unwrap().clone();
     assert_eq!(access["value"], json!(200.0 / 3.0));

@@ -22,7 +22,7 @@ async fn valid_answer_is_stored_and_the_same_code_again_conflicts(app: TestApp) 
     // Typed differently (lower case, no dashes): still the same invitation.
     let retyped = invitation.code.to_lowercase().replace('-', " ");
     assert_eq!(app.answer(&retyped, &answers).await.status(), 409);
-    let results = app.get_json(&format!("/api/v1/waves/{wave}/results")).await;
+    let results = app.results(&format!("/api/v1/waves/{wave}/results")).await;
     assert_eq!(results["overall"]["responses"], 1);
 }
 

@@ -44,7 +44,7 @@ async fn results_roll_up_the_locality_tree_with_hand_computed_indices(app: TestA
     answers["sat_access"] = json!("1");
     assert_eq!(app.answer(&extra.code, &answers).await.status(), 201);
 
-    let by_district = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let by_district = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     assert_eq!(by_district["overall"]["responses"], 9);
     // Overall access: levels 4–5 in 3 + 2 = 5 of 9 answers.
     let access = index(&by_district["overall"], "access");
@@ -64,10 +64,25 @@ async fn results_roll_up_the_locality_tree_with_hand_computed_indices(app: TestA
     assert_eq!(index(district_two, "access")["value"], 40.0);
     assert_eq!(index(district_two, "procedures")["value"], 60.0);
 
-    let by_commune = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    // As sent: each group's figures are arrays of the named fields, in the order of the
+    // overall's indices.
+    let compact = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    assert_eq!(compact["figure_fields"], json!(["value", "n", "ci_low", "ci_high", "suppressed", "rank"]));
+    let position = compact["overall"]["indices"].as_array().unwrap().iter().position(|i| i["id"] == "access").unwrap();
+    let district_two_access = compact["groups"][1]["figures"][position].as_array().unwrap();
+    assert_eq!(compact["groups"][1]["locality"]["code"], "002");
+    assert_eq!(district_two_access[0..2], [json!(40.0), json!(5)], "{district_two_access:?}");
+    assert_eq!(
+        district_two_access[4..6],
+        [json!(false), json!(2)],
+        "behind district 001's 75%: {district_two_access:?}"
+    );
+    assert!(compact["groups"][1].get("indices").is_none(), "no index named in a group");
+
+    let by_commune = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     assert_eq!(index(group(&by_commune, "00002"), "sipas")["value"], 0.0);
     assert_eq!(index(group(&by_commune, "00001"), "sipas")["value"], 100.0);
-    let province = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province")).await;
+    let province = app.results(&format!("/api/v1/waves/{wave}/results?level=province")).await;
     assert_eq!(group(&province, "01")["responses"], 9);
     assert_eq!(index(group(&province, "01"), "sipas")["value"], sipas["value"]);
 }
@@ -87,7 +102,7 @@ async fn results_by_agency_and_for_sipas_2023(app: TestApp) {
         let response = app.answer(&invitation.code, &answers).await;
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     }
-    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district&by=agency")).await;
+    let results = app.results(&format!("/api/v1/waves/{wave}/results?level=district&by=agency")).await;
     let groups = results["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2);
     let first = groups.iter().find(|g| g["agency"]["code"] == "AG1").unwrap();
@@ -136,7 +151,7 @@ async fn missing_answers_are_stored_and_counted_but_outside_every_denominator(ap
     };
     assert_eq!((count_of("0"), count_of("5"), count_of("2"), count_of("4")), (1, 1, 1, 0));
 
-    let results = app.get_json(&format!("/api/v1/waves/{wave}/results")).await;
+    let results = app.results(&format!("/api/v1/waves/{wave}/results")).await;
     let overall = &results["overall"];
     assert_eq!(overall["responses"], 3, "the form with a missing answer still counts as a response");
     // Access: 1 satisfied of the 2 who answered it (not of 3).
@@ -171,7 +186,7 @@ async fn comparison_with_an_earlier_wave_gives_the_change_in_points_and_in_rank(
     answer(this_year.clone(), "00001", &["5", "2"]).await;
     answer(this_year.clone(), "00003", &["5", "5"]).await;
 
-    let results = app.get_json(&format!("/api/v1/waves/{this_year}/results?level=commune&compare={last_year}")).await;
+    let results = app.results(&format!("/api/v1/waves/{this_year}/results?level=commune&compare={last_year}")).await;
     assert_eq!(index(&results["overall"], "access")["change"], 25.0, "75% after 50%");
     let fell = index(group(&results, "00001"), "access");
     assert_eq!(
@@ -180,7 +195,7 @@ async fn comparison_with_an_earlier_wave_gives_the_change_in_points_and_in_rank(
     );
     let rose = index(group(&results, "00003"), "access");
     assert_eq!((&rose["change"], &rose["rank"], &rose["rank_change"]), (&json!(100.0), &json!(1), &json!(1)));
-    let plain = app.get_json(&format!("/api/v1/waves/{this_year}/results?level=commune")).await;
+    let plain = app.results(&format!("/api/v1/waves/{this_year}/results?level=commune")).await;
     assert!(index(group(&plain, "00001"), "access").get("change").is_none(), "no comparison asked");
 }
 
@@ -204,7 +219,7 @@ async fn units_merged_since_the_earlier_wave_are_compared_through_the_crosswalk(
     let this_year = app.open_wave_with(&json!({"name": "Năm nay", "form_id": "sipas-2017", "min_cell": 1})).await;
     answer(this_year.clone(), "00001", &["5", "5", "5", "1"]).await;
     let path = format!("/api/v1/waves/{this_year}/results?level=commune&compare={last_year}");
-    let before = app.get_json(&path).await;
+    let before = app.results(&path).await;
     assert_eq!(index(group(&before, "00001"), "access")["change"], -25.0, "75% after 100% before the crosswalk");
 
     let upload = |csv: &'static str| {
@@ -214,11 +229,11 @@ async fn units_merged_since_the_earlier_wave_are_compared_through_the_crosswalk(
     assert_eq!(refused.status(), 422);
     let lines = refused.json::<Value>().await.unwrap()["lines"].clone();
     assert_eq!(lines[0]["line"], 3, "{lines}");
-    assert_eq!(app.get_json(&path).await, before, "nothing recorded from a refused file");
+    assert_eq!(app.results(&path).await, before, "nothing recorded from a refused file");
     let accepted = upload("\u{feff}old_code,new_code\n00002,00001\n").await.unwrap();
     assert_eq!(accepted.json::<Value>().await.unwrap()["rows"], 1);
 
-    let after = app.get_json(&path).await;
+    let after = app.results(&path).await;
     let merged = index(group(&after, "00001"), "access");
     let change = merged["change"].as_f64().unwrap();
     assert!((change - 15.0).abs() < 1e-9, "75% after 60%: {merged}");

@@ -174,7 +174,7 @@ async fn officer_issues_codes_only_in_desk_waves_and_desk_answers_are_counted_ap
 
     let results = |filter: &'static str| {
         let (app, desk) = (&app, desk.clone());
-        async move { app.get_json(&format!("/api/v1/waves/{desk}/results?level=commune{filter}")).await }
+        async move { app.results(&format!("/api/v1/waves/{desk}/results?level=commune{filter}")).await }
     };
     let all = results("").await;
     assert_eq!((all["overall"]["responses"].as_u64(), all["overall"]["desk_responses"].as_u64()), (Some(10), Some(5)));
@@ -275,7 +275,7 @@ async fn officer_sees_only_merged_results_and_pages_hide_small_desk_splits(app: 
     let (_, only) = get(&administrator, &app, &format!("/quan-ly/dot/{desk}?level=commune&desk=only")).await;
     assert!(row_cells(&only, "Toàn đợt").iter().all(|shown| !*shown), "{only}");
     // The API hides the same figures (one suppression for every output); counts stay.
-    let api = app.get_json(&format!("/api/v1/waves/{desk}/results?desk=exclude")).await;
+    let api = app.results(&format!("/api/v1/waves/{desk}/results?desk=exclude")).await;
     assert_eq!(api["overall"]["responses"], 11);
     let access = api["overall"]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "access").unwrap();
     assert_eq!(

@@ -177,7 +177,7 @@ async fn the_real_2024_locality_list_imports_whole_and_rolls_up() {
     let invitation = app.invite(&wave, "00001", None, 1).await.remove(0);
     let answers = crate::helpers::satisfied_at(&app.form("sipas-2017").await, "5");
     assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
-    let results = app.get_json(&format!("/api/v1/waves/{wave}/results?level=province")).await;
+    let results = app.results(&format!("/api/v1/waves/{wave}/results?level=province")).await;
     let groups = results["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0]["locality"]["name"], "Thành phố Hà Nội");

@@ -42,7 +42,7 @@ async fn a_moved_commune_takes_its_answers_along_in_open_waves_only(app: TestApp
     let moved = json!({"code": "00002", "name": "Xã Một Hai", "level": "commune", "parent_code": "002"});
     assert_eq!(app.post("/api/v1/localities", &moved).await.status(), 200);
 
-    let results = app.get_json(&format!("/api/v1/waves/{open}/results?level=district")).await;
+    let results = app.results(&format!("/api/v1/waves/{open}/results?level=district")).await;
     assert_eq!(responses_of(&results, "001"), None, "{results}");
     assert_eq!(responses_of(&results, "002"), Some(3));
     assert_eq!(results["overall"]["responses"], 3);
@@ -50,7 +50,7 @@ async fn a_moved_commune_takes_its_answers_along_in_open_waves_only(app: TestApp
     assert_eq!(verify["consistent"], true, "{verify}");
 
     // The closed wave's figures stay as they were when it closed.
-    let results = app.get_json(&format!("/api/v1/waves/{closed}/results?level=district")).await;
+    let results = app.results(&format!("/api/v1/waves/{closed}/results?level=district")).await;
     assert_eq!(responses_of(&results, "001"), Some(1), "{results}");
     assert_eq!(responses_of(&results, "002"), None);
     let verify = app.get_json(&format!("/api/v1/waves/{closed}/verify")).await;
@@ -111,18 +111,18 @@ async fn concurrent_answers_are_counted_exactly_at_every_level(app: TestApp) {
     let statuses = futures_util::future::join_all(answers).await;
     assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}");
 
-    let by_commune = app.get_json(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
+    let by_commune = app.results(&format!("/api/v1/waves/{wave}/results?level=commune")).await;
     assert_eq!(by_commune["overall"]["responses"], 120);
     assert_eq!(
         [responses_of(&by_commune, "00001"), responses_of(&by_commune, "00002"), responses_of(&by_commune, "00003")],
         [Some(40), Some(30), Some(50)]
     );
-    let by_district = app.get_json(&format!("/api/v1/waves/{wave}/results?level=district")).await;
+    let by_district = app.results(&format!("/api/v1/waves/{wave}/results?level=district")).await;
     assert_eq!([responses_of(&by_district, "001"), responses_of(&by_district, "002")], [Some(70), Some(50)]);
     // Every fifth answer is at level 4 and every fifth at 5: 48 of 120 satisfied.
     let sipas = by_district["overall"]["indices"].as_array().unwrap().iter().find(|i| i["id"] == "sipas").unwrap();
     assert!((sipas["value"].as_f64().unwrap() - 40.0).abs() < 1e-9, "{sipas}");
-    let by_agency = app.get_json(&format!("/api/v1/waves/{wave}/results?by=agency")).await;
+    let by_agency = app.results(&format!("/api/v1/waves/{wave}/results?by=agency")).await;
     let agencies: Vec<(Value, u64)> = by_agency["groups"]
         .as_array()
         .unwrap()
@@ -147,12 +147,12 @@ async fn tallies_rebuilt_from_raw_answers_give_the_same_results(app: TestApp) {
     let queries = ["", "?level=commune", "?level=district&by=agency", "?by=agency"];
     let mut before = Vec::new();
     for query in queries {
-        before.push(app.get_json(&format!("/api/v1/waves/{wave}/results{query}")).await);
+        before.push(app.results(&format!("/api/v1/waves/{wave}/results{query}")).await);
     }
     // What the upgrade leaves: answers, and no tallies (the old counters are dropped).
     app.execute(&format!("DELETE FROM result_cells WHERE wave_id = '{wave}'"));
     app.execute(&format!("DELETE FROM tally_layouts WHERE wave_id = '{wave}'"));
-    assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 0);
+    assert_eq!(app.results(&format!("/api/v1/waves/{wave}/results")).await["overall"]["responses"], 0);
 
     let db = phieu::storage::Database::connect(&app.database_url, 1).unwrap();
     let forms =
@@ -160,7 +160,7 @@ async fn tallies_rebuilt_from_raw_answers_give_the_same_results(app: TestApp) {
             .unwrap();
     phieu::service::recount::rebuild_missing_tallies(&db, &phieu::domain::form::FormRegistry::new(forms)).unwrap();
     for (query, before) in queries.iter().zip(before) {
-        assert_eq!(app.get_json(&format!("/api/v1/waves/{wave}/results{query}")).await, before, "{query}");
+        assert_eq!(app.results(&format!("/api/v1/waves/{wave}/results{query}")).await, before, "{query}");
     }
     let verify = app.get_json(&format!("/api/v1/waves/{wave}/verify")).await;
     assert_eq!(verify["consistent"], true, "{verify}");
