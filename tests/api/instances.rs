@@ -224,3 +224,49 @@ async fn three_instances_share_limits_run_each_job_once_at_a_time_and_lose_no_an
     assert!(count(&database_url, "SELECT count(*) AS n FROM responses WHERE NOT mixed") < 10);
     drop(servers);
 }
+
+/// Instances keep the locality tree in memory: a renaming through one is seen by the others'
+/// next results (the tree's stored version, read first at every use, has moved).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locality_renamed_through_one_instance_is_named_so_in_the_others_results() {
+    let Some(database) = fresh_postgres().await else {
+        return;
+    };
+    let ports = [free_port(), free_port()];
+    let dirs = [serve_dir(), serve_dir()];
+    let env = [("DATABASE_URL", database.url.clone())];
+    let _first = ServeProcess::start(&dirs[0], ports[0], &env);
+    let app = TestApp::attach_postgres(ports[0], database).await;
+    let _second = ServeProcess::start(&dirs[1], ports[1], &env);
+    assert!(wait_until_up(&format!("http://127.0.0.1:{}/health", ports[1])).await);
+    app.seed_places().await;
+    let wave =
+        app.open_wave_with(&json!({"name": "Đợt", "form_id": "sipas-2017", "min_cell": 1, "localities": ["01"]})).await;
+    let answers = complete_answers(&app.form("sipas-2017").await, |_| None);
+    let invitation = app.invite(&wave, "00001", None, 1).await.remove(0);
+    assert_eq!(app.answer(&invitation.code, &answers).await.status(), 201);
+    // Commune 00002 has no answer: the second instance lists it by the name in its tree.
+    let client = reqwest::Client::new();
+    let name_of_00002 = || async {
+        let results: serde_json::Value = client
+            .get(format!("http://127.0.0.1:{}/api/v1/waves/{wave}/results?level=commune", ports[1]))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let groups = results["groups"].as_array().unwrap();
+        groups.iter().find(|g| g["locality"]["code"] == "00002").unwrap()["locality"]["name"].clone()
+    };
+    assert_eq!(name_of_00002().await, "Xã Một Hai");
+    let renamed = app
+        .post(
+            "/api/v1/localities",
+            &json!({"code": "00002", "name": "Phường Một Hai", "level": "commune", "parent_code": "001"}),
+        )
+        .await;
+    assert!(renamed.status().is_success(), "{}", renamed.status());
+    assert_eq!(name_of_00002().await, "Phường Một Hai");
+}
