@@ -425,7 +425,7 @@ pub async fn visible_results_with(
     tag = "waves",
     params(("id" = String, Path, description = "the wave's id"), ResultsParams),
     responses(
-        (status = 200, description = "`{overall, groups}`: responses and indices with n and 95% intervals"),
+        (status = 200, description = "`{overall, figure_fields, groups}`: responses and indices with n and 95% intervals; each group's `figures` are arrays of the fields `figure_fields` names, in the order of `overall.indices`"),
         (status = 403, description = "the role may not"),
         (status = 404, description = "unknown wave"),
     ),
