@@ -112,6 +112,7 @@ async fn results_page_is_wide_orders_levels_top_down_and_lists_empty_units_when_
     let form = app.form("sipas-2017").await;
     let invitation = app.invite(&wave, "00001", None, 1).await.remove(0);
     assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, "5")).await.status(), 201);
+    app.invite(&wave, "00002", None, 3).await;
     let client = browser();
     sign_in(&app, &client).await;
     let page = |query: &str| {
@@ -120,6 +121,7 @@ async fn results_page_is_wide_orders_levels_top_down_and_lists_empty_units_when_
         async move { client.get(url).send().await.unwrap().text().await.unwrap() }
     };
     let html = page("level=commune").await;
+    assert!(html.contains("1 phiếu hợp lệ trên 4 thư mời (tỷ lệ trả lời 25,0%)"), "{html}");
     assert!(html.contains("<main id=\"main\" class=\"wide\">"), "the table uses the screen's width");
     let at = |option: &str| html.find(&format!("<option value=\"{option}\"")).unwrap_or_else(|| panic!("{option}"));
     assert!(at("province") < at("district") && at("district") < at("commune"), "levels from the top down");
