@@ -947,6 +947,36 @@ mod tests {
     }
 
     #[test]
+    fn a_document_formatted_on_several_cores_keeps_its_groups_in_order_across_batches() {
+        // More groups than the largest batch the cores format at once (4 cores × 4 chunks × 32).
+        let count = 3 * MAX_RESULT_WORKERS * CHUNKS_PER_WORKER * GROUPS_PER_CHUNK + 7;
+        let groups = (0..count)
+            .map(|i| GroupResult {
+                responses: i as u64,
+                ranks: vec![Some(i as u32)],
+                ..group(&[Some(i as f64 + 0.25)], false)
+            })
+            .collect();
+        let overall = Overall {
+            responses: count as u64,
+            desk_responses: 0,
+            weighting: Weighting::None,
+            indices: Vec::new(),
+            items: Vec::new(),
+        };
+        let chunks: Vec<Vec<u8>> = WaveResults { overall, groups }.into_json_chunks().collect();
+        assert!(chunks.len() > count / GROUPS_PER_CHUNK, "the body came in chunks: {}", chunks.len());
+        let document: serde_json::Value = serde_json::from_slice(&chunks.concat()).expect("one JSON document");
+        let groups = document["groups"].as_array().expect("groups");
+        assert_eq!(groups.len(), count);
+        for (i, group) in groups.iter().enumerate() {
+            assert_eq!(group["responses"], i, "group {i}");
+            assert_eq!(group["figures"][0][0], i as f64 + 0.25, "group {i}");
+            assert_eq!(group["figures"][0][5], i, "group {i}");
+        }
+    }
+
+    #[test]
     fn ranks_put_the_highest_first_share_ties_and_skip_hidden_figures_and_rows_above_the_level() {
         let mut groups = vec![
             group(&[Some(50.0), Some(0.0)], false),
