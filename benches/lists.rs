@@ -153,6 +153,9 @@ async fn main() {
         s.smtp_url = Some(url);
         s.mail_rate = 100_000.0;
         s.max_upload_bytes = 2 << 30;
+        // As the server reads it, so that a budget can be measured here.
+        s.sqlite_cache_mib =
+            env_number("PHIEU_SQLITE_CACHE_MIB", phieu::storage::DEFAULT_SQLITE_CACHE_MIB as usize) as u32;
     })
     .await
     .unwrap();

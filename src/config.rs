@@ -14,6 +14,11 @@ pub struct Settings {
     /// `scratch/`), swept at start-up.
     pub data_dir: PathBuf,
     pub pool_size: u32,
+    /// SQLite: how much memory all connections' page caches may hold together, in MiB.
+    pub sqlite_cache_mib: u32,
+    /// Answers read (and written) per page of a microdata export: each page in flight holds
+    /// them, raw and written.
+    pub export_page_rows: i64,
     pub forms_dir: PathBuf,
     /// Public address used in invitation links; empty means the bound address.
     pub base_url: String,
@@ -148,6 +153,8 @@ impl Settings {
             data_dir: var("PHIEU_DATA_DIR").map_or_else(|| default_data_dir(&database_url), PathBuf::from),
             database_url,
             pool_size: parsed("PHIEU_DB_POOL_SIZE", 8)?,
+            sqlite_cache_mib: parsed("PHIEU_SQLITE_CACHE_MIB", crate::storage::DEFAULT_SQLITE_CACHE_MIB)?,
+            export_page_rows: parsed("PHIEU_EXPORT_PAGE_ROWS", 2_000i64)?.max(1),
             forms_dir: PathBuf::from(var("PHIEU_FORMS_DIR").unwrap_or_else(|| "survey_forms".into())),
             base_url: base_url.trim_end_matches('/').to_string(),
             secret_key: var("PHIEU_SECRET_KEY"),

@@ -36,7 +36,8 @@ pub fn open_survey(settings: &Settings) -> anyhow::Result<Survey> {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("survey forms in {} are invalid:\n{}", settings.forms_dir.display(), lines.join("\n"))
     })?;
-    let db = Database::connect(&settings.database_url, settings.pool_size).context("opening the database")?;
+    let db = Database::connect_with_cache(&settings.database_url, settings.pool_size, settings.sqlite_cache_mib)
+        .context("opening the database")?;
     let forms = FormRegistry::new(forms);
     crate::service::forms::pin_forms_of_earlier_waves(&db, &forms).context("pinning forms to earlier waves")?;
     crate::service::recount::rebuild_missing_tallies(&db, &forms).context("rebuilding result tallies")?;

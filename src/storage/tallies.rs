@@ -9,7 +9,7 @@
 //! the database neither deadlock nor lose an increment.
 
 use super::schema::{agencies, localities, responses, result_cells, tally_layouts, waves};
-use super::{Database, StorageError, StorageResult, with_conn};
+use super::{Database, StorageError, StorageResult, each_row, with_conn};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, LEAF, Layout, Slot, Tally};
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus};
@@ -587,10 +587,7 @@ impl Database {
                 DeskFilter::Exclude => query.filter(result_cells::channel.ne(Channel::Desk.as_str())),
                 DeskFilter::Only => query.filter(result_cells::channel.eq(Channel::Desk.as_str())),
             };
-            for row in query.load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)? {
-                each(to_result(row?)?)?;
-            }
-            Ok(())
+            each_row(c, query, |row: Row| each(to_result(row)?))
         })
     }
 
@@ -654,15 +651,14 @@ impl Database {
             } else {
                 query.filter(result_cells::level.ne(LEAF))
             };
-            for row in query.load_iter::<Row, diesel::connection::DefaultLoadingMode>(c)? {
-                let (level, locality, agency, channel, responses, counts) = row?;
+            each_row(c, query, |(level, locality, agency, channel, responses, counts): Row| {
                 let tally = match slots {
                     Some(slots) => decode_first(&counts, slots)?,
                     None => decode(&counts)?,
                 };
                 each((level, locality, agency, channel), CellCounts { responses: responses as u64, tally });
-            }
-            Ok(())
+                Ok(())
+            })
         })
     }
 

@@ -109,6 +109,9 @@ pub fn test_settings(database_url: String) -> Settings {
         },
         database_url,
         pool_size: 8,
+        sqlite_cache_mib: phieu::storage::DEFAULT_SQLITE_CACHE_MIB,
+        // Several pages even for a test's few answers, so that exports are tested across pages.
+        export_page_rows: 7,
         forms_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("survey_forms"),
         base_url: String::new(),
         secret_key: None,

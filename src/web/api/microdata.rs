@@ -14,7 +14,7 @@ use crate::web::error::ApiError;
 use actix_web::{HttpResponse, web};
 use futures_util::{StreamExt, TryStreamExt};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -26,9 +26,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Who may read answers one by one, anonymised.
 const MICRODATA_ROLES: &[Role] = &[Role::Administrator, Role::Analyst];
-
-/// Answers per page of the microdata stream.
-const MICRODATA_PAGE: i64 = 2_000;
 
 /// The wave and its microdata, for a user who may read it, when the wave has at least k
 /// answers; the reading is audited.
@@ -90,24 +87,25 @@ pub(super) async fn answers_csv(
     head.header(&microdata.columns());
     let head = head.into_bytes();
     let db = state.survey.db.clone();
-    let first = read_page(db.clone(), wave_id.clone(), String::new());
-    let pages = futures_util::stream::try_unfold(Some(first), move |reading| {
+    let page_rows = state.settings.export_page_rows;
+    let reading = Some(read_page(db.clone(), wave_id.clone(), String::new(), page_rows));
+    let pipeline = (reading, VecDeque::new());
+    let pages = futures_util::stream::try_unfold(pipeline, move |(mut reading, mut formatting)| {
         let (db, wave_id, microdata) = (db.clone(), wave_id.clone(), microdata.clone());
         async move {
-            let Some(reading) = reading else { return Ok(None) };
-            let page = reading.await.map_err(|e| StorageError::Task(e.to_string()))??;
-            let Some(last) = page.last().map(|row| row.0.clone()) else { return Ok(None) };
-            // The next page is read while this one is written: each takes about as long.
-            let next = read_page(db, wave_id, last);
-            let mut csv = CsvWriter::continued();
-            for (_, locality, agency, _, day, stored) in page {
-                microdata
-                    .row((locality, agency), &day, &stored, |cells| {
-                        csv.row(&cells.iter().map(|c| Cell::Text(c)).collect::<Vec<_>>())
-                    })
-                    .map_err(corrupt)?;
+            // Pages are read one after another (each starts after the last id of the one
+            // before) and written on the blocking threads, several at once, in order.
+            while formatting.len() < pages_in_flight() {
+                let Some(read) = reading.take() else { break };
+                let page = read.await.map_err(task_failed)??;
+                let Some(last) = page.last().map(|row| row.0.clone()) else { break };
+                reading = Some(read_page(db.clone(), wave_id.clone(), last, page_rows));
+                let microdata = microdata.clone();
+                formatting.push_back(tokio::task::spawn_blocking(move || csv_rows(&microdata, page)));
             }
-            Ok::<_, StorageError>(Some((web::Bytes::from(csv.into_bytes()), Some(next))))
+            let Some(written) = formatting.pop_front() else { return Ok(None) };
+            let csv = written.await.map_err(task_failed)??;
+            Ok::<_, StorageError>(Some((web::Bytes::from(csv), (reading, formatting))))
         }
     });
     let body = futures_util::stream::once(async move { Ok(web::Bytes::from(head)) })
@@ -116,9 +114,36 @@ pub(super) async fn answers_csv(
     Ok(super::download("text/csv; charset=utf-8", "phieu-tra-loi.csv").streaming(body))
 }
 
+/// Pages of CSV written at once: one per core, so that writing keeps up with reading.
+fn pages_in_flight() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn task_failed(e: tokio::task::JoinError) -> StorageError {
+    StorageError::Task(e.to_string())
+}
+
+/// A page of stored answers as rows of the microdata CSV.
+fn csv_rows(microdata: &Microdata, page: Vec<RawAnswer>) -> StorageResult<Vec<u8>> {
+    let mut csv = CsvWriter::continued();
+    for (_, locality, agency, _, day, stored) in page {
+        microdata
+            .row((locality, agency), &day, &stored, |cells| {
+                csv.row(&cells.iter().map(|c| Cell::Text(c)).collect::<Vec<_>>())
+            })
+            .map_err(corrupt)?;
+    }
+    Ok(csv.into_bytes())
+}
+
 /// The page of a wave's answers after id `after`, read on the database's threads.
-fn read_page(db: Database, wave_id: String, after: String) -> tokio::task::JoinHandle<StorageResult<Vec<RawAnswer>>> {
-    tokio::spawn(async move { db.run(move |db| db.raw_answers_after(&wave_id, &after, MICRODATA_PAGE)).await })
+fn read_page(
+    db: Database,
+    wave_id: String,
+    after: String,
+    rows: i64,
+) -> tokio::task::JoinHandle<StorageResult<Vec<RawAnswer>>> {
+    tokio::spawn(async move { db.run(move |db| db.raw_answers_after(&wave_id, &after, rows)).await })
 }
 
 /// `GET /waves/{id}/answers.xlsx`: the rows of `answers.csv` on the sheet "Dữ liệu" (then
@@ -143,7 +168,8 @@ pub(super) async fn answers_xlsx(
 ) -> Result<HttpResponse, ApiError> {
     let (wave_id, microdata) = microdata_of(&state, &user, &path).await?;
     let scratch = state.survey.scratch.clone();
-    let file = state.survey.db.run(move |db| write_workbook(db, &wave_id, &microdata, &scratch)).await?;
+    let page_rows = state.settings.export_page_rows;
+    let file = state.survey.db.run(move |db| write_workbook(db, &wave_id, &microdata, &scratch, page_rows)).await?;
     super::stream_file(file, super::XLSX, "phieu-tra-loi.xlsx")
 }
 
@@ -152,7 +178,13 @@ fn xlsx_error(e: XlsxError) -> StorageError {
 }
 
 /// The microdata workbook, read a page of answers at a time.
-fn write_workbook(db: &Database, wave_id: &str, microdata: &Microdata, scratch: &Scratch) -> StorageResult<SealedFile> {
+fn write_workbook(
+    db: &Database,
+    wave_id: &str,
+    microdata: &Microdata,
+    scratch: &Scratch,
+    page_rows: i64,
+) -> StorageResult<SealedFile> {
     let mut workbook = super::new_workbook(scratch).map_err(xlsx_error)?;
     // A national wave's sheet is larger than 4 GiB before compression (sipas-2023, 1,000,000
     // answers), which a zip holds only with ZIP64: without it the file was refused.
@@ -160,7 +192,7 @@ fn write_workbook(db: &Database, wave_id: &str, microdata: &Microdata, scratch: 
     let mut data = DataSheets::new(&mut workbook, &microdata.columns(), SHEET_ROWS).map_err(xlsx_error)?;
     let mut after = String::new();
     loop {
-        let page = db.raw_answers_after(wave_id, &after, MICRODATA_PAGE)?;
+        let page = db.raw_answers_after(wave_id, &after, page_rows)?;
         let Some(last) = page.last().map(|row| row.0.clone()) else { break };
         for (_, locality, agency, _, day, stored) in page {
             microdata
