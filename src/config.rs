@@ -171,11 +171,7 @@ impl Settings {
                 max: Duration::from_secs(parsed("PHIEU_SIGNIN_DELAY_MAX_SECS", 10u64)?),
             },
             sign_in_waiting_per_prefix: parsed("PHIEU_SIGNIN_WAITING_PER_PREFIX", 4u32)?.max(1),
-            sign_in_verifications: parsed(
-                "PHIEU_SIGNIN_VERIFICATIONS",
-                2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
-            )?
-            .max(1),
+            sign_in_verifications: parsed("PHIEU_SIGNIN_VERIFICATIONS", 2 * crate::cores())?.max(1),
             mix_interval: Duration::from_secs(parsed("PHIEU_MIX_INTERVAL_SECS", 300u64)?.max(1)),
             mix_min_answers: parsed("PHIEU_MIX_MIN_ANSWERS", 50i64)?.max(1),
             rate_sync: Duration::from_millis(parsed("PHIEU_RATE_SYNC_MS", 1000u64)?.max(10)),

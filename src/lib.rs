@@ -13,3 +13,9 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod web;
+
+/// The cores this process may use (1 when the system cannot say): what every piece of work
+/// split over threads sizes itself by.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -870,7 +870,7 @@ const GROUPS_PER_BATCH: usize = 16;
 const MAX_RESULT_WORKERS: usize = 4;
 
 fn result_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_RESULT_WORKERS)
+    crate::cores().min(MAX_RESULT_WORKERS)
 }
 
 struct GroupNames {

@@ -169,7 +169,7 @@ const LAYOUTS_KEPT: usize = 8;
 /// before WAL mode). Tables without rowids keep a row in its b-tree page only up to about a
 /// quarter of the page: at the default 4 KiB, every result cell (3.6 kB for SIPAS 2023) and
 /// every stored answer (~2 kB) spilled to an overflow page, each read with a call of its own.
-/// At 16 KiB both fit in their pages.
+/// At 16 KiB a commune's cell and an answer fit in their pages (larger roll-ups still spill).
 const PAGE_SIZE: u32 = 16_384;
 
 /// What SQLite's page caches may hold together unless `PHIEU_SQLITE_CACHE_MIB` says otherwise:
@@ -197,8 +197,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
         // that thread falls behind.
         let kib = u64::from(self.cache_mib) * 1024;
         conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = 10000; PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA cache_size = -{kib};
+            "PRAGMA busy_timeout = 10000; PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA cache_size = -{kib};
              PRAGMA soft_heap_limit = {}; PRAGMA wal_autocheckpoint = 4000;",
             kib * 1024
         ))
@@ -358,18 +358,8 @@ mod tests {
         // All three at once: each is a connection of its own, the answer writer's among them.
         let mut connections: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
         for conn in &mut connections {
-            let mode: Setting = diesel::sql_query("SELECT journal_mode AS value FROM pragma_journal_mode")
-                .get_result(&mut **conn)
-                .unwrap();
-            let synchronous: Setting =
-                diesel::sql_query("SELECT CAST(synchronous AS TEXT) AS value FROM pragma_synchronous")
-                    .get_result(&mut **conn)
-                    .unwrap();
-            assert_eq!(
-                (mode.value.as_str(), synchronous.value.as_str()),
-                ("wal", "2"),
-                "WAL with synchronous = FULL (2)"
-            );
+            let (mode, synchronous) = (sqlite_setting(conn, "journal_mode"), sqlite_setting(conn, "synchronous"));
+            assert_eq!((mode.as_str(), synchronous.as_str()), ("wal", "2"), "WAL with synchronous = FULL (2)");
         }
     }
 

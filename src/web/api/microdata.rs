@@ -95,7 +95,8 @@ pub(super) async fn answers_csv(
         async move {
             // Pages are read one after another (each starts after the last id of the one
             // before) and written on the blocking threads, several at once, in order.
-            while formatting.len() < pages_in_flight() {
+            // One page per core, so that writing keeps up with reading.
+            while formatting.len() < crate::cores() {
                 let Some(read) = reading.take() else { break };
                 let page = read.await.map_err(task_failed)??;
                 let Some(last) = page.last().map(|row| row.0.clone()) else { break };
@@ -112,11 +113,6 @@ pub(super) async fn answers_csv(
         .chain(pages)
         .map_err(|e: StorageError| actix_web::error::ErrorInternalServerError(e.to_string()));
     Ok(super::download("text/csv; charset=utf-8", "phieu-tra-loi.csv").streaming(body))
-}
-
-/// Pages of CSV written at once: one per core, so that writing keeps up with reading.
-fn pages_in_flight() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn task_failed(e: tokio::task::JoinError) -> StorageError {
