@@ -3,6 +3,7 @@
 use crate::domain::form::{Form, IndexRule};
 use crate::domain::tally::{Layout, Part, Slot, Tally, mean_parts};
 use serde::Serialize;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IndexValue {
@@ -53,13 +54,15 @@ enum Step {
 struct Linear {
     /// (position of the share index, coefficient).
     shares: Vec<(usize, f64)>,
-    /// Every pair k ≤ l of `shares`.
-    pairs: Vec<Pair>,
+    /// Every pair k ≤ l of `shares`: (the pair in the plan's `Pairs`, cₖcₗ, doubled off the
+    /// diagonal).
+    terms: Vec<(usize, f64)>,
 }
 
-/// A pair of a mean's shares (k ≤ l) and the slots of Σhₖhₗ, Σvₖvₗ, Σhₖvₗ, Σhₗvₖ; `None`
-/// for a share's own pair when the layout keeps no products for it (a share not in any
-/// mean): its answers are then 0 or 1 per respondent, so Σh² = Σhv = H and Σv² = V.
+/// A pair of share indices (positions in the form's order, k ≤ l as first met) and the slots
+/// of Σhₖhₗ, Σvₖvₗ, Σhₖvₗ, Σhₗvₖ; `None` for a share's own pair when the layout keeps no
+/// products for it (a share not in any mean): its answers are then 0 or 1 per respondent, so
+/// Σh² = Σhv = H and Σv² = V.
 struct Pair {
     k: usize,
     l: usize,
@@ -86,68 +89,140 @@ impl<'t> StratumPart<'t> {
     }
 }
 
+/// The plan's pairs of shares, each kept once however many indices use it: a SIPAS 2023
+/// group's 89 indices need 1,332 pair terms but only 780 distinct pairs.
+#[derive(Default)]
+struct Pairs {
+    pairs: Vec<Pair>,
+    positions: HashMap<(usize, usize), usize>,
+}
+
+impl Pairs {
+    /// The pair of share indices `k` and `l` (named `a` and `b`), added if new; `None` when a
+    /// mean's pair has no product slots.
+    fn of(&mut self, layout: &Layout, (k, a): (usize, &str), (l, b): (usize, &str)) -> Option<usize> {
+        if let Some(&at) = self.positions.get(&(k.min(l), k.max(l))) {
+            return Some(at);
+        }
+        let slots = pair_slots(layout, a, b);
+        if slots.is_none() && k != l {
+            return None;
+        }
+        self.pairs.push(Pair { k, l, slots });
+        self.positions.insert((k.min(l), k.max(l)), self.pairs.len() - 1);
+        Some(self.pairs.len() - 1)
+    }
+}
+
 impl Linear {
-    fn of_mean(form: &Form, layout: &Layout, mean: &str) -> Option<Self> {
+    fn of_mean(form: &Form, layout: &Layout, pairs: &mut Pairs, mean: &str) -> Option<Self> {
         let position = |id: &str| form.indices.iter().position(|i| i.id == id);
         let weighted = mean_parts(form, mean);
         let shares: Vec<(usize, f64)> =
             weighted.iter().map(|(id, w)| Some((position(id)?, *w))).collect::<Option<_>>()?;
         let ids: Vec<&String> = weighted.keys().collect();
-        let mut pairs = Vec::with_capacity(ids.len() * (ids.len() + 1) / 2);
+        let mut terms = Vec::with_capacity(ids.len() * (ids.len() + 1) / 2);
         for (k, a) in ids.iter().enumerate() {
             for (l, b) in ids.iter().enumerate().skip(k) {
-                pairs.push(Pair { k, l, slots: Some(pair_slots(layout, a, b)?) });
+                let (k, l) = (shares[k], shares[l]);
+                // Off the diagonal the term of (k, l) stands for that of (l, k) too.
+                let coefficient = k.1 * l.1 * if k.0 == l.0 { 1.0 } else { 2.0 };
+                // A mean reads its products; a layout without them gives it no interval.
+                let pair = pairs
+                    .of(layout, (k.0, a.as_str()), (l.0, b.as_str()))
+                    .filter(|&p| pairs.pairs[p].slots.is_some())?;
+                terms.push((pair, coefficient));
             }
         }
-        Some(Self { shares, pairs })
+        Some(Self { shares, terms })
     }
 
-    fn of_share(layout: &Layout, position: usize, id: &str) -> Self {
-        Self { shares: vec![(position, 1.0)], pairs: vec![Pair { k: 0, l: 0, slots: pair_slots(layout, id, id) }] }
+    fn of_share(layout: &Layout, pairs: &mut Pairs, position: usize, id: &str) -> Self {
+        let pair = pairs.of(layout, (position, id), (position, id)).expect("a share's own pair always exists");
+        Self { shares: vec![(position, 1.0)], terms: vec![(pair, 1.0)] }
     }
 
-    /// Value and variance (as proportions) of Σ cₖRₖ estimated from weighted strata, the
-    /// shares' (hits, valid) per stratum given by `sums`; a stratum of fewer than two
-    /// respondents adds no variance. `None` where a share has no valid answer.
-    fn estimate(&self, strata: &[StratumPart], sums: &[Vec<(u64, u64)>]) -> Option<(f64, f64)> {
-        // Weighted totals Ŷₖ, X̂ₖ and ratios Rₖ.
-        let totals: Vec<(f64, f64)> = self
-            .shares
-            .iter()
-            .map(|&(p, _)| {
-                strata.iter().zip(sums).fold((0.0, 0.0), |(y, x), (stratum, sums)| {
-                    (y + stratum.weight * sums[p].0 as f64, x + stratum.weight * sums[p].1 as f64)
-                })
-            })
-            .collect();
-        let ratios: Vec<f64> = totals.iter().map(|&(y, x)| (x > 0.0).then(|| y / x)).collect::<Option<_>>()?;
-        let value: f64 = self.shares.iter().zip(&ratios).map(|((_, c), r)| c * r).sum();
-        // αₖ = cₖ/Xₖ and βₖ = αₖRₖ: the term of (k, l) is αₖαₗΣhₖhₗ − αₖβₗΣhₖvₗ − βₖαₗΣhₗvₖ
-        // + βₖβₗΣvₖvₗ.
-        let alpha: Vec<f64> = self.shares.iter().zip(&totals).map(|((_, c), (_, x))| c / x).collect();
-        let beta: Vec<f64> = alpha.iter().zip(&ratios).map(|(a, r)| a * r).collect();
+    /// Value and variance (as proportions) of Σ cₖRₖ from a group's `spread`; `None` where a
+    /// share has no valid answer.
+    fn estimate(&self, spread: &Spread) -> Option<(f64, f64)> {
+        let mut value = 0.0;
+        for &(p, c) in &self.shares {
+            value += c * spread.ratios[p]?.0;
+        }
         let mut variance = 0.0;
-        for (stratum, sums) in strata.iter().zip(sums) {
-            let r = stratum.stratum_respondents as f64;
-            if stratum.stratum_respondents < 2 {
-                continue;
-            }
-            let share = |k: usize| (sums[self.shares[k].0].0 as f64, sums[self.shares[k].0].1 as f64);
-            let sum_z: f64 = (0..self.shares.len()).map(|k| alpha[k] * (share(k).0 - ratios[k] * share(k).1)).sum();
-            let mut sum_z2 = 0.0;
-            for &Pair { k, l, slots } in &self.pairs {
-                let [hh, vv, hv_kl, hv_lk] = match slots {
-                    Some(slots) => slots.map(|s| stratum.tally.get(s) as f64),
-                    None => [share(k).0, share(k).1, share(k).0, share(k).0],
-                };
-                let term = alpha[k] * alpha[l] * hh - alpha[k] * beta[l] * hv_kl - beta[k] * alpha[l] * hv_lk
-                    + beta[k] * beta[l] * vv;
-                sum_z2 += if k == l { term } else { 2.0 * term };
-            }
-            let within = (sum_z2 - sum_z * sum_z / r).max(0.0);
-            variance += stratum.weight.powi(2) * (1.0 - stratum.sampling_fraction) * r / (r - 1.0) * within;
+        for stratum in &spread.strata {
+            let sum_z: f64 = self.shares.iter().map(|&(p, c)| c * stratum.centred[p]).sum();
+            let sum_z2: f64 = self.terms.iter().map(|&(pair, c)| c * stratum.products[pair]).sum();
+            let within = (sum_z2 - sum_z * sum_z / stratum.respondents).max(0.0);
+            variance += stratum.factor * within;
         }
         Some((value, variance))
+    }
+}
+
+/// What every index's linearised variance shares within one group: each share's ratio Rₖ and
+/// weighted valid answers Xₖ over the strata, and per stratum of two or more respondents each
+/// share's (Hₖ − RₖVₖ)/Xₖ and each pair's (Σhₖhₗ − RₗΣhₖvₗ − RₖΣhₗvₖ + RₖRₗΣvₖvₗ)/(XₖXₗ).
+/// An index's Σz² is then Σ cₖcₗ times the pairs' terms, with no slot read again.
+struct Spread {
+    /// Per index position: (Rₖ, Xₖ) of a share with valid answers.
+    ratios: Vec<Option<(f64, f64)>>,
+    strata: Vec<StratumSpread>,
+}
+
+struct StratumSpread {
+    /// r_h as a float.
+    respondents: f64,
+    /// w²(1 − f)·r/(r − 1): what the stratum's within sum of squares is multiplied by.
+    factor: f64,
+    /// Per index position (0 for means and for shares without valid answers).
+    centred: Vec<f64>,
+    /// Per pair of the plan (NaN where a share of it has no valid answer).
+    products: Vec<f64>,
+}
+
+impl Spread {
+    /// The spread of a group's answers in `strata`, whose shares' (hits, valid) per stratum
+    /// are `sums`.
+    fn of(pairs: &[Pair], strata: &[StratumPart], sums: &[Vec<(u64, u64)>]) -> Self {
+        let positions = sums.first().map_or(0, Vec::len);
+        let ratios: Vec<Option<(f64, f64)>> = (0..positions)
+            .map(|p| {
+                let (y, x) = strata.iter().zip(sums).fold((0.0, 0.0), |(y, x), (stratum, sums)| {
+                    (y + stratum.weight * sums[p].0 as f64, x + stratum.weight * sums[p].1 as f64)
+                });
+                (x > 0.0).then(|| (y / x, x))
+            })
+            .collect();
+        let strata = strata
+            .iter()
+            .zip(sums)
+            .filter(|(stratum, _)| stratum.stratum_respondents >= 2)
+            .map(|(stratum, sums)| {
+                let share = |k: usize| (sums[k].0 as f64, sums[k].1 as f64);
+                let centred =
+                    (0..positions).map(|p| ratios[p].map_or(0.0, |(r, x)| (share(p).0 - r * share(p).1) / x)).collect();
+                let products = pairs
+                    .iter()
+                    .map(|&Pair { k, l, slots }| {
+                        let (Some((r_k, x_k)), Some((r_l, x_l))) = (ratios[k], ratios[l]) else { return f64::NAN };
+                        let [hh, vv, hv_kl, hv_lk] = match slots {
+                            Some(slots) => slots.map(|s| stratum.tally.get(s) as f64),
+                            None => [share(k).0, share(k).1, share(k).0, share(k).0],
+                        };
+                        (hh - r_l * hv_kl - r_k * hv_lk + r_k * r_l * vv) / (x_k * x_l)
+                    })
+                    .collect();
+                let r = stratum.stratum_respondents as f64;
+                StratumSpread {
+                    respondents: r,
+                    factor: stratum.weight.powi(2) * (1.0 - stratum.sampling_fraction) * r / (r - 1.0),
+                    centred,
+                    products,
+                }
+            })
+            .collect();
+        Spread { ratios, strata }
     }
 }
 
@@ -181,17 +256,25 @@ fn normal_interval(value: f64, variance: f64) -> (f64, f64) {
 pub struct IndexPlan<'a> {
     form: &'a Form,
     steps: Vec<Step>,
+    /// The pairs of shares the steps' spreads read.
+    pairs: Vec<Pair>,
 }
 
 impl<'a> IndexPlan<'a> {
     pub fn new(form: &'a Form, layout: &Layout) -> Self {
         let position = |id: &str| form.indices.iter().position(|i| i.id == id);
+        let mut pairs = Pairs::default();
         let steps = form
             .indices
             .iter()
             .map(|index| match &index.rule {
                 IndexRule::Share { items, positive } => Step::Share {
-                    spread: Linear::of_share(layout, position(&index.id).expect("the form's own index"), &index.id),
+                    spread: Linear::of_share(
+                        layout,
+                        &mut pairs,
+                        position(&index.id).expect("the form's own index"),
+                        &index.id,
+                    ),
                     valid: items.iter().filter_map(|i| layout.position(&Slot::Answered { item: i.clone() })).collect(),
                     hits: items
                         .iter()
@@ -201,27 +284,21 @@ impl<'a> IndexPlan<'a> {
                 },
                 IndexRule::Mean { of } => Step::Mean {
                     parts: of.iter().filter_map(|id| position(id)).collect(),
-                    spread: Linear::of_mean(form, layout, &index.id),
+                    spread: Linear::of_mean(form, layout, &mut pairs, &index.id),
                 },
             })
             .collect();
-        Self { form, steps }
+        Self { form, steps, pairs: pairs.pairs }
     }
 
     /// How many leading slots of a tally the plan reads (see `Tally::decode_first`).
     pub fn slots_read(&self) -> usize {
-        let slots = self.steps.iter().flat_map(|step| match step {
-            Step::Share { valid, hits, spread } => valid
-                .iter()
-                .chain(hits)
-                .chain(spread.pairs.iter().flat_map(|p| p.slots.iter().flatten()))
-                .max()
-                .copied(),
-            Step::Mean { spread, .. } => {
-                spread.as_ref().and_then(|s| s.pairs.iter().flat_map(|p| p.slots.iter().flatten()).max().copied())
-            }
+        let counts = self.steps.iter().flat_map(|step| match step {
+            Step::Share { valid, hits, .. } => valid.iter().chain(hits).max().copied(),
+            Step::Mean { .. } => None,
         });
-        slots.max().map_or(0, |last| last + 1)
+        let products = self.pairs.iter().flat_map(|p| p.slots.iter().flatten()).copied();
+        counts.chain(products).max().map_or(0, |last| last + 1)
     }
 
     /// How many leading slots `valid_counts` and `hit_counts` read: no product slots.
@@ -280,26 +357,25 @@ impl<'a> IndexPlan<'a> {
 
     /// Every index's figure, in the form's order of indices, for a group of `respondents`.
     pub fn compute(&self, tally: &Tally, respondents: u64) -> Vec<Figure> {
-        let sum = |slots: &[usize]| slots.iter().map(|&s| tally.get(s)).sum::<u64>();
-        let mut figures: Vec<Figure> = Vec::with_capacity(self.steps.len());
         // (hits, valid) of each share, (0, 0) for means.
-        let mut sums: Vec<(u64, u64)> = Vec::with_capacity(self.steps.len());
+        let sums = self.share_sums(tally);
+        // Read once for all the means' intervals, when the first needs it.
+        let mut spread: Option<Spread> = None;
+        let mut figures: Vec<Figure> = Vec::with_capacity(self.steps.len());
         // `form.indices` is in dependency order, so every part is computed before its mean.
-        for step in &self.steps {
+        for (step, &(hits, valid)) in self.steps.iter().zip(&sums) {
             let figure = match step {
-                Step::Share { valid, hits, .. } => {
-                    let (hits, valid) = (sum(hits), sum(valid));
-                    sums.push((hits, valid));
-                    share(hits, valid)
-                }
-                Step::Mean { parts, spread } => {
-                    sums.push((0, 0));
+                Step::Share { .. } => share(hits, valid),
+                Step::Mean { parts, spread: linear } => {
                     let parts: Vec<Figure> = parts.iter().filter_map(|&p| figures.get(p).copied()).collect();
                     let values: Option<Vec<f64>> = parts.iter().map(|p| p.value).collect();
                     let value = values.map(|v| v.iter().sum::<f64>() / v.len() as f64);
-                    let interval = value.and(spread.as_ref()).filter(|_| respondents >= 2).and_then(|spread| {
-                        let whole = StratumPart::simple(tally, respondents);
-                        let (mean, variance) = spread.estimate(&[whole], std::slice::from_ref(&sums))?;
+                    let interval = value.and(linear.as_ref()).filter(|_| respondents >= 2).and_then(|linear| {
+                        let spread = spread.get_or_insert_with(|| {
+                            let whole = StratumPart::simple(tally, respondents);
+                            Spread::of(&self.pairs, &[whole], std::slice::from_ref(&sums))
+                        });
+                        let (mean, variance) = linear.estimate(spread)?;
                         Some(normal_interval(mean, variance))
                     });
                     Figure {
@@ -328,18 +404,18 @@ impl<'a> IndexPlan<'a> {
         let respondents: u64 = strata.iter().map(|s| s.respondents).sum();
         let unweighted = self.compute(&whole, respondents);
         let sums: Vec<Vec<(u64, u64)>> = strata.iter().map(|s| self.share_sums(s.tally)).collect();
-        let simple = [StratumPart::simple(&whole, respondents)];
-        let simple_sums = [self.share_sums(&whole)];
+        let spread = Spread::of(&self.pairs, strata, &sums);
+        let simple = Spread::of(&self.pairs, &[StratumPart::simple(&whole, respondents)], &[self.share_sums(&whole)]);
         let mut figures: Vec<Figure> = Vec::with_capacity(self.steps.len());
         for (step, base) in self.steps.iter().zip(&unweighted) {
-            let spread = match step {
+            let linear = match step {
                 Step::Share { spread, .. } => Some(spread),
                 Step::Mean { spread, .. } => spread.as_ref(),
             };
-            let figure = match spread.filter(|_| base.value.is_some()) {
-                Some(spread) => {
-                    let estimate = spread.estimate(strata, &sums);
-                    let srs = spread.estimate(&simple, &simple_sums).map(|(_, v)| v).filter(|&v| v > 0.0);
+            let figure = match linear.filter(|_| base.value.is_some()) {
+                Some(linear) => {
+                    let estimate = linear.estimate(&spread);
+                    let srs = linear.estimate(&simple).map(|(_, v)| v).filter(|&v| v > 0.0);
                     let interval = estimate.filter(|_| respondents >= 2).map(|(v, var)| normal_interval(v, var));
                     Figure {
                         value: estimate.map(|(v, _)| 100.0 * v),
@@ -625,6 +701,59 @@ mod tests {
             }
         }
         tally
+    }
+
+    #[test]
+    fn a_mean_has_the_same_interval_whether_or_not_other_indices_share_its_pairs() {
+        let form_of = |indices: serde_json::Value| {
+            let sat = json!([{"code": "1", "label": "1"}, {"code": "5", "label": "5"},
+                             {"code": "0", "label": "Không trả lời", "missing": true}]);
+            let items: Vec<_> = ["a", "b", "c"]
+                .iter()
+                .map(|id| json!({"id": id, "section": "s", "kind": "satisfaction", "text": id, "scale": "sat"}))
+                .collect();
+            let json = json!({"id": "t", "version": "1", "title": "T", "scales": {"sat": sat},
+                              "sections": [{"id": "s", "title": "S"}], "items": items, "indices": indices});
+            parse_form("t.json", &json.to_string(), None).unwrap()
+        };
+        let share = |id: &str| json!({"id": id, "label": id, "rule": "share", "items": [id], "positive": ["5"]});
+        let alone =
+            form_of(json!([{"id": "sipas", "label": "AB", "rule": "mean", "of": ["a", "b"]}, share("a"), share("b")]));
+        let nested = form_of(json!([
+            {"id": "sipas", "label": "All", "rule": "mean", "of": ["ab", "c"]},
+            {"id": "ab", "label": "AB", "rule": "mean", "of": ["a", "b"]},
+            share("a"), share("b"), share("c")
+        ]));
+        // Eleven respondents' answers to a, b and c, spread so that no variance is zero.
+        let people: Vec<[&str; 3]> =
+            (0..11).map(|i| [["5", "1", "0"][i % 3], ["1", "5"][i % 2], ["5", "1"][i / 6]]).collect();
+        let figure_of = |form: &Form, id: &str| {
+            let mut layout = Layout::default();
+            layout.extend_for(form);
+            let mut tally = Tally::default();
+            for person in &people {
+                let given = ["a", "b", "c"]
+                    .iter()
+                    .zip(person)
+                    .filter(|(item, _)| form.indices.iter().any(|i| i.id == **item))
+                    .map(|(i, c)| (i.to_string(), vec![c.to_string()]))
+                    .collect();
+                let valid = crate::domain::answers::validate(form, &given).unwrap();
+                for (slot, n) in crate::domain::tally::increments(form, &layout, &valid) {
+                    tally.add(slot, n);
+                }
+            }
+            let plan = IndexPlan::new(form, &layout);
+            plan.labelled(plan.compute(&tally, people.len() as u64)).into_iter().find(|f| f.id == id).unwrap().figure
+        };
+        // The same mean of a and b, alone in one form and nested in a wider mean in the other.
+        let (by_itself, beside_all) = (figure_of(&alone, "sipas"), figure_of(&nested, "ab"));
+        assert!(by_itself.ci_high.unwrap() - by_itself.ci_low.unwrap() > 10.0, "{by_itself:?}");
+        for (one, other) in [(by_itself.ci_low, beside_all.ci_low), (by_itself.ci_high, beside_all.ci_high)] {
+            assert!((one.unwrap() - other.unwrap()).abs() < 1e-9, "{by_itself:?} {beside_all:?}");
+        }
+        let all = figure_of(&nested, "sipas");
+        assert!(all.ci_low.unwrap() < all.value.unwrap() && all.value.unwrap() < all.ci_high.unwrap(), "{all:?}");
     }
 
     #[test]
