@@ -165,7 +165,8 @@ impl Linear {
 /// share's (Hₖ − RₖVₖ)/Xₖ and each pair's (Σhₖhₗ − RₗΣhₖvₗ − RₖΣhₗvₖ + RₖRₗΣvₖvₗ)/(XₖXₗ).
 /// An index's Σz² is then Σ cₖcₗ times the pairs' terms, with no slot read again.
 struct Spread {
-    /// Per index position: (Rₖ, Xₖ) of a share with valid answers.
+    /// Per index position: (Rₖ, 1/Xₖ) of a share with valid answers (multiplying by the
+    /// inverse: a division per pair was most of a national commune-level call's intervals).
     ratios: Vec<Option<(f64, f64)>>,
     strata: Vec<StratumSpread>,
 }
@@ -191,7 +192,7 @@ impl Spread {
                 let (y, x) = strata.iter().zip(sums).fold((0.0, 0.0), |(y, x), (stratum, sums)| {
                     (y + stratum.weight * sums[p].0 as f64, x + stratum.weight * sums[p].1 as f64)
                 });
-                (x > 0.0).then(|| (y / x, x))
+                (x > 0.0).then(|| (y / x, 1.0 / x))
             })
             .collect();
         let strata = strata
@@ -201,16 +202,16 @@ impl Spread {
             .map(|(stratum, sums)| {
                 let share = |k: usize| (sums[k].0 as f64, sums[k].1 as f64);
                 let centred =
-                    (0..positions).map(|p| ratios[p].map_or(0.0, |(r, x)| (share(p).0 - r * share(p).1) / x)).collect();
+                    (0..positions).map(|p| ratios[p].map_or(0.0, |(r, inv)| (share(p).0 - r * share(p).1) * inv)).collect();
                 let products = pairs
                     .iter()
                     .map(|&Pair { k, l, slots }| {
-                        let (Some((r_k, x_k)), Some((r_l, x_l))) = (ratios[k], ratios[l]) else { return f64::NAN };
+                        let (Some((r_k, inv_k)), Some((r_l, inv_l))) = (ratios[k], ratios[l]) else { return f64::NAN };
                         let [hh, vv, hv_kl, hv_lk] = match slots {
                             Some(slots) => slots.map(|s| stratum.tally.get(s) as f64),
                             None => [share(k).0, share(k).1, share(k).0, share(k).0],
                         };
-                        (hh - r_l * hv_kl - r_k * hv_lk + r_k * r_l * vv) / (x_k * x_l)
+                        (hh - r_l * hv_kl - r_k * hv_lk + r_k * r_l * vv) * (inv_k * inv_l)
                     })
                     .collect();
                 let r = stratum.stratum_respondents as f64;

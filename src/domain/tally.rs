@@ -276,6 +276,16 @@ impl Tally {
         self.0.extend_from_slice(&other.0[common..]);
     }
 
+    /// `merge` of a tally no longer needed: taken whole when this one is still empty, as it
+    /// is for most groups of a results call (one cell each).
+    pub fn merge_owned(&mut self, other: Tally) {
+        if self.0.is_empty() {
+            *self = other;
+        } else {
+            self.merge(&other);
+        }
+    }
+
     /// LEB128 varints, one per slot, trailing zeros left out: a zero costs one byte and
     /// counts below 128 one byte each.
     pub fn encode(&self) -> Vec<u8> {
@@ -541,6 +551,11 @@ mod tests {
             let mut merged = Tally::decode(&left.encode()).unwrap();
             merged.merge(&Tally::decode(&right.encode()).unwrap());
             prop_assert_eq!(merged.encode(), both.encode());
+            // The same taking tallies whole, into an empty one first.
+            let mut owned = Tally::default();
+            owned.merge_owned(Tally::decode(&left.encode()).unwrap());
+            owned.merge_owned(Tally::decode(&right.encode()).unwrap());
+            prop_assert_eq!(owned.encode(), both.encode());
         }
     }
 }

@@ -888,7 +888,7 @@ struct GroupTally {
 
 impl GroupTally {
     fn add(&mut self, row: &ResultRow) -> StorageResult<()> {
-        self.tally.merge(&row.tally()?);
+        self.tally.merge_owned(row.tally()?);
         self.responses += row.responses;
         if row.channel == Channel::Desk {
             self.desk_responses += row.responses;
