@@ -201,17 +201,25 @@ impl Spread {
             .filter(|(stratum, _)| stratum.stratum_respondents >= 2)
             .map(|(stratum, sums)| {
                 let share = |k: usize| (sums[k].0 as f64, sums[k].1 as f64);
-                let centred =
-                    (0..positions).map(|p| ratios[p].map_or(0.0, |(r, inv)| (share(p).0 - r * share(p).1) * inv)).collect();
+                let centred = (0..positions)
+                    .map(|p| ratios[p].map_or(0.0, |(r, inv)| (share(p).0 - r * share(p).1) * inv))
+                    .collect();
+                // NaN for a share without valid answers: no index reads a pair of one.
+                let (ratio, inverse): (Vec<f64>, Vec<f64>) =
+                    ratios.iter().map(|r| r.unwrap_or((f64::NAN, f64::NAN))).unzip();
+                let counts = stratum.tally.counts();
+                // Counts are far below 2⁶³: converted as signed, one instruction where an
+                // unsigned conversion takes several, four times per pair.
+                let count = |slot: usize| counts.get(slot).map_or(0.0, |&n| n as i64 as f64);
                 let products = pairs
                     .iter()
                     .map(|&Pair { k, l, slots }| {
-                        let (Some((r_k, inv_k)), Some((r_l, inv_l))) = (ratios[k], ratios[l]) else { return f64::NAN };
                         let [hh, vv, hv_kl, hv_lk] = match slots {
-                            Some(slots) => slots.map(|s| stratum.tally.get(s) as f64),
+                            Some(slots) => slots.map(count),
                             None => [share(k).0, share(k).1, share(k).0, share(k).0],
                         };
-                        (hh - r_l * hv_kl - r_k * hv_lk + r_k * r_l * vv) * (inv_k * inv_l)
+                        let (r_k, r_l) = (ratio[k], ratio[l]);
+                        (hh - r_l * hv_kl - r_k * hv_lk + r_k * r_l * vv) * (inverse[k] * inverse[l])
                     })
                     .collect();
                 let r = stratum.stratum_respondents as f64;

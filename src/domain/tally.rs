@@ -256,6 +256,11 @@ pub struct Tally(Vec<u64>);
 pub struct DecodeError;
 
 impl Tally {
+    /// Every slot's count up to the last one stored (slots beyond are 0).
+    pub fn counts(&self) -> &[u64] {
+        &self.0
+    }
+
     pub fn get(&self, slot: usize) -> u64 {
         self.0.get(slot).copied().unwrap_or(0)
     }
@@ -313,13 +318,25 @@ impl Tally {
         let mut counts = Vec::with_capacity(bytes.len().min(slots));
         let mut at = 0;
         while counts.len() < slots {
-            // Eight counts below 128 at once: most of a cell's counts are, and decoding is a
-            // tenth of a commune-level results call.
-            if let Some(eight) = bytes.get(at..at + 8).filter(|_| counts.len() + 8 <= slots) {
+            if let Some(eight) = bytes.get(at..at + 8) {
                 let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
-                if word & 0x8080_8080_8080_8080 == 0 {
+                // Bit 7 of each byte that ends a count.
+                let ends = !word & 0x8080_8080_8080_8080;
+                // Eight counts below 128 at once: most of a cell's counts are, and decoding is a
+                // tenth of a commune-level results call.
+                if ends == 0x8080_8080_8080_8080 && counts.len() + 8 <= slots {
                     counts.extend(eight.iter().map(|&b| u64::from(b)));
                     at += 8;
+                    continue;
+                }
+                // Else one count of up to eight bytes without a branch per byte: the cells of a
+                // district, a province or an agency hold mostly counts of two bytes.
+                if ends != 0 {
+                    let length = ends.trailing_zeros() as usize / 8 + 1;
+                    let bytes_of = if length == 8 { word } else { word & ((1 << (8 * length)) - 1) };
+                    let value = (0..8).fold(0, |value, i| value | ((bytes_of >> i) & (0x7f << (7 * i))));
+                    counts.push(value);
+                    at += length;
                     continue;
                 }
             }
@@ -329,7 +346,7 @@ impl Tally {
                 counts.push(u64::from(first));
                 continue;
             }
-            // A count of several bytes (a district's or province's cells are mostly two).
+            // Within the last eight bytes, or a count longer than eight bytes (checked here).
             let (mut value, mut shift) = (u64::from(first & 0x7f), 7u32);
             loop {
                 let &byte = bytes.get(at).ok_or(DecodeError)?;
@@ -528,10 +545,14 @@ mod tests {
 
         #[test]
         fn the_first_slots_of_mostly_small_counts_decode_as_stored(
-            counts in proptest::collection::vec(prop_oneof![9 => 0u64..128, 1 => any::<u64>()], 0..200),
+            counts in proptest::collection::vec(
+                prop_oneof![9 => 0u64..128, 1 => any::<u64>(), 3 => (any::<u64>(), 7u32..64).prop_map(|(n, s)| n >> s)],
+                0..200,
+            ),
             slots in 0usize..220,
         ) {
-            // Runs of eight one-byte counts take the fast path, the rest byte by byte.
+            // Runs of eight one-byte counts take the fast path, counts of one to eight bytes
+            // one at a time from a word, longer ones and the last bytes byte by byte.
             let tally = Tally(counts.clone());
             let decoded = Tally::decode_first(&tally.encode(), slots).unwrap();
             prop_assert!(decoded.0.len() <= slots);

@@ -749,7 +749,7 @@ fn rank(groups: &mut [GroupResult], indices: usize) {
     let workers = result_workers();
     std::thread::scope(|scope| {
         for share in columns.chunks_mut(indices.div_ceil(workers).max(1)) {
-            scope.spawn(|| share.iter_mut().for_each(|column| column.sort_unstable()));
+            scope.spawn(|| share.iter_mut().for_each(sort_by_key));
         }
     });
     for group in groups.iter_mut() {
@@ -763,6 +763,33 @@ fn rank(groups: &mut [GroupResult], indices: usize) {
             }
             groups[g as usize].ranks[index] = Some(first_equal as u32 + 1);
         }
+    }
+}
+
+/// Sorts a column by its keys, a byte at a time from the lowest, skipping the bytes every key
+/// shares (a column's figures share their exponent): a comparison sort of the 89 columns of a
+/// national commune-level call was a tenth of its time. Equal keys keep their order.
+fn sort_by_key(column: &mut Vec<(u64, u32)>) {
+    let mut sorted = vec![(0, 0); column.len()];
+    for shift in (0..64).step_by(8) {
+        let digit = |key: u64| (key >> shift) as usize & 0xff;
+        let mut starts = [0usize; 256];
+        for &(key, _) in column.iter() {
+            starts[digit(key)] += 1;
+        }
+        if starts.contains(&column.len()) {
+            continue;
+        }
+        let mut next = 0;
+        for start in starts.iter_mut() {
+            (*start, next) = (next, next + *start);
+        }
+        for &item in column.iter() {
+            let at = &mut starts[digit(item.0)];
+            sorted[*at] = item;
+            *at += 1;
+        }
+        std::mem::swap(column, &mut sorted);
     }
 }
 
@@ -973,6 +1000,18 @@ mod tests {
             assert_eq!(group["responses"], i, "group {i}");
             assert_eq!(group["figures"][0][0], i as f64 + 0.25, "group {i}");
             assert_eq!(group["figures"][0][5], i, "group {i}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn columns_sort_by_key_as_a_comparison_sort_does(keys in proptest::collection::vec(
+            proptest::prop_oneof![proptest::prelude::any::<u64>(), proptest::strategy::Strategy::prop_map(0u64..4, |n| n << 40)], 0..600)) {
+            let mut column: Vec<(u64, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+            let mut expected = column.clone();
+            expected.sort();
+            sort_by_key(&mut column);
+            proptest::prop_assert_eq!(column, expected);
         }
     }
 
