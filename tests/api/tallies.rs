@@ -217,3 +217,45 @@ async fn the_recount_reads_answers_cell_by_cell_across_pages_and_agrees(app: Tes
     assert_eq!(verify["consistent"], false, "{verify}");
     assert_eq!(verify["differences"].as_array().unwrap().len(), 1, "{verify}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_result_cells_in_their_rows_uncompressed() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        value: i64,
+    }
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await else { return };
+    app.seed_places().await;
+    let form = app.form("sipas-2023").await;
+    let wave = app.open_wave("sipas-2023").await;
+    for invitation in app.invite(&wave, "00001", None, 2).await {
+        assert_eq!(app.answer(&invitation.code, &satisfied_at(&form, "4")).await.status(), 201);
+    }
+    let mut db = diesel::pg::PgConnection::establish(&app.database_url).unwrap();
+    let number = |db: &mut diesel::pg::PgConnection, sql: &str| sql_query_value::<Number>(db, sql).value;
+    let largest = number(&mut db, "SELECT max(octet_length(counts))::bigint AS value FROM result_cells");
+    assert!(largest > 2_100, "a SIPAS 2023 cell is over the default 2 kB threshold: {largest}");
+    // Compressed in its row (smaller on disk than its bytes), or moved to the TOAST table.
+    let compressed = "SELECT count(*) AS value FROM result_cells WHERE pg_column_size(counts) < octet_length(counts)";
+    assert_eq!(number(&mut db, compressed), 0, "cells compressed");
+    let toast: Name = sql_query_value(
+        &mut db,
+        "SELECT reltoastrelid::regclass::text AS value FROM pg_class WHERE relname = 'result_cells'",
+    );
+    assert_eq!(number(&mut db, &format!("SELECT count(*) AS value FROM {}", toast.value)), 0, "cells moved out");
+}
+
+fn sql_query_value<T: diesel::QueryableByName<diesel::pg::Pg> + 'static>(
+    db: &mut diesel::pg::PgConnection,
+    sql: &str,
+) -> T {
+    use diesel::RunQueryDsl;
+    diesel::sql_query(sql).get_result(db).unwrap()
+}

@@ -1,0 +1,1 @@
+ALTER TABLE result_cells RESET (toast_tuple_target);
