@@ -195,6 +195,8 @@ impl Spread {
                 (x > 0.0).then(|| (y / x, 1.0 / x))
             })
             .collect();
+        // NaN for a share without valid answers: no index reads a pair of one.
+        let (ratio, inverse): (Vec<f64>, Vec<f64>) = ratios.iter().map(|r| r.unwrap_or((f64::NAN, f64::NAN))).unzip();
         let strata = strata
             .iter()
             .zip(sums)
@@ -204,9 +206,6 @@ impl Spread {
                 let centred = (0..positions)
                     .map(|p| ratios[p].map_or(0.0, |(r, inv)| (share(p).0 - r * share(p).1) * inv))
                     .collect();
-                // NaN for a share without valid answers: no index reads a pair of one.
-                let (ratio, inverse): (Vec<f64>, Vec<f64>) =
-                    ratios.iter().map(|r| r.unwrap_or((f64::NAN, f64::NAN))).unzip();
                 let counts = stratum.tally.counts();
                 // Counts are far below 2⁶³: converted as signed, one instruction where an
                 // unsigned conversion takes several, four times per pair.
