@@ -98,7 +98,7 @@ impl Survey {
         let min_cell = wave.min_cell.unwrap_or(self.min_cell);
         let suppression = self
             .db
-            .run(move |db| {
+            .run_heavy(move |db| {
                 let tree = db.wave_tree(&wave_owned)?;
                 disclosure::wave_suppression(db, &form, &wave_owned.id, &tree, wave_owned.desk_codes, min_cell)
             })

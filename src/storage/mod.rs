@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod coordination;
 pub mod delivery;
+mod heavy;
 pub mod invitations;
 mod kept;
 pub mod lists;
@@ -299,6 +300,21 @@ impl Database {
         tokio::task::spawn_blocking(move || span.in_scope(|| work(&db)))
             .await
             .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
+    /// Runs an interactive call that reads a whole wave (results, the disclosure decision) on
+    /// the few threads kept for it (`heavy`): such calls wait their turn rather than spread
+    /// over the blocking pool.
+    pub async fn run_heavy<T, F>(&self, work: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> StorageResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        heavy::run(move || span.in_scope(|| work(&db)))
+            .await
+            .unwrap_or_else(|| Err(StorageError::Task("whole-wave work panicked".into())))
     }
 
     pub fn ping(&self) -> StorageResult<()> {

@@ -405,7 +405,8 @@ pub async fn visible_results_with(
         let form = state.survey.wave_form(&wave.form_hash).await?;
         let suppression = state.survey.suppression(&wave, &form).await?;
         let form_q = form.clone();
-        let results = state.survey.db.run(move |db| wave_results(db, &form_q, &wave, &query, &suppression)).await?;
+        let results =
+            state.survey.db.run_heavy(move |db| wave_results(db, &form_q, &wave, &query, &suppression)).await?;
         Ok::<_, ApiError>((form, results))
     };
     let (form, mut results) = one(wave.clone()).await?;

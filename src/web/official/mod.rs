@@ -340,7 +340,7 @@ async fn results_page(
     let loaded = state
         .survey
         .db
-        .run(move |db| {
+        .run_heavy(move |db| {
             let results = wave_results(db, &form_q, &wave_q, &query_q, &suppression)?;
             let levels = db.current_tree()?.levels_top_down();
             let totals = db.invitation_totals(&wave_q.id, scope.as_deref())?;
