@@ -133,7 +133,8 @@ impl<'a> RelationIndex<'a> {
         }
     }
 
-    fn relations_of(&self, cell: usize) -> &[usize] {
+    /// The relations `cell` belongs to, in the relations' order.
+    pub fn relations_of(&self, cell: usize) -> &[usize] {
         &self.cell_relations[self.relation_starts[cell]..self.relation_starts[cell + 1]]
     }
 }

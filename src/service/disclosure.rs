@@ -20,6 +20,7 @@ use crate::domain::indices::{Figure, IndexPlan};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Tally, mean_parts};
 use crate::domain::wave::{Channel, DeskFilter};
+use crate::storage::tallies::GrowingTable;
 use crate::storage::{Database, StorageResult};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -299,6 +300,9 @@ pub fn wave_suppression(
     let mut responses = 0;
     let mut ranges: Vec<Range<usize>> = Vec::new();
     let slots = plan.count_slots_read().max(items.slots_read());
+    // Deciding runs whenever the answers changed, before the results calls it serves: the
+    // place to keep the planner's picture of the cells current.
+    db.refresh_statistics(GrowingTable::ResultCells)?;
     db.each_cell(wave_id, false, Some(slots), |(level, locality, agency, channel), stored| {
         if level == tally::WHOLE && agency == tally::ALL_AGENCIES {
             responses += stored.responses;
@@ -386,7 +390,8 @@ fn decide(
         or_into(&mut first, &floor);
         // Then this index's own answers: hidden figures that are all 0% or all 100% would
         // be known from their published total, so hide more until none is.
-        shares[i] = patterns.settle(&column, first, &floor, &kept, |hidden| breaks_a_bound(cube, hidden, &kept, i));
+        let bound = |hidden: &[bool], from: usize| breaks_a_bound(cube, hidden, &kept, i, from);
+        shares[i] = patterns.settle(&column, first, &floor, &kept, &[&bound]);
     }
     let item_patterns = match items {
         Some((plan, ranges)) => hide_items(cube, form, plan, ranges, &mut patterns, &mut shares, index_column),
@@ -440,36 +445,56 @@ impl Patterns<'_> {
         pattern
     }
 
-    /// `start` (a safe pattern holding `floor`), hiding more while `breaks` finds a cell to
-    /// hide: each is then treated as a small cell and the pattern decided again, with `floor`
-    /// kept hidden and `kept` never chosen. Hidden patterns together stay safe: a cell no
-    /// relation isolates among the hidden cells of one stays so among more hidden cells.
-    fn settle(
-        &self,
-        column: &[u64],
-        start: Vec<bool>,
-        floor: &[bool],
-        kept: &[bool],
-        breaks: impl Fn(&[bool]) -> Option<usize>,
-    ) -> Vec<bool> {
+    /// `start` (a safe pattern holding `floor`), hiding more while one of the `bounds` (the
+    /// first in order that has one) finds a cell to hide: each is then treated as a small
+    /// cell and the pattern decided again, with `floor` kept hidden and `kept` never chosen.
+    /// Hidden patterns together stay safe: a cell no relation isolates among the hidden cells
+    /// of one stays so among more hidden cells.
+    fn settle(&self, column: &[u64], start: Vec<bool>, floor: &[bool], kept: &[bool], bounds: &[Bound]) -> Vec<bool> {
         let mut pattern = start;
         let mut forced: Option<Vec<u64>> = None;
-        while let Some(cell) = breaks(&pattern) {
+        loop {
+            // Per bound, the relations before this one are known to hold it under `pattern`.
+            let mut held = vec![0; bounds.len()];
+            let Some(cell) = first_break(bounds, &pattern, &mut held) else { return pattern };
             let counts = forced.get_or_insert_with(|| column.to_vec());
-            counts[cell] = 1;
             // Every cell a bound flags once this one is hidden, before deciding the column
             // again: deciding it is a pass over every cell, and a small national wave flags
-            // thousands.
-            pattern[cell] = true;
-            while let Some(more) = breaks(&pattern) {
-                counts[more] = 1;
-                pattern[more] = true;
+            // thousands. Whether a relation holds depends only on which of its cells are
+            // hidden, so each bound is checked again from the first relation the newly hidden
+            // cell belongs to, not from the start.
+            let mut hide = Some(cell);
+            while let Some(cell) = hide {
+                counts[cell] = 1;
+                pattern[cell] = true;
+                if let Some(&first) = self.index.relations_of(cell).first() {
+                    held.iter_mut().for_each(|h| *h = (*h).min(first));
+                }
+                hide = first_break(bounds, &pattern, &mut held);
             }
             pattern = self.index.suppress_keeping(counts, self.min_cell, kept);
             or_into(&mut pattern, floor);
         }
-        pattern
     }
+}
+
+/// A bound a hidden pattern can break, checked from relation `from` on: the first relation
+/// that breaks it, and the cell to hide for it.
+type Bound<'b> = &'b dyn Fn(&[bool], usize) -> Option<(usize, usize)>;
+
+/// The cell to hide for the first of `bounds` that `pattern` breaks, at its first breaking
+/// relation, checking each from its `held` relation on (and recording how far each holds).
+fn first_break(bounds: &[Bound], pattern: &[bool], held: &mut [usize]) -> Option<usize> {
+    for (bound, held) in bounds.iter().zip(held) {
+        match bound(pattern, *held) {
+            Some((relation, cell)) => {
+                *held = relation;
+                return Some(cell);
+            }
+            None => *held = usize::MAX,
+        }
+    }
+    None
 }
 
 fn or_into(pattern: &mut [bool], other: &[bool]) {
@@ -515,10 +540,14 @@ fn hide_items(
             if readers[k].is_empty() || small_shown {
                 or_into(&mut floor, &patterns.first(&column));
             }
-            item_patterns[k] = patterns.settle(&column, floor.clone(), &floor, &[], |hidden| {
-                breaks_an_item_bound(cube, hidden, range.clone())
-                    .or_else(|| readers[k].iter().find_map(|&i| breaks_a_bound(cube, hidden, &[], i)))
-            });
+            let item_bound = |hidden: &[bool], from: usize| breaks_an_item_bound(cube, hidden, range.clone(), from);
+            let index_bounds: Vec<_> = readers[k]
+                .iter()
+                .map(|&i| move |hidden: &[bool], from: usize| breaks_a_bound(cube, hidden, &[], i, from))
+                .collect();
+            let bounds: Vec<Bound> =
+                std::iter::once(&item_bound as Bound).chain(index_bounds.iter().map(|b| b as Bound)).collect();
+            item_patterns[k] = patterns.settle(&column, floor.clone(), &floor, &[], &bounds);
         }
         let mut grown = false;
         for (i, pattern) in shares.iter_mut().enumerate() {
@@ -527,8 +556,8 @@ fn hide_items(
                 or_into(&mut floor, &item_patterns[k]);
             }
             if floor != *pattern {
-                *pattern =
-                    patterns.settle(&index_column(i), floor.clone(), &floor, &[], |h| breaks_a_bound(cube, h, &[], i));
+                let bound = |hidden: &[bool], from: usize| breaks_a_bound(cube, hidden, &[], i, from);
+                *pattern = patterns.settle(&index_column(i), floor.clone(), &floor, &[], &[&bound]);
                 grown = true;
             }
         }
@@ -540,11 +569,12 @@ fn hide_items(
 
 /// `breaks_a_bound` for an item: in some relation whose total is published, the hidden
 /// parts' valid answers all chose one option, so each hidden part's answers are known. The
-/// smallest published part that did not all choose it, else the total.
-fn breaks_an_item_bound(cube: &Cube, hidden: &[bool], item: Range<usize>) -> Option<usize> {
+/// smallest published part that did not all choose it, else the total. Relations before
+/// `from` are not checked; the first breaking one is returned with the cell.
+fn breaks_an_item_bound(cube: &Cube, hidden: &[bool], item: Range<usize>, from: usize) -> Option<(usize, usize)> {
     // Column 0 of the item is its valid answers, 1.. its options.
     let count = |cell: usize, column: usize| u64::from(cube.cells[cell].items[item.start + column]);
-    for relation in cube.relations.iter().filter(|r| !hidden[r.total]) {
+    for (at, relation) in cube.relations.iter().enumerate().skip(from).filter(|(_, r)| !hidden[r.total]) {
         let hidden_parts = || relation.parts.iter().copied().filter(|&p| hidden[p]);
         let valid: u64 = hidden_parts().map(|p| count(p, 0)).sum();
         if valid == 0 {
@@ -558,7 +588,7 @@ fn breaks_an_item_bound(cube: &Cube, hidden: &[bool], item: Range<usize>) -> Opt
             .copied()
             .filter(|&p| !hidden[p] && count(p, 0) > 0 && count(p, option) < count(p, 0))
             .min_by_key(|&p| count(p, 0));
-        return Some(part.unwrap_or(relation.total));
+        return Some((at, part.unwrap_or(relation.total)));
     }
     None
 }
@@ -566,11 +596,12 @@ fn breaks_an_item_bound(cube: &Cube, hidden: &[bool], item: Range<usize>) -> Opt
 /// A cell to hide because, in some relation whose total is published, the hidden parts'
 /// positive answers are none or all of their valid answers (each is then known: 0% or 100%):
 /// the smallest published part whose share would break that bound, else the total unless
-/// `kept` (published elsewhere, where the parts are known from it already).
-fn breaks_a_bound(cube: &Cube, hidden: &[bool], kept: &[bool], index: usize) -> Option<usize> {
+/// `kept` (published elsewhere, where the parts are known from it already). Relations before
+/// `from` are not checked; the first breaking one is returned with the cell.
+fn breaks_a_bound(cube: &Cube, hidden: &[bool], kept: &[bool], index: usize, from: usize) -> Option<(usize, usize)> {
     let (n, hits) =
         (|c: usize| u64::from(cube.cells[c].counts[index]), |c: usize| u64::from(cube.cells[c].hits[index]));
-    for relation in cube.relations.iter().filter(|r| !hidden[r.total]) {
+    for (at, relation) in cube.relations.iter().enumerate().skip(from).filter(|(_, r)| !hidden[r.total]) {
         let hidden_parts = relation.parts.iter().filter(|&&p| hidden[p]);
         let (valid, positive) = hidden_parts.fold((0, 0), |(v, h), &p| (v + n(p), h + hits(p)));
         if valid == 0 || (positive != 0 && positive != valid) {
@@ -585,7 +616,7 @@ fn breaks_a_bound(cube: &Cube, hidden: &[bool], kept: &[bool], index: usize) -> 
             .filter(|&p| !hidden[p] && !is_kept(p) && n(p) > 0 && breaks(p))
             .min_by_key(|&p| n(p));
         match part.or((!is_kept(relation.total)).then_some(relation.total)) {
-            Some(cell) => return Some(cell),
+            Some(cell) => return Some((at, cell)),
             None => continue,
         }
     }
@@ -650,16 +681,15 @@ mod tests {
     }
 
     /// A province of six districts of six communes, answered through two agencies: every
-    /// roll-up cell a wave's cube holds, its counts adding up.
-    fn national_like_cube(tree: &LocalityTree) -> Cube {
+    /// roll-up cell a wave's cube holds, its counts adding up. `leaf(district, commune,
+    /// agency)` gives each commune's cell of an agency.
+    fn national_like_cube(tree: &LocalityTree, leaf: impl Fn(usize, usize, usize) -> Cell) -> Cube {
         let mut cube = Cube { keys: Vec::new(), cells: Vec::new(), positions: HashMap::new(), relations: Vec::new() };
         for d in 0..6 {
             for c in 0..6 {
                 let commune = format!("X{d}{c}");
                 for (a, agency) in ["AG1", "AG2"].into_iter().enumerate() {
-                    let n = 1 + ((d * 7 + c * 3 + a * 5) % 9) as u64;
-                    let cell =
-                        Cell { responses: n, counts: vec![n as u32], hits: vec![n as u32 / 2], items: Vec::new() };
+                    let cell = leaf(d, c, a);
                     let mut at = Some(tree.get(&commune).expect("in the tree"));
                     while let Some(locality) = at {
                         for agency in [agency, tally::ALL_AGENCIES] {
@@ -678,18 +708,26 @@ mod tests {
         cube
     }
 
-    #[test]
-    fn the_same_cells_are_always_tied_by_the_same_relations_in_the_same_order() {
+    fn six_districts_of_six_communes() -> LocalityTree {
         let mut places = vec![place("T", "province", None)];
         for d in 0..6 {
             places.push(place(&format!("H{d}"), "district", Some("T")));
             places.extend((0..6).map(|c| place(&format!("X{d}{c}"), "commune", Some(&format!("H{d}")))));
         }
-        let tree = LocalityTree::new(places);
+        LocalityTree::new(places)
+    }
+
+    #[test]
+    fn the_same_cells_are_always_tied_by_the_same_relations_in_the_same_order() {
+        let tree = six_districts_of_six_communes();
+        let leaf = |d: usize, c: usize, a: usize| {
+            let n = 1 + ((d * 7 + c * 3 + a * 5) % 9) as u32;
+            Cell { responses: u64::from(n), counts: vec![n], hits: vec![n / 2], items: Vec::new() }
+        };
         // The heuristic's choices follow the relations' order: another order, another
         // pattern, so a restart would publish other figures of the same answers.
         let relations = || {
-            let mut cube = national_like_cube(&tree);
+            let mut cube = national_like_cube(&tree, leaf);
             relate_cube(&mut cube, &tree, false);
             cube.relations
         };
@@ -697,6 +735,41 @@ mod tests {
         assert!(first.len() > 40, "every district, commune and agency ties its parts: {}", first.len());
         for _ in 0..5 {
             assert_eq!(relations(), first);
+        }
+    }
+
+    proptest::proptest! {
+        /// Hiding a cell changes only the relations it belongs to: checking each bound again
+        /// from the first of those must hide exactly what checking every relation again
+        /// from the start hid.
+        #[test]
+        fn settling_hides_what_checking_every_relation_again_would_hide(
+            leaves in proptest::collection::vec((0u32..14, 0u32..14, 0u32..14, 0u32..14), 72),
+            min_cell in 2u64..8,
+        ) {
+            let tree = six_districts_of_six_communes();
+            let mut cube = national_like_cube(&tree, |d, c, a| {
+                let (n0, h0, n1, h1) = leaves[(d * 6 + c) * 2 + a];
+                let counts = vec![n0, n1];
+                Cell { responses: u64::from(n0.max(n1)), counts, hits: vec![h0.min(n0), h1.min(n1)], items: Vec::new() }
+            });
+            relate_cube(&mut cube, &tree, false);
+            let index = RelationIndex::new(cube.cells.len(), &cube.relations);
+            let patterns = Patterns { index: &index, min_cell, computed: HashMap::new() };
+            let column: Vec<u64> = cube.cells.iter().map(|c| u64::from(c.counts[0])).collect();
+            let start = index.suppress(&column, min_cell);
+            let cube = &cube;
+            let resuming: Vec<_> =
+                (0..2).map(|i| move |hidden: &[bool], from: usize| breaks_a_bound(cube, hidden, &[], i, from)).collect();
+            let rescanning: Vec<_> =
+                (0..2).map(|i| move |hidden: &[bool], _: usize| breaks_a_bound(cube, hidden, &[], i, 0)).collect();
+            let resuming: Vec<Bound> = resuming.iter().map(|b| b as Bound).collect();
+            let rescanning: Vec<Bound> = rescanning.iter().map(|b| b as Bound).collect();
+            let settled = patterns.settle(&column, start.clone(), &[], &[], &resuming);
+            proptest::prop_assert_eq!(&settled, &patterns.settle(&column, start.clone(), &[], &[], &rescanning));
+            for i in 0..2 {
+                proptest::prop_assert_eq!(breaks_a_bound(cube, &settled, &[], i, 0), None);
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::domain::form::{Form, FormRegistry};
 use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Layout};
 use crate::service::results::{ANSWERS_PAGE, each_stored_answer};
+use crate::storage::tallies::GrowingTable;
 use crate::storage::tallies::{CellCounts, CellKey, RawAnswer, roll_up};
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
@@ -54,7 +55,7 @@ pub fn verify_counters(db: &Database, form: &Form, wave_id: &str, open: bool) ->
     let tree = if open { Some(db.current_tree()?) } else { None };
     let answered = db.answered_localities(wave_id)?;
     let mut recount = Recount::new(form, &layout, tree.as_deref(), &answered);
-    db.refresh_answer_statistics()?;
+    db.refresh_statistics(GrowingTable::Responses)?;
     let mut after: Option<RawAnswer> = None;
     loop {
         let page = db.raw_answers_by_cell_after(wave_id, after.as_ref(), ANSWERS_PAGE)?;

@@ -10,6 +10,7 @@ use crate::domain::comments::comment_places;
 use crate::domain::form::Form;
 use crate::domain::locality::{Locality, LocalityTree};
 use crate::domain::microdata::Published;
+use crate::storage::tallies::GrowingTable;
 use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError, StorageResult};
 use rand::seq::SliceRandom;
@@ -67,7 +68,7 @@ impl CommentReader {
         min_cell: u64,
         agency_scope: Option<String>,
     ) -> StorageResult<Self> {
-        db.refresh_answer_statistics()?;
+        db.refresh_statistics(GrowingTable::Responses)?;
         let tree = db.wave_tree(wave)?;
         let places = comment_places(&db.leaf_cell_sizes(&wave.id)?, &tree, min_cell);
         let agency_names = db.all_agencies()?.into_iter().map(|a| (a.code, a.name)).collect();

@@ -9,7 +9,7 @@ use crate::domain::locality::LocalityTree;
 use crate::domain::tally::{self, Tally};
 use crate::domain::wave::{Channel, DeskFilter, WaveStatus, Weighting};
 use crate::service::disclosure::Suppression;
-use crate::storage::tallies::{AgencyRows, RawAnswer, ResultCells, ResultRow};
+use crate::storage::tallies::{AgencyRows, GrowingTable, RawAnswer, ResultCells, ResultRow};
 use crate::storage::waves::Wave;
 use crate::storage::{Database, StorageError, StorageResult};
 use serde::Serialize;
@@ -952,7 +952,7 @@ pub fn each_stored_answer(
     mut each: impl FnMut(RawAnswer, ValidAnswers),
 ) -> StorageResult<()> {
     let mut after = String::new();
-    db.refresh_answer_statistics()?;
+    db.refresh_statistics(GrowingTable::Responses)?;
     loop {
         let chunk = db.raw_answers_after(wave_id, &after, ANSWERS_PAGE)?;
         let Some(last) = chunk.last() else { return Ok(()) };

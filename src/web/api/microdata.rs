@@ -4,6 +4,7 @@
 use crate::domain::account::Role;
 use crate::domain::microdata::{CODEBOOK_COLUMNS, Microdata, codebook, generalise};
 use crate::scratch::{Scratch, SealedFile};
+use crate::storage::tallies::GrowingTable;
 use crate::storage::tallies::RawAnswer;
 use crate::storage::{Database, StorageError, StorageResult};
 use crate::web::AppState;
@@ -40,7 +41,7 @@ async fn microdata_of(state: &AppState, user: &ApiUser, id: &str) -> Result<(Str
         .survey
         .db
         .run(move |db| {
-            db.refresh_answer_statistics()?;
+            db.refresh_statistics(GrowingTable::Responses)?;
             let leaves = db.leaf_cell_sizes(&wave_q.id)?;
             let tree = db.wave_tree(&wave_q)?;
             let answers: u64 = leaves.iter().map(|(_, _, n)| n).sum();
