@@ -99,6 +99,13 @@ pub fn ensure_administrator(survey: &Survey, settings: &Settings) -> anyhow::Res
     Ok(())
 }
 
+/// Blocking work is nearly all database work, which waits for one of the pool's connections:
+/// threads beyond them only wait, and each keeps the allocator's pages of whatever it last
+/// ran (a burst of answers grew the default pool of 512 a worker to some 80 threads).
+fn blocking_threads_per_worker(pool_size: u32) -> usize {
+    (pool_size as usize).max(4)
+}
+
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
@@ -152,6 +159,7 @@ impl Application {
                 .configure(web::routes)
         })
         .on_connect(send_without_delay)
+        .worker_max_blocking_threads(blocking_threads_per_worker(settings.pool_size))
         .listen(listener)?
         .run();
         crate::jobs::spawn(survey.clone(), settings.clone());
