@@ -208,6 +208,14 @@ impl LocalityTree {
         self.by_code.get(code)
     }
 
+    /// The codes of the localities at `level`, in code order.
+    pub fn codes_at_level(&self, level: &str) -> Vec<&str> {
+        let mut codes: Vec<&str> =
+            self.by_code.values().filter(|l| l.level == level).map(|l| l.code.as_str()).collect();
+        codes.sort_unstable();
+        codes
+    }
+
     /// The locality itself or its nearest ancestor at `level`; `None` when the locality sits
     /// above that level or outside the tree.
     pub fn ancestor_at_level(&self, code: &str, level: &str) -> Option<&Locality> {

@@ -97,7 +97,7 @@ pub struct WaveResults {
 
 /// Groups per chunk of a streamed results document: a chunk of a few hundred kB is
 /// reused from the allocator's pages, where one of several MB was faulted in afresh.
-const GROUPS_PER_CHUNK: usize = 32;
+const GROUPS_PER_CHUNK: usize = 96;
 
 /// The fields of each figure in a results document's groups, in order: `deff` only where
 /// the figures are weighted by a design, `change` and `rank_change` only against a compared
@@ -372,8 +372,13 @@ fn reweight(reading: &Reading, tree: &mut Option<Arc<LocalityTree>>, results: &m
     let mut responding: HashMap<StratumKey, u64> = HashMap::new();
     let mut overall: HashMap<StratumKey, GroupTally> = HashMap::new();
     let mut groups: HashMap<(GroupKey, bool), HashMap<StratumKey, GroupTally>> = HashMap::new();
-    let leaves =
-        ResultCells { level: tally::LEAF, agencies: AgencyRows::Each, desk: DeskFilter::Include, localities: None };
+    let leaves = ResultCells {
+        level: tally::LEAF,
+        agencies: AgencyRows::Each,
+        desk: DeskFilter::Include,
+        localities: None,
+        codes: (None, None),
+    };
     db.each_result_row(&wave.id, &leaves, plan.slots_read(), |row| {
         let stratum = (row.channel == Channel::Standard)
             .then(|| tree.ancestor_at_level(&row.locality_code, &design.level))
@@ -462,7 +467,13 @@ fn pooled_results(reading: &Reading, tree: &mut Option<Arc<LocalityTree>>) -> St
     let slots = plan.slots_read().max(items.as_ref().map_or(0, |i| i.slots_read()));
     let distributions = |tally: &GroupTally| items.as_ref().map_or_else(Vec::new, |i| i.compute(&tally.tally));
     let mut overall = GroupTally::default();
-    let whole = ResultCells { level: tally::WHOLE, agencies: whole_agencies, desk: query.desk, localities: None };
+    let whole = ResultCells {
+        level: tally::WHOLE,
+        agencies: whole_agencies,
+        desk: query.desk,
+        localities: None,
+        codes: (None, None),
+    };
     db.each_result_row(wave_id, &whole, slots, |row| overall.add(&row))?;
     let mut groups: Vec<(GroupKey, GroupResult)> = Vec::new();
     if query.level.is_some() || query.by_agency {
@@ -478,19 +489,28 @@ fn pooled_results(reading: &Reading, tree: &mut Option<Arc<LocalityTree>>) -> St
                 query.by_agency.then(|| row.agency_code.clone()).filter(|a| !a.is_empty()),
             )
         };
-        groups = read_groups(
-            |each| {
-                let cells = ResultCells { level, agencies, desk: query.desk, localities: None };
-                db.each_result_row(wave_id, &cells, slots, each)
-            },
-            key,
-            |(locality, agency): &GroupKey, tally: &GroupTally| {
-                let (mut figures, mut items) = (plan.compute(&tally.tally, tally.responses), distributions(tally));
-                let locality = locality.as_deref().unwrap_or("");
-                hide(reading, level, locality, group_agency(query, agency.as_deref()), None, &mut figures, &mut items);
-                (figures, items)
-            },
-        )?;
+        let splits = match &query.level {
+            Some(level) => splitting_codes(tree_of(db, wave, tree)?, level),
+            None => Vec::new(),
+        };
+        let bounds: Vec<Option<&str>> =
+            std::iter::once(None).chain(splits.iter().map(|c| Some(c.as_str()))).chain(std::iter::once(None)).collect();
+        let parts: Vec<RowSource> = bounds
+            .windows(2)
+            .map(|codes| {
+                let codes = (codes[0], codes[1]);
+                Box::new(move |each: &mut dyn FnMut(ResultRow) -> StorageResult<()>| {
+                    let cells = ResultCells { level, agencies, desk: query.desk, localities: None, codes };
+                    db.each_result_row(wave_id, &cells, slots, each)
+                }) as RowSource
+            })
+            .collect();
+        groups = read_groups(parts, key, |(locality, agency): &GroupKey, tally: &GroupTally| {
+            let (mut figures, mut items) = (plan.compute(&tally.tally, tally.responses), distributions(tally));
+            let locality = locality.as_deref().unwrap_or("");
+            hide(reading, level, locality, group_agency(query, agency.as_deref()), None, &mut figures, &mut items);
+            (figures, items)
+        })?;
         if wave.status == WaveStatus::Closed {
             // A closed wave's localities are named as they stood when it closed.
             let tree = tree_of(db, wave, tree)?;
@@ -509,15 +529,16 @@ fn pooled_results(reading: &Reading, tree: &mut Option<Arc<LocalityTree>>) -> St
             let outside = tree.outside_level(level);
             let leaf_agencies = scope.map_or(AgencyRows::Each, AgencyRows::Only);
             let own = read_groups(
-                |each| {
+                vec![Box::new(|each: &mut dyn FnMut(ResultRow) -> StorageResult<()>| {
                     let cells = ResultCells {
                         level: tally::LEAF,
                         agencies: leaf_agencies,
                         desk: query.desk,
                         localities: Some(&outside),
+                        codes: (None, None),
                     };
                     db.each_result_row(wave_id, &cells, slots, each)
-                },
+                })],
                 key,
                 |(locality, agency): &GroupKey, tally: &GroupTally| {
                     let (mut figures, mut items) = (plan.compute(&tally.tally, tally.responses), distributions(tally));
@@ -826,9 +847,9 @@ type Grouped = (GroupKey, GroupResult);
 /// Complete groups' `figures` are computed on worker threads while this one reads on (the
 /// intervals of a SIPAS 2023 commune-level call are most of its time), at most a few groups'
 /// counts in flight, and the groups are returned in the order read.
-fn read_groups(
-    rows: impl FnOnce(&mut dyn FnMut(ResultRow) -> StorageResult<()>) -> StorageResult<()>,
-    key: impl Fn(&ResultRow) -> GroupKey,
+fn read_groups<'p>(
+    parts: Vec<RowSource<'p>>,
+    key: impl Fn(&ResultRow) -> GroupKey + Sync,
     figures: impl Fn(&GroupKey, &GroupTally) -> (Vec<Figure>, Vec<Distribution>) + Sync,
 ) -> StorageResult<Vec<Grouped>> {
     let close = |(key, names, rows): (GroupKey, GroupNames, Vec<ResultRow>)| {
@@ -840,7 +861,8 @@ fn read_groups(
         Ok((key, group))
     };
     let workers = result_workers();
-    type Batch = (usize, Vec<(GroupKey, GroupNames, Vec<ResultRow>)>);
+    // A batch is numbered by its part and its place in that part's reading.
+    type Batch = ((usize, usize), Vec<(GroupKey, GroupNames, Vec<ResultRow>)>);
     std::thread::scope(|scope| {
         let (complete, pending) = std::sync::mpsc::sync_channel::<Batch>(2 * workers);
         // Shared by the workers only, so that it closes if they all stop.
@@ -859,41 +881,58 @@ fn read_groups(
             });
         }
         drop((done, pending));
-        let mut batch = Vec::with_capacity(GROUPS_PER_BATCH);
-        let mut batches = 0;
-        let mut send = |batch: Vec<_>| {
-            // Fails only when every worker has panicked, which the scope then raises.
-            let _ = complete.send((batches, batch));
-            batches += 1;
-        };
-        // The reader only gathers each group's rows as stored: decoding them is the workers'.
-        let mut open: Option<(GroupKey, GroupNames, Vec<ResultRow>)> = None;
-        let reading = rows(&mut |row: ResultRow| {
-            let key = key(&row);
-            if open.as_ref().is_some_and(|(k, ..)| *k != key) {
-                batch.extend(open.take());
-                if batch.len() == GROUPS_PER_BATCH {
-                    send(std::mem::replace(&mut batch, Vec::with_capacity(GROUPS_PER_BATCH)));
+        let key = &key;
+        let read = move |part: usize, rows: RowSource<'p>, complete: std::sync::mpsc::SyncSender<Batch>| {
+            let mut batch = Vec::with_capacity(GROUPS_PER_BATCH);
+            let mut batches = 0;
+            let mut send = |batch: Vec<_>| {
+                // Fails only when every worker has panicked, which the scope then raises.
+                let _ = complete.send(((part, batches), batch));
+                batches += 1;
+            };
+            // A reader only gathers each group's rows as stored: decoding them is the workers'.
+            let mut open: Option<(GroupKey, GroupNames, Vec<ResultRow>)> = None;
+            let reading = rows(&mut |row: ResultRow| {
+                let key = key(&row);
+                if open.as_ref().is_some_and(|(k, ..)| *k != key) {
+                    batch.extend(open.take());
+                    if batch.len() == GROUPS_PER_BATCH {
+                        send(std::mem::replace(&mut batch, Vec::with_capacity(GROUPS_PER_BATCH)));
+                    }
                 }
-            }
-            let (_, _, rows) = open.get_or_insert_with(|| {
-                let names = GroupNames {
-                    locality: row.locality.clone().map(|(name, level)| LocalityRef {
-                        code: row.locality_code.clone(),
-                        name,
-                        level,
-                    }),
-                    agency: row.agency_name.clone(),
-                };
-                (key, names, Vec::new())
+                let (_, _, rows) = open.get_or_insert_with(|| {
+                    let names = GroupNames {
+                        locality: row.locality.clone().map(|(name, level)| LocalityRef {
+                            code: row.locality_code.clone(),
+                            name,
+                            level,
+                        }),
+                        agency: row.agency_name.clone(),
+                    };
+                    (key, names, Vec::new())
+                });
+                rows.push(row);
+                Ok(())
             });
-            rows.push(row);
-            Ok(())
-        });
-        batch.extend(open.take());
-        send(batch);
-        drop(complete);
-        let mut computed: Vec<(usize, StorageResult<Vec<Grouped>>)> = finished.iter().collect();
+            batch.extend(open.take());
+            send(batch);
+            reading
+        };
+        // The first part is read on this thread, the others beside it.
+        let mut parts = parts.into_iter().enumerate();
+        let first = parts.next();
+        let others: Vec<_> = parts
+            .map(|(part, rows)| {
+                let complete = complete.clone();
+                scope.spawn(move || read(part, rows, complete))
+            })
+            .collect();
+        let mut reading = first.map_or(Ok(()), |(part, rows)| read(part, rows, complete));
+        for other in others {
+            let other = other.join().expect("reading a part does not panic");
+            reading = reading.and(other);
+        }
+        let mut computed: Vec<_> = finished.iter().collect();
         reading?;
         computed.sort_unstable_by_key(|(order, _)| *order);
         let mut groups = Vec::new();
@@ -904,9 +943,25 @@ fn read_groups(
     })
 }
 
+/// Reads one part of a results call's rows, in order, handing each to the function given.
+type RowSource<'p> = Box<dyn FnOnce(&mut dyn FnMut(ResultRow) -> StorageResult<()>) -> StorageResult<()> + Send + 'p>;
+
+/// Localities a reader of a level's rows is given at least: below it one keeps up with the
+/// workers, and reading a national commune level (10,051 cells of some 4 kB, from pages they
+/// share with the communes' agencies) alone was half of one core's part of the call.
+const LOCALITIES_PER_READER: usize = 2_000;
+
+/// The codes that cut a level's localities into runs read side by side (none for a level
+/// one reader keeps up with): the first code of every run but the first.
+fn splitting_codes(tree: &LocalityTree, level: &str) -> Vec<String> {
+    let codes = tree.codes_at_level(level);
+    let parts = result_workers().min(codes.len() / LOCALITIES_PER_READER).max(1);
+    (1..parts).map(|part| codes[part * codes.len() / parts].to_string()).collect()
+}
+
 /// Groups handed to a worker at a time: enough that handing them over costs little beside
 /// computing them.
-const GROUPS_PER_BATCH: usize = 16;
+const GROUPS_PER_BATCH: usize = 64;
 
 /// Threads computing a results call's groups: the machine's cores, at most this many.
 const MAX_RESULT_WORKERS: usize = 4;
@@ -1045,6 +1100,91 @@ mod tests {
                     proptest::prop_assert_eq!(groups[g].ranks[i], expected, "group {} index {}", g, i);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn groups_read_in_parts_side_by_side_are_those_read_in_one_pass_in_the_same_order() {
+        // 300 communes, some with a row per channel, read whole and cut into parts at
+        // several places (a cut between two rows of one group never happens: parts are
+        // ranges of locality codes).
+        let rows = || -> Vec<ResultRow> {
+            (0..300u64)
+                .flat_map(|c| {
+                    let code = format!("{c:05}");
+                    let channels: &[Channel] =
+                        if c % 7 == 0 { &[Channel::Standard, Channel::Desk] } else { &[Channel::Standard] };
+                    channels
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &channel)| {
+                            let mut tally = Tally::default();
+                            tally.add(0, c * 3 + k as u64);
+                            ResultRow::of(&code, tally::ALL_AGENCIES, channel, 1 + c % 5, &tally)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let key = |row: &ResultRow| (Some(row.locality_code.clone()), None);
+        let figures = |_: &GroupKey, tally: &GroupTally| {
+            (
+                vec![Figure { value: Some(tally.tally.get(0) as f64), n: tally.responses, ..Figure::default() }],
+                Vec::new(),
+            )
+        };
+        let source = |rows: Vec<ResultRow>| -> RowSource<'static> {
+            Box::new(move |each: &mut dyn FnMut(ResultRow) -> StorageResult<()>| rows.into_iter().try_for_each(each))
+        };
+        let seen = |groups: Vec<Grouped>| -> Vec<(String, u64, u64, Option<f64>)> {
+            groups
+                .into_iter()
+                .map(|(key, g)| (key.0.unwrap_or_default(), g.responses, g.desk_responses, g.figures[0].value))
+                .collect()
+        };
+        let whole = seen(read_groups(vec![source(rows())], key, figures).expect("read"));
+        assert_eq!(whole.len(), 300);
+        for cuts in [vec![1], vec![150], vec![7, 8, 299], vec![40, 41, 200, 250]] {
+            let bounds: Vec<Option<String>> = std::iter::once(None)
+                .chain(cuts.iter().map(|c| Some(format!("{c:05}"))))
+                .chain(std::iter::once(None))
+                .collect();
+            let parts = bounds
+                .windows(2)
+                .map(|run| {
+                    let within = |code: &String| {
+                        run[0].as_ref().is_none_or(|from| code >= from)
+                            && run[1].as_ref().is_none_or(|until| code < until)
+                    };
+                    source(rows().into_iter().filter(|r| within(&r.locality_code)).collect())
+                })
+                .collect();
+            assert_eq!(seen(read_groups(parts, key, figures).expect("read")), whole, "cut at {cuts:?}");
+        }
+    }
+
+    #[test]
+    fn a_level_is_cut_into_runs_of_codes_no_shorter_than_a_reader_is_given() {
+        let tree = |communes: usize| {
+            LocalityTree::new((0..communes).map(|c| crate::domain::locality::Locality {
+                code: format!("{:05}", (c * 7919) % 100_000),
+                name: format!("Xã {c}"),
+                level: "commune".into(),
+                parent_code: None,
+            }))
+        };
+        assert!(splitting_codes(&tree(LOCALITIES_PER_READER * 2 - 1), "commune").is_empty());
+        assert!(splitting_codes(&tree(50_000), "district").is_empty());
+        let national = tree(10_051);
+        let splits = splitting_codes(&national, "commune");
+        assert_eq!(splits.len() + 1, result_workers().min(5), "runs for 10,051 communes on {} cores", result_workers());
+        let codes = national.codes_at_level("commune");
+        let mut starts: Vec<usize> =
+            splits.iter().map(|s| codes.iter().position(|c| c == s).expect("a code")).collect();
+        starts.insert(0, 0);
+        starts.push(codes.len());
+        for run in starts.windows(2) {
+            assert!(run[1] - run[0] >= LOCALITIES_PER_READER, "a run of {} codes", run[1] - run[0]);
         }
     }
 

@@ -482,6 +482,21 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
+    /// A row as `each_result_row` would give it, for tests of what reads rows.
+    #[cfg(test)]
+    pub(crate) fn of(locality_code: &str, agency_code: &str, channel: Channel, responses: u64, tally: &Tally) -> Self {
+        ResultRow {
+            locality_code: locality_code.into(),
+            locality: Some((format!("Xã {locality_code}"), "commune".into())),
+            agency_code: agency_code.into(),
+            agency_name: None,
+            channel,
+            responses,
+            encoded: tally.encode(),
+            slots: usize::MAX,
+        }
+    }
+
     /// The first `slots` counts (as `each_result_row` was asked).
     pub fn tally(&self) -> StorageResult<Tally> {
         decode_first(&self.encoded, self.slots)
@@ -501,6 +516,9 @@ pub struct ResultCells<'a> {
     pub desk: DeskFilter,
     /// Only these localities, when given.
     pub localities: Option<&'a [String]>,
+    /// Only localities whose code sorts (in the database's order) at or after the first code
+    /// and before the second, where given: one part of a level read in parts side by side.
+    pub codes: (Option<&'a str>, Option<&'a str>),
 }
 
 /// Which agency rows results read.
@@ -538,7 +556,7 @@ impl Database {
         slots: usize,
         mut each: impl FnMut(ResultRow) -> StorageResult<()>,
     ) -> StorageResult<()> {
-        let ResultCells { level, agencies: agencies_read, desk, localities } = *cells;
+        let ResultCells { level, agencies: agencies_read, desk, localities, codes: (from, until) } = *cells;
         type Row = (String, String, String, i64, Vec<u8>, Option<String>, Option<String>, Option<String>);
         let to_result = |(locality_code, agency_code, channel, responses, counts, name, level, agency_name): Row| -> StorageResult<ResultRow> {
             Ok(ResultRow {
@@ -581,6 +599,12 @@ impl Database {
             };
             if let Some(codes) = localities {
                 query = query.filter(result_cells::locality_code.eq_any(codes));
+            }
+            if let Some(from) = from {
+                query = query.filter(result_cells::locality_code.ge(from));
+            }
+            if let Some(until) = until {
+                query = query.filter(result_cells::locality_code.lt(until));
             }
             query = match desk {
                 DeskFilter::Include => query,
