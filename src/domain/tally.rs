@@ -320,21 +320,28 @@ impl Tally {
         while counts.len() < slots {
             if let Some(eight) = bytes.get(at..at + 8) {
                 let word = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
-                // Bit 7 of each byte that ends a count.
-                let ends = !word & 0x8080_8080_8080_8080;
-                // Eight counts below 128 at once: most of a cell's counts are, and decoding is a
-                // tenth of a commune-level results call.
-                if ends == 0x8080_8080_8080_8080 && counts.len() + 8 <= slots {
-                    counts.extend(eight.iter().map(|&b| u64::from(b)));
-                    at += 8;
+                // Bit 7 of each byte that another byte of its count follows.
+                let continued = word & 0x8080_8080_8080_8080;
+                // The counts below 128 the word starts with, at once: most of a cell's counts
+                // are, and decoding is a tenth of a commune-level results call.
+                let singles = (continued.trailing_zeros() as usize / 8).min(slots - counts.len());
+                if singles > 0 {
+                    counts.extend(eight[..singles].iter().map(|&b| u64::from(b)));
+                    at += singles;
                     continue;
                 }
                 // Else one count of up to eight bytes without a branch per byte: the cells of a
                 // district, a province or an agency hold mostly counts of two bytes.
+                let ends = !word & 0x8080_8080_8080_8080;
                 if ends != 0 {
                     let length = ends.trailing_zeros() as usize / 8 + 1;
-                    let bytes_of = if length == 8 { word } else { word & ((1 << (8 * length)) - 1) };
-                    let value = (0..8).fold(0, |value, i| value | ((bytes_of >> i) & (0x7f << (7 * i))));
+                    let value = match length {
+                        2 => (word & 0x7f) | ((word >> 1) & 0x3f80),
+                        _ => {
+                            let bytes_of = if length == 8 { word } else { word & ((1 << (8 * length)) - 1) };
+                            (0..8).fold(0, |value, i| value | ((bytes_of >> i) & (0x7f << (7 * i))))
+                        }
+                    };
                     counts.push(value);
                     at += length;
                     continue;
